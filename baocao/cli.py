@@ -1,0 +1,44 @@
+"""The ``baocao`` command: one entry point for operators, analysts and scripts.
+
+Each command lives with the code it drives (``streams.commands.worker`` runs the stream
+processors, ``sinks.commands.sink`` the ClickHouse sink, ...); this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from baocao.commands import demo, indicators
+from baocao.logs import configure_logging
+from baocao.stack.commands import stack_app
+from producers.commands import publish, simulate
+from sinks.commands import migrate, sink
+from streams.commands import worker
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="baocao",
+    help="Commune-to-province reporting pipeline: Avro on Kafka, Faust roll-ups, ClickHouse views.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="BAOCAO_LOG_LEVEL",
+                                  help="Logging level (DEBUG, INFO, WARNING, ERROR)."),
+) -> None:
+    configure_logging(log_level)
+
+
+app.add_typer(stack_app, name="stack")
+app.command()(migrate)
+app.command()(worker)
+app.command()(sink)
+app.command()(publish)
+app.command()(simulate)
+app.command()(indicators)
+app.command()(demo)

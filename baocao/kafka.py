@@ -1,0 +1,131 @@
+"""Kafka clients (kafka-python) configured once, for every producer, consumer and admin task.
+
+All client options that depend on the deployment (brokers, client id, later TLS and SASL)
+are derived here from :class:`~baocao.settings.KafkaSettings`, so no module builds a client
+by hand and a security setting added here reaches every client of the project.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from baocao.settings import KafkaSettings
+from baocao.topics import Topics
+
+__all__ = [
+    "KafkaUnavailableError",
+    "admin_client",
+    "client_options",
+    "consumer",
+    "ensure_topics",
+    "producer",
+    "wait_for_kafka",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The broker did not answer a metadata request in time."""
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Options every kafka-python client of the project shares."""
+    return {
+        "bootstrap_servers": settings.bootstrap_servers.split(","),
+        "client_id": settings.client_id,
+    }
+
+
+def producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
+    """A durable producer: every write acknowledged by all in-sync replicas, idempotent, so
+    a retried send never duplicates an event."""
+    options: dict[str, Any] = {
+        **client_options(settings),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 20,
+        "batch_size": 256 * 1024,
+        "compression_type": None,
+        "max_in_flight_requests_per_connection": 5,
+        "retries": 2**31 - 1,
+    }
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def consumer(settings: KafkaSettings, *, group_id: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer that never commits on its own: callers commit after their work is durable."""
+    options: dict[str, Any] = {
+        **client_options(settings),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    return KafkaConsumer(**options)
+
+
+def admin_client(settings: KafkaSettings, **overrides: Any) -> KafkaAdminClient:
+    return KafkaAdminClient(**{**client_options(settings), **overrides})
+
+
+def wait_for_kafka(settings: KafkaSettings, *, timeout: float = 30.0) -> dict[str, Any]:
+    """Block until the broker answers a metadata request; return the cluster description."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = admin_client(settings, request_timeout_ms=5000)
+            try:
+                description: dict[str, Any] = admin.describe_cluster()
+            finally:
+                admin.close()
+            if description.get("brokers"):
+                return description
+        except (KafkaError, OSError, ValueError) as exc:
+            last_error = exc
+        time.sleep(0.5)
+    raise KafkaUnavailableError(
+        f"Kafka at {settings.bootstrap_servers} did not answer within {timeout:.0f}s"
+        f" (last error: {last_error}); is it running? try `baocao stack up`"
+    )
+
+
+def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; return the ones created.
+
+    Safe to call from every process at start-up: creating an existing topic is not an error.
+    """
+    wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if not missing:
+            return []
+        try:
+            admin.create_topics(
+                [
+                    NewTopic(
+                        name=name,
+                        num_partitions=settings.partitions,
+                        replication_factor=settings.replication_factor,
+                    )
+                    for name in missing
+                ]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another process created it between our list and create: fine
+        logger.info("created Kafka topics %s", ", ".join(missing))
+        return missing
+    finally:
+        admin.close()

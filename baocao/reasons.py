@@ -1,0 +1,123 @@
+"""Why a report was refused: stable reason codes with messages in Vietnamese and English.
+
+The codes are a contract with the communes and their software (and with the HTTP gateway):
+they never change meaning. The messages are for people and may be improved freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Reason", "ReasonCode", "reason"]
+
+
+class ReasonCode(StrEnum):
+    MALFORMED_EVENT = "malformed_event"
+    SCHEMA_ERROR = "schema_error"
+    UNKNOWN_PROVINCE = "unknown_province"
+    UNKNOWN_COMMUNE = "unknown_commune"
+    COMMUNE_NOT_IN_PROVINCE = "commune_not_in_province"
+    UNKNOWN_INDICATOR = "unknown_indicator"
+    DERIVED_INDICATOR = "derived_indicator"
+    VALUE_NOT_FINITE = "value_not_finite"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    INVALID_PERIOD = "invalid_period"
+    INVALID_REVISION = "invalid_revision"
+    EMPTY_REPORT = "empty_report"
+    STALE_REVISION = "stale_revision"
+    CONFLICTING_REVISION = "conflicting_revision"
+
+
+#: (English, Vietnamese) templates; ``{detail}`` is filled with the specifics.
+_MESSAGES: dict[ReasonCode, tuple[str, str]] = {
+    ReasonCode.MALFORMED_EVENT: (
+        "The event could not be decoded: {detail}",
+        "Không giải mã được bản tin: {detail}",
+    ),
+    ReasonCode.SCHEMA_ERROR: (
+        "The report does not match the report schema: {detail}",
+        "Báo cáo không đúng cấu trúc quy định: {detail}",
+    ),
+    ReasonCode.UNKNOWN_PROVINCE: (
+        "Unknown province code {detail}",
+        "Mã tỉnh {detail} không tồn tại",
+    ),
+    ReasonCode.UNKNOWN_COMMUNE: (
+        "Unknown commune code {detail}",
+        "Mã xã {detail} không tồn tại",
+    ),
+    ReasonCode.COMMUNE_NOT_IN_PROVINCE: (
+        "Commune {detail}",
+        "Xã {detail}",
+    ),
+    ReasonCode.UNKNOWN_INDICATOR: (
+        "Unknown indicator code {detail}",
+        "Mã chỉ tiêu {detail} không có trong danh mục",
+    ),
+    ReasonCode.DERIVED_INDICATOR: (
+        "Indicator {detail} is a ratio computed by the system; report its numerator and "
+        "denominator instead",
+        "Chỉ tiêu {detail} là tỷ lệ do hệ thống tính; hãy báo cáo tử số và mẫu số",
+    ),
+    ReasonCode.VALUE_NOT_FINITE: (
+        "Indicator {detail} is not a finite number",
+        "Giá trị chỉ tiêu {detail} không phải là số hợp lệ",
+    ),
+    ReasonCode.VALUE_OUT_OF_RANGE: (
+        "Indicator {detail} is out of range",
+        "Giá trị chỉ tiêu {detail} nằm ngoài phạm vi cho phép",
+    ),
+    ReasonCode.INVALID_PERIOD: (
+        "Invalid period {detail}: expected a month as YYYY-MM",
+        "Kỳ báo cáo {detail} không hợp lệ: cần có dạng YYYY-MM",
+    ),
+    ReasonCode.INVALID_REVISION: (
+        "Invalid revision {detail}: revisions start at 1",
+        "Số lần điều chỉnh {detail} không hợp lệ: bắt đầu từ 1",
+    ),
+    ReasonCode.EMPTY_REPORT: (
+        "The report has no indicator values",
+        "Báo cáo không có số liệu chỉ tiêu nào",
+    ),
+    ReasonCode.STALE_REVISION: (
+        "Revision {detail}",
+        "Lần điều chỉnh {detail}",
+    ),
+    ReasonCode.CONFLICTING_REVISION: (
+        "Revision {detail} was already received with different figures; submit a higher "
+        "revision to correct it",
+        "Lần điều chỉnh {detail} đã được nhận với số liệu khác; hãy gửi lần điều chỉnh mới "
+        "hơn để sửa",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: ReasonCode
+    message_en: str
+    message_vi: str
+    field: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": str(self.code),
+            "field": self.field,
+            "message_en": self.message_en,
+            "message_vi": self.message_vi,
+        }
+
+
+def reason(
+    code: ReasonCode, detail: object = "", *, field: str | None = None, detail_vi: object = None
+) -> Reason:
+    """Build a reason with both messages filled in (``detail_vi`` where the wording differs)."""
+    english, vietnamese = _MESSAGES[code]
+    return Reason(
+        code=code,
+        message_en=english.format(detail=detail),
+        message_vi=vietnamese.format(detail=detail if detail_vi is None else detail_vi),
+        field=field,
+    )

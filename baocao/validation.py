@@ -1,0 +1,70 @@
+"""The rules a well-formed report must meet to count, shared by the stream and the producers.
+
+One function, one list of reasons: a commune told "fix these three things" fixes them in one
+go, so every rule is checked and every failure returned, not only the first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from baocao.catalogue import Catalogue
+from baocao.models import CommuneReport
+from baocao.reasons import Reason, ReasonCode, reason
+from baocao.reference import ReferenceData
+
+__all__ = ["MONTHLY_PERIOD", "validate_report"]
+
+#: Monthly periods: the first reporting cycle of the two-tier government is July 2025.
+MONTHLY_PERIOD = re.compile(r"^(?P<year>20\d\d)-(?P<month>0[1-9]|1[0-2])$")
+#: Largest value any indicator may take (money is in million VND): guards against typos such
+#: as a value pasted with its digits doubled, and keeps sums far inside float precision.
+MAX_VALUE = 1e12
+
+
+def validate_report(
+    report: CommuneReport, reference: ReferenceData, catalogue: Catalogue
+) -> list[Reason]:
+    """Every reason this report cannot be accepted; empty when it is valid."""
+    reasons: list[Reason] = []
+    province = reference.provinces.get(report.province_code)
+    commune = reference.communes.get(report.commune_code)
+    if province is None:
+        reasons.append(
+            reason(ReasonCode.UNKNOWN_PROVINCE, repr(report.province_code), field="province_code")
+        )
+    if commune is None:
+        reasons.append(
+            reason(ReasonCode.UNKNOWN_COMMUNE, repr(report.commune_code), field="commune_code")
+        )
+    if province is not None and commune is not None and commune.province_code != province.code:
+        owner = reference.provinces[commune.province_code]
+        reasons.append(
+            reason(
+                ReasonCode.COMMUNE_NOT_IN_PROVINCE,
+                f"{commune.code} ({commune.name}) belongs to province {owner.code} "
+                f"({owner.name}), not {province.code}",
+                detail_vi=f"{commune.code} ({commune.name}) thuộc tỉnh {owner.code} "
+                f"({owner.name}), không thuộc tỉnh {province.code}",
+                field="province_code",
+            )
+        )
+    if not MONTHLY_PERIOD.match(report.period):
+        reasons.append(reason(ReasonCode.INVALID_PERIOD, repr(report.period), field="period"))
+    if report.revision < 1:
+        reasons.append(reason(ReasonCode.INVALID_REVISION, report.revision, field="revision"))
+    if not report.indicators:
+        reasons.append(reason(ReasonCode.EMPTY_REPORT, field="indicators"))
+    for code, value in sorted(report.indicators.items()):
+        where = f"indicators.{code}"
+        indicator = catalogue.indicators.get(code)
+        if indicator is None:
+            reasons.append(reason(ReasonCode.UNKNOWN_INDICATOR, repr(code), field=where))
+        elif indicator.is_derived:
+            reasons.append(reason(ReasonCode.DERIVED_INDICATOR, repr(code), field=where))
+        elif not math.isfinite(value):
+            reasons.append(reason(ReasonCode.VALUE_NOT_FINITE, f"{code}={value}", field=where))
+        elif (indicator.non_negative and value < 0) or abs(value) > MAX_VALUE:
+            reasons.append(reason(ReasonCode.VALUE_OUT_OF_RANGE, f"{code}={value}", field=where))
+    return reasons

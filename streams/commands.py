@@ -1,0 +1,6 @@
+"""PLACEHOLDER: replaced by the worker implementation."""
+
+
+def worker() -> None:
+    """Run the Faust stream processors."""
+    raise NotImplementedError
