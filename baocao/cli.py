@@ -28,8 +28,12 @@ app = typer.Typer(
 
 @app.callback()
 def _main(
-    log_level: str = typer.Option("INFO", "--log-level", envvar="BAOCAO_LOG_LEVEL",
-                                  help="Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    log_level: str = typer.Option(
+        "INFO",
+        "--log-level",
+        envvar="BAOCAO_LOG_LEVEL",
+        help="Logging level (DEBUG, INFO, WARNING, ERROR).",
+    ),
 ) -> None:
     configure_logging(log_level)
 

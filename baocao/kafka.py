@@ -7,6 +7,7 @@ by hand and a security setting added here reaches every client of the project.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -112,7 +113,8 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return []
-        try:
+        # Another process may create one between our list and create: that is fine.
+        with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics(
                 [
                     NewTopic(
@@ -123,8 +125,6 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
                     for name in missing
                 ]
             )
-        except TopicAlreadyExistsError:
-            pass  # another process created it between our list and create: fine
         logger.info("created Kafka topics %s", ", ".join(missing))
         return missing
     finally:

@@ -167,4 +167,3 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
         ),
         [],
     )
-

@@ -27,7 +27,8 @@ class Topics:
 
     @property
     def province_indicators(self) -> str:
-        """Absolute provincial figures (Avro ``ProvinceIndicator``), keyed by province/period/code."""
+        """Absolute provincial figures (Avro ``ProvinceIndicator``), keyed by province,
+        period and indicator."""
         return f"{self.prefix}.province-indicators"
 
     @property

@@ -50,11 +50,14 @@ def servers(base_settings: Settings) -> Settings:
     wait_for_kafka(base_settings.kafka, timeout=30)
     ch = base_settings.clickhouse
     try:
-        Client(host=ch.host, port=ch.port, user=ch.user,
-               password=ch.password.get_secret_value()).execute("SELECT 1")
+        Client(
+            host=ch.host, port=ch.port, user=ch.user, password=ch.password.get_secret_value()
+        ).execute("SELECT 1")
     except Exception as exc:
-        pytest.fail(f"ClickHouse at {ch.host}:{ch.port} is not answering ({exc}); "
-                    "run `baocao stack up` (make test does)")
+        pytest.fail(
+            f"ClickHouse at {ch.host}:{ch.port} is not answering ({exc}); "
+            "run `baocao stack up` (make test does)"
+        )
     return base_settings
 
 
@@ -106,8 +109,9 @@ def clickhouse_db(test_settings: Settings) -> Iterator[str]:
     from clickhouse_driver import Client
 
     ch = test_settings.clickhouse
-    client = Client(host=ch.host, port=ch.port, user=ch.user,
-                    password=ch.password.get_secret_value())
+    client = Client(
+        host=ch.host, port=ch.port, user=ch.user, password=ch.password.get_secret_value()
+    )
     client.execute(f"CREATE DATABASE IF NOT EXISTS {ch.database}")
     yield ch.database
     client.execute(f"DROP DATABASE IF EXISTS {ch.database}")

@@ -1,0 +1,353 @@
+"""The whole pipeline through its public commands, checked against totals computed here.
+
+``baocao migrate``, ``worker``, ``sink``, ``simulate`` and ``publish`` run as subprocesses
+against the real Kafka and ClickHouse, exactly as an operator runs them. The expected figures
+are recomputed in this file from the published lines with plain Python (no pipeline code), and
+every row of both BI views must match them: a revision counted twice, a stale or duplicate
+report counted at all, or a ratio averaged instead of summed makes this test fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vietnam_provinces as vp
+from clickhouse_driver import Client
+
+from baocao.settings import Settings
+from tests.conftest import settings_env
+
+PERIOD = "2025-08"
+SECOND_PERIOD = "2025-09"
+CATALOGUE_FILE = Path(__file__).parents[2] / "schemas" / "indicators.json"
+
+
+def baocao(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baocao", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def env(test_settings: Settings) -> dict[str, str]:
+    return {**os.environ, **settings_env(test_settings), "BAOCAO_LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture
+def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
+    """Migrated database plus a running worker and sink, stopped (and their logs kept) after."""
+    migrated = baocao("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for name in ("worker", "sink"):
+        log = (tmp_path / f"{name}.log").open("wb")
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "baocao", name], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    yield
+    for name, process in processes.items():
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        print(f"--- {name} log (tail) ---")
+        print((tmp_path / f"{name}.log").read_text(errors="replace")[-3000:])
+
+
+# ---------------------------------------------------------------- the test's own arithmetic
+
+
+def load_catalogue_file() -> list[dict[str, Any]]:
+    return list(json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["indicators"])
+
+
+def expected_latest(lines: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The report that counts per commune and period: the highest revision, first come."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in lines:
+        key = (line["commune_code"], line["period"])
+        if key not in latest or line["revision"] > latest[key]["revision"]:
+            latest[key] = line
+    return latest
+
+
+def expected_province_rows(
+    latest: dict[tuple[str, str], dict[str, Any]],
+) -> dict[tuple[str, str, str], tuple[float | None, int]]:
+    catalogue = load_catalogue_file()
+    by_province: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
+    for line in latest.values():
+        by_province[(line["province_code"], line["period"])].append(line["indicators"])
+    rows: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+    for (province, period), reports in by_province.items():
+        for indicator in catalogue:
+            code = indicator["code"]
+            if indicator["aggregation"] == "ratio":
+                pairs = [
+                    (r[indicator["numerator"]], r[indicator["denominator"]])
+                    for r in reports
+                    if indicator["numerator"] in r and indicator["denominator"] in r
+                ]
+                if pairs:
+                    den = math.fsum(d for _, d in pairs)
+                    value = math.fsum(n for n, _ in pairs) / den if den else None
+                    rows[(province, period, code)] = (value, len(pairs))
+                continue
+            values = [r[code] for r in reports if code in r]
+            if not values:
+                continue
+            aggregate = {"sum": math.fsum, "max": max, "min": min}[indicator["aggregation"]]
+            rows[(province, period, code)] = (aggregate(values), len(values))
+    return rows
+
+
+def stale_report_ids(lines: list[dict[str, Any]]) -> set[str]:
+    """Reports that arrive after a higher revision of the same commune and period."""
+    highest: dict[tuple[str, str], int] = {}
+    stale: set[str] = set()
+    for line in lines:
+        key = (line["commune_code"], line["period"])
+        if line["revision"] < highest.get(key, 0):
+            stale.add(line["report_id"])
+        highest[key] = max(highest.get(key, 0), line["revision"])
+    return stale
+
+
+# ---------------------------------------------------------------- the input
+
+
+def make_input(env: dict[str, str], tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict]]:
+    """Simulated reports plus revisions, resends, stale and conflicting revisions and invalid
+    reports; returns (lines to publish in order, the invalid ones among them)."""
+    generated = tmp_path / "generated.jsonl"
+    result = baocao(
+        "simulate",
+        "--communes",
+        "400",
+        "--seed",
+        "7",
+        "--period",
+        PERIOD,
+        "--revisions",
+        "0.25",
+        "--output",
+        str(generated),
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(text) for text in generated.read_text().splitlines() if text.strip()]
+    assert len({line["commune_code"] for line in lines}) == 400
+    corrected = [line for line in lines if line["revision"] == 2]
+    assert len(corrected) >= 50, "the simulation must contain corrections to test them"
+
+    first_revision = {line["commune_code"]: line for line in lines if line["revision"] == 1}
+    extra: list[dict[str, Any]] = []
+    # A resend of a report already accepted (exact duplicate) and of a superseded one (stale).
+    extra += [dict(line) for line in corrected[:10]]
+    extra += [dict(first_revision[line["commune_code"]]) for line in corrected[10:20]]
+    # A third revision that corrects a correction.
+    for line in corrected[20:30]:
+        third = json.loads(json.dumps(line))
+        third.update(report_id=str(uuid.uuid4()), revision=3)
+        third["indicators"]["tthc_received"] += 1000
+        extra.append(third)
+    # Same revision number, different figures: a conflict, refused.
+    conflicts = []
+    for line in corrected[30:35]:
+        conflict = json.loads(json.dumps(line))
+        conflict["report_id"] = str(uuid.uuid4())
+        conflict["indicators"]["tthc_received"] += 7
+        conflicts.append(conflict)
+    # A few reports for a second period, so periods stay apart.
+    for line in lines[:15]:
+        other = json.loads(json.dumps(line))
+        other.update(report_id=str(uuid.uuid4()), period=SECOND_PERIOD, revision=1)
+        extra.append(other)
+
+    template = first_revision[next(iter(first_revision))]
+    invalid: list[dict[str, Any]] = []
+    for changes in (
+        {"commune_code": "99999"},
+        {"province_code": "79" if template["province_code"] != "79" else "01"},
+        {"indicators": {"tthc_received": -5.0}},
+        {"indicators": {"no_such_indicator": 1.0}},
+        {"indicators": {"tthc_on_time_rate": 0.9}},
+        {"period": "2025-13"},
+    ):
+        bad = {**json.loads(json.dumps(template)), **changes, "report_id": str(uuid.uuid4())}
+        invalid.append(bad)
+    return lines + extra + conflicts + invalid, invalid + conflicts
+
+
+# ---------------------------------------------------------------- the test
+
+
+def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    ch = settings.clickhouse
+    client = Client(
+        host=ch.host,
+        port=ch.port,
+        database=ch.database,
+        user=ch.user,
+        password=ch.password.get_secret_value(),
+    )
+    try:
+        return list(client.execute(sql))
+    finally:
+        client.disconnect()
+
+
+def wait_until(condition: Any, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last is True:
+            return
+        time.sleep(1.0)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}: {last}")
+
+
+def publish_malformed(settings: Settings, count: int) -> None:
+    from kafka import KafkaProducer
+
+    from baocao.topics import Topics
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    for index in range(count):
+        producer.send(
+            Topics(settings.kafka.topic_prefix).commune_reports,
+            key=b"01",
+            value=b"not avro %d" % index,
+        )
+    producer.flush()
+    producer.close()
+
+
+def test_views_match_an_independent_recomputation(
+    pipeline: None, env: dict[str, str], test_settings: Settings, tmp_path: Path
+) -> None:
+    published, refused = make_input(env, tmp_path)
+    source = tmp_path / "reports.jsonl"
+    source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in published))
+    result = baocao("publish", "--file", str(source), "--skip-validation", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    publish_malformed(test_settings, 3)
+
+    refused_ids = {line["report_id"] for line in refused}
+    latest = expected_latest([line for line in published if line["report_id"] not in refused_ids])
+    expected = expected_province_rows(latest)
+    # The data must be able to catch double counting: counting every accepted revision
+    # (instead of the latest only) gives different totals.
+    naive = math.fsum(
+        line["indicators"]["tthc_received"]
+        for line in published
+        if line["report_id"] not in refused_ids and line["period"] == PERIOD
+    )
+    exact = math.fsum(
+        v
+        for (p, per, c), (v, _) in expected.items()
+        if per == PERIOD and c == "tthc_received" and v is not None
+    )
+    assert naive > exact
+
+    def provinces_match() -> bool | str:
+        rows = query(
+            test_settings,
+            "SELECT province_code, period, indicator_code, value, "
+            "communes_reported FROM province_indicators",
+        )
+        actual = {(p, per, c): (v, n) for p, per, c, v, n in rows}
+        if set(actual) != set(expected):
+            return f"{len(actual)} rows, expected {len(expected)}"
+        wrong = [
+            k
+            for k, (v, n) in expected.items()
+            if actual[k][1] != n
+            or (v is None) != (actual[k][0] is None)
+            or (v is not None and actual[k][0] != pytest.approx(v, rel=1e-12))
+        ]
+        return (
+            True
+            if not wrong
+            else f"{len(wrong)} wrong, e.g. {wrong[0]}: {actual[wrong[0]]} != {expected[wrong[0]]}"
+        )
+
+    wait_until(provinces_match, timeout=180, what="province_indicators to match")
+
+    # Every commune row is the latest revision's figure.
+    commune_rows = query(
+        test_settings,
+        "SELECT commune_code, period, indicator_code, value, revision FROM commune_indicators",
+    )
+    expected_communes = {
+        (c, per, code): (value, line["revision"])
+        for (c, per), line in latest.items()
+        for code, value in line["indicators"].items()
+    }
+    assert {(c, per, code): (v, r) for c, per, code, v, r in commune_rows} == expected_communes
+
+    # Province metadata in the view comes from the reference data.
+    expected_counts = {
+        f"{p.code.value:02d}": sum(1 for _ in vp.Ward.iter_by_province(p.code))
+        for p in vp.Province.iter_all()
+    }
+    counts = dict(
+        query(
+            test_settings,
+            "SELECT DISTINCT province_code, communes_expected FROM province_indicators",
+        )
+    )
+    assert counts == {code: expected_counts[code] for code in counts}
+    assert len(counts) == len({line["province_code"] for line in latest.values()})
+
+    # Every refused report and malformed event landed with its reason, nothing more.
+    def rejections_match() -> bool | str:
+        rows = query(test_settings, "SELECT report_id, reason_code FROM rejected_reports")
+        by_report: dict[str | None, set[str]] = defaultdict(set)
+        for report_id, code in rows:
+            by_report[report_id or None].add(code)
+        stale = stale_report_ids(
+            [line for line in published if line["report_id"] not in refused_ids]
+        )
+        wanted = refused_ids | stale
+        got = {r for r in by_report if r}
+        if got != wanted or len(by_report.get(None, ())) == 0:
+            return f"rejected {len(got)} ids (want {len(wanted)}), malformed: {by_report.get(None)}"
+        return True
+
+    wait_until(rejections_match, timeout=60, what="rejected_reports to match")
+    reasons = {
+        code
+        for (code,) in query(test_settings, "SELECT DISTINCT reason_code FROM rejected_reports")
+    }
+    assert {
+        "unknown_commune",
+        "commune_not_in_province",
+        "value_out_of_range",
+        "unknown_indicator",
+        "derived_indicator",
+        "invalid_period",
+        "conflicting_revision",
+        "stale_revision",
+        "malformed_event",
+    } <= reasons
