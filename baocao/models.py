@@ -31,6 +31,9 @@ __all__ = [
 #: Asia/Ho_Chi_Minh has had a fixed +07:00 offset since 1975.
 LOCAL_TIMEZONE = timezone(timedelta(hours=7), name="Asia/Ho_Chi_Minh")
 
+#: Revisions are Avro ``int``s.
+MAX_REVISION = 2**31 - 1
+
 _REQUIRED_FIELDS: tuple[str, ...] = (
     "report_id",
     "commune_code",
@@ -131,6 +134,8 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
     revision = data["revision"]
     if isinstance(revision, bool) or not isinstance(revision, int):
         problems.append(_schema_error("revision must be an integer", "revision"))
+    elif revision > MAX_REVISION:
+        problems.append(_schema_error(f"revision must be at most {MAX_REVISION}", "revision"))
     submitted_at = _parse_instant(data["submitted_at"])
     if submitted_at is None:
         problems.append(
@@ -151,7 +156,12 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
                     _schema_error(f"indicator {code!r} must be a number", f"indicators.{code}")
                 )
             else:
-                values[code] = float(value)
+                try:
+                    values[code] = float(value)
+                except OverflowError:
+                    problems.append(
+                        _schema_error(f"indicator {code!r} is too large", f"indicators.{code}")
+                    )
     if problems:
         return None, problems
     assert submitted_at is not None

@@ -10,6 +10,7 @@ environment themselves.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -84,6 +85,11 @@ class SinkSettings(BaseSettings):
     retry_max_seconds: float = 30.0
 
 
+def _user_cache_dir() -> Path:
+    """The XDG cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 class StackSettings(BaseSettings):
     """The local Kafka and ClickHouse servers that ``baocao stack`` runs (no Docker needed)."""
 
@@ -91,6 +97,9 @@ class StackSettings(BaseSettings):
 
     #: Data folders, logs, pid files and the Kafka jars live below this folder.
     home: Path = Path(".baocao")
+    #: Downloaded Kafka jars (``kafka-<version>/libs``), shared by every stack home of the
+    #: user so a fresh checkout or a test stack does not download them again.
+    cache_dir: Path = Field(default_factory=lambda: _user_cache_dir() / "baocao")
     kafka_version: str = "4.1.1"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
@@ -111,3 +120,17 @@ class Settings(BaseModel):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+
+    def as_environment(self) -> dict[str, str]:
+        """The environment variables that give a child ``baocao`` process these settings.
+
+        The demo starts its worker and sink this way, and tests their isolated pipelines.
+        """
+        environment: dict[str, str] = {}
+        for group in (self.kafka, self.clickhouse, self.worker, self.sink, self.stack):
+            prefix = str(group.model_config.get("env_prefix", ""))
+            for name, value in group.model_dump().items():
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                environment[f"{prefix}{name.upper()}"] = str(value)
+        return environment

@@ -88,19 +88,7 @@ def test_settings(servers: Settings, unique_name: str, tmp_path: Path) -> Settin
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """Environment variables that make a `baocao` subprocess use ``settings``."""
-    env: dict[str, str] = {}
-    for prefix, group in (
-        ("BAOCAO_KAFKA_", settings.kafka),
-        ("BAOCAO_CLICKHOUSE_", settings.clickhouse),
-        ("BAOCAO_WORKER_", settings.worker),
-        ("BAOCAO_SINK_", settings.sink),
-        ("BAOCAO_STACK_", settings.stack),
-    ):
-        for name, value in group.model_dump().items():
-            if hasattr(value, "get_secret_value"):
-                value = value.get_secret_value()
-            env[f"{prefix}{name.upper()}"] = str(value)
-    return env
+    return settings.as_environment()
 
 
 @pytest.fixture

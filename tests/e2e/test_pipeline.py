@@ -27,7 +27,6 @@ import vietnam_provinces as vp
 from clickhouse_driver import Client
 
 from baocao.settings import Settings
-from tests.conftest import settings_env
 
 PERIOD = "2025-08"
 SECOND_PERIOD = "2025-09"
@@ -48,7 +47,7 @@ def baocao(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Complet
 
 @pytest.fixture
 def env(test_settings: Settings) -> dict[str, str]:
-    return {**os.environ, **settings_env(test_settings), "BAOCAO_LOG_LEVEL": "INFO"}
+    return {**os.environ, **test_settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
 
 
 @pytest.fixture
