@@ -101,12 +101,7 @@ def parse_line(
         document = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         return _rejected(number, raw, reason(ReasonCode.MALFORMED_EVENT, f"not valid JSON ({exc})"))
-    try:
-        report, problems = parse_report(document)
-    except OverflowError:  # an integer too large for a float, e.g. 1e400 written out in digits
-        return _rejected(
-            number, raw, reason(ReasonCode.SCHEMA_ERROR, "a number is too large for a double")
-        )
+    report, problems = parse_report(document)
     if report is None:
         return _rejected(number, raw, *problems)
     semantic = validate_report(report, reference, catalogue)
