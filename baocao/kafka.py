@@ -85,7 +85,15 @@ def wait_for_kafka(settings: KafkaSettings, *, timeout: float = 30.0) -> dict[st
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = admin_client(settings, request_timeout_ms=5000)
+            # kafka-python's bootstrap otherwise blocks up to 30 s with growing backoffs,
+            # far past ``timeout``, while a starting broker still refuses connections.
+            remaining_ms = max(500, int((deadline - time.monotonic()) * 1000))
+            admin = admin_client(
+                settings,
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=min(5000, remaining_ms),
+                reconnect_backoff_max_ms=1000,
+            )
             try:
                 description: dict[str, Any] = admin.describe_cluster()
             finally:

@@ -1,0 +1,72 @@
+# baocao: one command for each thing a developer or CI does.
+#
+#   make demo        the whole pipeline on the local stack (the README's main command)
+#   make test        start the local stack, run every test (PYTEST_ARGS="-k stack -x" ...)
+#   make lint        ruff check, ruff format --check, mypy
+#   make stack-up    start Kafka and ClickHouse (make stack-down stops them, and the demo's
+#                    worker and sink)
+#   make bench       throughput benchmark
+#   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
+#
+# Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
+# a no-op when present) and .venv with the project in editable mode (redone only when
+# pyproject.toml changes).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Written once `pip install -e '.[dev]'` succeeded; pyproject.toml newer than it means redo.
+INSTALLED := $(VENV)/.installed
+SYSTEM_DEPS := scripts/install-system-deps.sh
+LINT_PATHS := baocao producers streams sinks schemas tests
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint stack-up stack-down stack-status bench clean distclean system-deps setup
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+system-deps:
+	bash $(SYSTEM_DEPS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# System packages first: they include python3.11-venv, which creating .venv needs.
+setup: system-deps
+	@$(MAKE) --no-print-directory $(INSTALLED)
+
+demo: setup
+	$(BIN)/baocao demo
+
+stack-up: setup
+	$(BIN)/baocao stack up
+
+stack-down:
+	@if [ -x $(BIN)/baocao ]; then $(BIN)/baocao stack down; else echo "no .venv: nothing to stop"; fi
+
+stack-status: setup
+	$(BIN)/baocao stack status
+
+test: stack-up
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy --explicit-package-bases $(LINT_PATHS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean: stack-down
+	rm -rf .baocao ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
