@@ -1,0 +1,321 @@
+"""Numbered migrations of the ClickHouse schema, applied in order and recorded.
+
+The DDL lives in ``sinks/clickhouse/migrations/NNNN_name.sql`` (shipped with the package).
+:func:`migrate` creates the configured database if missing, applies the files whose version
+is not yet in ``schema_migrations``, records each one with a checksum of its text, and then
+reloads the reference tables. Running it again applies nothing.
+
+ClickHouse has no transactional DDL: a migration that fails half-way leaves its first
+statements applied and is not recorded. Every statement is therefore written to be re-run
+(``CREATE ... IF NOT EXISTS``), so fixing the cause and running ``baocao migrate`` again
+completes it. Two ``migrate`` processes must not run at the same time (there is no lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import ErrorCodes, ServerException
+
+from baocao.reference import ReferenceData, load_reference
+from baocao.settings import ClickHouseSettings
+from sinks.clickhouse.client import (
+    TRANSIENT_ERRORS,
+    connect,
+    describe_error,
+    quote_identifier,
+)
+from sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
+from sinks.clickhouse.sql import split_statements
+from sinks.exceptions import (
+    ClickHouseUnavailableError,
+    MigrationChecksumError,
+    MigrationError,
+    MigrationFileError,
+    SchemaNotReadyError,
+)
+
+__all__ = [
+    "LEDGER_TABLE",
+    "AppliedMigration",
+    "Migration",
+    "MigrationResult",
+    "MigrationStatus",
+    "applied_migrations",
+    "check_schema",
+    "load_migrations",
+    "migrate",
+    "migration_status",
+]
+
+logger = logging.getLogger(__name__)
+
+LEDGER_TABLE = "schema_migrations"
+
+#: The ledger is the one table not created by a migration file: it must exist before the
+#: first migration can be recorded.
+_LEDGER_DDL = f"""
+CREATE TABLE IF NOT EXISTS {LEDGER_TABLE}
+(
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime('UTC')
+)
+ENGINE = MergeTree
+ORDER BY version
+"""
+
+_FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One migration file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the text with line endings normalised (a CRLF checkout is the same)."""
+        text = self.sql.replace("\r\n", "\n")
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def statements(self) -> list[str]:
+        return split_statements(self.sql)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMigration:
+    """One row of the ledger."""
+
+    version: int
+    name: str
+    checksum: str
+    applied_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    """Where a migration stands in one database."""
+
+    migration: Migration
+    applied: AppliedMigration | None
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What :func:`migrate` did."""
+
+    database: str
+    applied: list[Migration] = field(default_factory=list)
+    already_applied: list[Migration] = field(default_factory=list)
+    reference: ReferenceLoad | None = None
+
+
+def _migrations_dir() -> Traversable:
+    return files("sinks.clickhouse") / "migrations"
+
+
+def load_migrations(directory: Traversable | None = None) -> list[Migration]:
+    """The packaged migrations in version order.
+
+    Raises :class:`MigrationFileError` for a ``.sql`` file whose name is not ``NNNN_name.sql``
+    or for two files with one version: either would make the order ambiguous.
+    """
+    folder = directory if directory is not None else _migrations_dir()
+    migrations: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _FILE_NAME.match(entry.name)
+        if match is None:
+            raise MigrationFileError(
+                f"migration file {entry.name!r} is not named NNNN_lowercase_name.sql"
+            )
+        version = int(match["version"])
+        if version in migrations:
+            raise MigrationFileError(
+                f"migrations {migrations[version].file_name!r} and {entry.name!r} share"
+                f" version {version}"
+            )
+        migrations[version] = Migration(
+            version=version, name=match["name"], sql=entry.read_text(encoding="utf-8")
+        )
+    return [migrations[v] for v in sorted(migrations)]
+
+
+def applied_migrations(client: Client) -> dict[int, AppliedMigration]:
+    """The ledger of the client's database (empty when it has none yet)."""
+    exists = client.execute(
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = %(t)s",
+        {"t": LEDGER_TABLE},
+    )
+    if not exists[0][0]:
+        return {}
+    rows = client.execute(
+        f"SELECT version, name, checksum, applied_at FROM {LEDGER_TABLE} ORDER BY version"
+    )
+    return {
+        int(version): AppliedMigration(int(version), name, checksum, applied_at)
+        for version, name, checksum, applied_at in rows
+    }
+
+
+def migration_status(
+    client: Client, migrations: Sequence[Migration] | None = None
+) -> list[MigrationStatus]:
+    """Each known migration with its ledger row, checksums verified.
+
+    Raises :class:`MigrationChecksumError` when an applied migration's file has changed.
+    """
+    known = list(migrations) if migrations is not None else load_migrations()
+    ledger = applied_migrations(client)
+    _verify_checksums(known, ledger)
+    unknown = sorted(set(ledger) - {m.version for m in known})
+    if unknown:
+        logger.warning(
+            "the database has migrations this code does not know (%s): it was migrated by a"
+            " newer release",
+            ", ".join(f"{v:04d}_{ledger[v].name}" for v in unknown),
+        )
+    return [MigrationStatus(m, ledger.get(m.version)) for m in known]
+
+
+def _verify_checksums(migrations: Iterable[Migration], ledger: dict[int, AppliedMigration]) -> None:
+    for migration in migrations:
+        applied = ledger.get(migration.version)
+        if applied is not None and applied.checksum != migration.checksum:
+            raise MigrationChecksumError(
+                f"migration {migration.file_name} was applied on {applied.applied_at:%Y-%m-%d}"
+                f" with checksum {applied.checksum[:12]}, but the file now has"
+                f" {migration.checksum[:12]}: applied migrations must not change; put the"
+                " change in a new, higher-numbered migration"
+            )
+
+
+def check_schema(
+    client: Client, *, database: str, migrations: Sequence[Migration] | None = None
+) -> None:
+    """Fail with :class:`SchemaNotReadyError` unless every known migration is applied to
+    ``database`` (the client's), and with :class:`ClickHouseUnavailableError` when the
+    server does not answer."""
+    try:
+        statuses = migration_status(client, migrations)
+    except ServerException as exc:
+        if exc.code == ErrorCodes.UNKNOWN_DATABASE:
+            raise SchemaNotReadyError(
+                f"database {database!r} does not exist; run `baocao migrate` first"
+            ) from exc
+        raise ClickHouseUnavailableError(
+            f"cannot read the migration ledger: {describe_error(exc)}"
+        ) from exc
+    except TRANSIENT_ERRORS as exc:
+        raise ClickHouseUnavailableError(
+            f"cannot read the migration ledger: {describe_error(exc)}"
+        ) from exc
+    pending = [s.migration.file_name for s in statuses if s.applied is None]
+    if pending:
+        raise SchemaNotReadyError(
+            f"database {database!r} lacks migrations {', '.join(pending)};"
+            " run `baocao migrate` first"
+        )
+
+
+def migrate(
+    settings: ClickHouseSettings,
+    *,
+    migrations: Sequence[Migration] | None = None,
+    reference: ReferenceData | None = None,
+) -> MigrationResult:
+    """Bring ``settings.database`` up to date and reload its reference tables.
+
+    Idempotent: applied migrations are skipped (after checking they did not change), and
+    the reference tables are only rewritten when their content differs from the package's.
+    """
+    known = list(migrations) if migrations is not None else load_migrations()
+    _create_database(settings)
+    client = connect(settings)
+    try:
+        try:
+            client.execute(_LEDGER_DDL)
+            statuses = migration_status(client, known)
+        except TRANSIENT_ERRORS as exc:
+            raise MigrationError(
+                f"cannot prepare the migration ledger of {settings.database!r}:"
+                f" {describe_error(exc)}"
+            ) from exc
+        applied: list[Migration] = []
+        already_applied: list[Migration] = []
+        for status in statuses:
+            if status.applied is not None:
+                already_applied.append(status.migration)
+            else:
+                _apply(client, status.migration)
+                applied.append(status.migration)
+        result = MigrationResult(
+            database=settings.database,
+            applied=applied,
+            already_applied=already_applied,
+            reference=load_reference_tables(client, reference or load_reference()),
+        )
+    finally:
+        client.disconnect()
+    logger.info(
+        "database %s: %d migration(s) applied, %d already applied",
+        settings.database,
+        len(result.applied),
+        len(result.already_applied),
+    )
+    return result
+
+
+def _create_database(settings: ClickHouseSettings) -> None:
+    client = connect(settings, use_database=False)
+    try:
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(settings.database)}")
+    except TRANSIENT_ERRORS as exc:
+        raise ClickHouseUnavailableError(
+            f"cannot create database {settings.database!r} on"
+            f" {settings.host}:{settings.port}: {describe_error(exc)}"
+        ) from exc
+    finally:
+        client.disconnect()
+
+
+def _apply(client: Client, migration: Migration) -> None:
+    statements = migration.statements()
+    for number, statement in enumerate(statements, start=1):
+        try:
+            client.execute(statement)
+        except TRANSIENT_ERRORS as exc:
+            first_line = statement.splitlines()[0]
+            raise MigrationError(
+                f"migration {migration.file_name}, statement {number} of {len(statements)}"
+                f" ({first_line!r}) failed: {describe_error(exc)}"
+            ) from exc
+    try:
+        client.execute(
+            f"INSERT INTO {LEDGER_TABLE} (version, name, checksum, applied_at) VALUES",
+            [(migration.version, migration.name, migration.checksum, datetime.now(UTC))],
+        )
+    except TRANSIENT_ERRORS as exc:
+        raise MigrationError(
+            f"migration {migration.file_name} was applied but could not be recorded:"
+            f" {describe_error(exc)}; running `baocao migrate` again re-applies it harmlessly"
+        ) from exc
+    logger.info("applied migration %s (%d statements)", migration.file_name, len(statements))

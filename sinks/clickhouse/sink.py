@@ -1,0 +1,266 @@
+"""The ClickHouse sink: Kafka batches in, one insert per table, then the offset commit.
+
+The loop, in the order that makes it safe:
+
+1. poll a batch (up to ``batch_rows`` records, or what arrived within
+   ``flush_interval_seconds`` of its first record);
+2. turn each record into a row of its table (:mod:`sinks.clickhouse.rows`); a record that
+   cannot be decoded or stored becomes a row of ``sink_poison_messages`` instead;
+3. write the batch, one insert per table; when ClickHouse refuses, retry the *same* batch
+   with exponential backoff, forever, never skipping a row;
+4. commit the batch's offsets, only now that every row is in ClickHouse.
+
+A crash anywhere before 4 means the batch is consumed again after a restart. That is
+harmless: every table is a ReplacingMergeTree keyed by the record's identity and version, so
+a row written twice is one row to the views.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_driver import Client
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from baocao import kafka
+from baocao.settings import Settings
+from baocao.topics import Topics
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import check_schema
+from sinks.clickhouse.rows import Route, message_row, routes_for
+from sinks.clickhouse.writer import BatchWriter, FlushResult
+from sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
+from sinks.metrics import SinkStats
+
+__all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink"]
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(attempt: int, *, initial: float, maximum: float) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): doubling from ``initial``,
+    capped at ``maximum``."""
+    if attempt >= 64:  # 2**64 * initial overflows nothing in Python, but is pointless
+        return maximum
+    return float(min(maximum, initial * 2**attempt))
+
+
+def commit_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The offsets to commit once ``records`` are stored: per partition, one past the
+    highest offset (Kafka's committed offset is the next record to read)."""
+    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        current = offsets.get(partition)
+        if current is None or record.offset + 1 > current.offset:
+            offsets[partition] = OffsetAndMetadata(record.offset + 1, "", record.leader_epoch)
+    return offsets
+
+
+class ClickHouseSink:
+    """One sink process's loop; :meth:`run` returns when stopped or idle long enough."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stop: threading.Event,
+        max_idle_seconds: float | None = None,
+        stats: SinkStats | None = None,
+    ) -> None:
+        self._settings = settings
+        self._stop = stop
+        self._max_idle = max_idle_seconds
+        self.stats = stats if stats is not None else SinkStats()
+        self._routes: dict[str, Route] = routes_for(Topics(settings.kafka.topic_prefix))
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._routes)
+
+    def run(self) -> SinkStats:
+        client = connect(self._settings.clickhouse)
+        consumer: Any = None
+        try:
+            if not self._wait_for_schema(client):
+                return self.stats
+            kafka.wait_for_kafka(self._settings.kafka)
+            kafka.ensure_topics(self._settings.kafka)
+            consumer = kafka.consumer(self._settings.kafka, group_id=self._settings.sink.group_id)
+            consumer.subscribe(self.topics)
+            logger.info(
+                "sink consuming %s as group %s into ClickHouse database %s",
+                ", ".join(self.topics),
+                self._settings.sink.group_id,
+                self._settings.clickhouse.database,
+            )
+            self._loop(consumer, BatchWriter(client))
+        finally:
+            if consumer is not None:
+                consumer.close(autocommit=False)
+                logger.info("sink stopped: %s", self.stats.snapshot())
+            client.disconnect()
+        return self.stats
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def _wait_for_schema(self, client: Client) -> bool:
+        """Wait (with backoff) until ClickHouse answers, then insist the migrations are
+        applied. Returns False when stopped while waiting."""
+        sink = self._settings.sink
+        attempt = 0
+        while True:
+            try:
+                check_schema(client, database=self._settings.clickhouse.database)
+                return True
+            except ClickHouseUnavailableError as exc:
+                client.disconnect()
+                delay = retry_delay(
+                    attempt, initial=sink.retry_initial_seconds, maximum=sink.retry_max_seconds
+                )
+                attempt += 1
+                logger.warning("%s; retrying in %.1fs", exc, delay)
+                if self._stop.wait(delay):
+                    return False
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _loop(self, consumer: Any, writer: BatchWriter) -> None:
+        last_record = time.monotonic()
+        while not self._stop.is_set():
+            batch = self._poll_batch(consumer)
+            if not batch:
+                idle = time.monotonic() - last_record
+                if self._max_idle is not None and idle >= self._max_idle:
+                    logger.info("no message for %.1fs: stopping (--max-idle-seconds)", idle)
+                    return
+                continue
+            last_record = time.monotonic()
+            self._stage(batch, writer)
+            flushed = self._flush(writer)
+            if flushed is None:
+                logger.warning(
+                    "stopping before %d rows were written; their offsets are not committed,"
+                    " so they are consumed again at the next start",
+                    len(writer),
+                )
+                return
+            committed = self._commit(consumer, batch)
+            self.stats.record_batch(flushed.rows, flushed.seconds)
+            logger.info(
+                "flushed %d records in %.3fs: %s%s",
+                len(batch),
+                flushed.seconds,
+                ", ".join(f"{table}={rows}" for table, rows in sorted(flushed.rows.items())),
+                "" if committed else " (offsets not committed; the batch will be replayed)",
+            )
+
+    def _poll_batch(self, consumer: Any) -> list[Any]:
+        """Up to ``batch_rows`` records: wait up to one flush interval for the first, then
+        at most one flush interval more for the batch to fill."""
+        sink = self._settings.sink
+        interval = sink.flush_interval_seconds
+        batch: list[Any] = []
+        deadline = time.monotonic() + interval
+        while len(batch) < sink.batch_rows and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            polled = consumer.poll(
+                timeout_ms=max(1, int(remaining * 1000)), max_records=sink.batch_rows - len(batch)
+            )
+            if polled and not batch:
+                deadline = time.monotonic() + interval
+            for records in polled.values():
+                batch.extend(records)
+        return batch
+
+    def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> None:
+        received_at = datetime.now(UTC)
+        per_topic: dict[str, int] = {}
+        for record in batch:
+            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+            placed = message_row(
+                self._routes.get(record.topic),
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                received_at=received_at,
+            )
+            if placed.error is not None:
+                self.stats.record_poison()
+                logger.error(
+                    "poison message %s[%d]@%d stored in %s: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    placed.table.name,
+                    placed.error,
+                )
+            writer.add(placed.table, placed.row)
+        for topic, count in per_topic.items():
+            self.stats.record_consumed(topic, count)
+
+    def _flush(self, writer: BatchWriter) -> FlushResult | None:
+        """Write the batch, retrying with backoff until it succeeds; None when stopped first."""
+        sink = self._settings.sink
+        attempt = 0
+        while True:
+            try:
+                return writer.flush()
+            except SinkWriteError as exc:
+                delay = retry_delay(
+                    attempt, initial=sink.retry_initial_seconds, maximum=sink.retry_max_seconds
+                )
+                attempt += 1
+                self.stats.record_retry()
+                logger.warning(
+                    "%s; retry %d in %.1fs (batch kept, offsets not committed)",
+                    exc,
+                    attempt,
+                    delay,
+                )
+                if self._stop.wait(delay):
+                    return None
+
+    def _commit(self, consumer: Any, batch: Sequence[Any]) -> bool:
+        """Commit the batch's offsets. A refused commit is logged, not raised: the rows are
+        stored, so the worst outcome is that the batch is consumed and written again."""
+        offsets = commit_offsets(batch)
+        try:
+            consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            self.stats.record_commit_failure()
+            logger.warning("offset commit failed (%s); the batch will be consumed again", exc)
+            return False
+        return True
+
+
+def run_sink(
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    max_idle_seconds: float | None = None,
+    stats: SinkStats | None = None,
+) -> SinkStats:
+    """Run the sink until ``stop`` is set or no message came for ``max_idle_seconds``.
+
+    Raises :class:`~sinks.exceptions.SchemaNotReadyError` when the database lacks
+    migrations, and Kafka's :class:`~baocao.kafka.KafkaUnavailableError` when no broker
+    answers at start-up. Once running, outages are waited out, not raised.
+    """
+    sink = ClickHouseSink(
+        settings,
+        stop=stop if stop is not None else threading.Event(),
+        max_idle_seconds=max_idle_seconds,
+        stats=stats,
+    )
+    return sink.run()

@@ -1,0 +1,125 @@
+"""What the sink did, counted: a plain stats object, mirrored to Prometheus when asked.
+
+:class:`SinkStats` is what tests and the final log line read; :class:`SinkMetrics` exposes
+the same counts to Prometheus (``baocao sink --metrics-port``). The metrics live in their
+own registry, not prometheus_client's global one, so two sinks in one process (tests) do not
+collide and nothing is registered at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter as TallyCounter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+__all__ = ["SinkMetrics", "SinkStats"]
+
+
+class SinkMetrics:
+    """Prometheus counters and histograms of one sink."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.records = Counter(
+            "baocao_sink_records_consumed",
+            "Kafka records the sink consumed, per topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "baocao_sink_rows_written",
+            "Rows inserted into ClickHouse, per table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.batches = Counter(
+            "baocao_sink_batches", "Batches flushed and committed.", registry=self.registry
+        )
+        self.retries = Counter(
+            "baocao_sink_insert_retries",
+            "Flushes retried after ClickHouse refused an insert.",
+            registry=self.registry,
+        )
+        self.poison = Counter(
+            "baocao_sink_poison_messages",
+            "Messages stored in sink_poison_messages instead of their table.",
+            registry=self.registry,
+        )
+        self.commit_failures = Counter(
+            "baocao_sink_commit_failures",
+            "Offset commits Kafka refused (the batch is consumed again, harmlessly).",
+            registry=self.registry,
+        )
+        self.flush_seconds = Histogram(
+            "baocao_sink_flush_seconds",
+            "Time to write one batch to ClickHouse, retries included.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+
+    def serve(self, port: int, *, address: str = "0.0.0.0") -> None:
+        """Serve ``/metrics`` on ``port`` from a daemon thread."""
+        start_http_server(port, addr=address, registry=self.registry)
+
+
+@dataclass
+class SinkStats:
+    """Running totals of one sink; safe to read from another thread."""
+
+    records: int = 0
+    rows_written: TallyCounter[str] = field(default_factory=TallyCounter)
+    batches: int = 0
+    retries: int = 0
+    poison: int = 0
+    commit_failures: int = 0
+    metrics: SinkMetrics | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_consumed(self, topic: str, count: int) -> None:
+        with self._lock:
+            self.records += count
+        if self.metrics is not None:
+            self.metrics.records.labels(topic=topic).inc(count)
+
+    def record_poison(self) -> None:
+        with self._lock:
+            self.poison += 1
+        if self.metrics is not None:
+            self.metrics.poison.inc()
+
+    def record_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+        if self.metrics is not None:
+            self.metrics.retries.inc()
+
+    def record_commit_failure(self) -> None:
+        with self._lock:
+            self.commit_failures += 1
+        if self.metrics is not None:
+            self.metrics.commit_failures.inc()
+
+    def record_batch(self, rows: Mapping[str, int], seconds: float) -> None:
+        with self._lock:
+            self.batches += 1
+            self.rows_written.update(rows)
+        if self.metrics is not None:
+            self.metrics.batches.inc()
+            self.metrics.flush_seconds.observe(seconds)
+            for table, count in rows.items():
+                self.metrics.rows.labels(table=table).inc(count)
+
+    def snapshot(self) -> dict[str, object]:
+        """A consistent copy of the totals (for logs and tests)."""
+        with self._lock:
+            return {
+                "records": self.records,
+                "rows_written": dict(self.rows_written),
+                "batches": self.batches,
+                "retries": self.retries,
+                "poison": self.poison,
+                "commit_failures": self.commit_failures,
+            }

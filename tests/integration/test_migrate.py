@@ -1,0 +1,399 @@
+"""`baocao migrate` against the real ClickHouse: ledger, idempotency, reference data, views.
+
+The view tests insert rows straight into the fact tables, in separate inserts (so separate
+parts, not yet merged), and check that the BI views already show only the latest revision
+and the highest version: FINAL, not a background merge, is what makes them right.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_driver import Client
+from conftest import settings_env
+
+from baocao.reference import load_reference
+from baocao.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import (
+    LEDGER_TABLE,
+    Migration,
+    check_schema,
+    load_migrations,
+    migrate,
+)
+from sinks.clickhouse.rows import (
+    COMMUNE_REPORTS,
+    PROVINCE_INDICATOR_VALUES,
+    REJECTIONS,
+    Table,
+    commune_report_row,
+    province_indicator_row,
+    rejection_row,
+)
+from sinks.exceptions import MigrationChecksumError, MigrationError, SchemaNotReadyError
+
+T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
+    ch = connect(test_settings.clickhouse)
+    yield ch
+    ch.disconnect()
+
+
+@pytest.fixture
+def migrated(test_settings: Settings, client: Client) -> Client:
+    migrate(test_settings.clickhouse)
+    return client
+
+
+def insert(client: Client, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    client.execute(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES", rows)
+
+
+def names(client: Client, kind: str) -> set[str]:
+    engine = "engine = 'View'" if kind == "view" else "engine != 'View'"
+    rows = client.execute(
+        f"SELECT name FROM system.tables WHERE database = currentDatabase() AND {engine}"
+    )
+    return {name for (name,) in rows}
+
+
+def test_migrate_applies_every_migration_once_and_records_it(
+    test_settings: Settings, client: Client
+) -> None:
+    first = migrate(test_settings.clickhouse)
+    known = load_migrations()
+    assert [m.version for m in first.applied] == [m.version for m in known]
+    assert first.already_applied == []
+    assert first.reference is not None
+    assert first.reference.replaced == ("provinces", "communes")
+
+    assert names(client, "table") >= {
+        LEDGER_TABLE,
+        "provinces",
+        "communes",
+        "commune_reports",
+        "province_indicator_values",
+        "rejections",
+        "sink_poison_messages",
+    }
+    assert names(client, "view") == {
+        "province_indicators",
+        "commune_indicators",
+        "rejected_reports",
+    }
+    ledger = client.execute(f"SELECT version, name, checksum FROM {LEDGER_TABLE} ORDER BY version")
+    assert ledger == [(m.version, m.name, m.checksum) for m in known]
+
+    second = migrate(test_settings.clickhouse)
+    assert second.applied == []
+    assert [m.version for m in second.already_applied] == [m.version for m in known]
+    assert second.reference is not None and second.reference.replaced == ()
+    assert client.execute(f"SELECT count() FROM {LEDGER_TABLE}") == [(len(known),)]
+    check_schema(client, database=test_settings.clickhouse.database)
+
+
+def test_migrate_creates_the_database_when_missing(test_settings: Settings) -> None:
+    settings = test_settings.clickhouse
+    admin = connect(settings, use_database=False)
+    try:
+        assert admin.execute(
+            "SELECT count() FROM system.databases WHERE name = %(db)s", {"db": settings.database}
+        ) == [(0,)]
+        migrate(settings)
+        assert admin.execute(
+            "SELECT count() FROM system.databases WHERE name = %(db)s", {"db": settings.database}
+        ) == [(1,)]
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {settings.database}")
+        admin.disconnect()
+
+
+def test_reference_tables_hold_the_2025_map(migrated: Client) -> None:
+    reference = load_reference()
+    assert migrated.execute("SELECT count(), sum(communes_expected) FROM provinces") == [(34, 3321)]
+    assert migrated.execute("SELECT count(), uniqExact(province_code) FROM communes") == [
+        (3321, 34)
+    ]
+    hanoi = migrated.execute(
+        "SELECT province_name, communes_expected FROM provinces WHERE province_code = '01'"
+    )
+    assert hanoi == [(reference.provinces["01"].name, reference.communes_expected("01"))]
+    orphans = migrated.execute(
+        "SELECT count() FROM communes"
+        " WHERE province_code NOT IN (SELECT province_code FROM provinces)"
+    )
+    assert orphans == [(0,)]
+    commune = reference.communes["00070"]
+    assert migrated.execute(
+        "SELECT commune_name, province_code, division_type FROM communes"
+        " WHERE commune_code = '00070'"
+    ) == [(commune.name, commune.province_code, commune.division_type)]
+
+
+def test_migrate_repairs_reference_tables_that_drifted(
+    test_settings: Settings, migrated: Client
+) -> None:
+    migrated.execute("INSERT INTO provinces VALUES", [("99", "Nowhere", "tỉnh", 1)])
+    migrated.execute("TRUNCATE TABLE communes")
+    result = migrate(test_settings.clickhouse)
+    assert result.reference is not None
+    assert result.reference.replaced == ("provinces", "communes")
+    assert migrated.execute("SELECT count() FROM provinces") == [(34,)]
+    assert migrated.execute("SELECT count() FROM communes") == [(3321,)]
+
+
+def test_changed_applied_migration_is_a_clear_error(
+    test_settings: Settings, migrated: Client
+) -> None:
+    tampered = load_migrations()
+    tampered[1] = Migration(tampered[1].version, tampered[1].name, tampered[1].sql + "\n-- edit")
+    with pytest.raises(MigrationChecksumError, match=r"0002_commune_reports\.sql was applied"):
+        migrate(test_settings.clickhouse, migrations=tampered)
+
+
+def test_a_new_migration_is_applied_on_the_next_run(
+    test_settings: Settings, migrated: Client
+) -> None:
+    newer = [
+        *load_migrations(),
+        Migration(
+            99,
+            "extra",
+            "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = MergeTree ORDER BY x;",
+        ),
+    ]
+    with pytest.raises(SchemaNotReadyError, match=r"lacks migrations 0099_extra\.sql"):
+        check_schema(migrated, database=test_settings.clickhouse.database, migrations=newer)
+    result = migrate(test_settings.clickhouse, migrations=newer)
+    assert [m.file_name for m in result.applied] == ["0099_extra.sql"]
+    assert "extra" in names(migrated, "table")
+
+
+def test_a_failed_migration_is_not_recorded_and_completes_when_rerun(
+    test_settings: Settings, migrated: Client
+) -> None:
+    first_statement = "CREATE TABLE IF NOT EXISTS half (x UInt8) ENGINE = MergeTree ORDER BY x"
+    broken = [*load_migrations(), Migration(7, "half", f"{first_statement};\nSELECT nonsense(;")]
+    with pytest.raises(MigrationError, match=r"0007_half.sql, statement 2 of 2"):
+        migrate(test_settings.clickhouse, migrations=broken)
+    assert migrated.execute(f"SELECT count() FROM {LEDGER_TABLE} WHERE version = 7") == [(0,)]
+    assert "half" in names(migrated, "table")  # no transactional DDL: statement 1 stayed
+
+    fixed = [*load_migrations(), Migration(7, "half", f"{first_statement};\nSELECT 1;")]
+    result = migrate(test_settings.clickhouse, migrations=fixed)
+    assert [m.file_name for m in result.applied] == ["0007_half.sql"]
+
+
+def test_sink_refuses_to_start_on_an_unmigrated_database(
+    test_settings: Settings, client: Client
+) -> None:
+    with pytest.raises(SchemaNotReadyError, match=r"lacks migrations 0001_reference_tables\.sql"):
+        check_schema(client, database=test_settings.clickhouse.database)
+    missing = connect(test_settings.clickhouse.model_copy(update={"database": "no_such_db_x"}))
+    with pytest.raises(SchemaNotReadyError, match="'no_such_db_x' does not exist"):
+        check_schema(missing, database="no_such_db_x")
+
+
+def report(commune: str, revision: int, values: dict[str, float], period: str = "2025-08"):
+    return commune_report_row(
+        {
+            "report_id": f"00000000-0000-4000-8000-{commune}{revision:07d}",
+            "commune_code": commune,
+            "province_code": load_reference().communes[commune].province_code,
+            "period": period,
+            "revision": revision,
+            "submitted_at": T0.replace(day=revision),
+            "indicators": values,
+        }
+    )
+
+
+def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
+    migrated: Client,
+) -> None:
+    reference = load_reference()
+    # Three inserts, three parts: revision 3 arrives before revision 2 (out of order).
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 1.0, "deaths": 9.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 3, {"births": 3.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 2, {"births": 2.0, "deaths": 2.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00073", 1, {"births": 5.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 7.0}, period="2025-09")])
+    assert migrated.execute("SELECT count() FROM commune_reports") == [(5,)]  # not merged
+
+    rows = migrated.execute(
+        "SELECT commune_code, commune_name, province_code, period, indicator_code, value,"
+        " revision, submitted_at FROM commune_indicators"
+        " ORDER BY commune_code, period, indicator_code"
+    )
+    name_70 = reference.communes["00070"].name
+    name_73 = reference.communes["00073"].name
+    assert rows == [
+        ("00070", name_70, "01", "2025-08", "births", 3.0, 3, T0.replace(day=3)),
+        ("00070", name_70, "01", "2025-09", "births", 7.0, 1, T0.replace(day=1)),
+        (
+            "00073",
+            name_73,
+            reference.communes["00073"].province_code,
+            "2025-08",
+            "births",
+            5.0,
+            1,
+            T0.replace(day=1),
+        ),
+    ]
+    # A replayed copy of the latest revision changes nothing.
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 3, {"births": 3.0})])
+    assert migrated.execute(
+        "SELECT count(), sum(value) FROM commune_indicators WHERE period = '2025-08'"
+    ) == [(2, 8.0)]
+
+
+def figure(province: str, indicator: str, version: int, value: float | None, reported: int):
+    return province_indicator_row(
+        {
+            "province_code": province,
+            "period": "2025-08",
+            "indicator_code": indicator,
+            "value": value,
+            "numerator": None,
+            "denominator": None,
+            "communes_reported": reported,
+            "version": version,
+            "updated_at": T0.replace(minute=version),
+        }
+    )
+
+
+def test_province_indicators_show_the_highest_version_with_names_and_expected_counts(
+    migrated: Client,
+) -> None:
+    reference = load_reference()
+    insert(migrated, PROVINCE_INDICATOR_VALUES, [figure("01", "births", 1, 10.0, 1)])
+    insert(migrated, PROVINCE_INDICATOR_VALUES, [figure("01", "births", 3, 30.0, 3)])
+    insert(migrated, PROVINCE_INDICATOR_VALUES, [figure("01", "births", 2, 20.0, 2)])
+    insert(
+        migrated,
+        PROVINCE_INDICATOR_VALUES,
+        [figure("01", "tthc_ontime_rate", 1, None, 0), figure("79", "births", 1, 4.0, 1)],
+    )
+    assert migrated.execute("SELECT count() FROM province_indicator_values") == [(5,)]
+
+    rows = migrated.execute(
+        "SELECT province_code, province_name, period, indicator_code, value,"
+        " communes_reported, communes_expected, updated_at FROM province_indicators"
+        " ORDER BY province_code, indicator_code"
+    )
+    p01, p79 = reference.provinces["01"], reference.provinces["79"]
+    assert rows == [
+        (
+            "01",
+            p01.name,
+            "2025-08",
+            "births",
+            30.0,
+            3,
+            reference.communes_expected("01"),
+            T0.replace(minute=3),
+        ),
+        (
+            "01",
+            p01.name,
+            "2025-08",
+            "tthc_ontime_rate",
+            None,
+            0,
+            reference.communes_expected("01"),
+            T0.replace(minute=1),
+        ),
+        (
+            "79",
+            p79.name,
+            "2025-08",
+            "births",
+            4.0,
+            1,
+            reference.communes_expected("79"),
+            T0.replace(minute=1),
+        ),
+    ]
+
+
+def test_rejected_reports_have_one_row_per_reason(migrated: Client) -> None:
+    def rejection(offset: int, commune: str | None, reasons: list[dict[str, Any]]):
+        return rejection_row(
+            {
+                "rejection_id": f"in:0:{offset}",
+                "report_id": None,
+                "commune_code": commune,
+                "province_code": None,
+                "period": "2025-08",
+                "revision": 0,
+                "reasons": reasons,
+                "raw_payload": b"\x00\xff raw",
+                "source_topic": "in",
+                "source_partition": 0,
+                "source_offset": offset,
+                "rejected_at": T0,
+            }
+        )
+
+    two: list[dict[str, Any]] = [
+        {
+            "code": "unknown_commune",
+            "field": "commune_code",
+            "message_en": "e1",
+            "message_vi": "v1",
+        },
+        {"code": "invalid_revision", "field": None, "message_en": "e2", "message_vi": "v2"},
+    ]
+    insert(migrated, REJECTIONS, [rejection(5, "99999", two), rejection(6, None, two[1:])])
+    insert(migrated, REJECTIONS, [rejection(5, "99999", two)])  # replayed
+    rows = migrated.execute(
+        "SELECT rejection_id, commune_code, revision, reason_code, reason_field, message_en,"
+        " message_vi, source_topic, source_partition, source_offset, rejected_at"
+        " FROM rejected_reports ORDER BY rejection_id, reason_code"
+    )
+    assert rows == [
+        ("in:0:5", "99999", 0, "invalid_revision", None, "e2", "v2", "in", 0, 5, T0),
+        ("in:0:5", "99999", 0, "unknown_commune", "commune_code", "e1", "v1", "in", 0, 5, T0),
+        ("in:0:6", None, 0, "invalid_revision", None, "e2", "v2", "in", 0, 6, T0),
+    ]
+    assert migrated.execute(
+        "SELECT hex(raw_payload) FROM rejections FINAL WHERE rejection_id = 'in:0:6'"
+    ) == [("00FF20726177",)]
+
+
+def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
+    env = {**os.environ, **settings_env(test_settings)}
+    command = [str(Path(sys.executable).with_name("baocao"))]
+    first = subprocess.run(
+        [*command, "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0, first.stderr
+    assert "applied   0006_bi_views.sql" in first.stdout
+    assert "reference tables: 34 provinces, 3321 communes (provinces, communes)" in first.stdout
+
+    again = subprocess.run(
+        [*command, "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "applied   " not in again.stdout
+    assert "0 applied now" in again.stdout
+    assert "(unchanged)" in again.stdout
+
+    status = subprocess.run(
+        [*command, "migrate", "--status"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.count(" applied 20") == len(load_migrations())
