@@ -1,6 +1,101 @@
-"""PLACEHOLDER: replaced by the worker implementation."""
+"""``baocao worker``: run the roll-up stream processor until stopped (SIGTERM or Ctrl-C)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import typer
+from kafka.errors import KafkaError
+from prometheus_client import REGISTRY
+
+from baocao.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
+from baocao.logs import FORMAT
+from baocao.settings import Settings
+from streams.app import create_app
+from streams.exceptions import WorkerStartupError
+from streams.metrics import WorkerMetrics, serve_metrics
+
+__all__ = ["worker"]
+
+logger = logging.getLogger(__name__)
+
+#: How long the worker waits for the broker at start-up before giving up.
+KAFKA_STARTUP_TIMEOUT_SECONDS = 60.0
 
 
-def worker() -> None:
-    """Run the Faust stream processors."""
-    raise NotImplementedError
+def _logging_config(level: str) -> dict[str, Any]:
+    """The project's log format for the Faust worker (which replaces the root handlers)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"baocao": {"format": FORMAT}},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "baocao",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["default"]},
+        # kafka-python (topic creation) is chatty about every connection it opens.
+        "loggers": {"kafka": {"level": "WARNING"}},
+    }
+
+
+def prepare_kafka(settings: Settings) -> None:
+    """Wait for the broker and create the pipeline's topics.
+
+    Faust creates its own changelog topics but not the source topic: a missing source topic
+    would be silently ignored, so it is created here first, with the project's partitions.
+    """
+    try:
+        wait_for_kafka(settings.kafka, timeout=KAFKA_STARTUP_TIMEOUT_SECONDS)
+        ensure_topics(settings.kafka)
+    except (KafkaUnavailableError, KafkaError, OSError) as exc:
+        raise WorkerStartupError(f"cannot prepare the Kafka topics: {exc}") from exc
+
+
+def worker(
+    log_level: str | None = typer.Option(
+        None,
+        "--log-level",
+        help="Log level of the worker (DEBUG, INFO, WARNING, ERROR); "
+        "default: BAOCAO_WORKER_LOG_LEVEL (info).",
+    ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics); "
+        "off when not given.",
+    ),
+) -> None:
+    """Run the roll-up worker: commune reports in, provincial figures out.
+
+    Keeps the latest revision of every commune's report (recovered after a restart).
+    Publishes accepted reports, dead letters with reasons, and the figures of every province.
+    Configured by the BAOCAO_KAFKA_* and BAOCAO_WORKER_* environment variables.
+    """
+    settings = Settings()
+    level = (log_level or settings.worker.log_level).upper()
+    try:
+        prepare_kafka(settings)
+    except WorkerStartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    metrics = WorkerMetrics(registry=REGISTRY)
+    if metrics_port is not None:
+        serve_metrics(metrics_port, registry=REGISTRY)
+    app = create_app(settings, metrics=metrics)
+    logger.info(
+        "starting worker %s on %s (topic prefix %r, state in %s)",
+        settings.worker.app_id,
+        settings.kafka.bootstrap_servers,
+        settings.kafka.topic_prefix,
+        settings.worker.data_dir,
+    )
+    runner = faust.Worker(app, loglevel=level, logging_config=_logging_config(level))
+    runner.execute_from_commandline()

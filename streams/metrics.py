@@ -1,0 +1,78 @@
+"""Prometheus metrics of the roll-up worker.
+
+The metrics live in an injected registry rather than in module globals, so a test (or two
+apps in one process) gets its own counters; ``baocao worker`` passes the default registry,
+which also carries the process collectors (CPU, memory, open files).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from baocao.reasons import ReasonCode
+from streams.step import BatchResult, Outcome
+
+__all__ = ["WorkerMetrics", "serve_metrics"]
+
+logger = logging.getLogger(__name__)
+
+_BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+_BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WorkerMetrics:
+    """Counters and histograms of the worker, updated once per batch."""
+
+    def __init__(self, *, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events = Counter(
+            "baocao_worker_events",
+            "Commune-report events processed, by outcome (accepted, duplicate, rejected).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "baocao_worker_rejections",
+            "Reasons events were sent to the dead-letter topic (one event may have several).",
+            ["reason"],
+            registry=registry,
+        )
+        self.figures = Counter(
+            "baocao_worker_figures_emitted",
+            "Provincial figures published to the province-indicators topic.",
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "baocao_worker_batch_events",
+            "Events per processing batch.",
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            "baocao_worker_batch_duration_seconds",
+            "Time to process a batch, including waiting for Kafka to acknowledge its writes.",
+            buckets=_BATCH_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        # Publish every series at zero from the start, so rates and alerts see them.
+        for outcome in Outcome:
+            self.events.labels(outcome=outcome.value)
+        for code in ReasonCode:
+            self.rejections.labels(reason=code.value)
+
+    def observe_batch(self, result: BatchResult, *, seconds: float) -> None:
+        for outcome, count in result.outcomes.items():
+            self.events.labels(outcome=outcome.value).inc(count)
+        for code, count in result.rejections.items():
+            self.rejections.labels(reason=code.value).inc(count)
+        self.figures.inc(result.figures)
+        self.batch_size.observe(result.events)
+        self.batch_duration.observe(seconds)
+
+
+def serve_metrics(port: int, *, registry: CollectorRegistry, host: str = "0.0.0.0") -> None:
+    """Expose ``registry`` on ``http://<host>:<port>/metrics`` from a background thread."""
+    start_http_server(port, addr=host, registry=registry)
+    logger.info("serving Prometheus metrics on http://%s:%d/metrics", host, port)

@@ -1,0 +1,60 @@
+"""The Faust app is configured from settings, without touching the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baocao.settings import KafkaSettings, Settings, WorkerSettings
+from streams.agent import ChangelogTrackingTable
+from streams.app import create_app
+
+
+def settings(tmp_path: Path, *, web_port: int) -> Settings:
+    return Settings(
+        kafka=KafkaSettings(bootstrap_servers="k1:9092,k2:9092", topic_prefix="pre", partitions=6),
+        worker=WorkerSettings(app_id="pre-rollup", data_dir=tmp_path / "state", web_port=web_port),
+    )
+
+
+def test_the_app_follows_the_settings(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, web_port=0))
+
+    conf = app.conf
+    assert conf.id == "pre-rollup"
+    assert [str(url) for url in conf.broker] == ["kafka://k1:9092", "kafka://k2:9092"]
+    assert str(conf.store) == "rocksdb:"
+    assert Path(conf.datadir) == tmp_path / "state"
+    assert conf.topic_partitions == 6
+    assert conf.web_enabled is False
+    assert conf.stream_publish_on_commit is False
+    assert conf.consumer_auto_offset_reset == "earliest"
+
+
+def test_a_web_port_enables_faust_s_web_server_on_it(tmp_path: Path) -> None:
+    conf = create_app(settings(tmp_path, web_port=16099)).conf
+
+    assert (conf.web_enabled, conf.web_port) == (True, 16099)
+
+
+def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, web_port=0))
+
+    assert set(app.tables) == {"latest", "versions"}
+    for name, table in app.tables.items():
+        assert isinstance(table, ChangelogTrackingTable)
+        assert table.changelog_topic.get_topic_name() == f"pre-rollup-{name}-changelog"
+        assert table.partitions == 6
+
+
+def test_the_agent_consumes_the_commune_reports_topic(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, web_port=0))
+
+    [agent] = app.agents.values()
+    assert agent.channel.get_topic_name() == "pre.commune-reports"
+
+
+def test_two_apps_can_live_in_one_process(tmp_path: Path) -> None:
+    one = create_app(settings(tmp_path, web_port=0))
+    two = create_app(settings(tmp_path, web_port=0))
+
+    assert one is not two and one.tables["latest"] is not two.tables["latest"]
