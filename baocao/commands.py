@@ -55,6 +55,8 @@ def demo(
 
     settings = Settings()
     console = Console()
+    if not console.is_terminal:
+        console.width = 160  # logs and pipes: one line per province rather than 80 columns
     period = period or default_period()
     try:
         result = run_demo(

@@ -262,7 +262,8 @@ def _render(rows: list[dict[str, Any]], period: str) -> Table:
     for _, heading, _, _ in TABLE_COLUMNS:
         table.add_column(heading, justify="right")
     for row in rows:
-        cells = [row["code"], row["name"], f"{row['reported']}/{row['expected']}"]
+        name = row["name"].replace("Thành phố ", "TP ")
+        cells = [row["code"], name, f"{row['reported']}/{row['expected']}"]
         for code, _, scale, fmt in TABLE_COLUMNS:
             value = row["values"].get(code)
             cells.append("-" if value is None else fmt.format(value * scale))

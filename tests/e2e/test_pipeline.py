@@ -114,8 +114,13 @@ def expected_province_rows(
             values = [r[code] for r in reports if code in r]
             if not values:
                 continue
-            aggregate = {"sum": math.fsum, "max": max, "min": min}[indicator["aggregation"]]
-            rows[(province, period, code)] = (aggregate(values), len(values))
+            if indicator["aggregation"] == "max":
+                figure = max(values)
+            elif indicator["aggregation"] == "min":
+                figure = min(values)
+            else:
+                figure = math.fsum(values)
+            rows[(province, period, code)] = (figure, len(values))
     return rows
 
 

@@ -26,6 +26,7 @@ def test_ratios_are_built_from_summed_reported_parts() -> None:
     rate = catalogue["tthc_on_time_rate"]
     assert (rate.numerator, rate.denominator) == ("tthc_resolved_on_time", "tthc_resolved")
     for ratio in catalogue.ratios:
+        assert ratio.numerator is not None and ratio.denominator is not None
         assert catalogue[ratio.numerator].aggregation == "sum"
         assert catalogue[ratio.denominator].aggregation == "sum"
     assert set(catalogue.reported).isdisjoint(catalogue.ratios)
