@@ -36,10 +36,47 @@ class Topics:
         """Refused reports with their reasons (Avro ``RejectedReport``), keyed by commune code."""
         return f"{self.prefix}.commune-reports.dead-letter"
 
+    @property
+    def approvals(self) -> str:
+        """Provinces approving a period (Avro ``Approval``), keyed by province code like the
+        reports, so both land in the same partition number and the worker sees them together."""
+        return f"{self.prefix}.approvals"
+
+    @property
+    def province_completeness(self) -> str:
+        """Who has reported (Avro ``ProvinceCompleteness``), keyed by province, type and period."""
+        return f"{self.prefix}.province-completeness"
+
+    @property
+    def province_indicator_changes(self) -> str:
+        """Every change of a provincial figure with its causes (``ProvinceIndicatorChange``)."""
+        return f"{self.prefix}.province-indicator-changes"
+
+    @property
+    def report_warnings(self) -> str:
+        """Soft rule breaks of accepted reports (Avro ``ReportWarning``), keyed by commune."""
+        return f"{self.prefix}.report-warnings"
+
+    @property
+    def reporting_periods(self) -> str:
+        """Periods communes are expected to report on (``ReportingPeriod``), from the clock."""
+        return f"{self.prefix}.reporting-periods"
+
+    @property
+    def missing_report_alerts(self) -> str:
+        """Communes that have not reported as a deadline nears or passes, keyed by province."""
+        return f"{self.prefix}.alerts.missing-reports"
+
     def all(self) -> tuple[str, ...]:
         return (
             self.commune_reports,
             self.accepted_reports,
             self.province_indicators,
             self.dead_letter,
+            self.approvals,
+            self.province_completeness,
+            self.province_indicator_changes,
+            self.report_warnings,
+            self.reporting_periods,
+            self.missing_report_alerts,
         )
