@@ -30,11 +30,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# A fixed, unprivileged user; the worker's RocksDB state directory is created here and owned by
-# it, so a named volume mounted on it starts with the right owner.
+# A fixed, unprivileged user; the worker's RocksDB state directory and the BI credentials
+# directory are created here and owned by it, so named volumes mounted on them start with the
+# right owner.
 RUN groupadd --system --gid 10001 baocao \
     && useradd --system --uid 10001 --gid baocao --home-dir /home/baocao --create-home baocao \
-    && install -d -o baocao -g baocao /var/lib/baocao/worker
+    && install -d -o baocao -g baocao /var/lib/baocao/worker /var/lib/baocao/stack/bi
 
 COPY --from=build /opt/venv /opt/venv
 

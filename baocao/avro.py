@@ -3,6 +3,14 @@
 Each message is ``C3 01`` + the 8-byte CRC-64-AVRO fingerprint of the writer's schema + the
 Avro body. A consumer therefore knows which schema wrote a message without any registry, and
 can resolve it against its own (reader) schema when versions are mixed.
+
+Versions of one record (``commune_report.v1``, ``commune_report.v2`` ...) only ever add
+fields with defaults (``tests/unit/shared/test_schema_compatibility.py`` enforces it both
+ways), and every codec knows every version *shipped* with the package: a v1 reader decodes
+v2 data (Avro resolution drops the fields it does not know) and a v2 reader decodes v1 data
+(the new fields take their defaults). A version a process was not shipped with is unknown to
+it, so the rollout rule is: **consumers are upgraded before producers** (the worker and the
+sink first, then ``publish``, ``simulate``, ``import`` and the gateway).
 """
 
 from __future__ import annotations
@@ -18,9 +26,9 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from schemas import avro_schema_path
+from schemas import avro_schema_path, avro_schema_names
 
-__all__ = ["AvroCodec", "DecodeError", "codec_for"]
+__all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions"]
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 _HEADER = struct.Struct("<2s8s")
@@ -78,8 +86,18 @@ class AvroCodec:
         return record
 
 
+def schema_versions(name: str) -> tuple[str, ...]:
+    """Every shipped version of the record ``name`` names, oldest first:
+    ``schema_versions("commune_report.v1") == ("commune_report.v1", "commune_report.v2")``."""
+    base = name.rsplit(".v", 1)[0]
+    found = [n for n in avro_schema_names() if n.rsplit(".v", 1)[0] == base]
+    return tuple(sorted(found, key=lambda n: int(n.rsplit(".v", 1)[1])))
+
+
 @cache
 def codec_for(name: str, *older_versions: str) -> AvroCodec:
-    """The codec writing ``schemas/avro/<name>.avsc``, also reading the older versions named."""
-    older = {schema_fingerprint(s): s for s in map(_load_schema, older_versions)}
-    return AvroCodec(writer_schema=_load_schema(name), known_schemas=older)
+    """The codec writing ``schemas/avro/<name>.avsc`` and reading every shipped version of
+    the same record (older and newer), plus any other ``older_versions`` named."""
+    known = {*schema_versions(name), *older_versions} - {name}
+    others = {schema_fingerprint(s): s for s in map(_load_schema, sorted(known))}
+    return AvroCodec(writer_schema=_load_schema(name), known_schemas=others)

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import typer
 
+from baocao.bi.commands import bi_app
 from baocao.commands import demo, indicators
+from baocao.dashboard.commands import dashboard
 from baocao.logs import configure_logging
 from baocao.stack.commands import stack_app
+from producers.approve import approve
 from producers.commands import publish, simulate
+from producers.gateway.commands import gateway, tokens_app
+from producers.spreadsheet.commands import import_reports, template
 from sinks.commands import migrate, sink
 from streams.commands import worker
 
@@ -39,10 +44,17 @@ def _main(
 
 
 app.add_typer(stack_app, name="stack")
+app.add_typer(bi_app, name="bi")
 app.command()(migrate)
 app.command()(worker)
 app.command()(sink)
 app.command()(publish)
 app.command()(simulate)
+app.command()(approve)
+app.command()(gateway)
+app.add_typer(tokens_app, name="tokens")
+app.command("import")(import_reports)
+app.command()(template)
 app.command()(indicators)
 app.command()(demo)
+app.command()(dashboard)

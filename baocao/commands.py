@@ -16,14 +16,16 @@ __all__ = ["demo", "indicators"]
 def indicators(
     as_json: bool = typer.Option(False, "--json", help="Print the catalogue as a JSON array."),
 ) -> None:
-    """List the indicator catalogue: codes, names, units, domains and how each rolls up."""
+    """List the indicator catalogue: codes, names, units, domains, how each rolls up and
+    which report types (daily, weekly, monthly, quarterly, yearly) carry it."""
     catalogue = load_catalogue()
     if as_json:
         typer.echo(json.dumps([i.as_json() for i in catalogue], ensure_ascii=False, indent=2))
         return
     for i in catalogue:
         rule = f"{i.numerator} / {i.denominator}" if i.is_derived else i.aggregation
-        typer.echo(f"{i.code:38} {i.domain:28} {i.unit:12} {rule:60} {i.name_en}")
+        types = ",".join(i.report_types)
+        typer.echo(f"{i.code:38} {i.domain:28} {i.unit:12} {rule:60} {types:32} {i.name_en}")
 
 
 def demo(
@@ -47,6 +49,7 @@ def demo(
     publishes one month of reports for every commune (with corrections), waits until
     ClickHouse shows exactly the published figures, and prints them per province.
     """
+    from baocao.bi.exceptions import BiAccessError
     from baocao.demo import DemoError, run_demo
     from baocao.stack.exceptions import StackError
     from producers.exceptions import ProducerError
@@ -68,7 +71,7 @@ def demo(
             timeout=timeout,
             console=console,
         )
-    except (DemoError, StackError, SinkError, ProducerError) as exc:
+    except (DemoError, StackError, SinkError, ProducerError, BiAccessError) as exc:
         Console(stderr=True).print(f"demo failed: {exc}", style="red", markup=False)
         raise typer.Exit(code=1) from exc
     ch = settings.clickhouse

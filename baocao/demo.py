@@ -22,10 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from baocao.bi.apply import apply_access
+from baocao.bi.credentials import credentials_path, ensure_credentials
 from baocao.catalogue import load_catalogue
 from baocao.models import CommuneReport
 from baocao.reference import load_reference
 from baocao.settings import Settings
+from baocao.stack.clickhouse_access import BiAccess
 from baocao.stack.lifecycle import stack_up
 from baocao.stack.process import ManagedProcess
 from producers.publisher import ReportPublisher
@@ -112,7 +115,8 @@ def run_demo(
     console: Console,
 ) -> DemoResult:
     console.rule("[bold]1/5[/] Kafka and ClickHouse")
-    stack_up(settings.stack)
+    bi_access = BiAccess.configured(settings)
+    stack_up(settings.stack, bi_access=bi_access)
     console.print(
         f"Kafka on {settings.kafka.bootstrap_servers}, ClickHouse on "
         f"{settings.clickhouse.host}:{settings.clickhouse.port}"
@@ -123,6 +127,14 @@ def run_demo(
     console.print(
         f"database {migrated.database}: {len(migrated.applied)} migration(s) applied, "
         f"{len(migrated.already_applied)} already there"
+    )
+    credentials = ensure_credentials(
+        credentials_path(settings.stack), bi_access.plan.all_users(), overrides=bi_access.overrides
+    )
+    access = apply_access(settings.clickhouse, bi_access.plan, credentials)
+    console.print(
+        f"read-only BI users: baocao_bi and {len(bi_access.plan.provinces)} province users "
+        f"({len(access.statements)} access statements run); `baocao bi credentials` prints them"
     )
 
     console.rule("[bold]3/5[/] Stream worker and ClickHouse sink")

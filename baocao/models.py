@@ -1,10 +1,16 @@
 """The commune report as the pipeline passes it around, and its canonical JSON form.
 
-The JSON line form mirrors the Avro schema ``commune_report.v1``::
+The JSON line form mirrors the Avro schema ``commune_report.v2``::
 
     {"report_id": "<uuid>", "commune_code": "00070", "province_code": "01",
      "period": "2025-08", "revision": 1, "submitted_at": "2025-09-02T09:30:00+07:00",
-     "indicators": {"tthc_received": 12.0}}
+     "indicators": {"tthc_received": 12.0},
+     "report_type": "monthly", "reporter_name": "...", "reporter_contact": "...", "notes": "..."}
+
+The last four keys are optional (``commune_report.v1`` has none of them; a v2 reader fills
+them with ``null``). ``report_type``, when given, must match the form of the period; that is
+checked by :func:`baocao.validation.validate_report`, since only :mod:`baocao.periods` knows
+the forms.
 
 Parsing never raises on bad input: it returns the reasons instead, so every caller (the
 stream, the publisher, the HTTP gateway) can turn them into a dead-letter record or an answer.
@@ -24,6 +30,7 @@ from baocao.reasons import Reason, ReasonCode, reason
 
 __all__ = [
     "LOCAL_TIMEZONE",
+    "OPTIONAL_FIELDS",
     "CommuneReport",
     "parse_report",
 ]
@@ -43,6 +50,8 @@ _REQUIRED_FIELDS: tuple[str, ...] = (
     "submitted_at",
     "indicators",
 )
+#: Optional since ``commune_report.v2``: absent or ``null`` means not given.
+OPTIONAL_FIELDS: tuple[str, ...] = ("report_type", "reporter_name", "reporter_contact", "notes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,11 @@ class CommuneReport:
     #: Timezone-aware instant of submission.
     submitted_at: datetime
     indicators: Mapping[str, float] = field(default_factory=dict)
+    #: Optional fields of ``commune_report.v2``; ``report_type`` must match the period's form.
+    report_type: str | None = None
+    reporter_name: str | None = None
+    reporter_contact: str | None = None
+    notes: str | None = None
 
     @property
     def key(self) -> str:
@@ -75,11 +89,19 @@ class CommuneReport:
             "revision": self.revision,
             "submitted_at": self.submitted_at,
             "indicators": dict(self.indicators),
+            "report_type": self.report_type,
+            "reporter_name": self.reporter_name,
+            "reporter_contact": self.reporter_contact,
+            "notes": self.notes,
         }
 
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON line form, with the submission time in Vietnam's local time."""
-        record = self.to_avro()
+        record = {
+            name: value
+            for name, value in self.to_avro().items()
+            if name not in OPTIONAL_FIELDS or value is not None
+        }
         record["submitted_at"] = self.submitted_at.astimezone(LOCAL_TIMEZONE).isoformat()
         return record
 
@@ -113,7 +135,7 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
     problems: list[Reason] = []
     missing = [name for name in _REQUIRED_FIELDS if name not in data]
     problems.extend(_schema_error(f"missing field {name!r}", name) for name in missing)
-    unknown = sorted(set(data) - set(_REQUIRED_FIELDS))
+    unknown = sorted(set(data) - set(_REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
     problems.extend(_schema_error(f"unknown field {name!r}", name) for name in unknown)
     if missing:
         return None, problems
@@ -143,6 +165,13 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
                 "submitted_at must be an ISO 8601 time with its UTC offset", "submitted_at"
             )
         )
+    optional: dict[str, str | None] = {}
+    for name in OPTIONAL_FIELDS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append(_schema_error(f"{name} must be a string or null", name))
+        else:
+            optional[name] = value
     indicators = data["indicators"]
     values: dict[str, float] = {}
     if not isinstance(indicators, Mapping):
@@ -174,6 +203,7 @@ def parse_report(data: object) -> tuple[CommuneReport | None, list[Reason]]:
             revision=revision,
             submitted_at=submitted_at,
             indicators=values,
+            **optional,
         ),
         [],
     )

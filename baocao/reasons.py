@@ -28,6 +28,9 @@ class ReasonCode(StrEnum):
     EMPTY_REPORT = "empty_report"
     STALE_REVISION = "stale_revision"
     CONFLICTING_REVISION = "conflicting_revision"
+    PERIOD_LOCKED = "period_locked"
+    INDICATOR_NOT_IN_REPORT_TYPE = "indicator_not_in_report_type"
+    REPORT_TYPE_MISMATCH = "report_type_mismatch"
 
 
 #: (English, Vietnamese) templates; ``{detail}`` is filled with the specifics.
@@ -70,8 +73,10 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
         "Giá trị chỉ tiêu {detail} nằm ngoài phạm vi cho phép",
     ),
     ReasonCode.INVALID_PERIOD: (
-        "Invalid period {detail}: expected a month as YYYY-MM",
-        "Kỳ báo cáo {detail} không hợp lệ: cần có dạng YYYY-MM",
+        "Invalid period {detail}: expected YYYY-MM-DD (daily), YYYY-Www (weekly, ISO week), "
+        "YYYY-MM (monthly), YYYY-Qn (quarterly) or YYYY (yearly)",
+        "Kỳ báo cáo {detail} không hợp lệ: cần có dạng YYYY-MM-DD (ngày), YYYY-Www (tuần "
+        "theo ISO), YYYY-MM (tháng), YYYY-Qn (quý) hoặc YYYY (năm)",
     ),
     ReasonCode.INVALID_REVISION: (
         "Invalid revision {detail}: revisions start at 1",
@@ -90,6 +95,18 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
         "revision to correct it",
         "Lần điều chỉnh {detail} đã được nhận với số liệu khác; hãy gửi lần điều chỉnh mới "
         "hơn để sửa",
+    ),
+    ReasonCode.PERIOD_LOCKED: (
+        "Period {detail}; it no longer accepts reports or revisions",
+        "Kỳ báo cáo {detail}; không nhận thêm báo cáo hay điều chỉnh",
+    ),
+    ReasonCode.INDICATOR_NOT_IN_REPORT_TYPE: (
+        "Indicator {detail}",
+        "Chỉ tiêu {detail}",
+    ),
+    ReasonCode.REPORT_TYPE_MISMATCH: (
+        "Report type {detail}",
+        "Loại báo cáo {detail}",
     ),
 }
 

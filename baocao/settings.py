@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "BiSettings",
     "ClickHouseSettings",
+    "DeadlineSettings",
+    "GatewaySettings",
     "KafkaSettings",
     "Settings",
     "SinkSettings",
@@ -39,6 +43,25 @@ class KafkaSettings(BaseSettings):
     partitions: int = 4
     replication_factor: int = 1
     client_id: str = "baocao"
+    #: How every client (kafka-python and the Faust worker) talks to the brokers: SASL
+    #: (SCRAM) authenticates, SSL encrypts (and with a client certificate, authenticates).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
+    #: PEM files: the CA that signed the brokers' certificates (empty: the system's CAs), and
+    #: the client's own certificate and key when the brokers require one.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class ClickHouseSettings(BaseSettings):
@@ -69,6 +92,13 @@ class WorkerSettings(BaseSettings):
     #: Faust's own web server (health and Faust's views); 0 disables it.
     web_port: int = 16066
     log_level: str = "info"
+    #: Shift of the worker's clock (seconds, may be negative) for drills and tests: the timer
+    #: that announces periods and raises missing-report alerts, and the ``updated_at`` /
+    #: ``known_at`` stamps, see the shifted time. Decisions on reports never use this clock
+    #: (they use each report's Kafka timestamp).
+    clock_offset_seconds: float = 0.0
+    #: How often the timer announces reporting periods and checks for missing reports.
+    schedule_interval_seconds: float = Field(default=60.0, gt=0)
 
 
 class SinkSettings(BaseSettings):
@@ -83,6 +113,66 @@ class SinkSettings(BaseSettings):
     #: Backoff between retries when ClickHouse refuses an insert (doubling up to the max).
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
+
+
+class DeadlineSettings(BaseSettings):
+    """When each report type is due, when it locks, and when missing reports are chased.
+
+    A period's deadline is the end of day N (local time, Asia/Ho_Chi_Minh) counted from the
+    day after the period ends: a monthly report (N=5) for August is due by the end of
+    5 September. Revisions stay open ``lock_days`` after the deadline; after that (or once the
+    province approved the period) a submission is refused with ``period_locked``, or accepted
+    as a flagged amendment when ``amendments_after_lock`` is ``accept``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_DEADLINES_", frozen=True)
+
+    daily_days: int = Field(default=1, ge=0)
+    weekly_days: int = Field(default=2, ge=0)
+    monthly_days: int = Field(default=5, ge=0)
+    quarterly_days: int = Field(default=10, ge=0)
+    yearly_days: int = Field(default=15, ge=0)
+    lock_days: int = Field(default=30, ge=0)
+    amendments_after_lock: Literal["reject", "accept"] = "reject"
+    #: "Approaching" missing-report alerts start this long before a deadline.
+    alert_horizon_hours: float = Field(default=72.0, ge=0)
+
+
+class GatewaySettings(BaseSettings):
+    """The HTTP ingestion gateway (``baocao gateway``) and its token and submission store."""
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_GATEWAY_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 18088
+    #: SQLite file of the API tokens (hashes only) and of the submissions the gateway
+    #: published; ``baocao tokens`` and every gateway process on this host share it.
+    db_path: Path = Path(".baocao/gateway/gateway.db")
+    #: Larger request bodies are refused with 413 before they are parsed.
+    max_body_bytes: int = 64 * 1024
+    #: Token bucket per API token: sustained requests per second and the burst allowed.
+    rate_limit_per_second: float = 5.0
+    rate_limit_burst: int = 20
+    #: How long a request waits for Kafka to acknowledge a report before answering 503.
+    publish_timeout_seconds: float = 10.0
+    #: The producer's batching delay: every answer waits for its report's acknowledgement,
+    #: so the gateway lingers less than the batch publishers (20 ms).
+    kafka_linger_ms: int = 5
+    #: How long a health answer is reused (each check opens a Kafka and a ClickHouse client).
+    health_cache_seconds: float = 1.5
+
+
+class BiSettings(BaseSettings):
+    """Read-only access for BI tools: the ``baocao_bi`` user and one user per province.
+
+    Passwords are generated into the stack home (``<home>/bi/credentials.json``, mode 0600)
+    unless given here; ClickHouse only ever receives their SHA-256.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_BI_", frozen=True)
+
+    #: Password of ``baocao_bi``; empty: the generated one from the credentials file.
+    password: SecretStr = SecretStr("")
 
 
 def _user_cache_dir() -> Path:
@@ -103,6 +193,11 @@ class StackSettings(BaseSettings):
     kafka_version: str = "4.1.1"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
+    #: An extra SASL_PLAINTEXT listener (SCRAM-SHA-256) on this port; 0 (default) is off.
+    #: Its one user is created when the storage is formatted (a new stack home).
+    kafka_sasl_port: int = 0
+    kafka_sasl_username: str = "baocao"
+    kafka_sasl_password: SecretStr = SecretStr("baocao-secret")
     kafka_heap: str = "1g"
     clickhouse_binary: Path = Path("/usr/sbin/clickhouse-server")
     clickhouse_tcp_port: int = 19000
@@ -119,7 +214,10 @@ class Settings(BaseModel):
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    bi: BiSettings = Field(default_factory=BiSettings)
 
     def as_environment(self) -> dict[str, str]:
         """The environment variables that give a child ``baocao`` process these settings.
@@ -127,9 +225,21 @@ class Settings(BaseModel):
         The demo starts its worker and sink this way, and tests their isolated pipelines.
         """
         environment: dict[str, str] = {}
-        for group in (self.kafka, self.clickhouse, self.worker, self.sink, self.stack):
+        groups = (
+            self.kafka,
+            self.clickhouse,
+            self.worker,
+            self.sink,
+            self.gateway,
+            self.stack,
+            self.deadlines,
+            self.bi,
+        )
+        for group in groups:
             prefix = str(group.model_config.get("env_prefix", ""))
             for name, value in group.model_dump().items():
+                if value is None:  # unset is the default; "None" would not parse back
+                    continue
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
                 environment[f"{prefix}{name.upper()}"] = str(value)

@@ -2,6 +2,10 @@
 
 One function, one list of reasons: a commune told "fix these three things" fixes them in one
 go, so every rule is checked and every failure returned, not only the first.
+
+The period decides the report type (see :mod:`baocao.periods`), and the type decides which
+indicators the report may carry. Whether a period is still open (deadline, lock, approval)
+is not checked here: that depends on time and on approvals, which only the stream knows.
 """
 
 from __future__ import annotations
@@ -11,16 +15,26 @@ import re
 
 from baocao.catalogue import Catalogue
 from baocao.models import CommuneReport
+from baocao.periods import Period, PeriodError, parse_period
 from baocao.reasons import Reason, ReasonCode, reason
 from baocao.reference import ReferenceData
 
 __all__ = ["MONTHLY_PERIOD", "validate_report"]
 
-#: Monthly periods: the first reporting cycle of the two-tier government is July 2025.
+#: Monthly periods (the simulator's and ``baocao simulate``'s form); every accepted form is
+#: in :mod:`baocao.periods`.
 MONTHLY_PERIOD = re.compile(r"^(?P<year>20\d\d)-(?P<month>0[1-9]|1[0-2])$")
 #: Largest value any indicator may take (money is in million VND): guards against typos such
 #: as a value pasted with its digits doubled, and keeps sums far inside float precision.
 MAX_VALUE = 1e12
+
+_TYPE_VI: dict[str, str] = {
+    "daily": "ngày",
+    "weekly": "tuần",
+    "monthly": "tháng",
+    "quarterly": "quý",
+    "yearly": "năm",
+}
 
 
 def validate_report(
@@ -50,8 +64,28 @@ def validate_report(
                 field="province_code",
             )
         )
-    if not MONTHLY_PERIOD.match(report.period):
+    period: Period | None
+    try:
+        period = parse_period(report.period)
+    except PeriodError:
+        period = None
         reasons.append(reason(ReasonCode.INVALID_PERIOD, repr(report.period), field="period"))
+    if (
+        period is not None
+        and report.report_type is not None
+        and report.report_type != period.report_type
+    ):
+        # v2 reports may name their type; the period's form stays the single source of truth.
+        reasons.append(
+            reason(
+                ReasonCode.REPORT_TYPE_MISMATCH,
+                f"{report.report_type!r} does not match period {report.period!r}"
+                f" ({period.report_type})",
+                detail_vi=f"{report.report_type!r} không khớp với kỳ {report.period!r}"
+                f" ({_TYPE_VI[period.report_type]})",
+                field="report_type",
+            )
+        )
     if report.revision < 1:
         reasons.append(reason(ReasonCode.INVALID_REVISION, report.revision, field="revision"))
     if not report.indicators:
@@ -63,8 +97,25 @@ def validate_report(
             reasons.append(reason(ReasonCode.UNKNOWN_INDICATOR, repr(code), field=where))
         elif indicator.is_derived:
             reasons.append(reason(ReasonCode.DERIVED_INDICATOR, repr(code), field=where))
-        elif not math.isfinite(value):
-            reasons.append(reason(ReasonCode.VALUE_NOT_FINITE, f"{code}={value}", field=where))
-        elif (indicator.non_negative and value < 0) or abs(value) > MAX_VALUE:
-            reasons.append(reason(ReasonCode.VALUE_OUT_OF_RANGE, f"{code}={value}", field=where))
+        else:
+            if period is not None and period.report_type not in indicator.report_types:
+                reasons.append(_not_in_report_type(code, period, indicator.report_types, where))
+            if not math.isfinite(value):
+                reasons.append(reason(ReasonCode.VALUE_NOT_FINITE, f"{code}={value}", field=where))
+            elif (indicator.non_negative and value < 0) or abs(value) > MAX_VALUE:
+                reasons.append(
+                    reason(ReasonCode.VALUE_OUT_OF_RANGE, f"{code}={value}", field=where)
+                )
     return reasons
+
+
+def _not_in_report_type(code: str, period: Period, carried: tuple[str, ...], where: str) -> Reason:
+    return reason(
+        ReasonCode.INDICATOR_NOT_IN_REPORT_TYPE,
+        f"{code!r} is not part of {period.report_type} reports (period {period.text}); "
+        f"it is reported in: {', '.join(carried)}",
+        detail_vi=f"{code!r} không thuộc báo cáo {_TYPE_VI[period.report_type]} (kỳ "
+        f"{period.text}); chỉ tiêu này có trong báo cáo: "
+        + ", ".join(_TYPE_VI[t] for t in carried),
+        field=where,
+    )

@@ -49,7 +49,13 @@ from producers.runs import PublishOutcome, SendOutcome, publish_lines, send_repo
 from producers.simulate import default_period, expected_report_count, generate_reports
 from producers.summary import reason_table
 
-__all__ = ["publish", "simulate"]
+__all__ = [
+    "print_error",
+    "print_kafka_failure",
+    "print_publish_summary",
+    "publish",
+    "simulate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +104,12 @@ def publish(
             console=console,
         )
     except ReportFileError as exc:
-        _print_error("error", exc)
+        print_error("error", exc)
         raise typer.Exit(EXIT_FILE) from exc
     except PublishError as exc:
-        _print_kafka_failure(exc)
+        print_kafka_failure(exc)
         raise typer.Exit(EXIT_KAFKA) from exc
-    _print_publish_summary(console, outcome, rejects_file=rejects_file)
+    print_publish_summary(console, outcome, rejects_file=rejects_file)
     if strict and outcome.rejected:
         raise typer.Exit(EXIT_REJECTED)
 
@@ -185,10 +191,10 @@ def simulate(
                     )
                 destination = publisher.topic
     except ReportFileError as exc:
-        _print_error("error", exc)
+        print_error("error", exc)
         raise typer.Exit(EXIT_FILE) from exc
     except PublishError as exc:
-        _print_kafka_failure(exc)
+        print_kafka_failure(exc)
         raise typer.Exit(EXIT_KAFKA) from exc
     _print_simulate_summary(
         console, outcome, period=period, written=output is not None, destination=destination
@@ -228,7 +234,9 @@ def _publish_file(
                 reader,
                 publisher,
                 rejects=RejectsWriter(rejects_stream),
-                on_progress=lambda done, lines: progress.update(task, completed=done, lines=lines),
+                on_progress=lambda: progress.update(
+                    task, completed=reader.bytes_read, lines=reader.lines_read
+                ),
             )
 
 
@@ -262,17 +270,30 @@ def _progress(console: Console, what: str, total: int) -> Iterator[Callable[[int
 # -- what the operator reads ---------------------------------------------------------------
 
 
-def _print_publish_summary(
-    console: Console, outcome: PublishOutcome, *, rejects_file: Path | None
+def print_publish_summary(
+    console: Console,
+    outcome: PublishOutcome,
+    *,
+    rejects_file: Path | None,
+    unit: str = "lines",
+    dry_run: bool = False,
 ) -> None:
+    """What a publishing run did (``publish``; ``import`` counts rows, maybe as a dry run)."""
     rate = outcome.published / outcome.elapsed if outcome.elapsed > 0 else 0.0
+    verb = "would publish" if dry_run else "published"
     console.print(
-        f"published {outcome.published:,}, rejected {outcome.rejected.lines:,} "
-        f"(of {outcome.lines:,} lines, {outcome.elapsed:.1f}s, {rate:,.0f} reports/s)",
+        f"{verb} {outcome.published:,}, rejected {outcome.rejected.lines:,} "
+        f"(of {outcome.lines:,} {unit}, {outcome.elapsed:.1f}s, {rate:,.0f} reports/s)",
         soft_wrap=True,
     )
+    if dry_run:
+        console.print("dry run: nothing was published", soft_wrap=True, markup=False)
     if outcome.rejected:
-        console.print(reason_table(outcome.rejected, title="Rejected lines (not published)"))
+        console.print(
+            reason_table(
+                outcome.rejected, title=f"Rejected {unit} (not published)", unit=unit.rstrip("s")
+            )
+        )
         if rejects_file is not None:
             console.print(f"rejected lines written to {rejects_file}", soft_wrap=True, markup=False)
     if outcome.published_invalid:
@@ -299,11 +320,11 @@ def _print_simulate_summary(
     )
 
 
-def _print_error(label: str, exc: Exception) -> None:
+def print_error(label: str, exc: Exception) -> None:
     Console(stderr=True).print(f"[red]{label}:[/red] {escape(str(exc))}", soft_wrap=True)
 
 
-def _print_kafka_failure(exc: PublishError) -> None:
-    _print_error("Kafka failure", exc)
+def print_kafka_failure(exc: PublishError) -> None:
+    print_error("Kafka failure", exc)
     if isinstance(exc, DeliveryFailedError):
         Console(stderr=True).print(f"delivered {exc.delivered:,}, not delivered {exc.failed:,}")

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport, parse_report
-from baocao.reasons import Reason, ReasonCode, reason
+from baocao.models import CommuneReport
+from baocao.reasons import Reason
 from baocao.reference import ReferenceData
-from baocao.validation import validate_report
 from producers.exceptions import ReportFileError
+from producers.verdicts import decode_text, judge_document, parse_json
 
 __all__ = [
     "STDIO",
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: The file name that means standard input (for reading) or standard output (for writing).
 STDIO = "-"
-_BOM = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,27 +86,19 @@ def parse_line(
     rules refuse it, carrying those reasons; a line that is not a report at all is still
     rejected, because it could not be encoded as the Avro report.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raw = data.decode("utf-8", errors="replace").rstrip("\r\n")
-        return _rejected(number, raw, reason(ReasonCode.MALFORMED_EVENT, f"not UTF-8 text ({exc})"))
-    if number == 1:
-        text = text.removeprefix(_BOM)
+    text, problem = decode_text(data, strip_bom=number == 1)
     raw = text.rstrip("\r\n")
+    if problem is not None:
+        return _rejected(number, raw, problem)
     if not raw.strip():
         return None
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        return _rejected(number, raw, reason(ReasonCode.MALFORMED_EVENT, f"not valid JSON ({exc})"))
-    report, problems = parse_report(document)
-    if report is None:
-        return _rejected(number, raw, *problems)
-    semantic = validate_report(report, reference, catalogue)
-    if semantic and validate:
-        return _rejected(number, raw, *semantic)
-    return ParsedLine(number=number, raw=raw, report=report, reasons=tuple(semantic))
+    document, problem = parse_json(raw)
+    if problem is not None:
+        return _rejected(number, raw, problem)
+    verdict = judge_document(document, reference=reference, catalogue=catalogue)
+    if verdict.report is None or (verdict.reasons and validate):
+        return _rejected(number, raw, *verdict.reasons)
+    return ParsedLine(number=number, raw=raw, report=verdict.report, reasons=verdict.reasons)
 
 
 def _rejected(number: int, raw: str, *reasons: Reason) -> ParsedLine:

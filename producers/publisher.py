@@ -17,19 +17,31 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.producer.future import FutureRecordMetadata
+
+from dataclasses import replace
 
 from baocao.avro import codec_for
 from baocao.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.models import CommuneReport
+from baocao.periods import PeriodError, parse_period
 from baocao.settings import KafkaSettings
 from baocao.topics import Topics
 from producers.exceptions import DeliveryFailedError, KafkaUnreachableError, ReportEncodeError
 
-__all__ = ["DeliveryStats", "ReportPublisher", "encode_report", "report_key"]
+__all__ = [
+    "DeliveryStats",
+    "ReportPublisher",
+    "encode_report",
+    "report_key",
+    "with_report_type",
+]
 
 logger = logging.getLogger(__name__)
 
-REPORT_SCHEMA = "commune_report.v1"
+#: Consumers decode every shipped version, and are upgraded before producers (see
+#: :mod:`baocao.avro`), so producers always write the newest version.
+REPORT_SCHEMA = "commune_report.v2"
 #: ``revision`` is an Avro ``int``; fastavro would write a larger number without complaint and
 #: a reader in another language would then fail on it, so the range is checked here.
 _AVRO_INT_MIN, _AVRO_INT_MAX = -(2**31), 2**31 - 1
@@ -41,12 +53,25 @@ def report_key(report: CommuneReport) -> bytes:
     return report.province_code.encode("utf-8")
 
 
+def with_report_type(report: CommuneReport) -> CommuneReport:
+    """The report with ``report_type`` filled from its period's form when it has none (a
+    period no form matches is left alone: validation reports it)."""
+    if report.report_type is not None:
+        return report
+    try:
+        period = parse_period(report.period)
+    except PeriodError:
+        return report
+    return replace(report, report_type=str(period.report_type))
+
+
 def encode_report(report: CommuneReport) -> bytes:
-    """The Kafka value of a report: ``commune_report.v1`` in Avro single-object encoding."""
+    """The Kafka value of a report: ``commune_report.v2`` in Avro single-object encoding,
+    its ``report_type`` filled from the period."""
     if not _AVRO_INT_MIN <= report.revision <= _AVRO_INT_MAX:
         raise ReportEncodeError(f"revision {report.revision} does not fit an Avro int")
     try:
-        return codec_for(REPORT_SCHEMA).encode(report.to_avro())
+        return codec_for(REPORT_SCHEMA).encode(with_report_type(report).to_avro())
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. lone surrogates in a string
         raise ReportEncodeError(f"report cannot be encoded as {REPORT_SCHEMA}: {exc}") from exc
 
@@ -84,6 +109,12 @@ class ReportPublisher:
 
     Entering creates the pipeline's topics if needed and connects; leaving normally flushes
     (raising :class:`DeliveryFailedError` if anything was not delivered) and closes.
+
+    A batch run (``publish``, ``simulate``) stops at the first failed delivery
+    (``fail_fast=True``). A long-lived server that answers each report on its own (the HTTP
+    gateway) passes ``fail_fast=False`` and waits on the future :meth:`send` returns instead:
+    one failed delivery must not refuse every later report. The client is thread-safe, so one
+    publisher serves every request of a process.
     """
 
     def __init__(
@@ -92,10 +123,16 @@ class ReportPublisher:
         *,
         connect_timeout: float = 15.0,
         flush_timeout: float = 120.0,
+        fail_fast: bool = True,
+        linger_ms: int | None = None,
     ) -> None:
         self._settings = settings
         self._connect_timeout = connect_timeout
         self._flush_timeout = flush_timeout
+        self._fail_fast = fail_fast
+        #: ``None`` keeps the project's batching default; a server answering each report
+        #: waits for its acknowledgement, so it lingers less.
+        self._overrides: dict[str, Any] = {} if linger_ms is None else {"linger_ms": linger_ms}
         self.topic = Topics(settings.topic_prefix).commune_reports
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
@@ -130,7 +167,7 @@ class ReportPublisher:
         try:
             wait_for_kafka(self._settings, timeout=self._connect_timeout)
             ensure_topics(self._settings)
-            self._producer = producer(self._settings)
+            self._producer = producer(self._settings, **self._overrides)
         except KafkaUnavailableError as exc:  # already says where, and what to do
             raise KafkaUnreachableError(str(exc)) from exc
         except (KafkaError, OSError) as exc:
@@ -142,15 +179,17 @@ class ReportPublisher:
         with self._lock:
             return DeliveryStats(sent=self._sent, delivered=self._delivered, failed=self._failed)
 
-    def send(self, report: CommuneReport) -> None:
-        """Queue one report; returns at once (kafka-python batches and sends it).
+    def send(self, report: CommuneReport) -> FutureRecordMetadata:
+        """Queue one report; returns at once (kafka-python batches and sends it) with the
+        future of its delivery (resolved on the client's sender thread).
 
-        Raises :class:`ReportEncodeError` for a report Avro cannot hold (nothing is sent) and
-        :class:`DeliveryFailedError` as soon as an earlier send failed, so a broken run stops
-        early instead of queueing a whole file behind a dead broker.
+        Raises :class:`ReportEncodeError` for a report Avro cannot hold (nothing is sent) and,
+        with ``fail_fast``, :class:`DeliveryFailedError` as soon as an earlier send failed, so
+        a broken run stops early instead of queueing a whole file behind a dead broker.
         """
         value = encode_report(report)
-        self._raise_if_failed()
+        if self._fail_fast:
+            self._raise_if_failed()
         kafka_producer = self._require_producer()
         try:
             future = kafka_producer.send(self.topic, key=report_key(report), value=value)
@@ -166,6 +205,7 @@ class ReportPublisher:
             self._sent += 1
         future.add_callback(self._on_delivered)
         future.add_errback(self._on_failed)
+        return future
 
     def flush(self) -> DeliveryStats:
         """Wait until every queued report is acknowledged or failed; raise if any failed."""

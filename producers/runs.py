@@ -1,8 +1,8 @@
-"""The two loops behind ``baocao publish`` and ``baocao simulate``, free of any terminal code.
+"""The loops behind ``baocao publish``, ``import`` and ``simulate``, free of any terminal code.
 
-Each loop moves reports from a source (a reader of JSON lines, the generator) to a sink (the
-Kafka publisher, a JSON-lines file) and counts what happened; progress is reported through a
-callback so the command decides how to show it.
+Each loop moves reports from a source (a reader of JSON lines or of spreadsheet rows, the
+generator) to a sink (the Kafka publisher, a dry run, a JSON-lines file) and counts what
+happened; progress is reported through a callback so the command decides how to show it.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from typing import Protocol
 from baocao.models import CommuneReport
 from baocao.reasons import ReasonCode, reason
 from producers.exceptions import ReportEncodeError
-from producers.jsonl import RejectsWriter, ReportLineReader
+from producers.jsonl import ParsedLine
 from producers.pacing import Pacer
-from producers.publisher import ReportPublisher
+from producers.publisher import encode_report
 from producers.summary import ReasonTally
 
 __all__ = [
+    "DryRun",
+    "FlushingSink",
     "PublishOutcome",
+    "RejectSink",
     "ReportSink",
     "SendOutcome",
     "publish_lines",
@@ -38,7 +41,34 @@ PROGRESS_EVERY = 64
 class ReportSink(Protocol):
     """Where reports go: the Kafka publisher or a JSON-lines writer."""
 
-    def send(self, report: CommuneReport) -> None: ...
+    def send(self, report: CommuneReport) -> object: ...
+
+
+class FlushingSink(ReportSink, Protocol):
+    """A sink whose sends complete only at :meth:`flush` (the Kafka publisher, a dry run)."""
+
+    def flush(self) -> object: ...
+
+
+class RejectSink(Protocol):
+    """Where rejected lines go (a rejects file, a collector for the summary)."""
+
+    def write(self, parsed: ParsedLine) -> None: ...
+
+
+class DryRun:
+    """A sink that publishes nothing but still encodes each report, so a dry run refuses
+    exactly what publishing would (a report the Avro schema cannot hold)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, report: CommuneReport) -> None:
+        encode_report(report)
+        self.sent += 1
+
+    def flush(self) -> None:
+        return None
 
 
 @dataclass
@@ -56,16 +86,17 @@ class PublishOutcome:
 
 
 def publish_lines(
-    reader: ReportLineReader,
-    publisher: ReportPublisher,
+    reader: Iterable[ParsedLine],
+    publisher: FlushingSink,
     *,
-    rejects: RejectsWriter,
-    on_progress: Callable[[int, int], None] | None = None,
+    rejects: RejectSink,
+    on_progress: Callable[[], None] | None = None,
 ) -> PublishOutcome:
     """Publish every accepted line, write every rejected one to ``rejects``; then flush.
 
-    ``on_progress(bytes_read, lines_read)`` is called as the file is read. Raises the
-    publisher's :class:`~producers.exceptions.PublishError` when Kafka does not take them.
+    ``on_progress()`` is called as the lines are read (the caller asks its reader how far it
+    is). Raises the publisher's :class:`~producers.exceptions.PublishError` when Kafka does
+    not take them.
     """
     outcome = PublishOutcome()
     started = time.monotonic()
@@ -84,10 +115,10 @@ def publish_lines(
             outcome.rejected.add(parsed)
             rejects.write(parsed)
         if on_progress is not None and outcome.lines % PROGRESS_EVERY == 0:
-            on_progress(reader.bytes_read, reader.lines_read)
+            on_progress()
     publisher.flush()
     if on_progress is not None:
-        on_progress(reader.bytes_read, reader.lines_read)
+        on_progress()
     outcome.elapsed = time.monotonic() - started
     logger.info(
         "published %d reports, rejected %d lines in %.1fs",

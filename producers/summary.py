@@ -60,11 +60,11 @@ class ReasonTally:
         return self.lines > 0
 
 
-def reason_table(tally: ReasonTally, *, title: str) -> Table:
+def reason_table(tally: ReasonTally, *, title: str, unit: str = "line") -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("reason", style="bold")
-    table.add_column("lines", justify="right")
-    table.add_column("examples (line: message)")
+    table.add_column(f"{unit}s", justify="right")
+    table.add_column(f"examples ({unit}: message)")
     for count in tally.counts():
         examples = "\n".join(f"{line}: {message}" for line, message in count.examples)
         table.add_row(count.code, f"{count.lines:,}", Text(examples))

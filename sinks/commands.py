@@ -41,7 +41,8 @@ def migrate(
 
     Creates the database BAOCAO_CLICKHOUSE_DATABASE if it is missing.
     Applies, in order, the migrations not yet recorded in schema_migrations.
-    Makes the provinces and communes tables equal to the reference data.
+    Makes the provinces, communes and indicators tables equal to the reference data
+    and the indicator catalogue.
     Running it again changes nothing.
     A changed file of an applied migration is an error: add a new migration.
     """
@@ -65,7 +66,8 @@ def migrate(
         reloaded = ", ".join(result.reference.replaced) or "unchanged"
         typer.echo(
             f"reference tables: {result.reference.provinces} provinces,"
-            f" {result.reference.communes} communes ({reloaded})"
+            f" {result.reference.communes} communes, {result.reference.indicators} indicators"
+            f" ({reloaded})"
         )
 
 
@@ -115,13 +117,15 @@ def sink(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics (rows, batches, retries, poison) on this port.",
+        help="Serve Prometheus metrics (rows, retries, poison, report freshness) on this port.",
     ),
 ) -> None:
     """Write the pipeline's Kafka topics into ClickHouse.
 
     Needs the schema: run `baocao migrate` first.
-    Consumes accepted reports, provincial figures and rejections.
+    Consumes accepted reports, provincial figures, completeness, figure changes,
+    warnings, reporting periods, missing-report alerts, approvals and rejections.
+    Reads records of older workers too (commune_report.v1, province_indicator.v1).
     Writes each batch with one insert per table, then commits its offsets.
     When ClickHouse refuses, retries the same batch with backoff; skips nothing.
     Stores an undecodable message in sink_poison_messages and goes on.

@@ -1,25 +1,41 @@
-"""The Faust agent of the roll-up worker: moves batches between Kafka and the pure step.
+"""The Faust side of the roll-up worker: moves batches between Kafka and the pure step, and
+runs the schedule's timer.
 
 Per batch, in this order:
 
-1. run :class:`~streams.step.RollupStep` over the events and the two tables (every table
-   access in the focus of the event it is made for, see :func:`event_focus`);
-2. wait until Kafka acknowledged every changelog write of the batch: the state is durable;
-3. publish the batch's outputs (accepted reports, dead letters, figures) and wait until Kafka
-   acknowledged every one;
+1. run :class:`~streams.step.RollupStep` over the events against a *staged overlay* of the
+   tables (reads in the focus of the event they are made for, see :func:`event_focus`;
+   writes buffered in memory, nothing stored yet);
+2. publish the batch's outputs (accepted reports, dead letters, warnings, figures, figure
+   changes, completeness) and wait until Kafka acknowledged every one;
+3. store the staged writes in the Faust tables (each in the focus of an event of its
+   partition) and wait until Kafka acknowledged every changelog write: the state is durable;
 4. hand the batch back to ``take_events``, which acknowledges its events; Faust commits only
    acknowledged offsets.
 
-Nothing is lost: an event's offset is committed only after its state and outputs are durable,
-so a crash anywhere before that replays the event. Nothing is counted twice: figures are
-recomputed from the latest revision of each commune, never incremented, and a replayed event
-finds its own revision already stored (a DUPLICATE), which re-emits the same absolute records.
-Step 2 before step 3 makes every published version number durable first, so versions keep
-growing across crashes and "highest version wins" downstream stays right.
+Why outputs before state (exactly once in effect, including history):
+
+* a crash after step 2 but before step 3 restarts from the *old* state and replays the
+  batch, which decides the same (event time only) and re-emits the very same records: same
+  report ids, the same figure and completeness *versions* (the version counter was not
+  stored yet), the same warning ids. Downstream keys on them, so the replay is idempotent,
+  and the figure changes are the same changes, not new ones;
+* a crash after step 3 replays events whose state is already stored: they come back as
+  duplicates, which re-emit absolute figures with a *higher* version and, since the
+  ``figures`` table already holds the values published, no spurious change rows.
+
+Storing state first (the order of issue 2) would instead make a crash between the two lose
+the history: the replay would find the new figures already recorded as published and never
+emit their change rows.
 
 One visible trace of a replay remains: an event accepted before the crash and superseded by a
 later revision of the same batch window comes back as STALE and gets a dead letter (with the
 same ``rejection_id`` on every replay), which is true by then but was not at first.
+
+Approvals and reports are two topics consumed by one stream: Faust does not order records
+of different topics by time, so an approval that reaches the worker after a report
+published later than ``approved_at`` does not lock that report (the window is the
+consumer's lag between the two topics; within one batch approvals are applied first).
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import faust
@@ -37,9 +53,10 @@ from faust.types.tuples import FutureMessage
 
 from streams.exceptions import DeliveryError
 from streams.metrics import WorkerMetrics
-from streams.step import BatchResult, OutputRecord, RollupStep, SourceRecord
+from streams.schedule import Schedule
+from streams.step import BatchResult, OutputRecord, RollupStep, SourceRecord, Tables
 
-__all__ = ["ChangelogTrackingTable", "RollupAgent", "event_focus"]
+__all__ = ["ChangelogTrackingTable", "RollupAgent", "ScheduleTimer", "event_focus"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +104,15 @@ def event_focus(stream: faust.Stream[Any], event: EventT[Any]) -> Iterator[None]
 
 def _source_record(event: EventT[Any]) -> SourceRecord:
     message = event.message
+    # Faust gives the Kafka timestamp in seconds (a float of the record's milliseconds).
+    timestamp = message.timestamp
     return SourceRecord(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=cast(bytes | None, message.key),
         value=cast(bytes | None, message.value),
+        timestamp_ms=round(timestamp * 1000) if timestamp is not None else None,
     )
 
 
@@ -111,6 +131,28 @@ async def _await_all(futures: Sequence[Awaitable[Any]], *, what: str) -> None:
         ) from errors[0]
 
 
+async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awaitable[Any]]:
+    """Start sending every output; return the futures that resolve on acknowledgement.
+
+    Straight to the app's producer (the one the changelogs use): Faust's ``topic.send``
+    adds a future and sensor calls per record, which halved the worker's throughput.
+    """
+    pending: list[Awaitable[Any]] = []
+    producer = app.producer
+    for output in outputs:
+        pending.append(
+            await producer.send(output.topic, output.key.encode(), output.value, None, None, None)
+        )
+    return pending
+
+
+def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
+    return [
+        cast(ChangelogTrackingTable, table)
+        for table in (tables.latest, tables.versions, tables.approvals, tables.figures)
+    ]
+
+
 class RollupAgent:
     """Moves batches between Faust and :class:`RollupStep`: the only Kafka-aware part."""
 
@@ -118,16 +160,14 @@ class RollupAgent:
         self,
         *,
         step: RollupStep,
-        latest: ChangelogTrackingTable,
-        versions: ChangelogTrackingTable,
+        tables: Tables,
         app: faust.App,
         metrics: WorkerMetrics,
         batch_max: int,
         batch_within: float,
     ) -> None:
         self._step = step
-        self._latest = latest
-        self._versions = versions
+        self._tables = tables
         self._app = app
         self._metrics = metrics
         self._batch_max = batch_max
@@ -143,52 +183,106 @@ class RollupAgent:
     ) -> BatchResult:
         started = time.perf_counter()
         records = [_source_record(event) for event in events]
-        result = self._step.run(
-            records,
-            latest=self._latest,
-            versions=self._versions,
-            focus=lambda index: event_focus(stream, events[index]),
-        )
+
+        def focus(index: int) -> AbstractContextManager[None]:
+            return event_focus(stream, events[index])
+
+        result = self._step.run(records, tables=self._tables, focus=focus)
         stepped = time.perf_counter()
-        changelog = self._latest.drain_changelog() + self._versions.drain_changelog()
+        await _await_all(await _publish(self._app, result.outputs), what="output records")
+        delivered = time.perf_counter()
+        self._step.store(result.writes, tables=self._tables, focus=focus)
+        changelog = [f for table in _tracking(self._tables) for f in table.drain_changelog()]
         await _await_all(changelog, what="table changelog writes")
-        durable = time.perf_counter()
-        await _await_all(await self._publish(result.outputs), what="output records")
         seconds = time.perf_counter() - started
         logger.debug(
-            "batch phases: step %.3fs, %d changelog writes %.3fs, %d outputs %.3fs",
+            "batch phases: step %.3fs, %d outputs %.3fs, %d changelog writes %.3fs",
             stepped - started,
-            len(changelog),
-            durable - stepped,
             len(result.outputs),
-            started + seconds - durable,
+            delivered - stepped,
+            len(changelog),
+            started + seconds - delivered,
         )
         self._metrics.observe_batch(result, seconds=seconds)
         logger.info(
-            "batch of %d events in %.3fs: %d accepted, %d duplicates, %d rejected; "
-            "%d figures for %d province periods",
+            "batch of %d events in %.3fs: %d accepted, %d duplicates, %d rejected, "
+            "%d approvals; %d figures (%d changed) for %d province periods",
             result.events,
             seconds,
             result.accepted,
             result.duplicates,
             result.rejected,
+            sum(result.approvals.values()),
             result.figures,
+            result.changes,
             result.recomputed,
         )
         return result
 
-    async def _publish(self, outputs: Sequence[OutputRecord]) -> list[Awaitable[Any]]:
-        """Start sending every output; return the futures that resolve on acknowledgement.
 
-        Straight to the app's producer (the one the changelogs use): Faust's ``topic.send``
-        adds a future and sensor calls per record, which halved the worker's throughput.
-        """
-        pending: list[Awaitable[Any]] = []
-        producer = self._app.producer
-        for output in outputs:
-            pending.append(
-                await producer.send(
-                    output.topic, output.key.encode(), output.value, None, None, None
-                )
+class ScheduleTimer:
+    """The timer body: announces due periods and alerts on missing reports.
+
+    It waits until the worker owns partitions and has recovered its tables (an alert from a
+    half-recovered ``latest`` would name communes that did report), reads ``latest`` without
+    an event (Faust then looks the key up in every partition's store) and never writes a
+    table. Provinces are checked one at a time, yielding to the event loop in between so
+    the stream keeps flowing on a worker that owns many.
+    """
+
+    def __init__(
+        self,
+        *,
+        schedule: Schedule,
+        latest: faust.Table,
+        app: faust.App,
+        source_topic: str,
+        partitions: int,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self._schedule = schedule
+        self._latest = latest
+        self._app = app
+        self._source_topic = source_topic
+        self._partitions = partitions
+        self._metrics = metrics
+
+    def _ready(self) -> bool:
+        app = self._app
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        return bool(recovery.completed.is_set() and not app.rebalancing and not app.in_recovery)
+
+    def _owned_partitions(self) -> set[int]:
+        return {
+            tp.partition
+            for tp in self._app.assignor.assigned_actives()
+            if tp.topic == self._source_topic
+        }
+
+    async def __call__(self) -> None:
+        try:
+            await self.tick()
+        except Exception:  # a failed tick is retried at the next one; the stream goes on
+            logger.exception("the schedule's tick failed; retrying at the next tick")
+
+    async def tick(self) -> None:
+        tick = self._schedule.start()
+        provinces: list[str] = []
+        if self._ready():
+            provinces = self._schedule.provinces_of(
+                self._owned_partitions(), partition_count=self._partitions
             )
-        return pending
+        for province in provinces:
+            self._schedule.check_province(tick, province, self._latest)
+            await asyncio.sleep(0)
+        await _await_all(await _publish(self._app, tick.outputs), what="schedule records")
+        self._schedule.done(tick)
+        self._metrics.observe_tick(announced=len(tick.announced), alerts=tick.alerts)
+        if tick.outputs:
+            logger.info(
+                "schedule at %s: %d periods announced, %d missing-report alerts for %d provinces",
+                tick.now.isoformat(timespec="seconds"),
+                len(tick.announced),
+                tick.alerts,
+                len(provinces),
+            )

@@ -1,19 +1,26 @@
 """The Faust application of the roll-up worker, built from settings (never at import time).
 
-One agent (:class:`~streams.agent.RollupAgent`) consumes ``Topics.commune_reports`` in
-batches and keeps two tables, both in RocksDB and backed by a changelog topic, so a restarted
-worker (even one whose disk was wiped) recovers them:
+One agent (:class:`~streams.agent.RollupAgent`) consumes ``Topics.commune_reports`` and
+``Topics.approvals`` (co-partitioned: both keyed by province, same partition count) in
+batches, and keeps four tables, all in RocksDB and backed by a changelog topic, so a
+restarted worker (even one whose disk was wiped) recovers them:
 
-``latest``   ``"<commune>|<period>"`` -> the latest accepted revision (``LatestReport``)
-``versions`` ``"<province>|<period>"`` -> recomputations of that province and period so far
+``latest``    ``"<commune>|<period>"`` -> the latest accepted revision (``LatestReport``)
+``versions``  ``"<province>|<period>"`` -> recomputations of that province and period so far
+``approvals`` ``"<province>|<period>"`` -> the earliest approval of that province and period
+``figures``   ``"<province>|<period>"`` -> the figure values last published
 
-Faust names their changelog topics after the app id: ``<app_id>-latest-changelog``.
+A timer (:class:`~streams.agent.ScheduleTimer`, every ``schedule_interval_seconds``)
+announces due periods and raises missing-report alerts from the worker's clock: the wall
+clock shifted by ``clock_offset_seconds``.
+
+Faust names the changelog topics after the app id: ``<app_id>-latest-changelog``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import faust
@@ -25,14 +32,33 @@ from baocao.catalogue import load_catalogue
 from baocao.reference import load_reference
 from baocao.settings import Settings
 from baocao.topics import Topics
-from streams.agent import ChangelogTrackingTable, RollupAgent
+from streams.agent import ChangelogTrackingTable, RollupAgent, ScheduleTimer
 from streams.metrics import WorkerMetrics
-from streams.step import RollupStep
+from streams.schedule import Schedule
+from streams.security import broker_credentials
+from streams.step import RollupStep, Tables
 
-__all__ = ["LATEST_TABLE", "VERSIONS_TABLE", "create_app"]
+__all__ = [
+    "APPROVALS_TABLE",
+    "FIGURES_TABLE",
+    "LATEST_TABLE",
+    "VERSIONS_TABLE",
+    "create_app",
+    "worker_clock",
+]
 
 LATEST_TABLE = "latest"
 VERSIONS_TABLE = "versions"
+APPROVALS_TABLE = "approvals"
+FIGURES_TABLE = "figures"
+
+
+def worker_clock(offset_seconds: float) -> Callable[[], datetime]:
+    """The worker's clock: UTC now, shifted by ``offset_seconds`` (drills and tests)."""
+    offset = timedelta(seconds=offset_seconds)
+    if not offset:
+        return lambda: datetime.now(UTC)
+    return lambda: datetime.now(UTC) + offset
 
 
 def create_app(
@@ -44,7 +70,8 @@ def create_app(
     """The worker's Faust app: its topics, tables and agent, configured from ``settings``.
 
     ``metrics`` defaults to a private registry (tests); ``baocao worker`` passes the one it
-    serves. Building the app connects to nothing: Faust connects when a worker starts it.
+    serves. ``clock`` defaults to :func:`worker_clock` with the configured offset. Building
+    the app connects to nothing: Faust connects when a worker starts it.
     """
     kafka, worker = settings.kafka, settings.worker
     topics = Topics(kafka.topic_prefix)
@@ -55,6 +82,7 @@ def create_app(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
         broker_client_id=kafka.client_id,
+        broker_credentials=broker_credentials(kafka),
         store="rocksdb://",
         datadir=str(worker.data_dir),
         topic_partitions=kafka.partitions,
@@ -75,33 +103,38 @@ def create_app(
     )
     # Keys and values in JSON: the changelog topics stay readable with any Kafka tool.
     options: dict[str, Any] = {"default": None, "partitions": kafka.partitions, "key_type": str}
-    latest = cast(
-        ChangelogTrackingTable,
-        app.Table(LATEST_TABLE, help="Latest accepted revision per commune|period", **options),
-    )
-    versions = cast(
-        ChangelogTrackingTable,
-        app.Table(VERSIONS_TABLE, help="Recomputations per province|period", **options),
+
+    def table(name: str, purpose: str) -> ChangelogTrackingTable:
+        return cast(ChangelogTrackingTable, app.Table(name, help=purpose, **options))
+
+    tables = Tables(
+        latest=table(LATEST_TABLE, "Latest accepted revision per commune|period"),
+        versions=table(VERSIONS_TABLE, "Recomputations per province|period"),
+        approvals=table(APPROVALS_TABLE, "Earliest approval per province|period"),
+        figures=table(FIGURES_TABLE, "Figure values last published per province|period"),
     )
     # Raw bytes: the step decodes each event itself, so a malformed one becomes a dead letter
     # instead of a deserialization error inside Faust.
     source = app.topic(
         topics.commune_reports,
+        topics.approvals,
         partitions=kafka.partitions,
         key_serializer="raw",
         value_serializer="raw",
     )
+    clock = clock or worker_clock(worker.clock_offset_seconds)
+    reference, metrics = load_reference(), metrics or WorkerMetrics(registry=CollectorRegistry())
     agent = RollupAgent(
         step=RollupStep(
             topics=topics,
-            reference=load_reference(),
+            reference=reference,
             catalogue=load_catalogue(),
+            deadlines=settings.deadlines,
             clock=clock,
         ),
-        latest=latest,
-        versions=versions,
+        tables=tables,
         app=app,
-        metrics=metrics or WorkerMetrics(registry=CollectorRegistry()),
+        metrics=metrics,
         batch_max=worker.batch_max,
         batch_within=worker.batch_within_seconds,
     )
@@ -112,4 +145,20 @@ def create_app(
     # A crashed batch must stop the worker (its offsets stay uncommitted, a restart replays
     # it), not be restarted in place past the events it left unacknowledged.
     app.agent(source, name="rollup", supervisor_strategy=CrashingSupervisor)(rollup)
+
+    timer = ScheduleTimer(
+        schedule=Schedule(
+            topics=topics, reference=reference, deadlines=settings.deadlines, clock=clock
+        ),
+        latest=cast(faust.Table, tables.latest),
+        app=app,
+        source_topic=topics.commune_reports,
+        partitions=kafka.partitions,
+        metrics=metrics,
+    )
+
+    async def schedule() -> None:
+        await timer()
+
+    app.timer(worker.schedule_interval_seconds, name="schedule")(schedule)
     return app

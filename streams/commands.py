@@ -73,11 +73,13 @@ def worker(
         "off when not given.",
     ),
 ) -> None:
-    """Run the roll-up worker: commune reports in, provincial figures out.
+    """Run the roll-up worker: commune reports and approvals in, provincial figures out.
 
     Keeps the latest revision of every commune's report (recovered after a restart).
-    Publishes accepted reports, dead letters with reasons, and the figures of every province.
-    Configured by the BAOCAO_KAFKA_* and BAOCAO_WORKER_* environment variables.
+    Publishes accepted reports, dead letters with reasons, warnings, the figures of every
+    province with their changes and completeness; on a timer, the periods due and alerts
+    naming the communes that have not reported. Configured by the BAOCAO_KAFKA_*,
+    BAOCAO_WORKER_* and BAOCAO_DEADLINES_* environment variables.
     """
     settings = Settings()
     level = (log_level or settings.worker.log_level).upper()

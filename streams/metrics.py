@@ -12,6 +12,11 @@ import logging
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from baocao.reasons import ReasonCode
+from streams.soft_rules import (
+    FAR_FROM_HISTORY,
+    RESOLVED_EXCEEDS_RECEIVED,
+    RESOLVED_PARTS_MISMATCH,
+)
 from streams.step import BatchResult, Outcome
 
 __all__ = ["WorkerMetrics", "serve_metrics"]
@@ -44,6 +49,33 @@ class WorkerMetrics:
             "Provincial figures published to the province-indicators topic.",
             registry=registry,
         )
+        self.changes = Counter(
+            "baocao_worker_figure_changes",
+            "Provincial figures whose value changed (records on the figure-changes topic).",
+            registry=registry,
+        )
+        self.warnings = Counter(
+            "baocao_worker_warnings",
+            "Soft rule breaks of accepted reports, by rule.",
+            ["rule"],
+            registry=registry,
+        )
+        self.approvals = Counter(
+            "baocao_worker_approvals",
+            "Approval events, by outcome (stored, invalid: logged and ignored).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "baocao_worker_missing_report_alerts",
+            "Missing-report alerts raised by the schedule.",
+            registry=registry,
+        )
+        self.announced = Counter(
+            "baocao_worker_periods_announced",
+            "Reporting periods announced by the schedule.",
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "baocao_worker_batch_events",
             "Events per processing batch.",
@@ -61,15 +93,28 @@ class WorkerMetrics:
             self.events.labels(outcome=outcome.value)
         for code in ReasonCode:
             self.rejections.labels(reason=code.value)
+        for rule in (FAR_FROM_HISTORY, RESOLVED_EXCEEDS_RECEIVED, RESOLVED_PARTS_MISMATCH):
+            self.warnings.labels(rule=rule)
+        for approval in ("stored", "invalid"):
+            self.approvals.labels(outcome=approval)
 
     def observe_batch(self, result: BatchResult, *, seconds: float) -> None:
         for outcome, count in result.outcomes.items():
             self.events.labels(outcome=outcome.value).inc(count)
         for code, count in result.rejections.items():
             self.rejections.labels(reason=code.value).inc(count)
+        for rule, count in result.warnings.items():
+            self.warnings.labels(rule=rule).inc(count)
+        for approval, count in result.approvals.items():
+            self.approvals.labels(outcome=approval).inc(count)
         self.figures.inc(result.figures)
+        self.changes.inc(result.changes)
         self.batch_size.observe(result.events)
         self.batch_duration.observe(seconds)
+
+    def observe_tick(self, *, announced: int, alerts: int) -> None:
+        self.announced.inc(announced)
+        self.alerts.inc(alerts)
 
 
 def serve_metrics(port: int, *, registry: CollectorRegistry, host: str = "0.0.0.0") -> None:

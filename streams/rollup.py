@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,8 @@ __all__ = [
     "ProvinceFigure",
     "aggregate_province",
     "decide",
+    "from_millis",
+    "millis",
 ]
 
 
@@ -41,22 +44,52 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LatestReport:
-    """What the worker keeps of the latest accepted revision of one commune and period."""
+    """What the worker keeps of the latest accepted revision of one commune and period.
+
+    Besides the figures, it keeps what was decided when the revision was accepted, so that a
+    resend re-emits the same accepted record and a recomputation can count timeliness,
+    warnings and amendments without looking at older revisions.
+    """
 
     report_id: str
     revision: int
     submitted_at_ms: int
     digest: str
     indicators: Mapping[str, float]
+    #: ``submitted_at`` of the first accepted revision of this commune and period:
+    #: timeliness is judged on it, so a correction after the deadline does not make a
+    #: commune that reported on time late.
+    first_submitted_at_ms: int = 0
+    #: Event time (Kafka timestamp) of the event that was accepted.
+    accepted_at_ms: int = 0
+    #: Accepted after the period locked (or was approved) as a flagged amendment.
+    amended: bool = False
+    #: Indicator codes a soft rule flagged in this revision.
+    warned: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, report: CommuneReport) -> LatestReport:
+    def of(
+        cls,
+        report: CommuneReport,
+        *,
+        first_submitted_at_ms: int | None = None,
+        accepted_at_ms: int | None = None,
+        amended: bool = False,
+        warned: Iterable[str] = (),
+    ) -> LatestReport:
+        submitted_at_ms = millis(report.submitted_at)
         return cls(
             report_id=report.report_id,
             revision=report.revision,
-            submitted_at_ms=int(report.submitted_at.timestamp() * 1000),
+            submitted_at_ms=submitted_at_ms,
             digest=report.content_digest(),
             indicators=dict(report.indicators),
+            first_submitted_at_ms=(
+                submitted_at_ms if first_submitted_at_ms is None else first_submitted_at_ms
+            ),
+            accepted_at_ms=submitted_at_ms if accepted_at_ms is None else accepted_at_ms,
+            amended=amended,
+            warned=frozenset(warned),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -67,17 +100,43 @@ class LatestReport:
             "submitted_at_ms": self.submitted_at_ms,
             "digest": self.digest,
             "indicators": dict(self.indicators),
+            "first_submitted_at_ms": self.first_submitted_at_ms,
+            "accepted_at_ms": self.accepted_at_ms,
+            "amended": self.amended,
+            "warned": sorted(self.warned),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> LatestReport:
+        """Read a stored state, also one written by an older worker (issue 2), which kept
+        neither the first submission, the acceptance time, the amendment flag nor warnings:
+        those default to this revision's submission time, no amendment and no warning."""
+        submitted_at_ms = int(state["submitted_at_ms"])
         return cls(
             report_id=state["report_id"],
             revision=int(state["revision"]),
-            submitted_at_ms=int(state["submitted_at_ms"]),
+            submitted_at_ms=submitted_at_ms,
             digest=state["digest"],
             indicators=dict(state["indicators"]),
+            first_submitted_at_ms=int(state.get("first_submitted_at_ms", submitted_at_ms)),
+            accepted_at_ms=int(state.get("accepted_at_ms", submitted_at_ms)),
+            amended=bool(state.get("amended", False)),
+            warned=frozenset(state.get("warned", ())),
         )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def millis(moment: datetime) -> int:
+    """Milliseconds since the epoch (aware ``moment``), as Avro ``timestamp-millis`` carries
+    them; integer arithmetic, so no float rounding ever moves an instant by a millisecond."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def from_millis(value: int) -> datetime:
+    """The aware UTC instant of ``millis``."""
+    return _EPOCH + timedelta(milliseconds=value)
 
 
 def decide(held: LatestReport | None, report: CommuneReport) -> Decision:
@@ -103,6 +162,10 @@ class ProvinceFigure:
     communes_reported: int
     numerator: float | None = None
     denominator: float | None = None
+    #: Of the communes counted, those whose latest report carries a warning on this figure
+    #: (on a part of it, for a ratio), and those whose latest report is an amendment.
+    communes_with_warnings: int = 0
+    communes_amended: int = 0
 
 
 def aggregate_province(
@@ -122,36 +185,53 @@ def aggregate_province(
     reports = list(latest)
     figures: list[ProvinceFigure] = []
     for indicator in catalogue.reported:
-        values = [r.indicators[indicator.code] for r in reports if indicator.code in r.indicators]
-        if not values:
+        code = indicator.code
+        counted = [r for r in reports if code in r.indicators]
+        if not counted:
             continue
+        values = [r.indicators[code] for r in counted]
         if indicator.aggregation == "max":
             value = max(values)
         elif indicator.aggregation == "min":
             value = min(values)
         else:
             value = math.fsum(values)
-        figures.append(ProvinceFigure(province_code, period, indicator.code, value, len(values)))
+        figures.append(
+            ProvinceFigure(
+                province_code,
+                period,
+                code,
+                value,
+                len(values),
+                communes_with_warnings=sum(code in r.warned for r in counted),
+                communes_amended=sum(r.amended for r in counted),
+            )
+        )
     for ratio in catalogue.ratios:
-        assert ratio.numerator is not None and ratio.denominator is not None
-        pairs = [
-            (r.indicators[ratio.numerator], r.indicators[ratio.denominator])
+        numerator_code, denominator_code = ratio.numerator, ratio.denominator
+        assert numerator_code is not None and denominator_code is not None
+        counted = [
+            r
             for r in reports
-            if ratio.numerator in r.indicators and ratio.denominator in r.indicators
+            if numerator_code in r.indicators and denominator_code in r.indicators
         ]
-        if not pairs:
+        if not counted:
             continue
-        numerator = math.fsum(n for n, _ in pairs)
-        denominator = math.fsum(d for _, d in pairs)
+        numerator = math.fsum(r.indicators[numerator_code] for r in counted)
+        denominator = math.fsum(r.indicators[denominator_code] for r in counted)
         figures.append(
             ProvinceFigure(
                 province_code,
                 period,
                 ratio.code,
                 numerator / denominator if denominator else None,
-                len(pairs),
+                len(counted),
                 numerator=numerator,
                 denominator=denominator,
+                communes_with_warnings=sum(
+                    numerator_code in r.warned or denominator_code in r.warned for r in counted
+                ),
+                communes_amended=sum(r.amended for r in counted),
             )
         )
     return figures

@@ -1,21 +1,38 @@
-"""One batch of raw commune-report events in, the records to publish out: the worker without Kafka.
+"""One batch of raw events in, the records to publish and the state to store out: the worker
+without Kafka.
 
-The Faust agent (:mod:`streams.app`) only moves data: it hands a batch of
-:class:`SourceRecord` and its two tables to :meth:`RollupStep.run` and publishes the
-:class:`OutputRecord` list it gets back. Everything that decides what the pipeline says lives
-here, on plain ``MutableMapping`` state, so a unit test drives it with dicts.
+The Faust agent (:mod:`streams.agent`) only moves data: it hands a batch of
+:class:`SourceRecord` and its tables to :meth:`RollupStep.run`, publishes the
+:class:`OutputRecord` list it gets back, and only then stores the batch's
+:class:`StagedWrite` list with :meth:`RollupStep.store`. Everything that decides what the
+pipeline says lives here, on plain ``MutableMapping`` state, so a unit test drives it with
+dicts.
 
-The state is two mappings, the worker's Faust tables:
+The state is four mappings, the worker's Faust tables:
 
 ``latest``
     ``"<commune>|<period>"`` -> :meth:`LatestReport.to_state` of the revision that counts.
 ``versions``
     ``"<province>|<period>"`` -> how many times that province and period was recomputed.
+``approvals``
+    ``"<province>|<period>"`` -> the earliest approval of that province and period.
+``figures``
+    ``"<province>|<period>"`` -> the figure values last published (indicator -> value), to
+    tell which figures a recomputation changed.
 
-A batch runs in two phases. First every event is decoded, checked and decided against
-``latest`` (accepted revisions are stored). Then every (province, period) the batch touched is
-recomputed *once* from the latest revision of each of its communes, so a batch of 2,000 events
-emits one set of figures per province and period, not 2,000.
+:meth:`RollupStep.run` never writes them: it computes against a *staged overlay* (reads see
+the batch's own writes first, writes are buffered). A batch runs in three phases:
+
+1. the approvals of the batch are staged (before any report of the batch, whatever their
+   order: a report is locked by an approval whose ``approved_at`` is at or before the
+   report's Kafka timestamp, so seeing approvals early can only make that more exact);
+2. every report is decoded, checked and decided in order against the staged ``latest``;
+3. every (province, period) the batch touched is recomputed *once* from the latest revision
+   of each of its communes: figures, the changes among them, and completeness.
+
+Decisions use event time only (the report's Kafka timestamp, its ``submitted_at``, the
+approvals' ``approved_at``), never the wall clock, so a replay decides the same. The wall
+clock (``clock``) only stamps ``updated_at``, ``known_at`` and ``rejected_at``.
 """
 
 from __future__ import annotations
@@ -28,21 +45,37 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from baocao.avro import DecodeError, codec_for
-from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport, parse_report
+from baocao.catalogue import Catalogue, Indicator
+from baocao.models import LOCAL_TIMEZONE, CommuneReport, parse_report
+from baocao.periods import Period, PeriodError, deadline, locks_at, parse_period
 from baocao.reasons import Reason, ReasonCode, reason
 from baocao.reference import ReferenceData
+from baocao.settings import DeadlineSettings
 from baocao.topics import Topics
 from baocao.validation import validate_report
-from streams.rollup import Decision, LatestReport, aggregate_province, decide
+from streams.rollup import (
+    Decision,
+    LatestReport,
+    ProvinceFigure,
+    aggregate_province,
+    decide,
+    from_millis,
+    millis,
+)
+from streams.soft_rules import RuleBreak, soft_rule_breaks
 
 __all__ = [
+    "ACCEPTED_REPORT_SCHEMA",
+    "APPROVAL_SCHEMA",
     "COMMUNE_REPORT_SCHEMA",
+    "PROVINCE_COMPLETENESS_SCHEMA",
+    "PROVINCE_INDICATOR_CHANGE_SCHEMA",
     "PROVINCE_INDICATOR_SCHEMA",
     "REJECTED_REPORT_SCHEMA",
+    "REPORT_WARNING_SCHEMA",
     "BatchResult",
     "EventResult",
     "Focus",
@@ -50,14 +83,23 @@ __all__ = [
     "OutputRecord",
     "RollupStep",
     "SourceRecord",
+    "StagedWrite",
+    "TableName",
+    "Tables",
+    "approval_key",
     "latest_key",
     "version_key",
 ]
 
 logger = logging.getLogger(__name__)
 
-COMMUNE_REPORT_SCHEMA = "commune_report.v1"
-PROVINCE_INDICATOR_SCHEMA = "province_indicator.v1"
+COMMUNE_REPORT_SCHEMA = "commune_report.v2"
+APPROVAL_SCHEMA = "approval.v1"
+ACCEPTED_REPORT_SCHEMA = "accepted_report.v1"
+PROVINCE_INDICATOR_SCHEMA = "province_indicator.v2"
+PROVINCE_INDICATOR_CHANGE_SCHEMA = "province_indicator_change.v1"
+PROVINCE_COMPLETENESS_SCHEMA = "province_completeness.v1"
+REPORT_WARNING_SCHEMA = "report_warning.v1"
 REJECTED_REPORT_SCHEMA = "rejected_report.v1"
 
 _AVRO_INT = range(-(2**31), 2**31)
@@ -65,6 +107,8 @@ _AVRO_INT = range(-(2**31), 2**31)
 #: ``focus(i)`` is entered around every state access made on behalf of ``records[i]``. Faust
 #: needs it (its tables route by the current event); plain dicts do not.
 Focus = Callable[[int], AbstractContextManager[object]]
+
+TableName = Literal["latest", "versions", "approvals", "figures"]
 
 
 def _unfocused(index: int) -> AbstractContextManager[object]:
@@ -81,19 +125,40 @@ def latest_key(commune_code: str, period: str) -> str:
 
 
 def version_key(province_code: str, period: str) -> str:
-    """Key of the ``versions`` table."""
+    """Key of the ``versions`` and ``figures`` tables."""
+    return f"{province_code}|{period}"
+
+
+def approval_key(province_code: str, period: str) -> str:
+    """Key of the ``approvals`` table."""
     return f"{province_code}|{period}"
 
 
 @dataclass(frozen=True, slots=True)
+class Tables:
+    """The worker's state: Faust tables in the worker, dicts in tests."""
+
+    latest: MutableMapping[str, Any]
+    versions: MutableMapping[str, Any]
+    approvals: MutableMapping[str, Any]
+    figures: MutableMapping[str, Any]
+
+    def named(self, name: TableName) -> MutableMapping[str, Any]:
+        table: MutableMapping[str, Any] = getattr(self, name)
+        return table
+
+
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """One event of the input topic exactly as it arrived."""
+    """One event of an input topic exactly as it arrived."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
+    #: The record's Kafka timestamp (milliseconds): the event time of every decision.
+    timestamp_ms: int | None = None
 
     @property
     def rejection_id(self) -> str:
@@ -117,10 +182,56 @@ class OutputRecord:
         return cls(topic, key, schema, payload, codec_for(schema).encode(payload))
 
 
+@dataclass(frozen=True, slots=True)
+class StagedWrite:
+    """A table write of a batch, applied only after the batch's outputs were delivered.
+
+    ``anchor`` is the index of an event of the partition that owns the key: the write runs
+    in its focus, so Faust sends it to that partition's changelog.
+    """
+
+    table: TableName
+    key: str
+    value: Any
+    anchor: int
+
+
+class _Staged:
+    """The tables as the batch sees them: its own writes first, then the stored state."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+        self._writes: dict[tuple[TableName, str], StagedWrite] = {}
+
+    def get(self, table: TableName, key: str) -> Any:
+        staged = self._writes.get((table, key))
+        if staged is not None:
+            return staged.value
+        return self._tables.named(table).get(key)
+
+    def put(self, table: TableName, key: str, value: Any, *, anchor: int) -> None:
+        self._writes[(table, key)] = StagedWrite(table, key, value, anchor)
+
+    def writes(self) -> list[StagedWrite]:
+        """The last value of every key written, in the order keys were first written."""
+        return list(self._writes.values())
+
+
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class _Cause:
+    """An accepted revision of the batch, with the revision it replaced (for history)."""
+
+    commune_code: str
+    report_id: str
+    revision: int
+    previous: Mapping[str, float]
+    current: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +242,30 @@ class EventResult:
     outputs: tuple[OutputRecord, ...] = ()
     touched: tuple[str, str] | None = None
     reasons: tuple[Reason, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cause: _Cause | None = None
 
 
 @dataclass
 class BatchResult:
-    """Everything a batch emits, in publishing order, and its counts for logs and metrics."""
+    """Everything a batch emits, in publishing order, the writes to store after, and its
+    counts for logs and metrics."""
 
     outputs: list[OutputRecord] = field(default_factory=list)
+    writes: list[StagedWrite] = field(default_factory=list)
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     rejections: Counter[ReasonCode] = field(default_factory=Counter)
+    #: Soft rule breaks raised, by rule code.
+    warnings: Counter[str] = field(default_factory=Counter)
+    #: Approval events, by outcome: ``stored`` or ``invalid`` (logged, not stored).
+    approvals: Counter[str] = field(default_factory=Counter)
     figures: int = 0
+    changes: int = 0
     recomputed: int = 0
 
     @property
     def events(self) -> int:
-        return sum(self.outcomes.values())
+        return sum(self.outcomes.values()) + sum(self.approvals.values())
 
     @property
     def accepted(self) -> int:
@@ -162,16 +282,19 @@ class BatchResult:
     def add_event(self, event: EventResult) -> None:
         self.outcomes[event.outcome] += 1
         self.rejections.update(r.code for r in event.reasons)
+        self.warnings.update(event.warnings)
         self.outputs.extend(event.outputs)
 
-    def add_figures(self, figures: Sequence[OutputRecord]) -> None:
-        self.recomputed += 1
-        self.figures += len(figures)
-        self.outputs.extend(figures)
+
+@dataclass(frozen=True, slots=True)
+class _Recomputation:
+    figures: list[OutputRecord]
+    changes: list[OutputRecord]
+    completeness: OutputRecord
 
 
 class RollupStep:
-    """The worker's rules for a batch of events, on injected state and reference data."""
+    """The worker's rules for a batch of events, on injected state, reference data and rules."""
 
     def __init__(
         self,
@@ -179,51 +302,124 @@ class RollupStep:
         topics: Topics,
         reference: ReferenceData,
         catalogue: Catalogue,
+        deadlines: DeadlineSettings,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._topics = topics
         self._reference = reference
         self._catalogue = catalogue
+        self._deadlines = deadlines
         self._clock = clock or _utc_now
         self._report_codec = codec_for(COMMUNE_REPORT_SCHEMA)
+        self._approval_codec = codec_for(APPROVAL_SCHEMA)
+
+    # -- the batch ---------------------------------------------------------------------
 
     def run(
-        self,
-        records: Sequence[SourceRecord],
-        *,
-        latest: MutableMapping[str, Any],
-        versions: MutableMapping[str, Any],
-        focus: Focus = _unfocused,
+        self, records: Sequence[SourceRecord], *, tables: Tables, focus: Focus = _unfocused
     ) -> BatchResult:
-        """Decide every event in order, then recompute each province and period touched.
+        """Decide every event, recompute each province and period touched; store nothing.
 
         The recomputation of a province runs in the focus of the first event that touched it:
         the input is keyed by province, so that event lives in the partition holding the
-        province's state.
+        province's state. The result's ``writes`` are for :meth:`store`.
         """
         result = BatchResult()
-        anchors: dict[tuple[str, str], int] = {}
+        staged = _Staged(tables)
         for index, record in enumerate(records):
+            if record.topic == self._topics.approvals:
+                with focus(index):
+                    outcome = self._approval(record, staged, index)
+                result.approvals[outcome] += 1
+        anchors: dict[tuple[str, str], int] = {}
+        causes: dict[tuple[str, str], list[_Cause]] = {}
+        for index, record in enumerate(records):
+            if record.topic == self._topics.approvals:
+                continue
             with focus(index):
-                event = self.apply(record, latest=latest)
+                event = self._report(record, staged, index)
             result.add_event(event)
             if event.touched is not None:
                 anchors.setdefault(event.touched, index)
+                if event.cause is not None:
+                    causes.setdefault(event.touched, []).append(event.cause)
         for (province, period), index in anchors.items():
             with focus(index):
-                figures = self.recompute(province, period, latest=latest, versions=versions)
-            result.add_figures(figures)
+                done = self._recompute(
+                    province, period, staged, causes.get((province, period), []), anchor=index
+                )
+            result.recomputed += 1
+            result.figures += len(done.figures)
+            result.changes += len(done.changes)
+            result.outputs.extend(done.figures)
+            result.outputs.extend(done.changes)
+            result.outputs.append(done.completeness)
+        result.writes = staged.writes()
         return result
 
-    def apply(self, record: SourceRecord, *, latest: MutableMapping[str, Any]) -> EventResult:
-        """Decode, check and decide one event; store it in ``latest`` when it is accepted.
+    def store(
+        self, writes: Sequence[StagedWrite], *, tables: Tables, focus: Focus = _unfocused
+    ) -> None:
+        """Write a batch's staged state, each key in the focus of its partition's event."""
+        for write in writes:
+            with focus(write.anchor):
+                tables.named(write.table)[write.key] = write.value
+
+    # -- approvals -----------------------------------------------------------------------
+
+    def _approval(self, record: SourceRecord, staged: _Staged, index: int) -> str:
+        """Stage an approval (the earliest per province and period counts); ``stored`` or
+        ``invalid``. ``baocao approve`` checks its input, so an invalid approval is a
+        foreign or corrupt record: logged and counted, never stored."""
+        problem: str | None = None
+        try:
+            data = self._approval_codec.decode(record.value or b"")
+        except DecodeError as exc:
+            data, problem = {}, f"undecodable: {exc}"
+        province, period_text = data.get("province_code"), data.get("period")
+        if problem is None and province not in self._reference.provinces:
+            problem = f"unknown province {province!r}"
+        if problem is None:
+            try:
+                period = parse_period(str(period_text))
+                if period.report_type != data.get("report_type"):
+                    problem = (
+                        f"report type {data.get('report_type')!r} does not match period "
+                        f"{period_text!r} ({period.report_type})"
+                    )
+            except PeriodError as exc:
+                problem = str(exc)
+        if problem is None and record.key != str(province).encode():
+            problem = f"keyed {record.key!r}, not by its province {province!r}"
+        if problem is not None:
+            logger.warning("ignoring invalid approval at %s: %s", record.rejection_id, problem)
+            return "invalid"
+        key = approval_key(str(province), str(period_text))
+        approved_at_ms = millis(data["approved_at"])
+        held = staged.get("approvals", key)
+        if held is None or approved_at_ms < int(held["approved_at_ms"]):
+            staged.put(
+                "approvals",
+                key,
+                {
+                    "approval_id": str(data["approval_id"]),
+                    "report_type": data["report_type"],
+                    "approved_by": data["approved_by"],
+                    "approved_at_ms": approved_at_ms,
+                },
+                anchor=index,
+            )
+        return "stored"
+
+    # -- reports -------------------------------------------------------------------------
+
+    def _report(self, record: SourceRecord, staged: _Staged, index: int) -> EventResult:
+        """Decode, check and decide one report; stage it in ``latest`` when it is accepted.
 
         A DUPLICATE changes no state, yet it re-emits the accepted record and marks its
-        province and period touched so the figures are emitted again. That is what makes a
-        crash between the state write and the delivery of the outputs harmless: the replayed
-        event finds its own revision already stored (a duplicate of itself), and re-emits
-        what the crash may have lost. Every output is absolute (a whole report, a whole
-        figure with a higher version), so emitting it twice is idempotent downstream.
+        province and period touched so the figures are emitted again: a resend asks "what
+        do you hold?", and every output is absolute (a whole report, a whole figure with a
+        higher version), so emitting it twice is idempotent downstream.
         """
         if record.value is None:
             detail = "the event has no value (a tombstone)"
@@ -240,16 +436,20 @@ class RollupStep:
         if reasons:
             return self._reject(record, report.to_avro(), reasons)
 
-        stored = latest.get(report.key)
+        period = parse_period(report.period)
+        event_ms = record.timestamp_ms if record.timestamp_ms is not None else self._now_ms()
+        stored = staged.get("latest", report.key)
         held = LatestReport.from_state(stored) if stored is not None else None
         decision = decide(held, report)
+        locked = self._locked(period, report.province_code, event_ms, staged)
         touched = (report.province_code, report.period)
         if decision is Decision.ACCEPT:
-            latest[report.key] = LatestReport.of(report).to_state()
-            return EventResult(Outcome.ACCEPTED, (self._accepted(report),), touched)
+            if locked is not None and self._deadlines.amendments_after_lock == "reject":
+                return self._reject(record, report.to_avro(), [locked])
+            return self._accept(report, period, held, staged, event_ms, locked, index)
         assert held is not None  # only ACCEPT is possible without a held revision
         if decision is Decision.DUPLICATE:
-            again = self._accepted(_as_report(held, report))
+            again = self._accepted(_as_report(held, report), period, held)
             return EventResult(Outcome.DUPLICATE, (again,), touched)
         if decision is Decision.STALE:
             refusal = reason(
@@ -261,57 +461,284 @@ class RollupStep:
             )
         else:
             refusal = reason(ReasonCode.CONFLICTING_REVISION, report.revision, field="revision")
-        return self._reject(record, report.to_avro(), [refusal])
+        refusals = [refusal] if locked is None else [refusal, locked]
+        return self._reject(record, report.to_avro(), refusals)
 
-    def recompute(
+    def _accept(
+        self,
+        report: CommuneReport,
+        period: Period,
+        held: LatestReport | None,
+        staged: _Staged,
+        event_ms: int,
+        locked: Reason | None,
+        index: int,
+    ) -> EventResult:
+        previous_period = period.previous().text
+        before = staged.get("latest", latest_key(report.commune_code, previous_period))
+        breaks = soft_rule_breaks(
+            report.indicators,
+            previous=before["indicators"] if before is not None else None,
+            previous_period=previous_period,
+            catalogue=self._catalogue,
+        )
+        latest = LatestReport.of(
+            report,
+            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else None,
+            accepted_at_ms=event_ms,
+            amended=locked is not None,
+            warned=frozenset().union(*(b.involved for b in breaks)),
+        )
+        staged.put("latest", report.key, latest.to_state(), anchor=index)
+        outputs = [self._accepted(report, period, latest)]
+        outputs.extend(self._warning(report, period, b, event_ms) for b in breaks)
+        cause = _Cause(
+            report.commune_code,
+            report.report_id,
+            report.revision,
+            dict(held.indicators) if held is not None else {},
+            dict(report.indicators),
+        )
+        return EventResult(
+            Outcome.ACCEPTED,
+            tuple(outputs),
+            (report.province_code, report.period),
+            warnings=tuple(b.rule_code for b in breaks),
+            cause=cause,
+        )
+
+    def _locked(
+        self, period: Period, province: str, event_ms: int, staged: _Staged
+    ) -> Reason | None:
+        """Why a submission at ``event_ms`` is too late for ``period``, if it is."""
+        lock = locks_at(period, self._deadlines)
+        if event_ms > millis(lock):
+            when = lock.astimezone(LOCAL_TIMEZONE).isoformat(timespec="seconds")
+            return reason(
+                ReasonCode.PERIOD_LOCKED,
+                f"{period.text} locked at {when}",
+                detail_vi=f"{period.text} đã khoá lúc {when}",
+                field="period",
+            )
+        approval = staged.get("approvals", approval_key(province, period.text))
+        if approval is not None and int(approval["approved_at_ms"]) <= event_ms:
+            approved_at = from_millis(int(approval["approved_at_ms"]))
+            when = approved_at.astimezone(LOCAL_TIMEZONE).isoformat(timespec="seconds")
+            who = approval["approved_by"]
+            return reason(
+                ReasonCode.PERIOD_LOCKED,
+                f"{period.text} was approved by {who} at {when}",
+                detail_vi=f"{period.text} đã được {who} phê duyệt lúc {when}",
+                field="period",
+            )
+        return None
+
+    # -- recomputation -------------------------------------------------------------------
+
+    def _recompute(
         self,
         province: str,
-        period: str,
+        period_text: str,
+        staged: _Staged,
+        causes: Sequence[_Cause],
         *,
-        latest: Mapping[str, Any],
-        versions: MutableMapping[str, Any],
-    ) -> list[OutputRecord]:
-        """Every figure of a province and period from its communes' latest revisions.
+        anchor: int,
+    ) -> _Recomputation:
+        """Every figure, the changed ones and the completeness of a province and period,
+        from its communes' latest revisions.
 
-        The version is incremented in ``versions`` before any figure carrying it leaves, so a
-        restarted worker never reuses a version number it already published.
+        The version is one more than the last one staged; it is stored only after every
+        record carrying it was delivered. A figure that was published before but that no
+        commune reports any more (a revision dropped it) is published once more with no
+        value and no commune, so the old value does not linger downstream.
         """
+        period = parse_period(period_text)
+        due = deadline(period, self._deadlines)
+        due_ms = millis(due)
         held = [
             LatestReport.from_state(state)
             for commune in self._reference.communes_by_province.get(province, ())
-            if (state := latest.get(latest_key(commune, period))) is not None
+            if (state := staged.get("latest", latest_key(commune, period_text))) is not None
         ]
-        figures = aggregate_province(province, period, held, self._catalogue)
-        key = version_key(province, period)
-        version = int(versions.get(key) or 0) + 1
-        versions[key] = version
+        key = version_key(province, period_text)
+        version = int(staged.get("versions", key) or 0) + 1
+        staged.put("versions", key, version, anchor=anchor)
         updated_at = self._clock()
-        return [
-            OutputRecord.of(
-                self._topics.province_indicators,
-                f"{province}|{period}|{figure.indicator_code}",
-                PROVINCE_INDICATOR_SCHEMA,
-                {
-                    "province_code": province,
-                    "period": period,
-                    "indicator_code": figure.indicator_code,
-                    "value": figure.value,
-                    "numerator": figure.numerator,
-                    "denominator": figure.denominator,
-                    "communes_reported": figure.communes_reported,
-                    "version": version,
-                    "updated_at": updated_at,
-                },
-            )
-            for figure in figures
-        ]
+        current = {
+            f.indicator_code: f
+            for f in aggregate_province(province, period_text, held, self._catalogue)
+        }
+        published: Mapping[str, float | None] = staged.get("figures", key) or {}
+        for gone in published.keys() - current.keys():
+            current[gone] = ProvinceFigure(province, period_text, gone, None, 0)
+        figures: list[OutputRecord] = []
+        changes: list[OutputRecord] = []
+        moved = _moved_by(causes, self._catalogue)
+        for code in self._catalogue.indicators:
+            figure = current.get(code)
+            if figure is None:
+                continue
+            figures.append(self._figure(figure, period, due, version, updated_at))
+            if code not in published or published[code] != figure.value:
+                changes.append(
+                    self._change(
+                        figure,
+                        period,
+                        version,
+                        published.get(code),
+                        updated_at,
+                        moved.get(code, ()),
+                    )
+                )
+        values = {code: f.value for code, f in current.items() if f.communes_reported}
+        if values != published:
+            staged.put("figures", key, values, anchor=anchor)
+        on_time = sum(h.first_submitted_at_ms <= due_ms for h in held)
+        completeness = OutputRecord.of(
+            self._topics.province_completeness,
+            f"{province}|{period.report_type}|{period_text}",
+            PROVINCE_COMPLETENESS_SCHEMA,
+            {
+                "province_code": province,
+                "report_type": str(period.report_type),
+                "period": period_text,
+                "deadline": due,
+                "communes_expected": self._reference.communes_expected(province),
+                "communes_reported": len(held),
+                "communes_on_time": on_time,
+                "communes_late": len(held) - on_time,
+                "version": version,
+                "updated_at": updated_at,
+            },
+        )
+        return _Recomputation(figures, changes, completeness)
 
-    def _accepted(self, report: CommuneReport) -> OutputRecord:
+    def _figure(
+        self,
+        figure: ProvinceFigure,
+        period: Period,
+        due: datetime,
+        version: int,
+        updated_at: datetime,
+    ) -> OutputRecord:
+        return OutputRecord.of(
+            self._topics.province_indicators,
+            f"{figure.province_code}|{period.text}|{figure.indicator_code}",
+            PROVINCE_INDICATOR_SCHEMA,
+            {
+                "province_code": figure.province_code,
+                "period": period.text,
+                "indicator_code": figure.indicator_code,
+                "value": figure.value,
+                "numerator": figure.numerator,
+                "denominator": figure.denominator,
+                "communes_reported": figure.communes_reported,
+                "version": version,
+                "updated_at": updated_at,
+                "report_type": str(period.report_type),
+                "deadline": due,
+                "communes_with_warnings": figure.communes_with_warnings,
+                "communes_amended": figure.communes_amended,
+            },
+        )
+
+    def _change(
+        self,
+        figure: ProvinceFigure,
+        period: Period,
+        version: int,
+        previous: float | None,
+        known_at: datetime,
+        causes: Sequence[_Cause],
+    ) -> OutputRecord:
+        """A figure's new value, with the batch's revisions that moved the commune's share
+        (``causes``: those that changed the indicator, or a part of it for a ratio)."""
+        code = figure.indicator_code
+        indicator = self._catalogue[code]
+        if indicator.is_derived:
+            values = [
+                (_ratio_of(c.previous, indicator), _ratio_of(c.current, indicator)) for c in causes
+            ]
+        else:
+            values = [(c.previous.get(code), c.current.get(code)) for c in causes]
+        causes_of = [
+            {
+                "commune_code": cause.commune_code,
+                "report_id": cause.report_id,
+                "revision": cause.revision,
+                "previous_value": before,
+                "value": after,
+            }
+            for cause, (before, after) in zip(causes, values, strict=True)
+        ]
+        return OutputRecord.of(
+            self._topics.province_indicator_changes,
+            f"{figure.province_code}|{period.text}|{code}",
+            PROVINCE_INDICATOR_CHANGE_SCHEMA,
+            {
+                "province_code": figure.province_code,
+                "report_type": str(period.report_type),
+                "period": period.text,
+                "indicator_code": code,
+                "version": version,
+                "value": figure.value,
+                "previous_value": previous,
+                "known_at": known_at,
+                "causes": causes_of,
+            },
+        )
+
+    # -- output records ------------------------------------------------------------------
+
+    def _accepted(
+        self, report: CommuneReport, period: Period, latest: LatestReport
+    ) -> OutputRecord:
+        due = deadline(period, self._deadlines)
         return OutputRecord.of(
             self._topics.accepted_reports,
             latest_key(report.commune_code, report.period),
-            COMMUNE_REPORT_SCHEMA,
-            report.to_avro(),
+            ACCEPTED_REPORT_SCHEMA,
+            {
+                "report_id": report.report_id,
+                "commune_code": report.commune_code,
+                "province_code": report.province_code,
+                "report_type": str(period.report_type),
+                "period": report.period,
+                "revision": report.revision,
+                "submitted_at": report.submitted_at,
+                "first_submitted_at": from_millis(latest.first_submitted_at_ms),
+                "accepted_at": from_millis(latest.accepted_at_ms),
+                "deadline": due,
+                "on_time": latest.first_submitted_at_ms <= millis(due),
+                "amended": latest.amended,
+                "indicators": dict(report.indicators),
+            },
+        )
+
+    def _warning(
+        self, report: CommuneReport, period: Period, rule: RuleBreak, event_ms: int
+    ) -> OutputRecord:
+        return OutputRecord.of(
+            self._topics.report_warnings,
+            report.commune_code,
+            REPORT_WARNING_SCHEMA,
+            {
+                "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code}",
+                "report_id": report.report_id,
+                "commune_code": report.commune_code,
+                "province_code": report.province_code,
+                "report_type": str(period.report_type),
+                "period": report.period,
+                "revision": report.revision,
+                "rule_code": rule.rule_code,
+                "indicator_code": rule.indicator_code,
+                "value": rule.value,
+                "reference_value": rule.reference_value,
+                "message_en": rule.message_en,
+                "message_vi": rule.message_vi,
+                # Event time: a replay raises the very same record.
+                "raised_at": from_millis(event_ms),
+            },
         )
 
     def _reject(
@@ -336,6 +763,35 @@ class RollupStep:
             payload,
         )
         return EventResult(Outcome.REJECTED, (output,), None, tuple(reasons))
+
+    def _now_ms(self) -> int:
+        return millis(self._clock())
+
+
+def _ratio_of(values: Mapping[str, float], indicator: Indicator) -> float | None:
+    """One commune's own value of a ratio indicator, ``None`` if it lacks a part (or its
+    denominator is zero)."""
+    numerator = values.get(str(indicator.numerator))
+    denominator = values.get(str(indicator.denominator))
+    if numerator is None or denominator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _moved_by(causes: Sequence[_Cause], catalogue: Catalogue) -> dict[str, list[_Cause]]:
+    """indicator code -> the causes that changed the commune's value of it (in batch order):
+    one pass over each cause's figures, not one per figure and cause."""
+    moved: dict[str, list[int]] = {}
+    for index, cause in enumerate(causes):
+        before, after = cause.previous, cause.current
+        for code in before.keys() | after.keys():
+            if before.get(code) != after.get(code):
+                moved.setdefault(code, []).append(index)
+    for ratio in catalogue.ratios:
+        parts = moved.get(str(ratio.numerator), []) + moved.get(str(ratio.denominator), [])
+        if parts:
+            moved[ratio.code] = sorted(set(parts))
+    return {code: [causes[i] for i in indices] for code, indices in moved.items()}
 
 
 def _key_reasons(record: SourceRecord, report: CommuneReport) -> list[Reason]:
@@ -369,7 +825,7 @@ def _as_report(held: LatestReport, report: CommuneReport) -> CommuneReport:
         province_code=report.province_code,
         period=report.period,
         revision=held.revision,
-        submitted_at=datetime.fromtimestamp(held.submitted_at_ms / 1000, UTC),
+        submitted_at=from_millis(held.submitted_at_ms),
         indicators=dict(held.indicators),
     )
 

@@ -5,6 +5,7 @@ Files under the stack home::
 
     clickhouse/config.xml      rendered from clickhouse-config.xml (ports from StackSettings)
     clickhouse/users.xml       rendered from clickhouse-users.xml (`default`, loopback only)
+    clickhouse/users.d/, config.d/   the BI users and their relay cluster (clickhouse_access.py)
     clickhouse/data/           databases and tables (kept across restarts)
     clickhouse/tmp/, user_files/, format_schemas/
     logs/clickhouse.log        the server's log; errors also in logs/clickhouse.err.log
@@ -18,7 +19,9 @@ import logging
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
+from baocao.bi.credentials import credentials_path, ensure_credentials
 from baocao.settings import StackSettings
+from baocao.stack.clickhouse_access import BiAccess, write_access_files
 from baocao.stack.component import Health
 from baocao.stack.process import ManagedProcess, logs_dir
 from baocao.stack.templates import render, write_if_changed
@@ -40,6 +43,9 @@ class ClickHouseServer:
         self.data_dir = self.folder / "data"
         self.config_file = self.folder / "config.xml"
         self.users_file = self.folder / "users.xml"
+        #: Merged into users.xml / config.xml by the server (``<file name>.d``), reloaded live.
+        self.users_dir = self.folder / "users.d"
+        self.config_dir = self.folder / "config.d"
         self.log_file = logs_dir(home) / "clickhouse.log"
         self.error_log_file = logs_dir(home) / "clickhouse.err.log"
         self.process = ManagedProcess(
@@ -78,6 +84,23 @@ class ClickHouseServer:
             ),
         )
         write_if_changed(self.users_file, render("clickhouse-users.xml"))
+
+    def write_bi_access(self, access: BiAccess) -> bool:
+        """Give BI tools their users (generating missing passwords into the stack home).
+
+        Safe while the server runs: it reloads users.d and config.d by itself within seconds.
+        Returns whether a file changed.
+        """
+        credentials = ensure_credentials(
+            credentials_path(self.settings), access.plan.all_users(), overrides=access.overrides
+        )
+        return write_access_files(
+            users_dir=self.users_dir,
+            config_dir=self.config_dir,
+            plan=access.plan,
+            credentials=credentials,
+            tcp_port=self.settings.clickhouse_tcp_port,
+        )
 
     def probe(self, *, timeout: float) -> Health:
         """``SELECT 1`` over the native protocol on the stack's own port."""

@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baocao.bi.exceptions import BiAccessError
 from baocao.settings import Settings
+from baocao.stack.clickhouse_access import BiAccess
 from baocao.stack.exceptions import StackError
 from baocao.stack.lifecycle import stack_down, stack_status, stack_up
 from baocao.stack.status import ComponentStatus, render_table, to_json
@@ -33,7 +35,9 @@ stack_app = typer.Typer(
     "up",
     help="Start Kafka and ClickHouse unless they run, and wait until both answer.\n\n"
     "The first run downloads the Kafka jars with Maven (cached for later runs) and formats"
-    " Kafka's storage. Running it again while the servers run changes nothing.",
+    " Kafka's storage. Running it again while the servers run changes nothing.\n\n"
+    "It also writes ClickHouse's read-only BI users (baocao_bi and one per province,"
+    " passwords generated into the stack home); `baocao bi credentials` prints them.",
 )
 def up(
     timeout: float | None = typer.Option(
@@ -46,9 +50,10 @@ def up(
 ) -> None:
     """Start the servers that are not running; wait until every one answers."""
     settings = Settings()
+    bi_access = BiAccess.configured(settings)
     try:
-        statuses = stack_up(settings.stack, timeout=timeout)
-    except StackError as exc:
+        statuses = stack_up(settings.stack, timeout=timeout, bi_access=bi_access)
+    except (StackError, BiAccessError) as exc:
         _fail(exc)
     _console().print(_table(statuses, settings))
 
@@ -108,7 +113,7 @@ def _table(statuses: list[ComponentStatus], settings: Settings) -> Table:
     return render_table(statuses, home=home, title=f"stack home {home}")
 
 
-def _fail(exc: StackError) -> NoReturn:
+def _fail(exc: StackError | BiAccessError) -> NoReturn:
     # The message may quote server logs: print it as it is, not as rich markup.
     Console(stderr=True, soft_wrap=True).print(
         f"error: {exc}", style="red", markup=False, highlight=False

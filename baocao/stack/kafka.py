@@ -34,6 +34,8 @@ __all__ = ["KafkaServer", "new_cluster_id"]
 logger = logging.getLogger(__name__)
 
 FORMAT_TIMEOUT_SECONDS = 120.0
+#: The mechanism of the optional SASL listener (``StackSettings.kafka_sasl_port``).
+SASL_MECHANISM = "SCRAM-SHA-256"
 
 
 def new_cluster_id() -> str:
@@ -88,7 +90,8 @@ class KafkaServer:
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.settings.kafka_port, self.settings.kafka_controller_port)
+        sasl = (self.settings.kafka_sasl_port,) if self.settings.kafka_sasl_port else ()
+        return (self.settings.kafka_port, self.settings.kafka_controller_port, *sasl)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -106,6 +109,7 @@ class KafkaServer:
                 controller_port=self.settings.kafka_controller_port,
                 data_dir=self.data_dir,
                 partitions=4,
+                **self._sasl_template_values(),
             ),
         )
         write_if_changed(self.log4j_file, render("kafka-log4j2.xml", log_file=self.log_file))
@@ -122,6 +126,32 @@ class KafkaServer:
             return Health(ok=False, detail=f"no metadata answer: {exc.__cause__ or exc}")
         brokers = len(cluster.get("brokers", []))
         return Health(ok=True, detail=f"cluster {cluster.get('cluster_id')}, {brokers} broker(s)")
+
+    def _sasl_template_values(self) -> dict[str, str]:
+        """The optional SASL_PLAINTEXT listener (SCRAM-SHA-256): empty when it is off, so
+        the rendered file is the same as without the option."""
+        port = self.settings.kafka_sasl_port
+        if not port:
+            return {"sasl_listener": "", "sasl_protocol": "", "sasl_settings": ""}
+        return {
+            "sasl_listener": f",SASL_PLAINTEXT://127.0.0.1:{port}",
+            "sasl_protocol": ",SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl_settings": (
+                "\n# Clients may authenticate with SCRAM-SHA-256 on the SASL_PLAINTEXT listener;"
+                "\n# its users are stored in the cluster metadata (kafka-storage --add-scram).\n"
+                f"sasl.enabled.mechanisms={SASL_MECHANISM}\n"
+                f"listener.name.sasl_plaintext.{SASL_MECHANISM.lower()}.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            ),
+        }
+
+    def _scram_users(self) -> list[str]:
+        """``kafka-storage format`` options creating the SASL listener's user, if any."""
+        if not self.settings.kafka_sasl_port:
+            return []
+        name = self.settings.kafka_sasl_username
+        password = self.settings.kafka_sasl_password.get_secret_value()
+        return ["--add-scram", f"{SASL_MECHANISM}=[name={name},password={password}]"]
 
     def _jvm_logging_options(self) -> list[str]:
         return [
@@ -143,6 +173,7 @@ class KafkaServer:
             "--config",
             str(self.properties_file),
             "--ignore-formatted",
+            *self._scram_users(),
         ]
         logger.info("formatting Kafka storage %s (cluster id %s)", self.data_dir, cluster_id)
         try:

@@ -15,6 +15,7 @@ import time
 
 from baocao.settings import StackSettings
 from baocao.stack.clickhouse import ClickHouseServer
+from baocao.stack.clickhouse_access import BiAccess
 from baocao.stack.component import Component, Health
 from baocao.stack.exceptions import (
     PortInUseError,
@@ -42,8 +43,13 @@ def servers(settings: StackSettings, *, java: str = "java") -> list[Component]:
     return [KafkaServer(settings, java=java), ClickHouseServer(settings)]
 
 
-def stack_up(settings: StackSettings, *, timeout: float | None = None) -> list[ComponentStatus]:
+def stack_up(
+    settings: StackSettings, *, timeout: float | None = None, bi_access: BiAccess | None = None
+) -> list[ComponentStatus]:
     """Start whichever server is not running, then wait until every one answers.
+
+    With ``bi_access``, ClickHouse's BI users are (re)written first, also when it already runs
+    (it reloads them live).
 
     Raises:
         StackError: a program is missing, a port is taken, a server failed or timed out.
@@ -69,6 +75,10 @@ def stack_up(settings: StackSettings, *, timeout: float | None = None) -> list[C
                 logger.info("%s already running", component.name)
         for component in to_start:  # all ports first: fail before starting anything
             _check_ports_free(component)
+        if bi_access is not None:
+            for component in components:
+                if isinstance(component, ClickHouseServer):
+                    component.write_bi_access(bi_access)
         for component in to_start:
             component.prepare()
             component.process.start()

@@ -28,15 +28,27 @@ def render(template: str, **values: object) -> str:
     return Template(text).substitute(quoted)
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` (atomically) unless it already holds it; return if written."""
+def write_if_changed(path: Path, text: str, *, mode: int | None = None) -> bool:
+    """Write ``text`` to ``path`` (atomically) unless it already holds it; return if written.
+
+    With ``mode`` the file is created with those permissions from its first byte (a file with
+    secrets is never readable by others, not even for a moment) and an existing one gets them.
+    """
     try:
         if path.read_text(encoding="utf-8") == text:
+            if mode is not None:
+                path.chmod(mode)
             return False
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
+    if mode is None:
+        partial.write_text(text, encoding="utf-8")
+    else:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        partial.chmod(mode)
     os.replace(partial, path)
     return True

@@ -7,8 +7,12 @@ reloads the reference tables. Running it again applies nothing.
 
 ClickHouse has no transactional DDL: a migration that fails half-way leaves its first
 statements applied and is not recorded. Every statement is therefore written to be re-run
-(``CREATE ... IF NOT EXISTS``), so fixing the cause and running ``baocao migrate`` again
-completes it. Two ``migrate`` processes must not run at the same time (there is no lock).
+(``CREATE ... IF NOT EXISTS``, ``DROP TABLE IF EXISTS`` before re-creating a view), so fixing
+the cause and running ``baocao migrate`` again completes it. ClickHouse 18.16 has no ``ADD
+COLUMN IF NOT EXISTS``: an ``ALTER TABLE ... ADD COLUMN`` statement whose columns all exist
+already is skipped here instead (18.16 applies one ALTER's columns all or none, so "all
+exist" means the statement ran before). Two ``migrate`` processes must not run at the same
+time (there is no lock).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from importlib.resources.abc import Traversable
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ErrorCodes, ServerException
 
+from baocao.catalogue import Catalogue, load_catalogue
 from baocao.reference import ReferenceData, load_reference
 from baocao.settings import ClickHouseSettings
 from sinks.clickhouse.client import (
@@ -34,7 +39,7 @@ from sinks.clickhouse.client import (
     quote_identifier,
 )
 from sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
-from sinks.clickhouse.sql import split_statements
+from sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
 from sinks.exceptions import (
     ClickHouseUnavailableError,
     MigrationChecksumError,
@@ -241,8 +246,11 @@ def migrate(
     *,
     migrations: Sequence[Migration] | None = None,
     reference: ReferenceData | None = None,
+    catalogue: Catalogue | None = None,
 ) -> MigrationResult:
-    """Bring ``settings.database`` up to date and reload its reference tables.
+    """Bring ``settings.database`` up to date and reload its reference tables (provinces
+    and communes from ``reference``, indicators from ``catalogue``; by default the
+    package's).
 
     Idempotent: applied migrations are skipped (after checking they did not change), and
     the reference tables are only rewritten when their content differs from the package's.
@@ -271,7 +279,9 @@ def migrate(
             database=settings.database,
             applied=applied,
             already_applied=already_applied,
-            reference=load_reference_tables(client, reference or load_reference()),
+            reference=load_reference_tables(
+                client, reference or load_reference(), catalogue or load_catalogue()
+            ),
         )
     finally:
         client.disconnect()
@@ -301,6 +311,8 @@ def _apply(client: Client, migration: Migration) -> None:
     statements = migration.statements()
     for number, statement in enumerate(statements, start=1):
         try:
+            if _columns_already_added(client, migration, statement):
+                continue
             client.execute(statement)
         except TRANSIENT_ERRORS as exc:
             first_line = statement.splitlines()[0]
@@ -319,3 +331,40 @@ def _apply(client: Client, migration: Migration) -> None:
             f" {describe_error(exc)}; running `baocao migrate` again re-applies it harmlessly"
         ) from exc
     logger.info("applied migration %s (%d statements)", migration.file_name, len(statements))
+
+
+def _columns_already_added(client: Client, migration: Migration, statement: str) -> bool:
+    """True when ``statement`` adds columns that all exist (an earlier run applied it but
+    was not recorded); False for any other statement, or when none of them exists yet.
+
+    Some but not all of them existing cannot come from a migration (one ALTER adds its
+    columns together), so it is an error for an operator to look at, not something to guess.
+    """
+    addition = added_columns(statement)
+    if addition is None:
+        return False
+    present = _existing_columns(client, addition)
+    if not present:
+        return False
+    if len(present) == len(addition.columns):
+        logger.info(
+            "migration %s: columns %s of %s exist already; not adding them again",
+            migration.file_name,
+            ", ".join(addition.columns),
+            addition.table,
+        )
+        return True
+    missing = [column for column in addition.columns if column not in present]
+    raise MigrationError(
+        f"migration {migration.file_name}: table {addition.table} already has columns"
+        f" {', '.join(sorted(present))} but not {', '.join(missing)}; the table was changed"
+        " outside the migrations: make it match either state, then run `baocao migrate` again"
+    )
+
+
+def _existing_columns(client: Client, addition: ColumnAddition) -> set[str]:
+    rows = client.execute(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = %(t)s",
+        {"t": addition.table},
+    )
+    return {name for (name,) in rows} & set(addition.columns)

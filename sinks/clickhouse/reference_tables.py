@@ -1,10 +1,11 @@
-"""The ``provinces`` and ``communes`` tables, loaded from the reference data.
+"""The ``provinces``, ``communes`` and ``indicators`` tables, loaded from the package's data.
 
 ``baocao migrate`` calls :func:`load_reference_tables` on every run. The rows come from
-:func:`baocao.reference.load_reference` (the ``vietnam-provinces`` package), never typed by
-hand. A table whose content already equals the package's is left alone, so a repeated
-``migrate`` writes nothing; otherwise it is truncated and filled in one insert (readers may
-see it empty for that moment, which only happens when the package's data changes).
+:func:`baocao.reference.load_reference` (the ``vietnam-provinces`` package) and
+:func:`baocao.catalogue.load_catalogue` (``schemas/indicators.json``), never typed by hand.
+A table whose content already equals the package's is left alone, so a repeated ``migrate``
+writes nothing; otherwise it is truncated and filled in one insert (readers may see it empty
+for that moment, which only happens when the package's data changes).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.catalogue import Catalogue
 from baocao.reference import ReferenceData
 from sinks.clickhouse.client import TRANSIENT_ERRORS, describe_error
 from sinks.exceptions import MigrationError
 
 __all__ = [
     "COMMUNE_COLUMNS",
+    "INDICATOR_COLUMNS",
     "PROVINCE_COLUMNS",
     "ReferenceLoad",
     "commune_rows",
+    "indicator_rows",
     "load_reference_tables",
     "province_rows",
 ]
@@ -33,6 +37,17 @@ logger = logging.getLogger(__name__)
 
 PROVINCE_COLUMNS = ("province_code", "province_name", "division_type", "communes_expected")
 COMMUNE_COLUMNS = ("commune_code", "commune_name", "province_code", "division_type")
+INDICATOR_COLUMNS = (
+    "code",
+    "name_vi",
+    "name_en",
+    "unit",
+    "domain",
+    "aggregation",
+    "numerator",
+    "denominator",
+    "report_types",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +56,7 @@ class ReferenceLoad:
 
     provinces: int
     communes: int
+    indicators: int
     replaced: tuple[str, ...]
 
 
@@ -60,11 +76,34 @@ def commune_rows(reference: ReferenceData) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def load_reference_tables(client: Client, reference: ReferenceData) -> ReferenceLoad:
-    """Make ``provinces`` and ``communes`` hold exactly ``reference``; return what changed."""
+def indicator_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
+    """One row per indicator, sorted by code; ``report_types`` as a list (an Array column
+    reads back as a list, and an unchanged table must compare equal)."""
+    return [
+        (
+            i.code,
+            i.name_vi,
+            i.name_en,
+            i.unit,
+            i.domain,
+            i.aggregation,
+            i.numerator,
+            i.denominator,
+            [str(report_type) for report_type in i.report_types],
+        )
+        for i in sorted(catalogue, key=lambda i: i.code)
+    ]
+
+
+def load_reference_tables(
+    client: Client, reference: ReferenceData, catalogue: Catalogue
+) -> ReferenceLoad:
+    """Make ``provinces`` and ``communes`` hold exactly ``reference``, and ``indicators``
+    exactly ``catalogue``; return what changed."""
     wanted: dict[str, tuple[Sequence[str], Sequence[tuple[Any, ...]]]] = {
         "provinces": (PROVINCE_COLUMNS, province_rows(reference)),
         "communes": (COMMUNE_COLUMNS, commune_rows(reference)),
+        "indicators": (INDICATOR_COLUMNS, indicator_rows(catalogue)),
     }
     replaced: list[str] = []
     for table, (columns, rows) in wanted.items():
@@ -72,13 +111,14 @@ def load_reference_tables(client: Client, reference: ReferenceData) -> Reference
             replaced.append(table)
     if replaced:
         logger.info(
-            "reference tables reloaded (%s) from vietnam-provinces data %s",
+            "reference tables reloaded (%s) from vietnam-provinces data %s and the catalogue",
             ", ".join(replaced),
             reference.data_version,
         )
     return ReferenceLoad(
         provinces=len(wanted["provinces"][1]),
         communes=len(wanted["communes"][1]),
+        indicators=len(wanted["indicators"][1]),
         replaced=tuple(replaced),
     )
 

@@ -8,7 +8,9 @@ The loop, in the order that makes it safe:
    cannot be decoded or stored becomes a row of ``sink_poison_messages`` instead;
 3. write the batch, one insert per table; when ClickHouse refuses, retry the *same* batch
    with exponential backoff, forever, never skipping a row;
-4. commit the batch's offsets, only now that every row is in ClickHouse.
+4. commit the batch's offsets, only now that every row is in ClickHouse;
+5. observe, for each accepted report of the batch, how long it took from its submission to
+   being stored (``baocao_report_freshness_seconds``, see :mod:`sinks.metrics`).
 
 A crash anywhere before 4 means the batch is consumed again after a restart. That is
 harmless: every table is a ReplacingMergeTree keyed by the record's identity and version, so
@@ -33,7 +35,7 @@ from baocao.settings import Settings
 from baocao.topics import Topics
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import check_schema
-from sinks.clickhouse.rows import Route, message_row, routes_for
+from sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
 from sinks.clickhouse.writer import BatchWriter, FlushResult
 from sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from sinks.metrics import SinkStats
@@ -78,7 +80,9 @@ class ClickHouseSink:
         self._stop = stop
         self._max_idle = max_idle_seconds
         self.stats = stats if stats is not None else SinkStats()
-        self._routes: dict[str, Route] = routes_for(Topics(settings.kafka.topic_prefix))
+        self._routes: dict[str, Route] = routes_for(
+            Topics(settings.kafka.topic_prefix), deadlines=settings.deadlines
+        )
 
     @property
     def topics(self) -> list[str]:
@@ -142,7 +146,7 @@ class ClickHouseSink:
                     return
                 continue
             last_record = time.monotonic()
-            self._stage(batch, writer)
+            placed = self._stage(batch, writer)
             flushed = self._flush(writer)
             if flushed is None:
                 logger.warning(
@@ -151,8 +155,12 @@ class ClickHouseSink:
                     len(writer),
                 )
                 return
+            stored_at = datetime.now(UTC)
             committed = self._commit(consumer, batch)
             self.stats.record_batch(flushed.rows, flushed.seconds)
+            self.stats.record_freshness(
+                [(stored_at - submitted).total_seconds() for submitted in submitted_at_of(placed)]
+            )
             logger.info(
                 "flushed %d records in %.3fs: %s%s",
                 len(batch),
@@ -181,9 +189,11 @@ class ClickHouseSink:
                 batch.extend(records)
         return batch
 
-    def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> None:
+    def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> list[MessageRow]:
+        """Turn the batch into rows of the writer; return where each record went."""
         received_at = datetime.now(UTC)
         per_topic: dict[str, int] = {}
+        staged: list[MessageRow] = []
         for record in batch:
             per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
             placed = message_row(
@@ -194,7 +204,9 @@ class ClickHouseSink:
                 key=record.key,
                 value=record.value,
                 received_at=received_at,
+                timestamp_ms=record.timestamp,
             )
+            staged.append(placed)
             if placed.error is not None:
                 self.stats.record_poison()
                 logger.error(
@@ -208,6 +220,7 @@ class ClickHouseSink:
             writer.add(placed.table, placed.row)
         for topic, count in per_topic.items():
             self.stats.record_consumed(topic, count)
+        return staged
 
     def _flush(self, writer: BatchWriter) -> FlushResult | None:
         """Write the batch, retrying with backoff until it succeeds; None when stopped first."""

@@ -1,14 +1,21 @@
-"""Splitting a migration file into statements.
+"""Reading migration files: splitting them into statements, and spotting column additions.
 
 clickhouse-driver sends one statement per query, so a file of several statements is split
 at the semicolons that end them: not at a semicolon inside a quoted string, a quoted
 identifier or a comment. Comments are dropped (ClickHouse would store a view's text without
 them anyway), which also drops files' explanatory headers from the statements sent.
+
+ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so :func:`added_columns` tells the
+migration runner which columns an ``ALTER TABLE ... ADD COLUMN`` statement adds; the runner
+skips the statement when they all exist (see :mod:`sinks.clickhouse.migrate`).
 """
 
 from __future__ import annotations
 
-__all__ = ["split_statements"]
+import re
+from dataclasses import dataclass
+
+__all__ = ["ColumnAddition", "added_columns", "split_statements"]
 
 _QUOTES = frozenset("'\"`")
 
@@ -63,3 +70,65 @@ def _end_of_quoted(sql: str, start: int) -> int:
             return i + 1
         i += 1
     return len(sql)  # unterminated: the server will report it
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnAddition:
+    """An ``ALTER TABLE <table> ADD COLUMN ...`` statement: its table and the columns it adds."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
+_IDENTIFIER = r"(?:`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)"
+_ALTER_TABLE = re.compile(
+    rf"^ALTER\s+TABLE\s+(?P<table>{_IDENTIFIER})\s+(?P<clauses>.+)$", re.I | re.S
+)
+_ADD_COLUMN = re.compile(
+    rf"^ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<column>{_IDENTIFIER})\s", re.I | re.S
+)
+
+
+def added_columns(statement: str) -> ColumnAddition | None:
+    """The table and columns of an ``ALTER TABLE`` made only of ``ADD COLUMN`` clauses, or
+    None for any other statement (an ALTER that also modifies or drops is not recognised:
+    skipping it because its new columns exist could skip the rest)."""
+    match = _ALTER_TABLE.match(statement.strip())
+    if match is None:
+        return None
+    columns: list[str] = []
+    for clause in _top_level_clauses(match["clauses"]):
+        added = _ADD_COLUMN.match(clause.strip() + " ")
+        if added is None:
+            return None
+        columns.append(_unquote(added["column"]))
+    return ColumnAddition(_unquote(match["table"]), tuple(columns)) if columns else None
+
+
+def _top_level_clauses(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses, brackets and quotes."""
+    clauses: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char in _QUOTES:
+            i = _end_of_quoted(text, i)
+            continue
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            clauses.append(text[start:i])
+            start = i + 1
+        i += 1
+    clauses.append(text[start:])
+    return clauses
+
+
+def _unquote(identifier: str) -> str:
+    if identifier.startswith("`"):
+        return re.sub(r"\\(.)", r"\1", identifier[1:-1])
+    return identifier

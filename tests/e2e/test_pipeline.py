@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,12 @@ from clickhouse_driver import Client
 
 from baocao.settings import Settings
 
-PERIOD = "2025-08"
-SECOND_PERIOD = "2025-09"
+#: Last month and this month in Vietnam: periods still open whatever day the test runs (a
+#: month locks 30 days after its deadline, the 5th of the next month, and publishing stamps
+#: reports with the time of publication).
+TODAY = datetime.now(timezone(timedelta(hours=7))).date()
+SECOND_PERIOD = f"{TODAY:%Y-%m}"
+PERIOD = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 CATALOGUE_FILE = Path(__file__).parents[2] / "schemas" / "indicators.json"
 
 

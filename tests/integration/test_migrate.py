@@ -19,6 +19,7 @@ import pytest
 from clickhouse_driver import Client
 from conftest import settings_env
 
+from baocao.catalogue import load_catalogue
 from baocao.reference import load_reference
 from baocao.settings import Settings
 from sinks.clickhouse.client import connect
@@ -29,18 +30,163 @@ from sinks.clickhouse.migrate import (
     load_migrations,
     migrate,
 )
+from sinks.clickhouse.reference_tables import commune_rows, province_rows
 from sinks.clickhouse.rows import (
     COMMUNE_REPORTS,
     PROVINCE_INDICATOR_VALUES,
     REJECTIONS,
     Table,
-    commune_report_row,
+    accepted_report_row,
     province_indicator_row,
     rejection_row,
 )
 from sinks.exceptions import MigrationChecksumError, MigrationError, SchemaNotReadyError
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
+#: Monthly reports on August 2025 are due by the end of 5 September, local time (UTC+7).
+AUGUST_DEADLINE = datetime(2025, 9, 5, 16, 59, 59, tzinfo=UTC)
+#: Every BI view, with its columns in order (the contract BI tools rely on).
+VIEW_COLUMNS = {
+    "province_indicators": [
+        "province_code",
+        "province_name",
+        "period",
+        "indicator_code",
+        "value",
+        "communes_reported",
+        "communes_expected",
+        "updated_at",
+        "report_type",
+        "deadline",
+        "status",
+        "communes_with_warnings",
+        "communes_amended",
+    ],
+    "commune_indicators": [
+        "commune_code",
+        "commune_name",
+        "province_code",
+        "period",
+        "indicator_code",
+        "value",
+        "revision",
+        "submitted_at",
+        "report_type",
+        "on_time",
+        "amended",
+    ],
+    "rejected_reports": [
+        "rejection_id",
+        "report_id",
+        "commune_code",
+        "province_code",
+        "period",
+        "revision",
+        "reason_code",
+        "reason_field",
+        "message_en",
+        "message_vi",
+        "rejected_at",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+    ],
+    "province_completeness": [
+        "province_code",
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "communes_on_time",
+        "communes_late",
+        "communes_missing",
+        "completeness_pct",
+        "timeliness_pct",
+        "deadline",
+        "province_name",
+        "status",
+    ],
+    "national_completeness": [
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "communes_on_time",
+        "communes_late",
+        "communes_missing",
+        "completeness_pct",
+        "timeliness_pct",
+        "deadline",
+        "provinces_complete",
+        "provinces_approved",
+        "status",
+    ],
+    "missing_reports": [
+        "province_code",
+        "commune_code",
+        "commune_name",
+        "report_type",
+        "period",
+        "deadline",
+        "overdue",
+    ],
+    "national_indicators": [
+        "period",
+        "indicator_code",
+        "value",
+        "provinces_reported",
+        "communes_reported",
+        "communes_expected",
+        "report_type",
+        "deadline",
+        "status",
+    ],
+    "province_indicator_history": [
+        "province_code",
+        "province_name",
+        "report_type",
+        "period",
+        "indicator_code",
+        "version",
+        "value",
+        "previous_value",
+        "change",
+        "known_at",
+        "cause_commune_codes",
+        "cause_report_ids",
+        "cause_revisions",
+        "cause_previous_values",
+        "cause_values",
+    ],
+    "report_warnings": [
+        "warning_id",
+        "report_id",
+        "commune_code",
+        "commune_name",
+        "province_code",
+        "report_type",
+        "period",
+        "revision",
+        "rule_code",
+        "indicator_code",
+        "value",
+        "reference_value",
+        "message_en",
+        "message_vi",
+        "raised_at",
+    ],
+    "period_approvals": [
+        "province_code",
+        "report_type",
+        "period",
+        "approved_by",
+        "approved_at",
+        "note",
+        "province_name",
+        "approval_id",
+        "approval_count",
+    ],
+}
 
 
 @pytest.fixture
@@ -76,7 +222,7 @@ def test_migrate_applies_every_migration_once_and_records_it(
     assert [m.version for m in first.applied] == [m.version for m in known]
     assert first.already_applied == []
     assert first.reference is not None
-    assert first.reference.replaced == ("provinces", "communes")
+    assert first.reference.replaced == ("provinces", "communes", "indicators")
 
     assert names(client, "table") >= {
         LEDGER_TABLE,
@@ -86,12 +232,18 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "province_indicator_values",
         "rejections",
         "sink_poison_messages",
+        "indicators",
+        "province_completeness_values",
+        "province_indicator_changes",
+        "report_warnings_log",
+        "reporting_periods",
+        "missing_report_alerts",
+        "approvals",
     }
-    assert names(client, "view") == {
-        "province_indicators",
-        "commune_indicators",
-        "rejected_reports",
-    }
+    assert names(client, "view") == set(VIEW_COLUMNS)
+    for view, columns in VIEW_COLUMNS.items():
+        described = client.execute(f"DESCRIBE TABLE {view}")  # in column order
+        assert [row[0] for row in described] == columns, view
     ledger = client.execute(f"SELECT version, name, checksum FROM {LEDGER_TABLE} ORDER BY version")
     assert ledger == [(m.version, m.name, m.checksum) for m in known]
 
@@ -184,15 +336,15 @@ def test_a_failed_migration_is_not_recorded_and_completes_when_rerun(
     test_settings: Settings, migrated: Client
 ) -> None:
     first_statement = "CREATE TABLE IF NOT EXISTS half (x UInt8) ENGINE = MergeTree ORDER BY x"
-    broken = [*load_migrations(), Migration(7, "half", f"{first_statement};\nSELECT nonsense(;")]
-    with pytest.raises(MigrationError, match=r"0007_half.sql, statement 2 of 2"):
+    broken = [*load_migrations(), Migration(98, "half", f"{first_statement};\nSELECT nonsense(;")]
+    with pytest.raises(MigrationError, match=r"0098_half.sql, statement 2 of 2"):
         migrate(test_settings.clickhouse, migrations=broken)
-    assert migrated.execute(f"SELECT count() FROM {LEDGER_TABLE} WHERE version = 7") == [(0,)]
+    assert migrated.execute(f"SELECT count() FROM {LEDGER_TABLE} WHERE version = 98") == [(0,)]
     assert "half" in names(migrated, "table")  # no transactional DDL: statement 1 stayed
 
-    fixed = [*load_migrations(), Migration(7, "half", f"{first_statement};\nSELECT 1;")]
+    fixed = [*load_migrations(), Migration(98, "half", f"{first_statement};\nSELECT 1;")]
     result = migrate(test_settings.clickhouse, migrations=fixed)
-    assert [m.file_name for m in result.applied] == ["0007_half.sql"]
+    assert [m.file_name for m in result.applied] == ["0098_half.sql"]
 
 
 def test_sink_refuses_to_start_on_an_unmigrated_database(
@@ -206,14 +358,20 @@ def test_sink_refuses_to_start_on_an_unmigrated_database(
 
 
 def report(commune: str, revision: int, values: dict[str, float], period: str = "2025-08"):
-    return commune_report_row(
+    return accepted_report_row(
         {
             "report_id": f"00000000-0000-4000-8000-{commune}{revision:07d}",
             "commune_code": commune,
             "province_code": load_reference().communes[commune].province_code,
+            "report_type": "monthly",
             "period": period,
             "revision": revision,
             "submitted_at": T0.replace(day=revision),
+            "first_submitted_at": T0.replace(day=1),
+            "accepted_at": T0.replace(day=revision),
+            "deadline": AUGUST_DEADLINE,
+            "on_time": True,
+            "amended": False,
             "indicators": values,
         }
     )
@@ -271,6 +429,10 @@ def figure(province: str, indicator: str, version: int, value: float | None, rep
             "communes_reported": reported,
             "version": version,
             "updated_at": T0.replace(minute=version),
+            "report_type": "monthly",
+            "deadline": AUGUST_DEADLINE,
+            "communes_with_warnings": 0,
+            "communes_amended": 0,
         }
     )
 
@@ -382,7 +544,10 @@ def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
     )
     assert first.returncode == 0, first.stderr
     assert "applied   0006_bi_views.sql" in first.stdout
-    assert "reference tables: 34 provinces, 3321 communes (provinces, communes)" in first.stdout
+    assert (
+        "reference tables: 34 provinces, 3321 communes, 46 indicators"
+        " (provinces, communes, indicators)" in first.stdout
+    )
 
     again = subprocess.run(
         [*command, "migrate"], env=env, capture_output=True, text=True, timeout=120
@@ -397,3 +562,99 @@ def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
     )
     assert status.returncode == 0, status.stderr
     assert status.stdout.count(" applied 20") == len(load_migrations())
+
+
+def test_indicators_table_holds_the_catalogue(migrated: Client) -> None:
+    catalogue = load_catalogue()
+    rows = migrated.execute(
+        "SELECT code, aggregation, numerator, denominator, report_types FROM indicators"
+        " ORDER BY code"
+    )
+    assert len(rows) == len(list(catalogue)) == 46
+    by_code = {row[0]: row[1:] for row in rows}
+    rate = catalogue["tthc_on_time_rate"]
+    assert by_code["tthc_on_time_rate"] == (
+        "ratio",
+        rate.numerator,
+        rate.denominator,
+        [str(t) for t in rate.report_types],
+    )
+    assert by_code["tthc_received"] == (
+        "sum",
+        None,
+        None,
+        [str(t) for t in catalogue["tthc_received"].report_types],
+    )
+
+
+def test_a_database_of_the_first_release_is_upgraded_and_its_rows_read_with_defaults(
+    test_settings: Settings, client: Client
+) -> None:
+    """Rows written before issue 3 (no report type, no deadline) survive the upgrade: they
+    read as monthly, their deadline and timeliness as unknown (NULL), and such a figure is
+    provisional until its province approves the period. The first six migrations are run
+    by hand without the ledger, so `migrate` also re-runs them: re-running is harmless."""
+    reference = load_reference()
+    for old in load_migrations()[:6]:
+        for statement in old.statements():
+            client.execute(statement)
+    client.execute(
+        "INSERT INTO provinces (province_code, province_name, division_type, communes_expected)"
+        " VALUES",
+        province_rows(reference),
+    )
+    client.execute(
+        "INSERT INTO communes (commune_code, commune_name, province_code, division_type) VALUES",
+        commune_rows(reference),
+    )
+    client.execute(
+        "INSERT INTO commune_reports (report_id, commune_code, province_code, period, revision,"
+        " submitted_at, indicator_codes, indicator_values) VALUES",
+        [("r-old", "00070", "01", "2025-07", 1, T0, ["tthc_received"], [4.0])],
+    )
+    client.execute(
+        "INSERT INTO province_indicator_values (province_code, period, indicator_code, value,"
+        " numerator, denominator, communes_reported, version, updated_at) VALUES",
+        [("01", "2025-07", "tthc_received", 4.0, None, None, 1, 1, T0)],
+    )
+
+    result = migrate(test_settings.clickhouse)
+    assert [m.version for m in result.applied] == [m.version for m in load_migrations()]
+
+    assert client.execute(
+        "SELECT commune_code, period, value, report_type, on_time, amended FROM commune_indicators"
+    ) == [("00070", "2025-07", 4.0, "monthly", None, 0)]
+    figures = "SELECT value, report_type, deadline, status FROM province_indicators"
+    assert client.execute(figures) == [(4.0, "monthly", None, "provisional")]
+    assert client.execute(
+        "SELECT value, status, deadline FROM national_indicators WHERE period = '2025-07'"
+    ) == [(4.0, "provisional", None)]
+    client.execute(
+        "INSERT INTO approvals (approval_id, province_code, report_type, period, approved_by,"
+        " approved_at, note) VALUES",
+        [("a-1", "01", "monthly", "2025-07", "so-noi-vu", T0, None)],
+    )
+    assert client.execute(figures) == [(4.0, "monthly", None, "approved")]
+
+
+def test_an_applied_but_unrecorded_column_addition_is_skipped_and_a_partial_one_refused(
+    test_settings: Settings, migrated: Client
+) -> None:
+    migrated.execute(f"TRUNCATE TABLE {LEDGER_TABLE}")  # as if no migration had been recorded
+    again = migrate(test_settings.clickhouse)
+    assert [m.version for m in again.applied] == [m.version for m in load_migrations()]
+    columns = migrated.execute(
+        "SELECT count() FROM system.columns WHERE database = currentDatabase()"
+        " AND table = 'commune_reports' AND name = 'deadline'"
+    )
+    assert columns == [(1,)]
+
+    migrated.execute("ALTER TABLE commune_reports DROP COLUMN amended")
+    migrated.execute(f"TRUNCATE TABLE {LEDGER_TABLE}")
+    with pytest.raises(
+        MigrationError,
+        match=r"0008_reporting_semantics_columns\.sql: table commune_reports already has"
+        r" columns accepted_at, deadline, first_submitted_at, on_time, report_type but not"
+        r" amended",
+    ):
+        migrate(test_settings.clickhouse)

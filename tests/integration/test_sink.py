@@ -1,9 +1,9 @@
 """The ClickHouse sink against the real Kafka and ClickHouse.
 
-Records are encoded with the project's Avro codecs and published with kafka-python to the
-test's own topics; the sink runs in a thread (or as the `baocao sink` command) and the test
-reads the BI views. Offsets are read back from the broker to check they are committed only
-after ClickHouse has the rows.
+Records are encoded with the project's Avro codecs (current and older schemas, see
+``sink_support``) and published with kafka-python to the test's own topics; the sink runs in
+a thread (or as the `baocao sink` command) and the test reads the BI views. Offsets are read
+back from the broker to check they are committed only after ClickHouse has the rows.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sink_support as records
 from clickhouse_driver import Client
 from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
+from sink_support import Message, due
 
 from baocao import kafka
 from baocao.avro import codec_for
@@ -40,8 +42,6 @@ from sinks.metrics import SinkStats
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PERIOD = "2025-08"
-
-Message = tuple[str, bytes | None, bytes | None]  # topic, key, value
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ def committed(settings: Settings) -> dict[TopicPartition, int]:
 def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     """Offset after the last record of each non-empty partition of the sink's topics."""
     topics = Topics(settings.kafka.topic_prefix)
-    names = (topics.accepted_reports, topics.province_indicators, topics.dead_letter)
+    names = [name for name in topics.all() if name != topics.commune_reports]
     consumer = KafkaConsumer(**kafka.client_options(settings.kafka), enable_auto_commit=False)
     try:
         partitions = [
@@ -133,6 +133,7 @@ def all_committed(settings: Settings) -> bool:
 def report_message(
     topics: Topics, commune: str, revision: int, values: dict[str, float]
 ) -> Message:
+    """An accepted report as an older worker wrote it (``commune_report.v1``)."""
     record = {
         "report_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{commune}/{PERIOD}/{revision}")),
         "commune_code": commune,
@@ -149,6 +150,7 @@ def report_message(
 def figure_message(
     topics: Topics, province: str, indicator: str, version: int, value: float | None, reported: int
 ) -> Message:
+    """A figure as an older worker wrote it (``province_indicator.v1``)."""
     record = {
         "province_code": province,
         "period": PERIOD,
@@ -211,38 +213,133 @@ def prepared(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
 
 
 def views(client: Client) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        "province_indicators": client.execute(
-            "SELECT * FROM province_indicators ORDER BY province_code, indicator_code"
-        ),
-        "commune_indicators": client.execute(
-            "SELECT * FROM commune_indicators ORDER BY commune_code, indicator_code"
-        ),
-        "rejected_reports": client.execute(
-            "SELECT * FROM rejected_reports ORDER BY rejection_id, reason_code"
-        ),
+    """Every BI view, sorted (missing_reports counted: 3,321 communes per period)."""
+    queries = {
+        "province_indicators": "SELECT * FROM province_indicators"
+        " ORDER BY province_code, indicator_code",
+        "commune_indicators": "SELECT * FROM commune_indicators"
+        " ORDER BY commune_code, indicator_code",
+        "rejected_reports": "SELECT * FROM rejected_reports ORDER BY rejection_id, reason_code",
+        "province_completeness": "SELECT * FROM province_completeness"
+        " ORDER BY report_type, period, province_code",
+        "national_completeness": "SELECT * FROM national_completeness ORDER BY period",
+        "national_indicators": "SELECT * FROM national_indicators ORDER BY indicator_code",
+        "province_indicator_history": "SELECT * FROM province_indicator_history"
+        " ORDER BY province_code, indicator_code, version",
+        "report_warnings": "SELECT * FROM report_warnings ORDER BY warning_id",
+        "period_approvals": "SELECT * FROM period_approvals ORDER BY province_code",
+        "missing_reports": "SELECT period, province_code, count(), sum(overdue)"
+        " FROM missing_reports GROUP BY period, province_code ORDER BY period, province_code",
+        "missing_report_alerts": "SELECT alert_id, phase, commune_codes"
+        " FROM missing_report_alerts FINAL ORDER BY alert_id",
     }
+    return {name: client.execute(query) for name, query in queries.items()}
 
 
 # -- tests --------------------------------------------------------------------------------
 
 
-def test_sink_writes_every_topic_and_a_replay_changes_nothing(
+def test_sink_writes_every_topic_old_and_new_schemas_and_a_replay_changes_nothing(
     test_settings: Settings, prepared: Client
 ) -> None:
     topics = Topics(test_settings.kafka.topic_prefix)
     reference = load_reference()
     c1, c2, c3 = communes_of("01", 3)
     (c4,) = communes_of("79", 1)
+    august_due = due(PERIOD).replace(microsecond=0)  # DateTime keeps whole seconds
+    corrected = records.accepted_report(
+        c1,
+        PERIOD,
+        2,
+        submitted_at=T0.replace(day=2),
+        first_submitted_at=T0,
+        accepted_at=T0.replace(day=2),
+        indicators={"tthc_received": 5.0},
+    )
+    late = records.accepted_report(c3, PERIOD, 1, on_time=False, indicators={"tthc_received": 3.0})
     messages = [
-        report_message(topics, c1, 1, {"births": 1.0, "deaths": 4.0}),
-        report_message(topics, c2, 1, {"births": 2.0}),
-        report_message(topics, c3, 1, {"births": 3.0}),
-        report_message(topics, c4, 1, {"births": 9.0}),
-        report_message(topics, c1, 2, {"births": 5.0}),  # correction of c1
-        figure_message(topics, "01", "births", 1, 6.0, 3),
-        figure_message(topics, "01", "births", 2, 10.0, 3),
-        figure_message(topics, "79", "births", 1, 9.0, 1),
+        # An older worker's accepted reports (commune_report.v1) ...
+        report_message(topics, c1, 1, {"tthc_received": 1.0, "tthc_pending": 4.0}),
+        report_message(topics, c2, 1, {"tthc_received": 2.0}),
+        # ... and a new worker's (accepted_report.v1), one of them a correction of c1.
+        records.message(topics, "accepted_reports", f"{c3}|{PERIOD}", late),
+        records.message(
+            topics,
+            "accepted_reports",
+            f"{c4}|{PERIOD}",
+            records.accepted_report(c4, PERIOD, 1, indicators={"tthc_received": 9.0}),
+        ),
+        records.message(topics, "accepted_reports", f"{c1}|{PERIOD}", corrected),
+        # Figures: an older worker's (v1) and a new one's (v2, flagged).
+        figure_message(topics, "01", "tthc_received", 1, 6.0, 3),
+        records.message(
+            topics,
+            "province_indicators",
+            f"01|{PERIOD}|tthc_received",
+            records.figure(
+                "01",
+                PERIOD,
+                "tthc_received",
+                2,
+                10.0,
+                communes_reported=3,
+                communes_with_warnings=1,
+                updated_at=T0.replace(minute=2),
+            ),
+        ),
+        figure_message(topics, "79", "tthc_received", 1, 9.0, 1),
+        records.message(
+            topics,
+            "province_completeness",
+            f"01|monthly|{PERIOD}",
+            records.completeness("01", PERIOD, 2, reported=3, on_time=2),
+        ),
+        records.message(
+            topics,
+            "province_indicator_changes",
+            f"01|{PERIOD}|tthc_received",
+            records.change(
+                "01",
+                PERIOD,
+                "tthc_received",
+                2,
+                10.0,
+                6.0,
+                T0.replace(hour=9),
+                [
+                    {
+                        "commune_code": c1,
+                        "report_id": corrected["report_id"],
+                        "revision": 2,
+                        "previous_value": 1.0,
+                        "value": 5.0,
+                    }
+                ],
+            ),
+        ),
+        records.message(
+            topics,
+            "report_warnings",
+            c1,
+            records.warning(corrected, "far_from_history", "tthc_received"),
+        ),
+        records.message(
+            topics,
+            "reporting_periods",
+            f"monthly|{PERIOD}",
+            records.reporting_period(PERIOD, T0),
+        ),
+        records.message(
+            topics,
+            "missing_report_alerts",
+            "01",
+            records.alert(
+                "01", PERIOD, "overdue", list(reference.communes_by_province["01"][3:]), T0
+            ),
+        ),
+        records.message(
+            topics, "approvals", "79", records.approval("79", PERIOD, T0.replace(day=10))
+        ),
         rejection_message(topics, 17),
     ]
     publish(test_settings, messages)
@@ -255,8 +352,15 @@ def test_sink_writes_every_topic_and_a_replay_changes_nothing(
     assert stats.rows_written == {
         "commune_reports": 5,
         "province_indicator_values": 3,
+        "province_completeness_values": 1,
+        "province_indicator_changes": 1,
+        "report_warnings_log": 1,
+        "reporting_periods": 1,
+        "missing_report_alerts": 1,
+        "approvals": 1,
         "rejections": 1,
     }
+    assert stats.fresh_reports == 5  # one freshness observation per accepted report stored
     # One insert per table per batch: never more parts than batches (merges only lower it).
     parts = prepared.execute(
         "SELECT table, count() FROM system.parts WHERE database = currentDatabase()"
@@ -267,37 +371,113 @@ def test_sink_writes_every_topic_and_a_replay_changes_nothing(
 
     seen = views(prepared)
     name = {code: reference.communes[code].name for code in (c1, c2, c3, c4)}
-    assert [row[:7] for row in seen["commune_indicators"]] == [
-        (c1, name[c1], "01", PERIOD, "births", 5.0, 2),
-        (c2, name[c2], "01", PERIOD, "births", 2.0, 1),
-        (c3, name[c3], "01", PERIOD, "births", 3.0, 1),
-        (c4, name[c4], "79", PERIOD, "births", 9.0, 1),
+    assert seen["commune_indicators"] == [
+        (c1, name[c1], "01", PERIOD, "tthc_received", 5.0, 2, T0.replace(day=2), "monthly", 1, 0),
+        # the older worker's report: on time judged from its period's deadline by the sink
+        (c2, name[c2], "01", PERIOD, "tthc_received", 2.0, 1, T0, "monthly", 1, 0),
+        (
+            c3,
+            name[c3],
+            "01",
+            PERIOD,
+            "tthc_received",
+            3.0,
+            1,
+            late["submitted_at"],
+            "monthly",
+            0,
+            0,
+        ),
+        (
+            c4,
+            name[c4],
+            "79",
+            PERIOD,
+            "tthc_received",
+            9.0,
+            1,
+            august_due - timedelta(days=1),
+            "monthly",
+            1,
+            0,
+        ),
     ]
+    expected_01 = reference.communes_expected("01")
+    expected_79 = reference.communes_expected("79")
     assert seen["province_indicators"] == [
         (
             "01",
             reference.provinces["01"].name,
             PERIOD,
-            "births",
+            "tthc_received",
             10.0,
             3,
-            reference.communes_expected("01"),
+            expected_01,
             T0.replace(minute=2),
+            "monthly",
+            august_due,
+            "final",
+            1,
+            0,
         ),
+        # the older worker's figure: its deadline filled in from the period by the sink
         (
             "79",
             reference.provinces["79"].name,
             PERIOD,
-            "births",
+            "tthc_received",
             9.0,
             1,
-            reference.communes_expected("79"),
+            expected_79,
             T0.replace(minute=1),
+            "monthly",
+            august_due,
+            "approved",
+            0,
+            0,
         ),
     ]
     assert [(r[0], r[2], r[6], r[7]) for r in seen["rejected_reports"]] == [
         (f"{topics.commune_reports}:0:17", "99999", "empty_report", None),
         (f"{topics.commune_reports}:0:17", "99999", "unknown_commune", "commune_code"),
+    ]
+    completeness = {row[0]: row for row in seen["province_completeness"]}
+    assert len(completeness) == 34
+    assert completeness["01"][:11] == (
+        "01",
+        "monthly",
+        PERIOD,
+        expected_01,
+        3,
+        2,
+        1,
+        expected_01 - 3,
+        round(300 / expected_01, 1),
+        round(200 / expected_01, 1),
+        august_due,
+    )
+    assert completeness["79"][3:8] == (expected_79, 0, 0, 0, expected_79)
+    assert completeness["79"][-1] == "approved" and completeness["01"][-1] == "final"
+    assert seen["national_completeness"][0][:7] == ("monthly", PERIOD, 3321, 3, 2, 1, 3318)
+    assert seen["national_indicators"] == [
+        (PERIOD, "tthc_received", 19.0, 2, 4, 3321, "monthly", august_due, "final")
+    ]
+    assert [row[5:10] for row in seen["province_indicator_history"]] == [
+        (2, 10.0, 6.0, 4.0, T0.replace(hour=9))
+    ]
+    assert [(row[2], row[7], row[8]) for row in seen["report_warnings"]] == [
+        (c1, 2, "far_from_history")
+    ]
+    assert [row[:5] for row in seen["period_approvals"]] == [
+        ("79", "monthly", PERIOD, "so-noi-vu-79", T0.replace(day=10))
+    ]
+    # Every commune of the announced period that has no accepted report, all overdue.
+    missing = {row[1]: row[2:] for row in seen["missing_reports"]}
+    assert missing["01"] == (expected_01 - 3, expected_01 - 3)
+    assert missing["79"] == (expected_79 - 1, expected_79 - 1)
+    assert sum(count for count, _ in missing.values()) == 3321 - 4
+    assert seen["missing_report_alerts"] == [
+        (f"01|monthly|{PERIOD}|overdue", "overdue", list(reference.communes_by_province["01"][3:]))
     ]
 
     # Replay everything with a new consumer group: rows are written again, views unchanged.
@@ -438,7 +618,10 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
         text=True,
     )
     try:
-        publish(settings, [report_message(topics, c2, 1, {"births": 2.0})])
+        # Submitted just now: the freshness metric observes a few seconds at most.
+        now = datetime.now(UTC)
+        fresh = records.accepted_report(c2, "2025-08", 1, submitted_at=now)
+        publish(settings, [records.message(topics, "accepted_reports", f"{c2}|2025-08", fresh)])
         wait_until(
             lambda: prepared.execute("SELECT count() FROM commune_indicators") == [(2,)],
             "the running command to write the second report",
@@ -450,7 +633,10 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
                     text = r.read().decode()
             except OSError:
                 return False
-            return 'baocao_sink_rows_written_total{table="commune_reports"} 1.0' in text
+            return (
+                'baocao_sink_rows_written_total{table="commune_reports"} 1.0' in text
+                and 'baocao_report_freshness_seconds_bucket{le="60.0"} 1.0' in text
+            )
 
         wait_until(metric_written, "the metrics endpoint to count the row")
         process.send_signal(signal.SIGTERM)

@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, TopicPartition
 from baocao.avro import codec_for
 from baocao.kafka import admin_client, client_options, ensure_topics, producer
 from baocao.models import CommuneReport
+from baocao.periods import period_containing
 from baocao.reference import load_reference
 from baocao.settings import Settings
 from baocao.topics import Topics
@@ -35,7 +36,9 @@ from baocao.topics import Topics
 REFERENCE = load_reference()
 PROVINCE = "01"
 A, B = REFERENCE.communes_by_province[PROVINCE][:2]
-PERIOD = "2025-08"
+#: Last month: open (not locked) whatever today is, since reports here carry today's Kafka
+#: timestamps and a month locks 30 days after the 5th of the next.
+PERIOD = period_containing("monthly", datetime.now(UTC)).previous().text
 REPORTS = codec_for("commune_report.v1")
 #: Worker start-up (topics, group join, table recovery) takes ~10 s here; this leaves room.
 DEADLINE_SECONDS = 60.0
@@ -237,8 +240,8 @@ def readers(test_settings: Settings) -> Iterator[dict[str, TopicReader]]:
     ensure_topics(test_settings.kafka)
     topics = Topics(test_settings.kafka.topic_prefix)
     opened = {
-        "figures": TopicReader(test_settings, topics.province_indicators, "province_indicator.v1"),
-        "accepted": TopicReader(test_settings, topics.accepted_reports, "commune_report.v1"),
+        "figures": TopicReader(test_settings, topics.province_indicators, "province_indicator.v2"),
+        "accepted": TopicReader(test_settings, topics.accepted_reports, "accepted_report.v1"),
         "dead": TopicReader(test_settings, topics.dead_letter, "rejected_report.v1"),
     }
     yield opened

@@ -467,6 +467,87 @@ def check_volumes(compose: Compose) -> Problems:
     return problems
 
 
+GRAFANA_IMAGE = "grafana/grafana"
+GRAFANA_PLUGIN = "grafana-clickhouse-datasource"
+
+
+def bind_mounts(service: Mapping[str, Any]) -> dict[str, str]:
+    """Container path -> host path of every bind mount (``./x:/y[:ro]``)."""
+    mounts: dict[str, str] = {}
+    for entry in service.get("volumes") or []:
+        if isinstance(entry, dict):
+            if entry.get("type") == "bind":
+                mounts[str(entry["target"])] = str(entry["source"])
+            continue
+        source, _, rest = str(entry).partition(":")
+        if rest and source.startswith((".", "/")):
+            mounts[rest.split(":", 1)[0]] = source
+    return mounts
+
+
+def check_grafana(compose: Compose, *, root: Path = ROOT) -> Problems:
+    """Grafana runs a pinned plugin, mounts provisioning that exists in the repository, and its
+    data source logs in to the compose ClickHouse as the read-only BI user with the password
+    the ``bi-access`` service gave that user (the same variable); it starts after them."""
+    from baocao.bi.access import BI_USER
+
+    problems: Problems = []
+    name, svc = find_service(compose, GRAFANA_IMAGE)
+    env = environment(svc)
+    plugin = env.get("GF_INSTALL_PLUGINS", "")
+    if not re.fullmatch(rf"{GRAFANA_PLUGIN} \d+\.\d+\.\d+", plugin):
+        problems.append(f"{name}: GF_INSTALL_PLUGINS {plugin!r} is not a pinned {GRAFANA_PLUGIN}")
+    if not (svc.get("healthcheck") or {}).get("test"):
+        problems.append(f"{name}: no healthcheck")
+    mounts = bind_mounts(svc)
+    for target, source in mounts.items():
+        if not (root / source).exists():
+            problems.append(f"{name}: mounts {source} (at {target}), which is not in the repo")
+    provisioning = mounts.get("/etc/grafana/provisioning")
+    if provisioning is None:
+        return [*problems, f"{name}: /etc/grafana/provisioning is not mounted from the repo"]
+    sources = root / provisioning / "datasources"
+    datasources = [
+        source
+        for path in sorted(sources.glob("*.y*ml"))
+        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+            "datasources", []
+        )
+        if source.get("type") == GRAFANA_PLUGIN
+    ]
+    if len(datasources) != 1:
+        return [*problems, f"{name}: expected one {GRAFANA_PLUGIN} data source: {datasources}"]
+    source = datasources[0]
+    data = source.get("jsonData") or {}
+    clickhouse_name, _ = find_service(compose, *CLICKHOUSE_IMAGES)
+    if data.get("username") != BI_USER:
+        problems.append(f"{name}: the data source logs in as {data.get('username')!r}")
+    if (data.get("host"), int(data.get("port") or 0)) != (clickhouse_name, CLICKHOUSE_NATIVE_PORT):
+        problems.append(f"{name}: the data source points at {data.get('host')}:{data.get('port')}")
+    password = (source.get("secureJsonData") or {}).get("password", "")
+    variable = re.fullmatch(r"\$\{?(\w+)\}?", str(password))
+    if variable is None:
+        problems.append(f"{name}: the data source password is not an environment variable")
+    else:
+        raw = services(compose)
+        wanted = environment(raw.get("bi-access") or {}).get("BAOCAO_BI_PASSWORD")
+        if variable.group(1) not in env or env[variable.group(1)] != wanted or not wanted:
+            problems.append(
+                f"{name}: ${variable.group(1)} is not the BAOCAO_BI_PASSWORD of bi-access"
+            )
+    dashboards = mounts.get("/etc/grafana/dashboards/baocao")
+    for path in sorted((root / (dashboards or "missing")).glob("*.json")):
+        uids = set(re.findall(r'"uid":\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+        if source.get("uid") not in uids:
+            problems.append(f"{name}: {path.name} does not use data source {source.get('uid')}")
+    if dashboards is None:
+        problems.append(f"{name}: no dashboards mounted")
+    depends = svc.get("depends_on") or {}
+    if (depends.get("bi-access") or {}).get("condition") != "service_completed_successfully":
+        problems.append(f"{name}: does not wait for bi-access to complete")
+    return problems
+
+
 # -- the compose file passes every rule --------------------------------------------------------
 
 
@@ -499,6 +580,7 @@ def test_pipeline_services_are_all_there(compose: Compose) -> None:
         "worker": ["worker"],
         "sink": ["sink"],
         "simulator": ["simulate"],
+        "bi-access": ["bi"],
     }
 
 
@@ -549,6 +631,20 @@ def test_clickhouse_password_is_the_same_for_server_and_apps() -> None:
         == "s3cret"
     )
     assert environment(services(with_password)["sink"])["BAOCAO_CLICKHOUSE_PASSWORD"] == "s3cret"
+
+
+def test_grafana_is_provisioned_with_the_read_only_bi_user() -> None:
+    # Raw document: the password must be the same *variable* in both services.
+    assert check_grafana(load_raw()) == []
+
+
+def test_bi_access_keeps_its_passwords_on_a_volume_the_image_prepares(compose: Compose) -> None:
+    service = services(compose)["bi-access"]
+    home = environment(service)["BAOCAO_STACK_HOME"]
+    volume = f"{home}/bi"
+    assert any(str(entry).endswith(f":{volume}") for entry in service["volumes"])
+    assert re.search(rf"install -d .*{re.escape(volume)}\b", DOCKERFILE.read_text(encoding="utf-8"))
+    assert command_args(service) == ["bi", "apply", "--require-env-password"]
 
 
 def test_data_lives_on_named_volumes(compose: Compose) -> None:
@@ -805,3 +901,31 @@ def test_interpolation_follows_compose_rules() -> None:
     )
     with pytest.raises(ValueError, match="UNSET"):
         interpolate("${UNSET:?needed}", env)
+
+
+def test_rejects_grafana_without_the_bi_user_or_its_files(tmp_path: Path) -> None:
+    raw = load_raw()
+
+    def change(d: Compose) -> None:
+        grafana = d["services"]["grafana"]
+        grafana["environment"]["GF_INSTALL_PLUGINS"] = GRAFANA_PLUGIN
+        grafana["environment"]["BAOCAO_BI_PASSWORD"] = "${OTHER:-}"
+        grafana["volumes"].append("./grafana/nowhere:/etc/x:ro")
+        del grafana["depends_on"]["bi-access"]
+
+    problems = check_grafana(broken(raw, change))
+    assert f"grafana: GF_INSTALL_PLUGINS {GRAFANA_PLUGIN!r} is not a pinned {GRAFANA_PLUGIN}" in (
+        problems
+    )
+    assert "grafana: mounts ./grafana/nowhere (at /etc/x), which is not in the repo" in problems
+    assert "grafana: $BAOCAO_BI_PASSWORD is not the BAOCAO_BI_PASSWORD of bi-access" in problems
+    assert "grafana: does not wait for bi-access to complete" in problems
+
+    # A data source that logs in as `default` is refused too.
+    (tmp_path / "grafana" / "provisioning" / "datasources").mkdir(parents=True)
+    (tmp_path / "grafana" / "dashboards").mkdir()
+    source = (ROOT / "grafana/provisioning/datasources/clickhouse.yml").read_text()
+    (tmp_path / "grafana/provisioning/datasources/clickhouse.yml").write_text(
+        source.replace("username: baocao_bi", "username: default")
+    )
+    assert check_grafana(raw, root=tmp_path) == ["grafana: the data source logs in as 'default'"]

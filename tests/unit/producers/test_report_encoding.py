@@ -43,7 +43,7 @@ def test_a_revision_beyond_an_avro_int_cannot_be_encoded(revision: int) -> None:
 
 
 def test_text_that_is_not_unicode_cannot_be_encoded() -> None:
-    with pytest.raises(ReportEncodeError, match=r"cannot be encoded as commune_report\.v1"):
+    with pytest.raises(ReportEncodeError, match=r"cannot be encoded as commune_report\.v2"):
         encode_report(replace(REPORT, commune_code="\ud800"))
 
 

@@ -46,6 +46,9 @@ def test_stats_count_and_mirror_to_prometheus() -> None:
     stats.record_retry()
     stats.record_batch({"commune_reports": 4, "sink_poison_messages": 1}, 0.2)
     stats.record_batch({"commune_reports": 2}, 0.1)
+    stats.record_freshness([1.5, 7200.0])
+    stats.record_freshness([])
+    stats.record_freshness([-3.0])  # a submission stamped ahead of the sink's clock
     assert stats.snapshot() == {
         "records": 5,
         "rows_written": {"commune_reports": 6, "sink_poison_messages": 1},
@@ -53,12 +56,20 @@ def test_stats_count_and_mirror_to_prometheus() -> None:
         "retries": 2,
         "poison": 1,
         "commit_failures": 0,
+        "fresh_reports": 3,
+        "max_freshness_seconds": 7200.0,
     }
     exposition = generate_latest(metrics.registry).decode()
     assert 'baocao_sink_rows_written_total{table="commune_reports"} 6.0' in exposition
     assert "baocao_sink_insert_retries_total 2.0" in exposition
     assert "baocao_sink_flush_seconds_count 2.0" in exposition
     assert 'baocao_sink_records_consumed_total{topic="t"} 5.0' in exposition
+    assert "baocao_report_freshness_seconds_count 3.0" in exposition
+    assert "baocao_report_freshness_seconds_sum 7201.5" in exposition
+    assert 'baocao_report_freshness_seconds_bucket{le="0.5"} 1.0' in exposition
+    assert 'baocao_report_freshness_seconds_bucket{le="2.0"} 2.0' in exposition
+    assert 'baocao_report_freshness_seconds_bucket{le="3600.0"} 2.0' in exposition
+    assert 'baocao_report_freshness_seconds_bucket{le="21600.0"} 3.0' in exposition
 
 
 def test_two_metric_sets_do_not_collide() -> None:

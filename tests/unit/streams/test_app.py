@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from baocao.settings import KafkaSettings, Settings, WorkerSettings
 from streams.agent import ChangelogTrackingTable
-from streams.app import create_app
+from streams.app import create_app, worker_clock
 
 
 def settings(tmp_path: Path, *, web_port: int) -> Settings:
@@ -39,18 +40,27 @@ def test_a_web_port_enables_faust_s_web_server_on_it(tmp_path: Path) -> None:
 def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
 
-    assert set(app.tables) == {"latest", "versions"}
+    assert set(app.tables) == {"latest", "versions", "approvals", "figures"}
     for name, table in app.tables.items():
         assert isinstance(table, ChangelogTrackingTable)
         assert table.changelog_topic.get_topic_name() == f"pre-rollup-{name}-changelog"
         assert table.partitions == 6
 
 
-def test_the_agent_consumes_the_commune_reports_topic(tmp_path: Path) -> None:
+def test_the_agent_consumes_reports_and_approvals_together(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
 
     [agent] = app.agents.values()
-    assert agent.channel.get_topic_name() == "pre.commune-reports"
+    assert agent.channel.topics == ("pre.commune-reports", "pre.approvals")
+    assert agent.channel.partitions == 6  # co-partitioned: same keys, same partition count
+
+
+def test_the_worker_clock_is_shifted_by_the_offset() -> None:
+    shifted = worker_clock(-86_400)()
+    now = datetime.now(UTC)
+
+    assert abs((now - shifted) - timedelta(days=1)) < timedelta(seconds=5)
+    assert abs(worker_clock(0)() - now) < timedelta(seconds=5)
 
 
 def test_two_apps_can_live_in_one_process(tmp_path: Path) -> None:

@@ -34,3 +34,28 @@ def test_a_batch_is_counted_by_outcome_reason_size_and_duration() -> None:
     assert value("baocao_worker_batch_events_sum") == 8
     assert value("baocao_worker_batch_duration_seconds_bucket", le="0.25") == 2
     assert value("baocao_worker_batch_duration_seconds_bucket", le="0.1") == 1
+
+
+def test_warnings_approvals_changes_and_the_schedule_are_counted() -> None:
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry=registry)
+    result = BatchResult()
+    result.warnings.update({"far_from_history": 2})
+    result.approvals.update({"stored": 1, "invalid": 3})
+    result.changes = 7
+
+    metrics.observe_batch(result, seconds=0.1)
+    metrics.observe_tick(announced=5, alerts=2)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("baocao_worker_warnings_total", rule="far_from_history") == 2
+    assert value("baocao_worker_warnings_total", rule="resolved_exceeds_received") == 0
+    assert value("baocao_worker_approvals_total", outcome="stored") == 1
+    assert value("baocao_worker_approvals_total", outcome="invalid") == 3
+    assert value("baocao_worker_figure_changes_total") == 7
+    assert value("baocao_worker_periods_announced_total") == 5
+    assert value("baocao_worker_missing_report_alerts_total") == 2
+    assert value("baocao_worker_batch_events_sum") == 4  # approvals are events of the batch
+    assert value("baocao_worker_rejections_total", reason="period_locked") == 0

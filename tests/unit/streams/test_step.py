@@ -7,7 +7,7 @@ import math
 import uuid
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,18 +18,22 @@ from baocao.avro import codec_for
 from baocao.catalogue import load_catalogue
 from baocao.models import CommuneReport
 from baocao.reference import load_reference
+from baocao.settings import DeadlineSettings
 from baocao.topics import Topics
+from streams.rollup import millis
 from streams.step import (
     BatchResult,
     Outcome,
     OutputRecord,
     RollupStep,
     SourceRecord,
+    Tables,
 )
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()
 TOPICS = Topics("unit")
+RULES = DeadlineSettings(lock_days=30, amendments_after_lock="reject")
 PERIOD = "2025-08"
 HANOI = "01"
 A, B, C = REFERENCE.communes_by_province[HANOI][:3]
@@ -37,7 +41,12 @@ OTHER_PROVINCE = next(p for p in REFERENCE.provinces if p != HANOI)
 D = REFERENCE.communes_by_province[OTHER_PROVINCE][0]
 NOW = datetime(2025, 9, 5, 8, 30, tzinfo=UTC)
 SUBMITTED = datetime(2025, 9, 2, 2, 30, tzinfo=UTC)
+#: 2025-08 is due at the end of 5 September and locks at the end of 5 October (UTC+7).
+DEADLINE = datetime(2025, 9, 5, 16, 59, 59, 999000, tzinfo=UTC)
+LOCKS_AT = DEADLINE + timedelta(days=30)
 REPORTS = codec_for("commune_report.v1")
+ACCEPTED = codec_for("accepted_report.v1")
+FIGURES = codec_for("province_indicator.v2")
 
 
 def make_report(
@@ -47,6 +56,7 @@ def make_report(
     province: str | None = None,
     period: str = PERIOD,
     report_id: str | None = None,
+    submitted_at: datetime = SUBMITTED,
     **indicators: float,
 ) -> CommuneReport:
     return CommuneReport(
@@ -55,41 +65,86 @@ def make_report(
         province_code=province or REFERENCE.communes[commune].province_code,
         period=period,
         revision=revision,
-        submitted_at=SUBMITTED,
+        submitted_at=submitted_at,
         indicators=indicators or {"tthc_received": 1.0},
     )
 
 
 class Feed:
-    """Numbers events like a Kafka partition: each gets the next offset."""
+    """Numbers events like a Kafka partition: each gets the next offset, and a timestamp."""
 
     def __init__(self) -> None:
         self.offset = 0
 
-    def raw(self, value: bytes | None, *, key: bytes | None = HANOI.encode()) -> SourceRecord:
-        record = SourceRecord(TOPICS.commune_reports, 2, self.offset, key, value)
+    def raw(
+        self,
+        value: bytes | None,
+        *,
+        key: bytes | None = HANOI.encode(),
+        topic: str = TOPICS.commune_reports,
+        at: datetime = NOW,
+    ) -> SourceRecord:
+        record = SourceRecord(topic, 2, self.offset, key, value, millis(at))
         self.offset += 1
         return record
 
-    def __call__(self, report: CommuneReport, *, key: str | None = None) -> SourceRecord:
+    def __call__(
+        self, report: CommuneReport, *, key: str | None = None, at: datetime = NOW
+    ) -> SourceRecord:
         key = report.province_code if key is None else key
-        return self.raw(REPORTS.encode(report.to_avro()), key=key.encode())
+        return self.raw(REPORTS.encode(report.to_avro()), key=key.encode(), at=at)
+
+    def approval(
+        self,
+        province: str = HANOI,
+        period: str = PERIOD,
+        *,
+        approved_at: datetime,
+        report_type: str = "monthly",
+        by: str = "Chủ tịch UBND tỉnh",
+    ) -> SourceRecord:
+        payload = {
+            "approval_id": str(uuid.uuid4()),
+            "province_code": province,
+            "report_type": report_type,
+            "period": period,
+            "approved_by": by,
+            "approved_at": approved_at,
+            "note": None,
+        }
+        value = codec_for("approval.v1").encode(payload)
+        return self.raw(value, key=province.encode(), topic=TOPICS.approvals, at=approved_at)
 
 
 class Worker:
     """The step and its state, as the agent keeps them between batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: DeadlineSettings = RULES) -> None:
         self.step = RollupStep(
-            topics=TOPICS, reference=REFERENCE, catalogue=CATALOGUE, clock=lambda: NOW
+            topics=TOPICS,
+            reference=REFERENCE,
+            catalogue=CATALOGUE,
+            deadlines=rules,
+            clock=lambda: NOW,
         )
-        self.latest: dict[str, Any] = {}
-        self.versions: dict[str, Any] = {}
+        self.tables = Tables(latest={}, versions={}, approvals={}, figures={})
         self.feed = Feed()
 
+    @property
+    def latest(self) -> MutableMapping[str, Any]:
+        return self.tables.latest
+
+    @property
+    def versions(self) -> MutableMapping[str, Any]:
+        return self.tables.versions
+
+    def records(self, *events: CommuneReport | SourceRecord) -> list[SourceRecord]:
+        return [e if isinstance(e, SourceRecord) else self.feed(e) for e in events]
+
     def batch(self, *events: CommuneReport | SourceRecord) -> BatchResult:
-        records = [e if isinstance(e, SourceRecord) else self.feed(e) for e in events]
-        return self.step.run(records, latest=self.latest, versions=self.versions)
+        result = self.step.run(self.records(*events), tables=self.tables)
+        self.step.store(result.writes, tables=self.tables)
+        return result
 
 
 def outputs(result: BatchResult, topic: str) -> list[OutputRecord]:
@@ -98,14 +153,35 @@ def outputs(result: BatchResult, topic: str) -> list[OutputRecord]:
 
 def figures(result: BatchResult, province: str = HANOI) -> dict[str, dict[str, Any]]:
     """The province's figures in a batch, by indicator, decoded from the published bytes."""
-    codec = codec_for("province_indicator.v1")
     found: dict[str, dict[str, Any]] = {}
     for output in outputs(result, TOPICS.province_indicators):
-        payload = codec.decode(output.value)
+        payload = FIGURES.decode(output.value)
         if payload["province_code"] == province:
             assert output.key == f"{province}|{payload['period']}|{payload['indicator_code']}"
             found[payload["indicator_code"]] = payload
     return found
+
+
+def changes(result: BatchResult) -> dict[str, dict[str, Any]]:
+    codec = codec_for("province_indicator_change.v1")
+    found = {}
+    for output in outputs(result, TOPICS.province_indicator_changes):
+        payload = codec.decode(output.value)
+        assert output.key == (
+            f"{payload['province_code']}|{payload['period']}|{payload['indicator_code']}"
+        )
+        found[payload["indicator_code"]] = payload
+    return found
+
+
+def completeness(result: BatchResult) -> list[dict[str, Any]]:
+    codec = codec_for("province_completeness.v1")
+    return [codec.decode(o.value) for o in outputs(result, TOPICS.province_completeness)]
+
+
+def warnings(result: BatchResult) -> list[dict[str, Any]]:
+    codec = codec_for("report_warning.v1")
+    return [codec.decode(o.value) for o in outputs(result, TOPICS.report_warnings)]
 
 
 def dead_letters(result: BatchResult) -> list[dict[str, Any]]:
@@ -114,7 +190,7 @@ def dead_letters(result: BatchResult) -> list[dict[str, Any]]:
 
 
 def accepted(result: BatchResult) -> list[dict[str, Any]]:
-    return [REPORTS.decode(o.value) for o in outputs(result, TOPICS.accepted_reports)]
+    return [ACCEPTED.decode(o.value) for o in outputs(result, TOPICS.accepted_reports)]
 
 
 def reason_codes(letter: dict[str, Any]) -> list[str]:
@@ -133,13 +209,25 @@ def test_first_report_is_accepted_published_and_rolled_up() -> None:
     assert result.outcomes == {Outcome.ACCEPTED: 1}
     [record] = outputs(result, TOPICS.accepted_reports)
     assert record.key == f"{A}|{PERIOD}"
-    decoded = REPORTS.decode(record.value)
-    assert decoded["report_id"] == uuid.UUID(report.report_id)
-    assert decoded["revision"] == 1
-    assert decoded["indicators"] == {
-        "tthc_received": 12.0,
-        "tthc_resolved": 10.0,
-        "tthc_resolved_on_time": 9.0,
+    decoded = ACCEPTED.decode(record.value)
+    assert decoded == {
+        "report_id": uuid.UUID(report.report_id),
+        "commune_code": A,
+        "province_code": HANOI,
+        "report_type": "monthly",
+        "period": PERIOD,
+        "revision": 1,
+        "submitted_at": SUBMITTED,
+        "first_submitted_at": SUBMITTED,
+        "accepted_at": NOW,
+        "deadline": DEADLINE,
+        "on_time": True,
+        "amended": False,
+        "indicators": {
+            "tthc_received": 12.0,
+            "tthc_resolved": 10.0,
+            "tthc_resolved_on_time": 9.0,
+        },
     }
     got = figures(result)
     assert set(got) == {
@@ -148,10 +236,11 @@ def test_first_report_is_accepted_published_and_rolled_up() -> None:
         "tthc_resolved_on_time",
         "tthc_on_time_rate",
     }
-    assert got["tthc_received"]["value"] == 12.0
-    assert got["tthc_received"]["communes_reported"] == 1
-    assert got["tthc_received"]["version"] == 1
-    assert got["tthc_received"]["updated_at"] == NOW
+    received = got["tthc_received"]
+    assert (received["value"], received["communes_reported"], received["version"]) == (12, 1, 1)
+    assert (received["report_type"], received["deadline"]) == ("monthly", DEADLINE)
+    assert (received["communes_with_warnings"], received["communes_amended"]) == (0, 0)
+    assert received["updated_at"] == NOW
     assert got["tthc_on_time_rate"]["value"] == pytest.approx(0.9)
     assert worker.versions == {f"{HANOI}|{PERIOD}": 1}
     assert worker.latest[f"{A}|{PERIOD}"]["revision"] == 1
@@ -189,24 +278,31 @@ def test_revisions_in_one_batch_recompute_the_province_once() -> None:
         (A, 2),
         (B, 1),
     ]
+    # One table write per key, whatever the number of revisions.
+    assert sorted((w.table, w.key) for w in result.writes) == [
+        ("figures", f"{HANOI}|{PERIOD}"),
+        ("latest", f"{A}|{PERIOD}"),
+        ("latest", f"{B}|{PERIOD}"),
+        ("versions", f"{HANOI}|{PERIOD}"),
+    ]
 
 
 def test_a_duplicate_changes_nothing_but_re_emits_its_report_and_figures() -> None:
     worker = Worker()
     original = make_report(A, 1, tthc_received=10)
-    worker.batch(original)
+    first = worker.batch(original)
     state_before = dict(worker.latest)
 
-    result = worker.batch(original)
+    result = worker.batch(worker.feed(original, at=NOW + timedelta(days=1)))
 
     assert result.outcomes == {Outcome.DUPLICATE: 1}
     assert dead_letters(result) == []
     assert worker.latest == state_before
-    # Re-emitted: a crash between the state write and the delivery of the first outputs is
-    # repaired by the replay, which sees its own event as a duplicate.
-    assert [r["report_id"] for r in accepted(result)] == [uuid.UUID(original.report_id)]
+    # The very record accepted first, accepted_at included.
+    assert accepted(result) == accepted(first)
     got = figures(result)["tthc_received"]
     assert (got["value"], got["version"]) == (10.0, 2)
+    assert changes(result) == {}
 
 
 def test_a_resend_with_a_new_id_but_the_same_figures_is_a_duplicate_of_the_held_one() -> None:
@@ -341,14 +437,427 @@ def test_each_province_and_period_has_its_own_figures_and_versions() -> None:
         f"{OTHER_PROVINCE}|2025-08": 1,
     }
     by_key = {
-        o.key: codec_for("province_indicator.v1").decode(o.value)["value"]
-        for o in outputs(result, TOPICS.province_indicators)
+        o.key: FIGURES.decode(o.value)["value"] for o in outputs(result, TOPICS.province_indicators)
     }
     assert by_key == {
         f"{HANOI}|2025-08|tthc_received": 9.0,
         f"{HANOI}|2025-09|tthc_received": 2.0,
         f"{OTHER_PROVINCE}|2025-08|tthc_received": 4.0,
     }
+
+
+def test_other_report_types_carry_their_type_and_deadline() -> None:
+    worker = Worker()
+
+    result = worker.batch(
+        make_report(A, period="2025-08-15", fires=1),
+        make_report(A, period="2025-W33", tthc_received=4),
+        make_report(A, period="2025-Q3", budget_revenue=100),
+        make_report(A, period="2025", population=12_000),
+    )
+
+    assert result.accepted == 4
+    got = {
+        (p["period"], p["report_type"], p["indicator_code"]): p["deadline"]
+        for p in map(FIGURES.decode, (o.value for o in outputs(result, TOPICS.province_indicators)))
+    }
+    local = timedelta(hours=7)
+    assert got == {
+        ("2025-08-15", "daily", "fires"): datetime(2025, 8, 17, tzinfo=UTC) - local - MS,
+        ("2025-W33", "weekly", "tthc_received"): datetime(2025, 8, 20, tzinfo=UTC) - local - MS,
+        ("2025-Q3", "quarterly", "budget_revenue"): datetime(2025, 10, 11, tzinfo=UTC) - local - MS,
+        ("2025", "yearly", "population"): datetime(2026, 1, 16, tzinfo=UTC) - local - MS,
+    }
+    assert {c["report_type"] for c in completeness(result)} == {
+        "daily",
+        "weekly",
+        "quarterly",
+        "yearly",
+    }
+
+
+MS = timedelta(milliseconds=1)
+
+
+# --- timeliness and completeness ---------------------------------------------------------
+
+
+def test_completeness_counts_who_reported_on_time_and_late() -> None:
+    worker = Worker()
+    late = DEADLINE + MS
+
+    result = worker.batch(
+        make_report(A, submitted_at=DEADLINE),  # the last millisecond is still on time
+        make_report(B, submitted_at=late),
+        make_report(D, submitted_at=SUBMITTED),
+    )
+
+    by_province = {c["province_code"]: c for c in completeness(result)}
+    assert by_province[HANOI] == {
+        "province_code": HANOI,
+        "report_type": "monthly",
+        "period": PERIOD,
+        "deadline": DEADLINE,
+        "communes_expected": REFERENCE.communes_expected(HANOI),
+        "communes_reported": 2,
+        "communes_on_time": 1,
+        "communes_late": 1,
+        "version": 1,
+        "updated_at": NOW,
+    }
+    assert (
+        by_province[OTHER_PROVINCE]["communes_reported"],
+        by_province[OTHER_PROVINCE]["communes_on_time"],
+    ) == (1, 1)
+    [out] = [o for o in outputs(result, TOPICS.province_completeness) if o.key.startswith(HANOI)]
+    assert out.key == f"{HANOI}|monthly|{PERIOD}"
+    assert [r["on_time"] for r in accepted(result)] == [True, False, True]
+
+
+def test_timeliness_is_judged_on_the_first_accepted_revision() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 1, submitted_at=SUBMITTED))
+
+    result = worker.batch(make_report(A, 2, submitted_at=DEADLINE + timedelta(days=3)))
+
+    [record] = accepted(result)
+    assert (record["first_submitted_at"], record["on_time"]) == (SUBMITTED, True)
+    assert record["submitted_at"] == DEADLINE + timedelta(days=3)
+    [counts] = completeness(result)
+    assert (counts["communes_on_time"], counts["communes_late"], counts["version"]) == (1, 0, 2)
+
+
+# --- locks and approvals -----------------------------------------------------------------
+
+
+def test_a_submission_after_the_lock_is_refused_with_period_locked() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=1))
+    in_time = worker.feed(make_report(B, tthc_received=2), at=LOCKS_AT)  # the last millisecond
+    too_late = worker.feed(make_report(A, 2, tthc_received=5), at=LOCKS_AT + MS)
+    first_too_late = worker.feed(make_report(C, tthc_received=5), at=LOCKS_AT + MS)
+
+    result = worker.batch(in_time, too_late, first_too_late)
+
+    assert result.outcomes == {Outcome.ACCEPTED: 1, Outcome.REJECTED: 2}
+    letters = dead_letters(result)
+    assert [(x["commune_code"], reason_codes(x)) for x in letters] == [
+        (A, ["period_locked"]),
+        (C, ["period_locked"]),
+    ]
+    assert letters[0]["reasons"][0]["message_en"] == (
+        "Period 2025-08 locked at 2025-10-05T23:59:59+07:00; it no longer accepts reports "
+        "or revisions"
+    )
+    assert letters[0]["reasons"][0]["field"] == "period"
+    assert figures(result)["tthc_received"]["value"] == 3.0
+    assert worker.latest[f"{A}|{PERIOD}"]["revision"] == 1
+
+
+def test_after_the_lock_amendments_can_be_accepted_and_flagged() -> None:
+    worker = Worker(DeadlineSettings(amendments_after_lock="accept"))
+    worker.batch(make_report(A, 1, tthc_received=1), make_report(B, 1, tthc_received=1))
+
+    result = worker.batch(worker.feed(make_report(A, 2, tthc_received=5), at=LOCKS_AT + MS))
+
+    [record] = accepted(result)
+    assert (record["amended"], record["accepted_at"]) == (True, LOCKS_AT + MS)
+    got = figures(result)["tthc_received"]
+    assert (got["value"], got["communes_amended"], got["communes_reported"]) == (6.0, 1, 2)
+
+
+def test_an_approval_locks_what_is_submitted_from_its_time_on() -> None:
+    worker = Worker()
+    approved_at = NOW + timedelta(hours=1)
+    worker.batch(worker.feed.approval(approved_at=approved_at))
+
+    result = worker.batch(
+        worker.feed(make_report(A, tthc_received=1), at=approved_at - MS),
+        worker.feed(make_report(B, tthc_received=1), at=approved_at),
+        worker.feed(make_report(D, tthc_received=1), at=approved_at),  # another province
+        worker.feed(make_report(C, period="2025-09", tthc_received=1), at=approved_at),
+    )
+
+    assert [(x["commune_code"], reason_codes(x)) for x in dead_letters(result)] == [
+        (B, ["period_locked"])
+    ]
+    message = dead_letters(result)[0]["reasons"][0]
+    assert message["message_en"] == (
+        "Period 2025-08 was approved by Chủ tịch UBND tỉnh at 2025-09-05T16:30:00+07:00; it no "
+        "longer accepts reports or revisions"
+    )
+    assert "phê duyệt" in message["message_vi"]
+    assert worker.tables.approvals[f"{HANOI}|{PERIOD}"]["approved_at_ms"] == millis(approved_at)
+    assert result.accepted == 3
+
+
+def test_approvals_of_a_batch_apply_before_its_reports_and_the_earliest_counts() -> None:
+    worker = Worker()
+    early, later = NOW, NOW + timedelta(days=1)
+
+    result = worker.batch(
+        worker.feed(make_report(A, tthc_received=1), at=early + MS),
+        worker.feed.approval(approved_at=later),
+        worker.feed.approval(approved_at=early),
+    )
+
+    assert result.approvals == {"stored": 2}
+    assert [reason_codes(x) for x in dead_letters(result)] == [["period_locked"]]
+    assert worker.tables.approvals[f"{HANOI}|{PERIOD}"]["approved_at_ms"] == millis(early)
+    # An approval is state only: it publishes nothing and recomputes nothing.
+    assert result.recomputed == 0 and len(result.outputs) == 1
+
+
+def test_an_invalid_approval_is_counted_and_ignored() -> None:
+    worker = Worker()
+
+    result = worker.batch(
+        worker.feed.raw(b"not avro", topic=TOPICS.approvals),
+        worker.feed.approval(approved_at=NOW, report_type="weekly"),  # period is monthly
+        worker.feed.approval("99", approved_at=NOW),
+        worker.feed.approval(period="2025-13", approved_at=NOW),
+    )
+
+    assert result.approvals == {"invalid": 4}
+    assert result.outputs == [] and worker.tables.approvals == {}
+
+
+def test_a_stale_revision_of_a_locked_period_gets_both_reasons() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 2, tthc_received=1))
+
+    result = worker.batch(worker.feed(make_report(A, 1, tthc_received=1), at=LOCKS_AT + MS))
+
+    assert [reason_codes(x) for x in dead_letters(result)] == [["stale_revision", "period_locked"]]
+
+
+def test_a_resend_of_the_held_revision_after_the_lock_is_still_a_duplicate() -> None:
+    worker = Worker()
+    original = make_report(A, 1, tthc_received=1)
+    worker.batch(original)
+
+    result = worker.batch(worker.feed(original, at=LOCKS_AT + timedelta(days=1)))
+
+    assert result.outcomes == {Outcome.DUPLICATE: 1}
+
+
+# --- warnings ----------------------------------------------------------------------------
+
+
+def test_resolved_parts_exceeding_received_warn_but_count() -> None:
+    worker = Worker()
+    report = make_report(
+        A, tthc_received=10, tthc_resolved_on_time=8, tthc_resolved_late=4, tthc_resolved=12
+    )
+
+    result = worker.batch(report, make_report(B, tthc_received=5, tthc_resolved=1))
+
+    assert result.accepted == 2 and result.warnings == {"resolved_exceeds_received": 1}
+    [warning] = warnings(result)
+    assert [o.key for o in outputs(result, TOPICS.report_warnings)] == [A]
+    assert warning == {
+        "warning_id": f"{report.report_id}:resolved_exceeds_received:tthc_received",
+        "report_id": report.report_id,
+        "commune_code": A,
+        "province_code": HANOI,
+        "report_type": "monthly",
+        "period": PERIOD,
+        "revision": 1,
+        "rule_code": "resolved_exceeds_received",
+        "indicator_code": "tthc_received",
+        "value": 12.0,
+        "reference_value": 10.0,
+        "message_en": "Dossiers resolved on time and late (12) exceed the dossiers received (10)",
+        "message_vi": "Số hồ sơ giải quyết đúng hạn và quá hạn (12) lớn hơn số hồ sơ tiếp nhận "
+        "(10)",
+        "raised_at": NOW,
+    }
+    got = figures(result)
+    assert got["tthc_received"]["value"] == 15.0  # the warned report counts
+    assert got["tthc_received"]["communes_with_warnings"] == 1
+    assert got["tthc_resolved_on_time"]["communes_with_warnings"] == 1
+    assert got["tthc_resolved"]["communes_with_warnings"] == 0
+    # a ratio is flagged through its parts: on time (flagged) over resolved
+    assert got["tthc_on_time_rate"]["communes_with_warnings"] == 1
+    assert worker.latest[f"{A}|{PERIOD}"]["warned"] == [
+        "tthc_received",
+        "tthc_resolved_late",
+        "tthc_resolved_on_time",
+    ]
+
+
+def test_resolved_differing_from_its_parts_warns() -> None:
+    result = Worker().batch(
+        make_report(A, tthc_resolved_on_time=3, tthc_resolved_late=4, tthc_resolved=9)
+    )
+
+    [warning] = warnings(result)
+    assert (warning["rule_code"], warning["indicator_code"]) == (
+        "resolved_parts_mismatch",
+        "tthc_resolved",
+    )
+    assert (warning["value"], warning["reference_value"]) == (9.0, 7.0)
+
+
+def test_a_value_far_from_the_commune_s_previous_period_warns() -> None:
+    worker = Worker()
+    july = make_report(A, period="2025-07", tthc_received=20, tthc_online=10, fires=50)
+    worker.batch(worker.feed(july, at=NOW - timedelta(days=30)))
+
+    result = worker.batch(make_report(A, tthc_received=201, tthc_online=2, fires=6))
+
+    [warning] = warnings(result)
+    assert (warning["rule_code"], warning["indicator_code"]) == (
+        "far_from_history",
+        "tthc_received",
+    )
+    assert (warning["value"], warning["reference_value"]) == (201.0, 20.0)
+    assert "2025-07" in warning["message_en"]
+    # tthc_online 10 -> 2 and fires 50 -> 6: one side below 10, too small to judge
+    assert figures(result)["tthc_received"]["communes_with_warnings"] == 1
+    assert figures(result)["tthc_online_rate"]["communes_with_warnings"] == 1
+
+
+def test_a_revision_without_the_break_clears_the_flag() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=1, tthc_resolved_on_time=5))
+
+    result = worker.batch(make_report(A, 2, tthc_received=6, tthc_resolved_on_time=5))
+
+    assert warnings(result) == []
+    assert figures(result)["tthc_received"]["communes_with_warnings"] == 0
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+def test_changed_figures_are_recorded_with_the_revisions_that_caused_them() -> None:
+    worker = Worker()
+    a1 = make_report(A, 1, tthc_received=10, tthc_online=5)
+    b1 = make_report(B, 1, tthc_received=20, tthc_online=5)
+    first = worker.batch(a1, b1)
+
+    assert {code: (c["previous_value"], c["value"]) for code, c in changes(first).items()} == {
+        "tthc_received": (None, 30.0),
+        "tthc_online": (None, 10.0),
+        "tthc_online_rate": (None, 10 / 30),
+    }
+    a2 = make_report(A, 2, tthc_received=15, tthc_online=5)
+
+    second = worker.batch(a2)
+
+    got = changes(second)
+    assert set(got) == {"tthc_received", "tthc_online_rate"}  # tthc_online stays 10
+    assert got["tthc_received"] == {
+        "province_code": HANOI,
+        "report_type": "monthly",
+        "period": PERIOD,
+        "indicator_code": "tthc_received",
+        "version": 2,
+        "value": 35.0,
+        "previous_value": 30.0,
+        "known_at": NOW,
+        "causes": [
+            {
+                "commune_code": A,
+                "report_id": a2.report_id,
+                "revision": 2,
+                "previous_value": 10.0,
+                "value": 15.0,
+            }
+        ],
+    }
+    rate = got["tthc_online_rate"]
+    assert (rate["previous_value"], rate["value"]) == (10 / 30, 10 / 35)
+    assert rate["causes"][0]["previous_value"] == 0.5
+    assert rate["causes"][0]["value"] == 5 / 15
+    assert worker.tables.figures[f"{HANOI}|{PERIOD}"] == {
+        "tthc_received": 35.0,
+        "tthc_online": 10.0,
+        "tthc_online_rate": 10 / 35,
+    }
+
+
+def test_a_figure_no_commune_reports_any_more_is_withdrawn_once() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=10, fires=2))
+
+    dropped = worker.batch(make_report(A, 2, tthc_received=10))
+
+    fires = figures(dropped)["fires"]
+    assert (fires["value"], fires["communes_reported"], fires["version"]) == (None, 0, 2)
+    assert changes(dropped)["fires"]["previous_value"] == 2.0
+    assert changes(dropped)["fires"]["value"] is None
+    assert changes(dropped)["fires"]["causes"][0]["value"] is None
+    assert worker.tables.figures[f"{HANOI}|{PERIOD}"] == {"tthc_received": 10.0}
+
+    again = worker.batch(make_report(A, 3, tthc_received=11))
+
+    assert "fires" not in figures(again) and set(changes(again)) == {"tthc_received"}
+
+
+# --- exactly once in effect --------------------------------------------------------------
+
+
+def test_run_stores_nothing_until_store_is_called() -> None:
+    worker = Worker()
+    approval = worker.feed.approval(approved_at=NOW + timedelta(days=1))
+    records = worker.records(make_report(A, tthc_received=1), approval)
+
+    result = worker.step.run(records, tables=worker.tables)
+
+    assert worker.tables == Tables(latest={}, versions={}, approvals={}, figures={})
+    assert {w.table for w in result.writes} == {"latest", "versions", "figures", "approvals"}
+
+
+def test_a_replay_after_a_crash_before_the_state_was_stored_re_emits_the_same_records() -> None:
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=10, tthc_resolved_on_time=20))
+    records = worker.records(
+        make_report(A, 2, tthc_received=7, tthc_resolved_on_time=20),
+        make_report(B, 1, tthc_received=3),
+        make_report(B, 1, tthc_received=4),  # conflicting
+    )
+
+    before_crash = worker.step.run(records, tables=worker.tables)
+    replay = worker.step.run(records, tables=worker.tables)
+
+    assert replay.outputs == before_crash.outputs  # same ids, versions and changes
+    assert replay.writes == before_crash.writes
+
+
+def test_a_replay_after_the_state_was_stored_re_emits_figures_without_changes() -> None:
+    worker = Worker()
+    records = worker.records(make_report(A, tthc_received=10), make_report(B, tthc_received=3))
+    first = worker.step.run(records, tables=worker.tables)
+    worker.step.store(first.writes, tables=worker.tables)
+
+    replay = worker.step.run(records, tables=worker.tables)
+
+    assert replay.outcomes == {Outcome.DUPLICATE: 2}
+    assert changes(replay) == {}
+    assert figures(replay)["tthc_received"]["version"] == 2
+    assert figures(replay)["tthc_received"]["value"] == 13.0
+    assert accepted(replay) == accepted(first)
+
+
+def test_state_written_by_the_previous_worker_still_reads() -> None:
+    worker = Worker()
+    old = {  # what the issue-2 worker stored
+        "report_id": str(uuid.uuid4()),
+        "revision": 1,
+        "submitted_at_ms": millis(SUBMITTED),
+        "digest": "x",
+        "indicators": {"tthc_received": 4.0},
+    }
+    worker.latest[f"{A}|{PERIOD}"] = old
+
+    result = worker.batch(make_report(A, 2, tthc_received=5))
+
+    [record] = accepted(result)
+    assert (record["first_submitted_at"], record["on_time"]) == (SUBMITTED, True)
+    # No figures were recorded as published yet: every figure is a change from nothing.
+    assert changes(result)["tthc_received"]["previous_value"] is None
 
 
 # --- refusals ---------------------------------------------------------------------------
@@ -372,6 +881,7 @@ INVALID_REPORTS = {
     "invalid_period": lambda: make_report(A, period="2025-13"),
     "invalid_revision": lambda: make_report(A, 0),
     "empty_report": lambda: CommuneReport(str(uuid.uuid4()), A, HANOI, PERIOD, 1, SUBMITTED, {}),
+    "indicator_not_in_report_type": lambda: make_report(A, period="2025-08-15", population=1),
 }
 
 
@@ -502,13 +1012,14 @@ class FocusedDict(dict[str, Any]):
 
 
 def test_state_is_only_touched_in_the_focus_of_an_event_of_the_same_province() -> None:
-    step = RollupStep(topics=TOPICS, reference=REFERENCE, catalogue=CATALOGUE)
+    step = RollupStep(topics=TOPICS, reference=REFERENCE, catalogue=CATALOGUE, deadlines=RULES)
     feed = Feed()
     records = [
         feed.raw(b"garbage"),
         feed(make_report(D, tthc_received=1)),
         feed(make_report(A, tthc_received=1)),
         feed(make_report(B, tthc_received=1)),
+        feed.approval(approved_at=NOW + timedelta(days=1)),
     ]
     active: list[int] = []
     entered: list[int] = []
@@ -522,10 +1033,22 @@ def test_state_is_only_touched_in_the_focus_of_an_event_of_the_same_province() -
         finally:
             active.pop()
 
-    latest: MutableMapping[str, Any] = FocusedDict(active)
-    versions: MutableMapping[str, Any] = FocusedDict(active)
+    tables = Tables(
+        latest=FocusedDict(active),
+        versions=FocusedDict(active),
+        approvals=FocusedDict(active),
+        figures=FocusedDict(active),
+    )
 
-    step.run(records, latest=latest, versions=versions, focus=focus)
+    result = step.run(records, tables=tables, focus=focus)
+    step.store(result.writes, tables=tables, focus=focus)
 
-    # One focus per event, then one per province: the first event of that province.
-    assert entered == [0, 1, 2, 3, 1, 2]
+    # The approval first, one focus per report, one per province (the first event of that
+    # province), then each write in the focus of an event of its partition.
+    assert entered[:7] == [4, 0, 1, 2, 3, 1, 2]
+    province_of = {1: OTHER_PROVINCE, 2: HANOI, 3: HANOI, 4: HANOI}
+    for write in result.writes:
+        assert write.key.split("|")[0] in {province_of[write.anchor], D, A, B}
+        if write.table != "latest":
+            assert write.key.startswith(province_of[write.anchor])
+    assert entered[7:] == [w.anchor for w in result.writes]

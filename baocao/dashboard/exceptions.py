@@ -1,0 +1,13 @@
+"""Errors of the dashboard, under one root so the command can report them in one place."""
+
+from __future__ import annotations
+
+__all__ = ["DashboardError", "DashboardQueryError"]
+
+
+class DashboardError(RuntimeError):
+    """Root of the dashboard's errors."""
+
+
+class DashboardQueryError(DashboardError):
+    """ClickHouse did not answer a dashboard query (down, or the views are missing)."""

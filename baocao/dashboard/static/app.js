@@ -1,0 +1,244 @@
+// baocao dashboard: polls the JSON API every few seconds and redraws the current view.
+// Views (location hash): #/ national overview, #/p/<province>, #/c/<commune>.
+"use strict";
+
+const POLL_MS = 3000;
+const LABELS = {
+  vi: {
+    title: "Giám sát báo cáo", period: "Kỳ", other: "English",
+    overview: "Mức độ đầy đủ theo tỉnh", totals: "Chỉ tiêu toàn quốc",
+    reported: "Đã báo cáo", expected: "Phải báo cáo", on_time: "Đúng hạn", late: "Trễ hạn",
+    missing: "Chưa báo cáo", rejected: "Bị từ chối", reported_status: "Đã báo cáo",
+    overdue: "Quá hạn chưa nộp", due: "Sắp đến hạn", rejections: "Báo cáo bị từ chối",
+    completeness: "Đầy đủ", timeliness: "Đúng hạn", status: "Trạng thái",
+    provisional: "Tạm tính", final: "Chính thức", approved: "Đã phê duyệt",
+    fresh: "Dữ liệu mới nhất", ago: "giây trước", nodata: "Chưa có dữ liệu",
+    communes: "Xã, phường", indicators: "Chỉ tiêu", trend: "Xu hướng", value: "Giá trị",
+    warnings: "Cảnh báo", reason: "Lý do", commune: "Xã", revision: "Lần nộp",
+    submitted: "Nộp lúc", revisions: "Các lần sửa", before: "Trước", after: "Sau",
+    back: "Toàn quốc", none: "Không có", unavailable: "ClickHouse không phản hồi",
+    provinces: "tỉnh",
+  },
+  en: {
+    title: "Report monitoring", period: "Period", other: "Tiếng Việt",
+    overview: "Reporting completeness by province", totals: "National indicators",
+    reported: "Reported", expected: "Expected", on_time: "On time", late: "Late",
+    missing: "Missing", rejected: "Rejected", reported_status: "Reported",
+    overdue: "Overdue, not received", due: "Due soon", rejections: "Rejected reports",
+    completeness: "Complete", timeliness: "On time", status: "Status",
+    provisional: "Provisional", final: "Final", approved: "Approved",
+    fresh: "Newest data", ago: "s ago", nodata: "No data yet",
+    communes: "Communes", indicators: "Indicators", trend: "Trend", value: "Value",
+    warnings: "Warnings", reason: "Reason", commune: "Commune", revision: "Revision",
+    submitted: "Submitted", revisions: "Revisions", before: "Before", after: "After",
+    back: "National", none: "None", unavailable: "ClickHouse is not answering",
+    provinces: "provinces",
+  },
+};
+
+const state = { lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "" };
+const $ = (id) => document.getElementById(id);
+const t = (key) => LABELS[state.lang][key] || key;
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function fmt(value, ratio) {
+  if (value === null || value === undefined) return "–";
+  if (ratio) return (value * 100).toFixed(1) + "%";
+  return value.toLocaleString(state.lang === "vi" ? "vi-VN" : "en-US", { maximumFractionDigits: 1 });
+}
+
+function colour(pct) {
+  // 0% red .. 100% green; a province nobody reported from is grey.
+  if (!pct) return "#9aa4ae";
+  return `hsl(${Math.round(pct * 1.2)}, 62%, 40%)`;
+}
+
+function badge(status) {
+  const key = status === "reported" ? "reported_status" : status;
+  return `<span class="badge ${esc(status)}">${esc(t(key))}</span>`;
+}
+
+function name(item) {
+  return state.lang === "vi" ? item.name_vi : item.name_en;
+}
+
+function sparkline(points) {
+  const values = points.map((p) => p.value).filter((v) => v !== null);
+  if (values.length < 2) return "";
+  const w = 90, h = 22, lo = Math.min(...values), hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const step = w / (points.length - 1);
+  const coords = points
+    .map((p, i) => (p.value === null ? null : `${(i * step).toFixed(1)},${(h - 2 - ((p.value - lo) / span) * (h - 4)).toFixed(1)}`))
+    .filter(Boolean)
+    .join(" ");
+  const title = points.map((p) => `${p.period}: ${fmt(p.value)}`).join("\n");
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><title>${esc(title)}</title>` +
+    `<polyline fill="none" stroke="#12355b" stroke-width="1.5" points="${coords}"/></svg>`;
+}
+
+async function getJson(url) {
+  const response = await fetch(url, { cache: "no-store" });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || response.statusText);
+  return body;
+}
+
+function selected() {
+  const [reportType, period] = ($("period").value || "|").split("|");
+  return { reportType, period, query: `report_type=${encodeURIComponent(reportType)}&period=${encodeURIComponent(period)}` };
+}
+
+function fillPeriods(periods) {
+  const select = $("period");
+  const keep = select.value;
+  const key = periods.map((p) => p.report_type + p.period).join(",");
+  if (key === state.key) return;
+  state.key = key;
+  select.innerHTML = periods
+    .map((p) => `<option value="${esc(p.report_type)}|${esc(p.period)}">${esc(p.period)} (${esc(p.report_type)})</option>`)
+    .join("");
+  if (keep && periods.some((p) => `${p.report_type}|${p.period}` === keep)) select.value = keep;
+}
+
+function overviewHtml(data) {
+  const cols = Math.max(...data.provinces.map((p) => p.col), 0) + 1;
+  const tiles = data.provinces
+    .map((p) => `<a class="tile" data-province="${esc(p.code)}" href="#/p/${esc(p.code)}" ` +
+      `style="grid-row:${p.row + 1};grid-column:${p.col + 1};background:${colour(p.completeness_pct)}" ` +
+      `title="${esc(p.name)}: ${p.reported}/${p.expected}"><b>${esc(p.name.replace(/^(Thành phố|Tỉnh) /, ""))}</b>` +
+      `<span class="pct">${p.completeness_pct.toFixed(1)}%</span></a>`)
+    .join("");
+  const n = data.national || {};
+  const stat = (label, value, id) => `<div class="stat"${id ? ` id="${id}"` : ""}>${esc(label)}<b>${esc(value)}</b></div>`;
+  const indicators = data.indicators
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+      `<td class="num">${i.provinces_reported}/34</td><td>${badge(i.status)}</td></tr>`)
+    .join("");
+  return `<div class="row">
+    <section class="card"><h2>${t("overview")}</h2>
+      <div class="tiles" style="grid-template-columns:repeat(${cols}, 1fr)">${tiles}</div>
+      <div class="legend"><span style="background:${colour(10)}"></span>10%<span style="background:${colour(50)}"></span>50%` +
+      `<span style="background:${colour(100)}"></span>100%<span style="background:${colour(0)}"></span>${t("nodata")}</div>
+    </section>
+    <div style="display:grid;gap:1rem">
+      <section class="card"><div class="stats">
+        ${stat(t("reported"), `${fmt(n.reported)} / ${fmt(n.expected)}`, "national-reported")}
+        ${stat(t("completeness"), `${(n.completeness_pct ?? 0).toFixed(1)}%`)}
+        ${stat(t("timeliness"), `${(n.timeliness_pct ?? 0).toFixed(1)}%`)}
+        ${stat(t("late"), fmt(n.late))}
+        ${stat(t("overdue"), fmt(data.missing_overdue), "missing-overdue")}
+        ${stat(t("due"), fmt(data.missing_due))}
+        ${stat(t("rejections"), fmt(data.rejections))}
+        ${stat(t("status"), t(n.status || "provisional"))}
+      </div></section>
+      <section class="card"><h2>${t("totals")}</h2>
+        <table id="national-indicators"><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table>
+      </section>
+    </div></div>`;
+}
+
+function provinceHtml(data) {
+  const s = data.summary || { name: data.code };
+  const counts = {};
+  data.communes.forEach((c) => { counts[c.status] = (counts[c.status] || 0) + 1; });
+  const communes = data.communes
+    .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="#/c/${esc(c.code)}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
+      `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td>${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
+    .join("");
+  const indicators = data.indicators
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+      `<td>${sparkline(i.trend.map((p) => ({ period: p.period, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
+    .join("");
+  const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
+  const rejections = data.rejections
+    .map((r) => `<tr><td>${esc(r.commune_code)}</td><td>${esc(r.reason_code)}</td><td>${msg(r)}</td></tr>`)
+    .join("");
+  const warnings = data.warnings
+    .map((w) => `<tr><td>${esc(w.commune_name || w.commune_code)}</td><td>${esc(w.rule_code)}</td><td>${msg(w)}</td></tr>`)
+    .join("");
+  const summary = ["on_time", "late", "rejected", "missing"]
+    .map((k) => `<div class="stat">${badge(k)}<b>${counts[k] || 0}</b></div>`)
+    .join("");
+  return `<section class="card"><h2><a href="#/">${t("back")}</a> › ${esc(s.name)}
+      ${s.status ? badge(s.status) : ""}</h2>
+      <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
+      <div class="stat">${t("completeness")}<b>${(s.completeness_pct ?? 0).toFixed(1)}%</b></div>${summary}</div></section>
+    <div class="row">
+      <section class="card"><h2>${t("communes")}</h2><div class="scroll"><table id="communes"><tbody>${communes}</tbody></table></div></section>
+      <div style="display:grid;gap:1rem">
+        <section class="card"><h2>${t("indicators")}</h2><table><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
+        <section class="card"><h2>${t("rejections")}</h2><table id="rejections"><tbody>${rejections || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
+        <section class="card"><h2>${t("warnings")}</h2><table><tbody>${warnings || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
+      </div>
+    </div>`;
+}
+
+function communeHtml(data) {
+  const indicators = data.indicators
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td></tr>`)
+    .join("");
+  const revisions = data.revisions
+    .map((r) => `<tr><td class="num">${r.revision}</td><td>${esc(r.indicator_code)}</td><td class="num">${fmt(r.previous)}</td>` +
+      `<td class="num">${fmt(r.value)}</td><td>${esc((r.known_at || "").replace("T", " "))}</td></tr>`)
+    .join("");
+  const status = data.revision === null ? "missing" : data.on_time === null ? "reported" : data.on_time ? "on_time" : "late";
+  return `<section class="card"><h2><a href="#/">${t("back")}</a> › <a href="#/p/${esc(data.province_code)}">${esc(data.province_code)}</a>
+      › ${esc(data.name)} (${esc(data.code)}) ${badge(status)}</h2>
+      <div class="stats"><div class="stat">${t("revision")}<b>${data.revision ?? "–"}</b></div>
+      <div class="stat">${t("submitted")}<b>${esc((data.submitted_at || "–").replace("T", " ").slice(0, 16))}</b></div></div></section>
+    <div class="row">
+      <section class="card"><h2>${t("indicators")}</h2><table><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
+      <section class="card"><h2>${t("revisions")}</h2><table><thead><tr><th>${t("revision")}</th><th></th><th class="num">${t("before")}</th>` +
+      `<th class="num">${t("after")}</th><th></th></tr></thead><tbody>${revisions || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
+    </div>`;
+}
+
+async function refresh() {
+  try {
+    state.periods = await getJson("/api/periods");
+    fillPeriods(state.periods);
+    const sel = selected();
+    const [, kind, code] = (location.hash || "#/").split("/");
+    let html;
+    if (!sel.period) {
+      html = `<section class="card">${t("nodata")}</section>`;
+    } else if (kind === "p" && code) {
+      html = provinceHtml(await getJson(`/api/provinces/${encodeURIComponent(code)}?${sel.query}`));
+    } else if (kind === "c" && code) {
+      html = communeHtml(await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(sel.period)}`));
+    } else {
+      const data = await getJson(`/api/overview?${sel.query}`);
+      html = overviewHtml(data);
+      $("freshness").textContent = data.freshness_seconds === null ? t("nodata") : `${t("fresh")}: ${data.freshness_seconds} ${t("ago")}`;
+    }
+    $("view").innerHTML = html;
+    $("error").hidden = true;
+    document.body.dataset.loaded = String(Date.now());
+  } catch (error) {
+    $("error").textContent = `${t("unavailable")}: ${error.message}`;
+    $("error").hidden = false;
+  }
+}
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("lang").textContent = t("other");
+  document.title = t("title");
+}
+
+$("lang").addEventListener("click", () => {
+  state.lang = state.lang === "vi" ? "en" : "vi";
+  localStorage.setItem("baocao.lang", state.lang);
+  applyLanguage();
+  refresh();
+});
+$("period").addEventListener("change", refresh);
+window.addEventListener("hashchange", refresh);
+applyLanguage();
+refresh();
+setInterval(refresh, POLL_MS);

@@ -1,0 +1,142 @@
+"""The gateway's ASGI application (FastAPI): wiring, lifespan and the uniform error answers.
+
+:func:`create_app` builds an app from settings; nothing is opened until the lifespan starts
+(the Kafka publisher, the SQLite store), and everything is closed when it ends, after the
+reports still being published are acknowledged. The routes live in
+:mod:`producers.gateway.routes`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from baocao.catalogue import load_catalogue
+from baocao.reference import load_reference
+from baocao.settings import Settings
+from producers.gateway.answers import GatewayJSONResponse
+from producers.gateway.exceptions import GatewayError
+from producers.gateway.health import HealthChecker
+from producers.gateway.lookup import StatusService
+from producers.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from producers.gateway.ratelimit import TokenBucketLimiter
+from producers.gateway.routes import router
+from producers.gateway.services import Gateway
+from producers.gateway.status import PipelineReader
+from producers.gateway.store import GatewayStore
+from producers.gateway.submissions import SubmissionLog
+from producers.gateway.submit import SubmissionService
+from producers.gateway.tokens import TokenStore
+from producers.publisher import ReportPublisher
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a shutdown waits for Kafka to acknowledge the reports still in flight.
+_SHUTDOWN_FLUSH_SECONDS = 10.0
+
+
+def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The gateway for ``settings``; metrics go to ``registry`` (a fresh one by default)."""
+    metrics = GatewayMetrics(registry=registry if registry is not None else CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        options = settings.gateway
+        store = GatewayStore(options.db_path).open()
+        publisher = ReportPublisher(
+            settings.kafka, fail_fast=False, linger_ms=options.kafka_linger_ms
+        )
+        try:
+            await anyio.to_thread.run_sync(publisher.open)
+            reference, catalogue = load_reference(), load_catalogue()
+            log = SubmissionLog(store)
+            submissions = SubmissionService(
+                publisher=publisher,
+                log=log,
+                reference=reference,
+                catalogue=catalogue,
+                metrics=metrics,
+                publish_timeout=options.publish_timeout_seconds,
+            )
+            app.state.gateway = Gateway(
+                settings=settings,
+                tokens=TokenStore(store),
+                limiter=TokenBucketLimiter(
+                    rate=options.rate_limit_per_second, burst=options.rate_limit_burst
+                ),
+                submissions=submissions,
+                status=StatusService(
+                    log=log, reader=PipelineReader(settings.clickhouse), reference=reference
+                ),
+                health=HealthChecker(settings, ttl=options.health_cache_seconds),
+                metrics=metrics,
+            )
+            logger.info("gateway ready: publishing to %s", publisher.topic)
+            yield
+            await submissions.drain(timeout=_SHUTDOWN_FLUSH_SECONDS)
+        finally:
+            await anyio.to_thread.run_sync(lambda: publisher.close(timeout=_SHUTDOWN_FLUSH_SECONDS))
+            store.close()
+
+    app = FastAPI(
+        title="baocao gateway",
+        summary="Commune reports into the baocao pipeline over HTTP.",
+        description=(
+            "Communes submit their reports with their own API token (`Authorization: Bearer "
+            "<token>`); every report is checked with the pipeline's rules and refused with "
+            "every reason (stable codes, messages in Vietnamese and English), or published "
+            "to Kafka before the answer. Provinces read the status of their communes' reports."
+        ),
+        version="1",
+        lifespan=lifespan,
+        default_response_class=GatewayJSONResponse,
+    )
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
+    return app
+
+
+async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    return GatewayJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+
+async def _bad_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+        for error in exc.errors()
+    )
+    return GatewayJSONResponse({"error": "bad_request", "message": problems}, status_code=400)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return GatewayJSONResponse(
+        {"error": code, "message": str(exc.detail)},
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unexpected error answering a request", exc_info=exc)
+    return GatewayJSONResponse(
+        {"error": "internal_error", "message": "unexpected error; it has been logged"},
+        status_code=500,
+    )

@@ -1,0 +1,83 @@
+"""``GET /v1/reports/{report_id}`` and ``GET /v1/communes/{code}/reports``: a commune (or its
+province) asks what became of its reports.
+
+Who may read what: a commune token its own commune, a province token the communes of its
+province. A report the caller may not read is answered like one that does not exist (404),
+so report ids of other communes cannot be probed; a commune named in the path is a plain 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from baocao.reference import ReferenceData
+from producers.gateway.exceptions import ForbiddenError, NotFoundError
+from producers.gateway.status import KnownReport, PipelineReader, decide_status
+from producers.gateway.submissions import SubmissionLog
+from producers.gateway.tokens import Principal
+
+__all__ = ["StatusService"]
+
+logger = logging.getLogger(__name__)
+
+
+class StatusService:
+    """Blocking (SQLite and ClickHouse): the routes run it in the thread pool."""
+
+    def __init__(
+        self, *, log: SubmissionLog, reader: PipelineReader, reference: ReferenceData
+    ) -> None:
+        self._log = log
+        self._reader = reader
+        self._reference = reference
+
+    def report(self, principal: Principal, report_id: str) -> dict[str, Any]:
+        try:
+            report_id = str(uuid.UUID(report_id))
+        except ValueError:
+            raise NotFoundError(f"{report_id!r} is not a report id") from None
+        submission = self._log.get(report_id)
+        if submission is not None:
+            known: KnownReport | None = KnownReport.of(submission)
+            self._require_readable(principal, submission.commune_code, report_id)
+        else:
+            known = self._reader.find(report_id)
+            if known is None:
+                raise NotFoundError(f"no report {report_id}")
+            self._require_readable(principal, known.commune_code, report_id)
+        assert known is not None
+        latest = self._reader.latest_revisions(known.commune_code, {known.period})
+        rejections = self._reader.rejections({report_id})
+        status = decide_status(known, latest.get(known.period), rejections.get(report_id))
+        return status.as_json()
+
+    def commune_reports(
+        self, principal: Principal, commune_code: str, *, period: str | None, limit: int
+    ) -> dict[str, Any]:
+        commune = self._reference.communes.get(commune_code)
+        if commune is None:
+            raise NotFoundError(f"no commune {commune_code!r}")
+        if not principal.may_read(commune):
+            raise ForbiddenError(f"this token may not read the reports of commune {commune_code}")
+        submissions = self._log.for_commune(commune_code, period=period, limit=limit)
+        latest = self._reader.latest_revisions(commune_code, {s.period for s in submissions})
+        rejections = self._reader.rejections({s.report_id for s in submissions})
+        reports = [
+            decide_status(
+                KnownReport.of(s), latest.get(s.period), rejections.get(s.report_id)
+            ).as_json()
+            for s in submissions
+        ]
+        return {
+            "commune_code": commune.code,
+            "commune_name": commune.name,
+            "province_code": commune.province_code,
+            "reports": reports,
+        }
+
+    def _require_readable(self, principal: Principal, commune_code: str, report_id: str) -> None:
+        commune = self._reference.communes.get(commune_code)
+        if commune is None or not principal.may_read(commune):
+            raise NotFoundError(f"no report {report_id}")

@@ -1,0 +1,157 @@
+"""The gateway's own small database: API tokens (hashes only) and the submissions it published.
+
+SQLite (standard library) in WAL mode, one file from ``BAOCAO_GATEWAY_DB_PATH``. Why SQLite:
+the data is tiny (a token per commune, a row per submission), must survive restarts, and must
+be shared by ``baocao tokens`` and every gateway process *on one host*; WAL lets readers run
+while one writer commits, and ``BEGIN IMMEDIATE`` makes the claim of a report id atomic across
+processes. The trade-off: it is one host's file. Gateways on several hosts would need a shared
+server database (PostgreSQL) behind the same two classes (:class:`~producers.gateway.tokens.
+TokenStore`, :class:`~producers.gateway.submissions.SubmissionLog`); nothing else changes.
+
+``synchronous=NORMAL``: a commit survives a crash of the process, and only a power loss may
+lose the last commits. That is acceptable here: a lost submission row means a resend is
+published a second time, which the stream treats as the exact duplicate it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from producers.gateway.exceptions import TokenStoreError
+
+__all__ = ["SCHEMA_VERSION", "GatewayStore"]
+
+logger = logging.getLogger(__name__)
+
+#: ``PRAGMA user_version`` of the schema below; a later change adds a step in :meth:`_migrate`.
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id    TEXT PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    scope       TEXT NOT NULL CHECK (scope IN ('commune', 'province')),
+    code        TEXT NOT NULL,
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    report_id       TEXT PRIMARY KEY,
+    body_digest     TEXT NOT NULL,
+    content_digest  TEXT NOT NULL,
+    commune_code    TEXT NOT NULL,
+    province_code   TEXT NOT NULL,
+    period          TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    token_id        TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('publishing', 'published')),
+    received_at     TEXT NOT NULL,
+    claimed_at      REAL NOT NULL,
+    published_at    TEXT,
+    kafka_partition INTEGER,
+    kafka_offset    INTEGER,
+    response        TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_by_commune ON submissions (commune_code, received_at);
+"""
+
+
+class GatewayStore:
+    """The SQLite file, with one connection per thread (a connection is not thread-safe;
+    the gateway uses the store from its event loop and from the threads of its GET routes)."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._opened = False
+
+    def open(self) -> GatewayStore:
+        """Create the file and its schema if needed; safe in several processes at once."""
+        if self._opened:
+            return self
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self.connection()
+            connection.execute("PRAGMA journal_mode=WAL")
+            with self.transaction() as tx:
+                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+                self._migrate(tx, version)
+        except (sqlite3.Error, OSError) as exc:
+            raise TokenStoreError(f"cannot open the gateway database {self.path}: {exc}") from exc
+        self._opened = True
+        return self
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; :meth:`transaction` groups statements)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,  # only so close() may run on another thread
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: takes the write lock up front, so a
+        read-then-write (the claim of a report id) cannot interleave with another process.
+
+        Every write goes through here. The threads of one process queue on a Python lock
+        first: SQLite's own wait for a busy database sleeps in steps of up to 100 ms, which
+        under concurrent requests costs far more than the writes themselves."""
+        with self._write_lock:
+            connection = self.connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            try:
+                connection.close()
+            except sqlite3.Error as exc:  # closing must not hide why we are shutting down
+                logger.warning("closing a gateway database connection failed: %s", exc)
+        self._local = threading.local()
+        self._opened = False
+
+    def __enter__(self) -> GatewayStore:
+        return self.open()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _migrate(tx: sqlite3.Connection, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise TokenStoreError(
+                f"the gateway database has schema version {version}, newer than this "
+                f"baocao ({SCHEMA_VERSION}); upgrade baocao"
+            )
+        if version < 1:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    tx.execute(statement)
+        tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

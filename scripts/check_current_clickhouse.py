@@ -1,0 +1,327 @@
+"""Run the ClickHouse migrations and the BI views on a *current* ClickHouse (chdb, in process),
+and optionally compare every view's answer with a server (the local 18.16).
+
+Not part of CI: chdb is a ~900 MB wheel. See docs/clickhouse.md for when and how to run it:
+
+    python3.11 -m venv /tmp/chdbvenv && /tmp/chdbvenv/bin/pip install chdb
+    /tmp/chdbvenv/bin/python scripts/check_current_clickhouse.py --server http://127.0.0.1:18123
+
+What it does, on a fresh database of each engine:
+
+1. applies every packaged migration in order, the way ``baocao migrate`` does (an ``ALTER
+   TABLE ... ADD COLUMN`` whose columns all exist is skipped), then applies them all a second
+   time, as after a failed run that recorded nothing: every statement must be re-runnable;
+2. inserts a small fixture (two provinces, five communes, rows in every fact table, a row of
+   the first release without deadline, periods whose deadline has passed and one in 2099);
+3. reads every view and checks the figures that matter (completeness zeros, national ratio
+   of sums, missing communes, status, as-of history, warnings, earliest approval);
+4. with ``--server``, does the same on that server over HTTP in a scratch database and
+   compares each view's columns, types and rows with chdb's.
+
+Only the standard library, chdb and ``sinks.clickhouse.sql`` (stdlib-only) are imported, so
+the venv needs nothing else. Exit status 0 when everything matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sinks.clickhouse.sql import added_columns, split_statements  # noqa: E402
+
+MIGRATIONS = REPO / "sinks" / "clickhouse" / "migrations"
+
+FIXTURE = """
+INSERT INTO provinces VALUES ('01','Hà Nội','thành phố',3), ('02','Tuyên Quang','tỉnh',2);
+INSERT INTO communes VALUES ('00001','A','01','xã'), ('00002','B','01','xã'),
+    ('00003','C','01','xã'), ('00004','D','02','xã'), ('00005','E','02','xã');
+INSERT INTO indicators VALUES
+    ('births','Sinh','Births','người','pop','sum',NULL,NULL,['monthly']),
+    ('peak','Đỉnh','Peak','x','d','max',NULL,NULL,['monthly']),
+    ('rate','Tỷ lệ','Rate','%','d','ratio','num','den',['monthly']),
+    ('num','Tử','Numerator','x','d','sum',NULL,NULL,['monthly']),
+    ('den','Mẫu','Denominator','x','d','sum',NULL,NULL,['monthly']);
+INSERT INTO commune_reports (report_id, commune_code, province_code, period, revision,
+    submitted_at, indicator_codes, indicator_values)
+VALUES ('old','00005','02','2025-07',1,'2025-08-02 00:00:00',['births'],[7]);
+INSERT INTO commune_reports (report_id, commune_code, province_code, period, revision,
+    submitted_at, indicator_codes, indicator_values, report_type, first_submitted_at,
+    accepted_at, deadline, on_time, amended)
+VALUES ('r1','00001','01','2025-08',1,'2025-09-01 00:00:00',['births'],[1],'monthly',
+        '2025-09-01 00:00:00','2025-09-01 00:00:00','2025-09-05 16:59:59',1,0);
+INSERT INTO commune_reports (report_id, commune_code, province_code, period, revision,
+    submitted_at, indicator_codes, indicator_values, report_type, first_submitted_at,
+    accepted_at, deadline, on_time, amended)
+VALUES ('r2','00001','01','2025-08',2,'2025-09-09 00:00:00',['births'],[2],'monthly',
+        '2025-09-01 00:00:00','2025-09-09 00:00:00','2025-09-05 16:59:59',1,0),
+       ('r3','00004','02','2025-08',1,'2025-09-07 00:00:00',['births'],[5],'monthly',
+        '2025-09-07 00:00:00','2025-09-07 00:00:00','2025-09-05 16:59:59',0,0);
+INSERT INTO reporting_periods (report_type, period, starts_at, ends_at, deadline, locks_at,
+    announced_at)
+VALUES ('monthly','2025-08','2025-07-31 17:00:00','2025-08-31 17:00:00','2025-09-05 16:59:59',
+        '2025-10-05 16:59:59','2025-09-03 00:00:00'),
+       ('daily','2099-01-01','2098-12-31 17:00:00','2099-01-01 17:00:00','2099-01-02 16:59:59',
+        '2099-02-01 16:59:59','2099-01-01 00:00:00');
+INSERT INTO province_completeness_values (province_code, report_type, period, deadline,
+    communes_expected, communes_reported, communes_on_time, communes_late, version, updated_at)
+VALUES ('01','monthly','2025-08','2025-09-05 16:59:59',3,1,1,0,2,'2025-09-09 00:00:00'),
+       ('01','monthly','2025-08','2025-09-05 16:59:59',3,1,0,0,1,'2025-09-01 00:00:00'),
+       ('02','monthly','2025-08','2025-09-05 16:59:59',2,1,0,1,1,'2025-09-07 00:00:00'),
+       ('02','weekly','2025-W35','2025-09-02 16:59:59',2,2,2,0,1,'2025-09-01 00:00:00');
+INSERT INTO province_indicator_values (province_code, period, indicator_code, value, numerator,
+    denominator, communes_reported, version, updated_at)
+VALUES ('02','2025-07','births',7,NULL,NULL,1,1,'2025-08-02 00:00:00');
+INSERT INTO province_indicator_values (province_code, period, indicator_code, value, numerator,
+    denominator, communes_reported, version, updated_at, report_type, deadline,
+    communes_with_warnings, communes_amended)
+VALUES ('01','2025-08','births',1,NULL,NULL,1,1,'2025-09-01 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('01','2025-08','births',2,NULL,NULL,1,2,'2025-09-09 00:00:00','monthly',
+        '2025-09-05 16:59:59',1,0),
+       ('02','2025-08','births',5,NULL,NULL,1,1,'2025-09-07 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('01','2025-08','rate',0.9,9,10,1,2,'2025-09-09 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('02','2025-08','rate',0.1,10,100,1,1,'2025-09-07 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('01','2025-08','peak',3,NULL,NULL,1,2,'2025-09-09 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('02','2025-08','peak',8,NULL,NULL,1,1,'2025-09-07 00:00:00','monthly',
+        '2025-09-05 16:59:59',0,0),
+       ('01','2099-01-01','births',1,NULL,NULL,1,1,'2099-01-01 00:00:00','daily',
+        '2099-01-02 16:59:59',0,0);
+INSERT INTO approvals (approval_id, province_code, report_type, period, approved_by,
+    approved_at, note)
+VALUES ('ap2','02','monthly','2025-08','lan','2025-09-12 00:00:00','again'),
+       ('ap1','02','monthly','2025-08','minh','2025-09-10 00:00:00',NULL);
+INSERT INTO province_indicator_changes (province_code, report_type, period, indicator_code,
+    version, value, previous_value, known_at, cause_commune_codes, cause_report_ids,
+    cause_revisions, cause_previous_values, cause_values)
+VALUES ('01','monthly','2025-08','births',1,1,NULL,'2025-09-01 00:00:00',['00001'],['r1'],[1],
+        [NULL],[1]),
+       ('01','monthly','2025-08','births',2,2,1,'2025-09-09 00:00:00',['00001'],['r2'],[2],
+        [1],[2]);
+INSERT INTO report_warnings_log (warning_id, report_id, commune_code, province_code,
+    report_type, period, revision, rule_code, indicator_code, value, reference_value,
+    message_en, message_vi, raised_at)
+VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_history','births',1,
+        100,'en','vi','2025-09-01 00:00:00'),
+       ('r2|far|births','r2','00001','01','monthly','2025-08',2,'far_from_history','births',2,
+        100,'en2','vi2','2025-09-09 00:00:00');
+"""
+
+#: Each view read in a stable order.
+VIEWS = {
+    "province_indicators": "ORDER BY province_code, period, indicator_code",
+    "commune_indicators": "ORDER BY commune_code, period, indicator_code",
+    "rejected_reports": "ORDER BY rejection_id, reason_code",
+    "province_completeness": "ORDER BY report_type, period, province_code",
+    "national_completeness": "ORDER BY report_type, period",
+    "missing_reports": "ORDER BY period, commune_code",
+    "national_indicators": "ORDER BY report_type, period, indicator_code",
+    "province_indicator_history": "ORDER BY province_code, indicator_code, version",
+    "report_warnings": "ORDER BY warning_id",
+    "period_approvals": "ORDER BY province_code, report_type, period",
+}
+
+#: Rows (tab-separated, as both engines print them) that must be in each view's answer.
+EXPECTED = {
+    "province_indicators": [
+        "01\tHà Nội\t2025-08\tbirths\t2\t1\t3\t2025-09-09 00:00:00\tmonthly"
+        "\t2025-09-05 16:59:59\tfinal\t1\t0",
+        "01\tHà Nội\t2099-01-01\tbirths\t1\t1\t3\t2099-01-01 00:00:00\tdaily"
+        "\t2099-01-02 16:59:59\tprovisional\t0\t0",
+        "02\tTuyên Quang\t2025-07\tbirths\t7\t1\t2\t2025-08-02 00:00:00\tmonthly\t\\N"
+        "\tprovisional\t0\t0",
+        "02\tTuyên Quang\t2025-08\tbirths\t5\t1\t2\t2025-09-07 00:00:00\tmonthly"
+        "\t2025-09-05 16:59:59\tapproved\t0\t0",
+    ],
+    "commune_indicators": [
+        "00005\tE\t02\t2025-07\tbirths\t7\t1\t2025-08-02 00:00:00\tmonthly\t\\N\t0",
+    ],
+    "national_indicators": [
+        "2025-08\trate\t0.17272727272727273\t2\t2\t5\tmonthly\t2025-09-05 16:59:59\tfinal",
+        "2025-08\tbirths\t7\t2\t2\t5\tmonthly\t2025-09-05 16:59:59\tfinal",
+        "2025-08\tpeak\t8\t2\t2\t5\tmonthly\t2025-09-05 16:59:59\tfinal",
+    ],
+    "province_completeness": [
+        "02\tdaily\t2099-01-01\t2\t0\t0\t0\t2\t0\t0\t2099-01-02 16:59:59\tTuyên Quang\tprovisional",
+        "01\tmonthly\t2025-08\t3\t1\t1\t0\t2\t33.3\t33.3\t2025-09-05 16:59:59\tHà Nội\tfinal",
+        "02\tmonthly\t2025-08\t2\t1\t0\t1\t1\t50\t0\t2025-09-05 16:59:59\tTuyên Quang\tapproved",
+        "01\tweekly\t2025-W35\t3\t0\t0\t0\t3\t0\t0\t2025-09-02 16:59:59\tHà Nội\tfinal",
+    ],
+    "national_completeness": [
+        "monthly\t2025-08\t5\t2\t1\t1\t3\t40\t20\t2025-09-05 16:59:59\t0\t1\tfinal",
+    ],
+    "missing_reports": [
+        "01\t00002\tB\tmonthly\t2025-08\t2025-09-05 16:59:59\t1",
+        "02\t00005\tE\tmonthly\t2025-08\t2025-09-05 16:59:59\t1",
+        "01\t00001\tA\tdaily\t2099-01-01\t2099-01-02 16:59:59\t0",
+    ],
+    "report_warnings": [
+        "r2|far|births\tr2\t00001\tA\t01\tmonthly\t2025-08\t2\tfar_from_history\tbirths\t2\t100"
+        "\ten2\tvi2\t2025-09-09 00:00:00",
+    ],
+    "period_approvals": [
+        "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2",
+    ],
+}
+
+AS_OF = (
+    "SELECT argMax(tuple(value), version).1 FROM province_indicator_history"
+    " WHERE province_code = '01' AND period = '2025-08' AND indicator_code = 'births'"
+    " AND known_at <= '2025-09-05 00:00:00'"
+)
+
+Query = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A ClickHouse to check: its name, how to run one statement, how to clean up."""
+
+    name: str
+    query: Query
+    close: Callable[[], object]
+
+
+def chdb_engine() -> Engine:
+    from chdb import session  # only this script needs chdb
+
+    folder = tempfile.mkdtemp(prefix="baocao-chdb-")
+    sess = session.Session(folder)
+    sess.query("CREATE DATABASE baocao_check")
+    sess.query("USE baocao_check")
+    version = str(sess.query("SELECT version()", "TSV")).strip()
+    return Engine(
+        f"ClickHouse {version} (chdb)",
+        lambda sql: str(sess.query(sql, "TSV")).strip(),
+        lambda: shutil.rmtree(folder, ignore_errors=True),
+    )
+
+
+def server_engine(url: str) -> Engine:
+    database = f"baocao_check_{uuid.uuid4().hex[:8]}"
+
+    def post(sql: str, db: str | None) -> str:
+        params = {"database": db} if db else {}
+        address = f"{url.rstrip('/')}/?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(address, data=sql.encode("utf-8"), method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return str(response.read().decode("utf-8")).strip()
+
+    post(f"CREATE DATABASE {database}", None)
+    version = post("SELECT version()", None)
+
+    def query(sql: str) -> str:
+        if sql.lstrip().upper().startswith(("SELECT", "DESCRIBE")):
+            sql = f"{sql} FORMAT TabSeparated"
+        return post(sql, database)
+
+    return Engine(
+        f"ClickHouse {version} at {url}",
+        query,
+        lambda: post(f"DROP DATABASE IF EXISTS {database}", None),
+    )
+
+
+def migrate(query: Query) -> int:
+    """Apply every migration, then all of them again; return the statements run."""
+    count = 0
+    for _ in range(2):
+        for path in sorted(MIGRATIONS.glob("*.sql")):
+            for statement in split_statements(path.read_text(encoding="utf-8")):
+                addition = added_columns(statement)
+                if addition is not None:
+                    existing = set(
+                        query(
+                            "SELECT name FROM system.columns WHERE database = currentDatabase()"
+                            f" AND table = '{addition.table}'"
+                        ).splitlines()
+                    )
+                    if set(addition.columns) <= existing:
+                        continue
+                try:
+                    query(statement)
+                except Exception as exc:
+                    raise SystemExit(f"{path.name}: {statement.splitlines()[0]}: {exc}") from exc
+                count += 1
+    return count
+
+
+def read_views(query: Query) -> dict[str, tuple[str, str]]:
+    """Each view's columns with types, and its rows."""
+    answers = {}
+    for view, order in VIEWS.items():
+        columns = "\n".join(
+            "\t".join(line.split("\t")[:2]) for line in query(f"DESCRIBE TABLE {view}").splitlines()
+        )
+        answers[view] = (columns, query(f"SELECT * FROM {view} {order}"))
+    answers["as_of"] = ("", query(AS_OF))
+    return answers
+
+
+def check(name: str, answers: dict[str, tuple[str, str]]) -> list[str]:
+    problems = []
+    for view, rows in EXPECTED.items():
+        lines = answers[view][1].splitlines()
+        problems += [f"{name}: {view} lacks {row!r}" for row in rows if row not in lines]
+    if answers["as_of"][1] != "1":
+        problems.append(f"{name}: the as-of query answered {answers['as_of'][1]!r}, not 1")
+    return problems
+
+
+def run(engine: Engine) -> dict[str, tuple[str, str]]:
+    try:
+        statements = migrate(engine.query)
+        for statement in split_statements(FIXTURE):
+            engine.query(statement)
+        print(f"{engine.name}: every migration applied twice ({statements} statements run)")
+        return read_views(engine.query)
+    finally:
+        engine.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", help="also run on this server's HTTP interface and compare")
+    options = parser.parse_args()
+
+    current_engine = chdb_engine()
+    current = run(current_engine)
+    problems = check(current_engine.name, current)
+    if options.server:
+        server = server_engine(options.server)
+        other = run(server)
+        problems += check(server.name, other)
+        for view in current:
+            for part, mine, theirs in zip(
+                ("columns", "rows"), current[view], other[view], strict=True
+            ):
+                if mine != theirs:
+                    problems.append(
+                        f"{view}: {part} differ\n  {current_engine.name}:\n    {mine}"
+                        f"\n  {server.name}:\n    {theirs}"
+                    )
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    same = " and identically" if options.server else ""
+    print(f"OK: {len(VIEWS)} views answer as expected{same}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Soft rules: figures that look wrong but are not refused.
+
+A report that breaks a soft rule still counts (a commune may really have had a month ten
+times busier than the last); the break becomes a ``report_warning.v1`` record and flags the
+indicators involved, so every provincial figure says how many of its communes carry a
+warning. The rules:
+
+``resolved_exceeds_received``
+    ``tthc_resolved_on_time + tthc_resolved_late > tthc_received`` (a missing part counts 0;
+    needs ``tthc_received`` and at least one part).
+``resolved_parts_mismatch``
+    ``tthc_resolved`` is reported with both parts and differs from their sum.
+``far_from_history``
+    a value more than 10 times, or less than a tenth of, the same commune's value in the
+    previous period of the same report type, when both are at least 10 (small counts swing
+    naturally). Judged against the previous period's latest revision *known when the report
+    is accepted*: a warning is not revisited when that period is corrected later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from baocao.catalogue import Catalogue
+
+__all__ = [
+    "FAR_FROM_HISTORY",
+    "HISTORY_FACTOR",
+    "HISTORY_MINIMUM",
+    "RESOLVED_EXCEEDS_RECEIVED",
+    "RESOLVED_PARTS_MISMATCH",
+    "RuleBreak",
+    "soft_rule_breaks",
+]
+
+RESOLVED_EXCEEDS_RECEIVED = "resolved_exceeds_received"
+RESOLVED_PARTS_MISMATCH = "resolved_parts_mismatch"
+FAR_FROM_HISTORY = "far_from_history"
+#: ``far_from_history``: how many times larger (or smaller) is far, and the smallest values
+#: compared.
+HISTORY_FACTOR = 10.0
+HISTORY_MINIMUM = 10.0
+
+_RECEIVED = "tthc_received"
+_RESOLVED = "tthc_resolved"
+_ON_TIME = "tthc_resolved_on_time"
+_LATE = "tthc_resolved_late"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBreak:
+    """One soft rule one report breaks."""
+
+    rule_code: str
+    #: The indicator the rule compares (``value`` is its value, or the sum compared).
+    indicator_code: str
+    value: float
+    reference_value: float
+    #: Every indicator the break casts doubt on: these are flagged in the figures.
+    involved: frozenset[str]
+    message_en: str
+    message_vi: str
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _differs(a: float, b: float) -> bool:
+    return not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _dossier_breaks(values: Mapping[str, float]) -> list[RuleBreak]:
+    breaks: list[RuleBreak] = []
+    parts = [values[code] for code in (_ON_TIME, _LATE) if code in values]
+    if _RECEIVED in values and parts:
+        resolved = math.fsum(parts)
+        received = values[_RECEIVED]
+        if resolved > received and _differs(resolved, received):
+            breaks.append(
+                RuleBreak(
+                    RESOLVED_EXCEEDS_RECEIVED,
+                    _RECEIVED,
+                    resolved,
+                    received,
+                    frozenset({_RECEIVED, _ON_TIME, _LATE} & values.keys()),
+                    f"Dossiers resolved on time and late ({_fmt(resolved)}) exceed the "
+                    f"dossiers received ({_fmt(received)})",
+                    f"Số hồ sơ giải quyết đúng hạn và quá hạn ({_fmt(resolved)}) lớn hơn số hồ "
+                    f"sơ tiếp nhận ({_fmt(received)})",
+                )
+            )
+    if _RESOLVED in values and _ON_TIME in values and _LATE in values:
+        both = values[_ON_TIME] + values[_LATE]
+        if _differs(values[_RESOLVED], both):
+            breaks.append(
+                RuleBreak(
+                    RESOLVED_PARTS_MISMATCH,
+                    _RESOLVED,
+                    values[_RESOLVED],
+                    both,
+                    frozenset({_RESOLVED, _ON_TIME, _LATE}),
+                    f"Dossiers resolved ({_fmt(values[_RESOLVED])}) differ from those resolved "
+                    f"on time plus late ({_fmt(both)})",
+                    f"Tổng số hồ sơ đã giải quyết ({_fmt(values[_RESOLVED])}) khác số hồ sơ "
+                    f"giải quyết đúng hạn cộng quá hạn ({_fmt(both)})",
+                )
+            )
+    return breaks
+
+
+def _history_breaks(
+    values: Mapping[str, float], previous: Mapping[str, float], previous_period: str
+) -> list[RuleBreak]:
+    breaks: list[RuleBreak] = []
+    for code in sorted(values.keys() & previous.keys()):
+        value, before = values[code], previous[code]
+        if value < HISTORY_MINIMUM or before < HISTORY_MINIMUM:
+            continue
+        if value > HISTORY_FACTOR * before or value * HISTORY_FACTOR < before:
+            breaks.append(
+                RuleBreak(
+                    FAR_FROM_HISTORY,
+                    code,
+                    value,
+                    before,
+                    frozenset({code}),
+                    f"{code} = {_fmt(value)} is far from the commune's {_fmt(before)} in "
+                    f"{previous_period} (more than {HISTORY_FACTOR:g} times apart)",
+                    f"{code} = {_fmt(value)} chênh lệch lớn so với {_fmt(before)} của xã trong "
+                    f"kỳ {previous_period} (gấp hơn {HISTORY_FACTOR:g} lần)",
+                )
+            )
+    return breaks
+
+
+def soft_rule_breaks(
+    indicators: Mapping[str, float],
+    *,
+    previous: Mapping[str, float] | None,
+    previous_period: str,
+    catalogue: Catalogue,
+) -> list[RuleBreak]:
+    """Every soft rule ``indicators`` break; ``previous`` is the commune's latest revision of
+    ``previous_period`` (the period before, same report type), if any."""
+    breaks = _dossier_breaks(indicators)
+    if previous:
+        reported = {code: v for code, v in indicators.items() if code in catalogue}
+        breaks.extend(_history_breaks(reported, previous, previous_period))
+    return breaks

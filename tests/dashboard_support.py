@@ -1,0 +1,169 @@
+"""A small, known province month for the dashboard tests, written into the fact tables the BI
+views read (through the sink's own row builders), so every number the tests expect is
+computed here: Hà Nội (01), monthly, two communes reported (one on time, one late after a
+correction), one refused, one warned, and the month before for the trend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sink_support as records
+from clickhouse_driver import Client
+
+from baocao.periods import ReportType, period_containing
+from baocao.reference import load_reference
+from sinks.clickhouse.rows import (
+    COMMUNE_REPORTS,
+    PROVINCE_COMPLETENESS_VALUES,
+    PROVINCE_INDICATOR_CHANGES,
+    PROVINCE_INDICATOR_VALUES,
+    REJECTIONS,
+    REPORT_WARNINGS_LOG,
+    REPORTING_PERIODS,
+    Table,
+    accepted_report_row,
+    change_row,
+    completeness_row,
+    province_indicator_row,
+    rejection_row,
+    reporting_period_row,
+    warning_row,
+)
+
+__all__ = [
+    "HANOI",
+    "PERIOD",
+    "PREVIOUS",
+    "Seeded",
+    "add_report",
+    "insert",
+    "missing_commune_reports",
+    "seed",
+]
+
+NOW = datetime.now(UTC)
+PERIOD = period_containing(ReportType.MONTHLY, NOW - timedelta(days=70)).text
+PREVIOUS = period_containing(ReportType.MONTHLY, NOW - timedelta(days=105)).text
+HANOI = "01"
+REFERENCE = load_reference()
+
+
+class Seeded:
+    """The communes the seed used: on time, late (revision 2), refused, and never heard of."""
+
+    def __init__(self) -> None:
+        communes = list(REFERENCE.communes_by_province[HANOI])
+        self.on_time, self.late, self.refused, self.missing = communes[:4]
+        self.expected = REFERENCE.communes_expected(HANOI)
+
+
+def insert(client: Client, table: Table, *rows: tuple[Any, ...]) -> None:
+    client.execute(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES", list(rows))
+
+
+def add_report(
+    client: Client, commune: str, revision: int, value: float, *, on_time: bool
+) -> dict[str, Any]:
+    """Store an accepted report of ``commune`` and the province figure it leads to."""
+    report = records.accepted_report(
+        commune, PERIOD, revision, on_time=on_time, indicators={"tthc_received": value}
+    )
+    insert(client, COMMUNE_REPORTS, accepted_report_row(report))
+    return report
+
+
+def seed(client: Client) -> Seeded:
+    seeded = Seeded()
+    insert(
+        client,
+        REPORTING_PERIODS,
+        reporting_period_row(records.reporting_period(PERIOD, NOW - timedelta(days=40))),
+    )
+    first = add_report(client, seeded.on_time, 1, 10.0, on_time=True)
+    add_report(client, seeded.late, 1, 5.0, on_time=False)
+    add_report(client, seeded.late, 2, 20.0, on_time=False)
+    insert(
+        client,
+        PROVINCE_COMPLETENESS_VALUES,
+        completeness_row(records.completeness(HANOI, PERIOD, 1, reported=2, on_time=1)),
+    )
+    insert(
+        client,
+        PROVINCE_INDICATOR_VALUES,
+        province_indicator_row(
+            records.figure(HANOI, PERIOD, "tthc_received", 3, 30.0, communes_reported=2)
+        ),
+        province_indicator_row(records.figure(HANOI, PREVIOUS, "tthc_received", 1, 12.0)),
+    )
+    cause = {
+        "commune_code": seeded.late,
+        "report_id": "r-late-2",
+        "revision": 2,
+        "previous_value": 5.0,
+        "value": 20.0,
+    }
+    insert(
+        client,
+        PROVINCE_INDICATOR_CHANGES,
+        change_row(records.change(HANOI, PERIOD, "tthc_received", 3, 30.0, 15.0, NOW, [cause])),
+    )
+    insert(
+        client,
+        REPORT_WARNINGS_LOG,
+        warning_row(
+            records.warning(
+                first,
+                "far_from_history",
+                "tthc_received",
+                message_en="far from its history",
+                message_vi="khác xa lịch sử",
+            )
+        ),
+    )
+    insert(
+        client,
+        REJECTIONS,
+        rejection_row(
+            {
+                "rejection_id": "t:0:7",
+                "report_id": "r-refused",
+                "commune_code": seeded.refused,
+                "province_code": HANOI,
+                "period": PERIOD,
+                "revision": 1,
+                "reasons": [
+                    {
+                        "code": "negative_value",
+                        "field": "indicators.tthc_received",
+                        "message_en": "tthc_received must not be negative",
+                        "message_vi": "tthc_received không được âm",
+                    }
+                ],
+                "raw_payload": b"{}",
+                "source_topic": "t",
+                "source_partition": 0,
+                "source_offset": 7,
+                "rejected_at": NOW,
+            }
+        ),
+    )
+    return seeded
+
+
+def missing_commune_reports(client: Client, seeded: Seeded) -> None:
+    """What the pipeline stores when the missing commune reports on time (3.0 dossiers): its
+    report, Hà Nội's completeness (3 reported, 2 on time) and figure (33.0), newer versions."""
+    add_report(client, seeded.missing, 1, 3.0, on_time=True)
+    insert(
+        client,
+        PROVINCE_COMPLETENESS_VALUES,
+        completeness_row(records.completeness(HANOI, PERIOD, 2, reported=3, on_time=2)),
+    )
+    insert(
+        client,
+        PROVINCE_INDICATOR_VALUES,
+        province_indicator_row(
+            records.figure(HANOI, PERIOD, "tthc_received", 4, 33.0, communes_reported=3)
+        ),
+    )

@@ -1,0 +1,142 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
+``baocao dashboard`` runs as a subprocess over a per-test database; the pages load without
+console errors, a report stored meanwhile shows up within seconds without a reload, and
+screenshots land in ``ci-artifacts/screenshots/`` for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from clickhouse_driver import Client
+from dashboard_support import HANOI, PERIOD, Seeded, missing_commune_reports, seed
+from gateway_support import free_port
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+
+from baocao.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "ci-artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
+    migrate(test_settings.clickhouse)
+    client = connect(test_settings.clickhouse)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterator[str]:
+    """``baocao dashboard`` over the test's database, answering when it yields."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "dashboard.log"
+    env = {**os.environ, **test_settings.as_environment()}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "baocao", "dashboard", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                httpx.get(f"{url}/api/periods", timeout=1.0).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(f"--- dashboard log ---\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    assert CHROMIUM.exists(), "install Debian's chromium (scripts/install-system-deps.sh)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1366, "height": 900})
+        finally:
+            browser.close()
+
+
+def test_pages_load_and_follow_new_reports(
+    page: Page, dashboard_url: str, db: Client
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    seeded: Seeded = seed(db)
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    page.goto(dashboard_url)
+    expect(page.locator(".tile")).to_have_count(34)
+    hanoi = page.locator(f'.tile[data-province="{HANOI}"]')
+    expect(page.locator("#period")).to_have_value(f"monthly|{PERIOD}")
+    expect(page.locator("#national-reported b")).to_contain_text("2 /")
+    expect(page.locator("#national-indicators")).to_contain_text("30")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-overview-vi.png"), full_page=True)
+
+    # A new report reaches the views; the open page shows it without a reload.
+    missing_commune_reports(db, seeded)
+    expect(page.locator("#national-reported b")).to_contain_text("3 /", timeout=10_000)
+
+    page.locator("#lang").click()
+    expect(page.locator("#home")).to_have_text("Report monitoring")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-overview-en.png"), full_page=True)
+
+    hanoi.click()
+    expect(page.locator(f'tr[data-commune="{seeded.late}"]')).to_contain_text("Late")
+    expect(page.locator(f'tr[data-commune="{seeded.refused}"]')).to_contain_text("Rejected")
+    expect(page.locator(f'tr[data-commune="{seeded.missing}"]')).to_contain_text("On time")
+    expect(page.locator("#rejections")).to_contain_text("negative_value")
+    expect(page.locator("svg.spark")).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-province.png"), full_page=False)
+
+    page.locator(f'tr[data-commune="{seeded.late}"] a').click()
+    expect(page.locator("main")).to_contain_text("tthc_received")
+    expect(page.locator("main")).to_contain_text("20")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-commune.png"), full_page=True)
+
+    assert problems == []

@@ -1,0 +1,170 @@
+"""Helpers of the gateway tests: a real ``baocao gateway`` subprocess on a free loopback port,
+tokens in its database, and the commune-reports topic read back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from baocao.kafka import admin_client, consumer
+from baocao.settings import GatewaySettings, Settings
+from baocao.topics import Topics
+from producers.gateway.store import GatewayStore
+from producers.gateway.tokens import Scope, TokenStore
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    settings: Settings
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def issue(self, *, commune: str | None = None, province: str | None = None) -> str:
+        store = GatewayStore(self.settings.gateway.db_path).open()
+        try:
+            scope = Scope.COMMUNE if commune is not None else Scope.PROVINCE
+            issued = TokenStore(store).issue(scope=scope, code=commune or province or "")
+        finally:
+            store.close()
+        return issued.token
+
+    def revoke(self, token: str) -> None:
+        store = GatewayStore(self.settings.gateway.db_path).open()
+        try:
+            TokenStore(store).revoke(token.split("_", 2)[1])
+        finally:
+            store.close()
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Iterator[RunningGateway]:
+    """``baocao gateway`` with ``settings`` (and gateway ``options``), ready when it yields;
+    stopped with SIGTERM afterwards. Its log is printed when the test fails."""
+    port = free_port()
+    gateway = GatewaySettings(
+        **{
+            **settings.gateway.model_dump(),
+            "host": "127.0.0.1",
+            "port": port,
+            "db_path": tmp_path / "gateway.db",
+            **options,
+        }
+    )
+    settings = settings.model_copy(update={"gateway": gateway})
+    log_path = tmp_path / f"gateway-{port}.log"
+    env = {**os.environ, **settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "baocao", "gateway"], env=env, stdout=log, stderr=log
+        )
+    running = RunningGateway(
+        url=f"http://127.0.0.1:{port}", settings=settings, process=process, log_path=log_path
+    )
+    try:
+        _wait_ready(running)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(f"--- gateway log (tail) ---\n{running.log()[-4000:]}")
+
+
+def _wait_ready(running: RunningGateway, timeout: float = 60.0) -> None:
+    """Ready when it answers HTTP (the lifespan, which connects to Kafka, has completed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise AssertionError(f"the gateway exited early:\n{running.log()}")
+        try:
+            httpx.get(f"{running.url}/openapi.json", timeout=1.0).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"the gateway did not start in {timeout:.0f}s:\n{running.log()}")
+
+
+def report_document(
+    *,
+    commune: str = "00070",
+    province: str = "01",
+    period: str = "2025-08",
+    revision: int = 1,
+    report_id: str | None = None,
+    **indicators: float,
+) -> dict[str, Any]:
+    return {
+        "report_id": report_id or str(uuid.uuid4()),
+        "commune_code": commune,
+        "province_code": province,
+        "period": period,
+        "revision": revision,
+        "submitted_at": "2025-09-02T09:30:00+07:00",
+        "indicators": indicators or {"tthc_received": 120.0, "tthc_resolved_on_time": 101.0},
+    }
+
+
+def read_reports_topic(settings: Settings, *, timeout: float = 30.0) -> list[ConsumerRecord]:
+    """Every record on the commune-reports topic, up to its end offsets (a 202 means the
+    record was acknowledged, so the end offsets cover every accepted report)."""
+    topic = Topics(settings.kafka.topic_prefix).commune_reports
+    reader = consumer(settings.kafka, group_id=f"{settings.kafka.topic_prefix}-check")
+    try:
+        partitions = reader.partitions_for_topic(topic)
+        assert partitions, f"topic {topic} does not exist"
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        reader.assign(assigned)
+        reader.seek_to_beginning(*assigned)
+        end = reader.end_offsets(assigned)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while any(reader.position(tp) < end[tp] for tp in assigned):
+            assert time.monotonic() < deadline, f"read {len(records)} records before timing out"
+            for batch in reader.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        reader.close()
+
+
+def drop_topics(settings: Settings) -> None:
+    """The broker is shared: leave no per-test topics behind."""
+    admin = admin_client(settings.kafka)
+    try:
+        prefix = f"{settings.kafka.topic_prefix}."
+        created = [name for name in admin.list_topics() if name.startswith(prefix)]
+        if created:
+            admin.delete_topics(created)
+    finally:
+        admin.close()

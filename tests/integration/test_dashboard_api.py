@@ -1,0 +1,154 @@
+"""The dashboard's JSON API on the real ClickHouse: a per-test database, migrated, with a
+known province month written into the tables the BI views read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from clickhouse_driver import Client
+from dashboard_support import HANOI, PERIOD, PREVIOUS, Seeded, missing_commune_reports, seed
+from fastapi.testclient import TestClient
+
+from baocao.dashboard.app import create_app
+from baocao.dashboard.queries import DashboardQueries, commune_status, tile_positions
+from baocao.reference import load_reference
+from baocao.settings import ClickHouseSettings, Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate
+
+pytestmark = pytest.mark.integration
+
+QUERY = {"report_type": "monthly", "period": PERIOD}
+
+
+@pytest.fixture
+def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
+    migrate(test_settings.clickhouse)
+    client = connect(test_settings.clickhouse)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def seeded(db: Client) -> Seeded:
+    return seed(db)
+
+
+@pytest.fixture
+def api(test_settings: Settings, db: Client) -> TestClient:
+    return TestClient(create_app(DashboardQueries(test_settings.clickhouse)))
+
+
+def test_tile_map_places_every_province_once() -> None:
+    tiles = tile_positions()
+    assert set(tiles) == set(load_reference().provinces)
+    assert len(set(tiles.values())) == 34
+
+
+def test_commune_status_words() -> None:
+    assert commune_status(reported=True, on_time=1, rejected=True) == "on_time"
+    assert commune_status(reported=True, on_time=0, rejected=False) == "late"
+    assert commune_status(reported=True, on_time=None, rejected=False) == "reported"
+    assert commune_status(reported=False, on_time=None, rejected=True) == "rejected"
+    assert commune_status(reported=False, on_time=None, rejected=False) == "missing"
+
+
+def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
+    periods = api.get("/api/periods").json()
+    assert [(p["report_type"], p["period"]) for p in periods] == [("monthly", PERIOD)]
+
+    body = api.get("/api/overview", params=QUERY).json()
+    assert len(body["provinces"]) == 34
+    hanoi = next(p for p in body["provinces"] if p["code"] == HANOI)
+    assert (hanoi["reported"], hanoi["on_time"], hanoi["late"]) == (2, 1, 1)
+    assert hanoi["completeness_pct"] == round(2 * 100 / seeded.expected, 1)
+    assert (hanoi["row"], hanoi["col"]) == tile_positions()[HANOI]
+    assert body["national"]["reported"] == 2
+    assert body["national"]["expected"] == len(load_reference().communes)
+    assert body["missing_overdue"] == len(load_reference().communes) - 2
+    assert body["missing_due"] == 0
+    assert body["rejections"] == 1
+    received = next(i for i in body["indicators"] if i["code"] == "tthc_received")
+    assert received["value"] == 30.0
+    assert received["provinces_reported"] == 1
+    assert received["status"] == "final"
+    assert body["freshness_seconds"] is not None and body["freshness_seconds"] >= 0
+
+
+def test_province_page(api: TestClient, seeded: Seeded) -> None:
+    body = api.get(f"/api/provinces/{HANOI}", params=QUERY).json()
+    statuses = {c["code"]: c["status"] for c in body["communes"]}
+    assert len(statuses) == seeded.expected
+    assert statuses[seeded.on_time] == "on_time"
+    assert statuses[seeded.late] == "late"
+    assert statuses[seeded.refused] == "rejected"
+    assert statuses[seeded.missing] == "missing"
+    late = next(c for c in body["communes"] if c["code"] == seeded.late)
+    assert late["revision"] == 2
+    assert body["summary"]["reported"] == 2
+    [received] = body["indicators"]
+    assert received["value"] == 30.0
+    assert received["trend"] == [
+        {"period": PREVIOUS, "value": 12.0},
+        {"period": PERIOD, "value": 30.0},
+    ]
+    [rejection] = body["rejections"]
+    assert (rejection["commune_code"], rejection["reason_code"]) == (
+        seeded.refused,
+        "negative_value",
+    )
+    [warning] = body["warnings"]
+    assert (warning["commune_code"], warning["rule_code"], warning["message_vi"]) == (
+        seeded.on_time,
+        "far_from_history",
+        "khác xa lịch sử",
+    )
+
+
+def test_commune_drill_down(api: TestClient, seeded: Seeded) -> None:
+    body = api.get(f"/api/communes/{seeded.late}", params={"period": PERIOD}).json()
+    assert body["province_code"] == HANOI
+    assert body["revision"] == 2
+    assert body["on_time"] == 0
+    assert [(i["code"], i["value"]) for i in body["indicators"]] == [("tthc_received", 20.0)]
+    assert body["revisions"] == [
+        {
+            "revision": 2,
+            "indicator_code": "tthc_received",
+            "previous": 5.0,
+            "value": 20.0,
+            "known_at": body["revisions"][0]["known_at"],
+        }
+    ]
+
+
+def test_a_new_report_shows_on_the_next_poll(api: TestClient, db: Client, seeded: Seeded) -> None:
+    missing_commune_reports(db, seeded)
+    body = api.get(f"/api/provinces/{HANOI}", params=QUERY).json()
+    assert {c["code"]: c["status"] for c in body["communes"]}[seeded.missing] == "on_time"
+    assert (body["summary"]["reported"], body["summary"]["on_time"]) == (3, 2)
+    assert body["indicators"][0]["value"] == 33.0
+    overview = api.get("/api/overview", params=QUERY).json()
+    assert overview["national"]["reported"] == 3
+
+
+def test_bad_input_is_a_clear_422(api: TestClient) -> None:
+    assert api.get("/api/overview", params={"report_type": "x", "period": "p"}).status_code == 422
+    assert api.get("/api/provinces/1", params=QUERY).status_code == 422
+    assert api.get("/api/communes/abc", params={"period": PERIOD}).status_code == 422
+
+
+def test_clickhouse_down_is_a_503_with_a_reason(test_settings: Settings) -> None:
+    closed = ClickHouseSettings(**{**test_settings.clickhouse.model_dump(), "port": 1})
+    response = TestClient(create_app(DashboardQueries(closed))).get("/api/periods")
+    assert response.status_code == 503
+    assert response.json()["error"] == "clickhouse_unavailable"
+
+
+def test_page_and_assets_are_served_from_the_package(api: TestClient) -> None:
+    page = api.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert "//cdn" not in page.text and "https://" not in page.text
+    for asset in ("app.js", "style.css"):
+        assert api.get(f"/static/{asset}").status_code == 200
