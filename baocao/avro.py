@@ -26,7 +26,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from schemas import avro_schema_path, avro_schema_names
+from schemas import avro_schema_names, avro_schema_path
 
 __all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions"]
 
@@ -60,11 +60,23 @@ class AvroCodec:
         self.known_schemas = {self._writer_fingerprint: self.writer_schema, **self.known_schemas}
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
+        return SINGLE_OBJECT_MAGIC + self._writer_fingerprint + self.encode_body(record)
+
+    def encode_body(self, record: Mapping[str, Any]) -> bytes:
+        """The bare Avro body (another framing, e.g. Confluent's, adds its own header)."""
         buffer = io.BytesIO()
-        buffer.write(SINGLE_OBJECT_MAGIC)
-        buffer.write(self._writer_fingerprint)
         fastavro.schemaless_writer(buffer, self.writer_schema, dict(record))
         return buffer.getvalue()
+
+    def decode_body(self, body: bytes, writer_schema: Any) -> dict[str, Any]:
+        """A bare Avro body written with ``writer_schema``, resolved to this codec's schema."""
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer_schema, self.writer_schema)
+        except Exception as exc:  # fastavro raises many types on corrupt bodies
+            raise DecodeError(f"corrupt Avro body: {exc}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError("Avro body is not a record")
+        return record
 
     def decode(self, payload: bytes) -> dict[str, Any]:
         if len(payload) < _HEADER.size:
@@ -75,15 +87,7 @@ class AvroCodec:
         writer = self.known_schemas.get(writer_fingerprint)
         if writer is None:
             raise DecodeError(f"unknown writer schema fingerprint {writer_fingerprint.hex()}")
-        try:
-            record = fastavro.schemaless_reader(
-                io.BytesIO(payload[_HEADER.size :]), writer, self.writer_schema
-            )
-        except Exception as exc:  # fastavro raises many types on corrupt bodies
-            raise DecodeError(f"corrupt Avro body: {exc}") from exc
-        if not isinstance(record, dict):
-            raise DecodeError("Avro body is not a record")
-        return record
+        return self.decode_body(payload[_HEADER.size :], writer)
 
 
 def schema_versions(name: str) -> tuple[str, ...]:

@@ -42,6 +42,12 @@ def demo(
     timeout: float = typer.Option(
         300.0, "--timeout", min=1.0, help="Seconds to wait for the figures in ClickHouse."
     ),
+    dashboard: bool = typer.Option(
+        True, "--dashboard/--no-dashboard", help="Start the live dashboard at the end."
+    ),
+    dashboard_port: int = typer.Option(
+        8765, "--dashboard-port", min=1, max=65535, help="Port of the dashboard."
+    ),
 ) -> None:
     """Run the pipeline end to end on the local stack and print the provincial table.
 
@@ -70,6 +76,7 @@ def demo(
             communes=communes,
             timeout=timeout,
             console=console,
+            dashboard_port=dashboard_port if dashboard else None,
         )
     except (DemoError, StackError, SinkError, ProducerError, BiAccessError) as exc:
         Console(stderr=True).print(f"demo failed: {exc}", style="red", markup=False)
@@ -98,3 +105,9 @@ def demo(
         markup=True,
         highlight=False,
     )
+    if result.dashboard_url is not None:
+        console.print(
+            f"[bold]Watch it live:[/] {result.dashboard_url} (the dashboard polls the same views "
+            "every few seconds; `baocao stack down` stops it too)",
+            highlight=False,
+        )

@@ -27,6 +27,7 @@ from baocao.bi.credentials import credentials_path, ensure_credentials
 from baocao.catalogue import load_catalogue
 from baocao.models import CommuneReport
 from baocao.reference import load_reference
+from baocao.registry import registry_client
 from baocao.settings import Settings
 from baocao.stack.clickhouse_access import BiAccess
 from baocao.stack.lifecycle import stack_up
@@ -36,7 +37,7 @@ from producers.simulate import generate_reports
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 
-__all__ = ["DemoError", "DemoResult", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "dashboard_process", "run_demo"]
 
 #: The indicator whose provincial totals the demo waits for: every report carries it.
 CHECK_INDICATOR = "tthc_received"
@@ -68,6 +69,8 @@ class DemoResult:
     #: From the first report sent to the last provincial figure visible in ClickHouse.
     end_to_end_seconds: float
     provinces: int
+    #: Where the dashboard started by the demo answers (None: not asked for).
+    dashboard_url: str | None = None
 
     @property
     def reports_per_second(self) -> float:
@@ -89,10 +92,25 @@ def expected_totals(reports: Iterable[CommuneReport]) -> dict[str, tuple[float, 
     return {province: (math.fsum(v), len(v)) for province, v in values.items()}
 
 
+def _baocao_command() -> list[str]:
+    executable = Path(sys.executable).with_name("baocao")
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "baocao"]
+
+
+def dashboard_process(settings: Settings, *, port: int) -> ManagedProcess:
+    """``baocao dashboard`` on localhost, registered with the stack home (so ``baocao stack
+    down`` stops it with the worker and the sink)."""
+    return ManagedProcess(
+        "dashboard",
+        [*_baocao_command(), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        home=settings.stack.home,
+        env=settings.as_environment(),
+    )
+
+
 def background_processes(settings: Settings) -> list[ManagedProcess]:
     """The worker and the sink, as processes registered with the stack home."""
-    executable = Path(sys.executable).with_name("baocao")
-    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "baocao"]
+    command = _baocao_command()
     return [
         ManagedProcess(
             name,
@@ -113,6 +131,7 @@ def run_demo(
     communes: int | None,
     timeout: float,
     console: Console,
+    dashboard_port: int | None = None,
 ) -> DemoResult:
     console.rule("[bold]1/5[/] Kafka and ClickHouse")
     bi_access = BiAccess.configured(settings)
@@ -154,7 +173,9 @@ def run_demo(
     started = time.monotonic()
     with (
         _progress(console) as progress,
-        ReportPublisher(settings.kafka) as publisher,
+        ReportPublisher(
+            settings.kafka, registry=registry_client(settings.schema_registry)
+        ) as publisher,
     ):
         task = progress.add_task("publishing", total=len(reports))
         for report in reports:
@@ -173,6 +194,12 @@ def run_demo(
     end_to_end = time.monotonic() - started
     rows = _provincial_table(settings, period)
     console.print(_render(rows, period))
+    dashboard_url = None
+    if dashboard_port is not None:
+        dashboard = dashboard_process(settings, port=dashboard_port)
+        status = dashboard.start()
+        dashboard_url = f"http://127.0.0.1:{dashboard_port}/"
+        console.print(f"dashboard: pid {status.pid}, log {status.log_file}")
     return DemoResult(
         period=period,
         reports=len(reports),
@@ -180,6 +207,7 @@ def run_demo(
         publish_seconds=publish_seconds,
         end_to_end_seconds=end_to_end,
         provinces=len(rows),
+        dashboard_url=dashboard_url,
     )
 
 

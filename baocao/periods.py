@@ -1,7 +1,7 @@
 """Reporting periods: their five written forms, their bounds in local time, their deadlines.
 
-A report's type follows from how its period is written (Avro ``commune_report.v1`` has no
-report type field)::
+A report's type follows from how its period is written (the optional ``report_type`` of
+Avro ``commune_report.v2`` must agree with it)::
 
     2025-08-15   daily      the day
     2025-W31     weekly     the ISO 8601 week (Monday to Sunday; week-years, so 2025-W01

@@ -23,6 +23,7 @@ __all__ = [
     "DeadlineSettings",
     "GatewaySettings",
     "KafkaSettings",
+    "SchemaRegistrySettings",
     "Settings",
     "SinkSettings",
     "StackSettings",
@@ -62,6 +63,16 @@ class KafkaSettings(BaseSettings):
     @property
     def uses_ssl(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
+
+
+class SchemaRegistrySettings(BaseSettings):
+    """A Confluent-compatible Schema Registry; unset (the default), messages carry their
+    schema's fingerprint instead (Avro single-object encoding)."""
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_SCHEMA_REGISTRY_", frozen=True)
+
+    url: str = ""
+    timeout_seconds: float = 10.0
 
 
 class ClickHouseSettings(BaseSettings):
@@ -211,6 +222,7 @@ class Settings(BaseModel):
     model_config = {"frozen": True}
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
@@ -227,6 +239,7 @@ class Settings(BaseModel):
         environment: dict[str, str] = {}
         groups = (
             self.kafka,
+            self.schema_registry,
             self.clickhouse,
             self.worker,
             self.sink,

@@ -32,6 +32,7 @@ from rich.progress import (
 
 from baocao.catalogue import load_catalogue
 from baocao.reference import load_reference
+from baocao.registry import registry_client
 from baocao.settings import Settings
 from baocao.validation import MONTHLY_PERIOD
 from producers.exceptions import DeliveryFailedError, PublishError, ReportFileError
@@ -185,7 +186,9 @@ def simulate(
                     )
                 destination = output if output != STDIO else "standard output"
             else:
-                with ReportPublisher(settings.kafka) as publisher:
+                with ReportPublisher(
+                    settings.kafka, registry=registry_client(settings.schema_registry)
+                ) as publisher:
                     outcome = send_reports(
                         reports, publisher, pacer=pacer, flush=publisher.flush, on_progress=advance
                     )
@@ -211,7 +214,9 @@ def _publish_file(
     with (
         open_input(file) as stream,
         open_output(rejects_path) if rejects_path else nullcontext() as rejects_stream,
-        ReportPublisher(settings.kafka) as publisher,
+        ReportPublisher(
+            settings.kafka, registry=registry_client(settings.schema_registry)
+        ) as publisher,
     ):
         size = _size_of(stream.fileno()) if file != STDIO else None
         reader = ReportLineReader(

@@ -13,6 +13,7 @@ __all__ = [
     "PublishError",
     "ReportEncodeError",
     "ReportFileError",
+    "SchemaRegistryUnavailableError",
     "SimulationError",
 ]
 
@@ -37,6 +38,11 @@ class PublishError(ProducerError):
 
 class KafkaUnreachableError(PublishError):
     """No broker answered, or the topics could not be created."""
+
+
+class SchemaRegistryUnavailableError(PublishError):
+    """The configured schema registry did not register the report schema (unreachable, or
+    it refused the schema as incompatible)."""
 
 
 class DeliveryFailedError(PublishError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -19,15 +19,19 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 
-from dataclasses import replace
-
 from baocao.avro import codec_for
 from baocao.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.models import CommuneReport
 from baocao.periods import PeriodError, parse_period
+from baocao.registry import SchemaRegistryClient, SchemaRegistryError, WireCodec, wire_codec
 from baocao.settings import KafkaSettings
 from baocao.topics import Topics
-from producers.exceptions import DeliveryFailedError, KafkaUnreachableError, ReportEncodeError
+from producers.exceptions import (
+    DeliveryFailedError,
+    KafkaUnreachableError,
+    ReportEncodeError,
+    SchemaRegistryUnavailableError,
+)
 
 __all__ = [
     "DeliveryStats",
@@ -65,13 +69,14 @@ def with_report_type(report: CommuneReport) -> CommuneReport:
     return replace(report, report_type=str(period.report_type))
 
 
-def encode_report(report: CommuneReport) -> bytes:
-    """The Kafka value of a report: ``commune_report.v2`` in Avro single-object encoding,
-    its ``report_type`` filled from the period."""
+def encode_report(report: CommuneReport, *, codec: WireCodec | None = None) -> bytes:
+    """The Kafka value of a report: ``commune_report.v2``, its ``report_type`` filled from
+    the period, in Avro single-object encoding (or ``codec``'s framing)."""
     if not _AVRO_INT_MIN <= report.revision <= _AVRO_INT_MAX:
         raise ReportEncodeError(f"revision {report.revision} does not fit an Avro int")
     try:
-        return codec_for(REPORT_SCHEMA).encode(with_report_type(report).to_avro())
+        record = with_report_type(report).to_avro()
+        return (codec or codec_for(REPORT_SCHEMA)).encode(record)
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. lone surrogates in a string
         raise ReportEncodeError(f"report cannot be encoded as {REPORT_SCHEMA}: {exc}") from exc
 
@@ -125,6 +130,7 @@ class ReportPublisher:
         flush_timeout: float = 120.0,
         fail_fast: bool = True,
         linger_ms: int | None = None,
+        registry: SchemaRegistryClient | None = None,
     ) -> None:
         self._settings = settings
         self._connect_timeout = connect_timeout
@@ -134,6 +140,8 @@ class ReportPublisher:
         #: waits for its acknowledgement, so it lingers less.
         self._overrides: dict[str, Any] = {} if linger_ms is None else {"linger_ms": linger_ms}
         self.topic = Topics(settings.topic_prefix).commune_reports
+        #: With a schema registry, values are Confluent-framed (see :mod:`baocao.registry`).
+        self._codec = wire_codec(REPORT_SCHEMA, topic=self.topic, registry=registry)
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self._sent = 0
@@ -165,6 +173,12 @@ class ReportPublisher:
             return
         where = self._settings.bootstrap_servers
         try:
+            self._codec.schema_id()
+        except SchemaRegistryError as exc:
+            raise SchemaRegistryUnavailableError(
+                f"cannot register {REPORT_SCHEMA} for {self.topic}: {exc}"
+            ) from exc
+        try:
             wait_for_kafka(self._settings, timeout=self._connect_timeout)
             ensure_topics(self._settings)
             self._producer = producer(self._settings, **self._overrides)
@@ -187,7 +201,7 @@ class ReportPublisher:
         with ``fail_fast``, :class:`DeliveryFailedError` as soon as an earlier send failed, so
         a broken run stops early instead of queueing a whole file behind a dead broker.
         """
-        value = encode_report(report)
+        value = encode_report(report, codec=self._codec)
         if self._fail_fast:
             self._raise_if_failed()
         kafka_producer = self._require_producer()

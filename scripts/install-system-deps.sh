@@ -4,6 +4,8 @@
 #   openjdk-17-jre-headless               Java 17+, for the Kafka 4 broker
 #   maven                                 fetches the Kafka jars once (cached afterwards)
 #   python3.11-venv                       `make` creates .venv with python3.11
+#   chromium                              the dashboard's browser test (Playwright drives it;
+#                                         `playwright install` is never run)
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only then, once.
 # Needs root, or sudo. Debian's clickhouse-server package would start a system server on the
@@ -32,6 +34,9 @@ else
 fi
 if ! command -v mvn >/dev/null 2>&1; then
     packages+=(maven)
+fi
+if [[ ! -x /usr/bin/chromium ]]; then
+    packages+=(chromium)
 fi
 if command -v python3.11 >/dev/null 2>&1; then
     if ! python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -23,7 +23,7 @@ from sinks.clickhouse.migrate import migrate as apply_migrations
 from sinks.clickhouse.migrate import migration_status
 from sinks.clickhouse.sink import run_sink
 from sinks.exceptions import ClickHouseUnavailableError, SinkError
-from sinks.metrics import SinkMetrics, SinkStats
+from sinks.metrics import SinkMetrics, SinkStats, sink_checks
 
 __all__ = ["migrate", "sink"]
 
@@ -117,7 +117,9 @@ def sink(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics (rows, retries, poison, report freshness) on this port.",
+        help="Serve Prometheus metrics (rows, retries, poison, report freshness) on this port,"
+        " and /healthz (200 when ClickHouse, the Kafka assignment and the last flush are fine,"
+        " else 503).",
     ),
 ) -> None:
     """Write the pipeline's Kafka topics into ClickHouse.
@@ -134,9 +136,10 @@ def sink(
     """
     settings = Settings()
     metrics = SinkMetrics()
+    stats = SinkStats(metrics=metrics)
     if metrics_port is not None:
-        metrics.serve(metrics_port)
-        logger.info("Prometheus metrics on port %d", metrics_port)
+        metrics.serve(metrics_port, checks=sink_checks(stats, settings.clickhouse))
+        logger.info("Prometheus metrics and /healthz on port %d", metrics_port)
     stop = threading.Event()
     with _stop_on_signals(stop):
         try:
@@ -144,7 +147,7 @@ def sink(
                 settings,
                 stop=stop,
                 max_idle_seconds=max_idle_seconds,
-                stats=SinkStats(metrics=metrics),
+                stats=stats,
             )
         except (SinkError, KafkaUnavailableError) as exc:
             logger.error("%s", exc)

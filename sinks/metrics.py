@@ -23,9 +23,12 @@ from collections import Counter as TallyCounter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["SinkMetrics", "SinkStats"]
+from baocao.health import Check, HealthServer, serve_health
+from baocao.settings import ClickHouseSettings
+
+__all__ = ["SinkMetrics", "SinkStats", "sink_checks"]
 
 
 class SinkMetrics:
@@ -77,9 +80,12 @@ class SinkMetrics:
             registry=self.registry,
         )
 
-    def serve(self, port: int, *, address: str = "0.0.0.0") -> None:
-        """Serve ``/metrics`` on ``port`` from a daemon thread."""
-        start_http_server(port, addr=address, registry=self.registry)
+    def serve(
+        self, port: int, *, address: str = "0.0.0.0", checks: Mapping[str, Check] | None = None
+    ) -> HealthServer:
+        """Serve ``/metrics`` (and ``/healthz`` running ``checks``) on ``port`` from a daemon
+        thread."""
+        return serve_health(port, registry=self.registry, checks=checks or {}, address=address)
 
 
 @dataclass
@@ -96,6 +102,10 @@ class SinkStats:
     fresh_reports: int = 0
     max_freshness_seconds: float = 0.0
     metrics: SinkMetrics | None = None
+    #: Partitions assigned at the last poll (None before the first), and why the last flush
+    #: failed (None once a flush succeeded): what ``/healthz`` reports.
+    assigned_partitions: int | None = None
+    last_flush_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_consumed(self, topic: str, count: int) -> None:
@@ -122,8 +132,15 @@ class SinkStats:
         if self.metrics is not None:
             self.metrics.commit_failures.inc()
 
+    def record_assignment(self, partitions: int) -> None:
+        self.assigned_partitions = partitions
+
+    def record_flush_failure(self, error: str) -> None:
+        self.last_flush_error = error
+
     def record_batch(self, rows: Mapping[str, int], seconds: float) -> None:
         with self._lock:
+            self.last_flush_error = None
             self.batches += 1
             self.rows_written.update(rows)
         if self.metrics is not None:
@@ -158,3 +175,37 @@ class SinkStats:
                 "fresh_reports": self.fresh_reports,
                 "max_freshness_seconds": self.max_freshness_seconds,
             }
+
+
+def sink_checks(stats: SinkStats, clickhouse: ClickHouseSettings) -> dict[str, Check]:
+    """What ``/healthz`` of a sink checks: ClickHouse answers ``SELECT 1`` now, the Kafka
+    consumer holds partitions, and the last flush did not fail (a sink retrying a refused
+    batch is alive but not healthy)."""
+    from sinks.clickhouse.client import connect
+
+    def clickhouse_answers() -> str:
+        client = connect(clickhouse, connect_timeout=2, send_receive_timeout=5)
+        try:
+            client.execute("SELECT 1")
+        finally:
+            client.disconnect()
+        return f"{clickhouse.host}:{clickhouse.port}"
+
+    def partitions_assigned() -> int:
+        assigned = stats.assigned_partitions
+        if not assigned:
+            raise RuntimeError(
+                "not polled yet" if assigned is None else "no partition assigned to the consumer"
+            )
+        return assigned
+
+    def last_flush() -> str:
+        if stats.last_flush_error is not None:
+            raise RuntimeError(stats.last_flush_error)
+        return "ok"
+
+    return {
+        "clickhouse": clickhouse_answers,
+        "kafka_assignment": partitions_assigned,
+        "last_flush": last_flush,
+    }

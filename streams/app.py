@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from baocao.catalogue import load_catalogue
 from baocao.reference import load_reference
+from baocao.registry import registry_client
 from baocao.settings import Settings
 from baocao.topics import Topics
 from streams.agent import ChangelogTrackingTable, RollupAgent, ScheduleTimer
@@ -131,6 +132,7 @@ def create_app(
             catalogue=load_catalogue(),
             deadlines=settings.deadlines,
             clock=clock,
+            registry=registry_client(settings.schema_registry),
         ),
         tables=tables,
         app=app,

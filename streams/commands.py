@@ -15,7 +15,7 @@ from baocao.logs import FORMAT
 from baocao.settings import Settings
 from streams.app import create_app
 from streams.exceptions import WorkerStartupError
-from streams.metrics import WorkerMetrics, serve_metrics
+from streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
 
@@ -69,8 +69,8 @@ def worker(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics); "
-        "off when not given.",
+        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics) and /healthz "
+        "(200 when Kafka answers and partitions are assigned, else 503); off when not given.",
     ),
 ) -> None:
     """Run the roll-up worker: commune reports and approvals in, provincial figures out.
@@ -89,9 +89,9 @@ def worker(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     metrics = WorkerMetrics(registry=REGISTRY)
-    if metrics_port is not None:
-        serve_metrics(metrics_port, registry=REGISTRY)
     app = create_app(settings, metrics=metrics)
+    if metrics_port is not None:
+        serve_metrics(metrics_port, registry=REGISTRY, checks=worker_checks(app, settings.kafka))
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

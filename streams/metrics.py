@@ -8,10 +8,15 @@ which also carries the process collectors (CPU, memory, open files).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from baocao.health import Check, HealthServer, serve_health
+from baocao.kafka import wait_for_kafka
 from baocao.reasons import ReasonCode
+from baocao.settings import KafkaSettings
 from streams.soft_rules import (
     FAR_FROM_HISTORY,
     RESOLVED_EXCEEDS_RECEIVED,
@@ -19,7 +24,7 @@ from streams.soft_rules import (
 )
 from streams.step import BatchResult, Outcome
 
-__all__ = ["WorkerMetrics", "serve_metrics"]
+__all__ = ["WorkerMetrics", "serve_metrics", "worker_checks"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +122,35 @@ class WorkerMetrics:
         self.alerts.inc(alerts)
 
 
-def serve_metrics(port: int, *, registry: CollectorRegistry, host: str = "0.0.0.0") -> None:
-    """Expose ``registry`` on ``http://<host>:<port>/metrics`` from a background thread."""
-    start_http_server(port, addr=host, registry=registry)
-    logger.info("serving Prometheus metrics on http://%s:%d/metrics", host, port)
+def serve_metrics(
+    port: int,
+    *,
+    registry: CollectorRegistry,
+    host: str = "0.0.0.0",
+    checks: Mapping[str, Check] | None = None,
+) -> HealthServer:
+    """Expose ``registry`` on ``http://<host>:<port>/metrics``, and ``/healthz`` running
+    ``checks``, from a background thread."""
+    return serve_health(port, registry=registry, checks=checks or {}, address=host)
+
+
+def worker_checks(app: Any, kafka_settings: KafkaSettings) -> dict[str, Check]:
+    """What ``/healthz`` of the worker checks: the broker answers a metadata request now,
+    and the worker's consumer holds partitions (a worker that lost its group, or has not
+    joined it yet, processes nothing)."""
+
+    def kafka_metadata() -> int:
+        return len(wait_for_kafka(kafka_settings, timeout=5.0)["brokers"])
+
+    def partitions_assigned() -> int:
+        # The private attribute, not ``app.consumer``: that property creates a consumer as a
+        # side effect, which must never happen from this thread.
+        consumer = getattr(app, "_consumer", None)
+        if consumer is None:
+            raise RuntimeError("the worker's consumer has not started")
+        assigned = len(consumer.assignment())
+        if assigned == 0:
+            raise RuntimeError("no partition assigned to the worker")
+        return assigned
+
+    return {"kafka_metadata": kafka_metadata, "kafka_assignment": partitions_assigned}

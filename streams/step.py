@@ -53,6 +53,7 @@ from baocao.models import LOCAL_TIMEZONE, CommuneReport, parse_report
 from baocao.periods import Period, PeriodError, deadline, locks_at, parse_period
 from baocao.reasons import Reason, ReasonCode, reason
 from baocao.reference import ReferenceData
+from baocao.registry import SchemaRegistryClient, wire_codec
 from baocao.settings import DeadlineSettings
 from baocao.topics import Topics
 from baocao.validation import validate_report
@@ -304,13 +305,19 @@ class RollupStep:
         catalogue: Catalogue,
         deadlines: DeadlineSettings,
         clock: Callable[[], datetime] | None = None,
+        registry: SchemaRegistryClient | None = None,
     ) -> None:
         self._topics = topics
         self._reference = reference
         self._catalogue = catalogue
         self._deadlines = deadlines
         self._clock = clock or _utc_now
-        self._report_codec = codec_for(COMMUNE_REPORT_SCHEMA)
+        # Reports arrive in single-object encoding or, from producers that use a schema
+        # registry, in Confluent's framing: the codec reads both (a registry lookup blocks,
+        # once per schema id).
+        self._report_codec = wire_codec(
+            COMMUNE_REPORT_SCHEMA, topic=topics.commune_reports, registry=registry
+        )
         self._approval_codec = codec_for(APPROVAL_SCHEMA)
 
     # -- the batch ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ from clickhouse_driver import Client
 from baocao.catalogue import Catalogue, load_catalogue
 from baocao.dashboard.exceptions import DashboardQueryError
 from baocao.settings import ClickHouseSettings
-from sinks.clickhouse.client import TRANSIENT_ERRORS, connect
+from sinks.clickhouse.client import TRANSIENT_ERRORS, connect, describe_error
 
 __all__ = ["KEY_INDICATORS", "DashboardQueries", "commune_status", "tile_positions"]
 
@@ -78,9 +78,7 @@ def _number(value: float | None) -> float | None:
 class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
-    def __init__(
-        self, settings: ClickHouseSettings, *, catalogue: Catalogue | None = None
-    ) -> None:
+    def __init__(self, settings: ClickHouseSettings, *, catalogue: Catalogue | None = None) -> None:
         self._settings = settings
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
 
@@ -92,7 +90,8 @@ class DashboardQueries:
         except TRANSIENT_ERRORS as exc:
             raise DashboardQueryError(
                 f"ClickHouse {self._settings.host}:{self._settings.port} database "
-                f"{self._settings.database}: {exc}"
+                f"{self._settings.database}: {describe_error(exc)} (is it up, and migrated?"
+                " `baocao migrate`)"
             ) from exc
         finally:
             client.disconnect()
@@ -413,9 +412,7 @@ class DashboardQueries:
             "submitted_at": None if head is None else _iso(head[5]),
             "on_time": None if head is None else head[6],
             "amended": bool(head and head[7]),
-            "indicators": [
-                {**self._labels(row[2]), "value": _number(row[3])} for row in latest
-            ],
+            "indicators": [{**self._labels(row[2]), "value": _number(row[3])} for row in latest],
             "revisions": [
                 {
                     "revision": revision,

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baocao.catalogue import load_catalogue
 from baocao.reference import load_reference
+from baocao.registry import registry_client
 from baocao.settings import Settings
 from producers.gateway.answers import GatewayJSONResponse
 from producers.gateway.exceptions import GatewayError
@@ -54,7 +55,10 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         options = settings.gateway
         store = GatewayStore(options.db_path).open()
         publisher = ReportPublisher(
-            settings.kafka, fail_fast=False, linger_ms=options.kafka_linger_ms
+            settings.kafka,
+            fail_fast=False,
+            linger_ms=options.kafka_linger_ms,
+            registry=registry_client(settings.schema_registry),
         )
         try:
             await anyio.to_thread.run_sync(publisher.open)

@@ -22,6 +22,7 @@ from baocao.catalogue import load_catalogue
 from baocao.models import LOCAL_TIMEZONE
 from baocao.periods import ReportType
 from baocao.reference import load_reference
+from baocao.registry import registry_client
 from baocao.settings import Settings
 from producers.commands import print_error, print_kafka_failure, print_publish_summary
 from producers.exceptions import PublishError, ReportFileError
@@ -108,7 +109,11 @@ def import_reports(
                 file, reference=reference, catalogue=catalogue, now=now, sheet=sheet
             ) as reader,
             open_output(str(rejects_file)) if rejects_file else nullcontext() as rejects_stream,
-            nullcontext(DryRun()) if dry_run else ReportPublisher(settings.kafka) as sink,
+            nullcontext(DryRun())
+            if dry_run
+            else ReportPublisher(
+                settings.kafka, registry=registry_client(settings.schema_registry)
+            ) as sink,
         ):
             errors.writer = RejectsWriter(rejects_stream)
             errors.header = reader.header

@@ -139,6 +139,7 @@ class ClickHouseSink:
         last_record = time.monotonic()
         while not self._stop.is_set():
             batch = self._poll_batch(consumer)
+            self.stats.record_assignment(len(consumer.assignment()))
             if not batch:
                 idle = time.monotonic() - last_record
                 if self._max_idle is not None and idle >= self._max_idle:
@@ -235,6 +236,7 @@ class ClickHouseSink:
                 )
                 attempt += 1
                 self.stats.record_retry()
+                self.stats.record_flush_failure(str(exc))
                 logger.warning(
                     "%s; retry %d in %.1fs (batch kept, offsets not committed)",
                     exc,

@@ -20,6 +20,7 @@ from dashboard_support import HANOI, PERIOD, Seeded, missing_commune_reports, se
 from gateway_support import free_port
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
+from baocao.reference import load_reference
 from baocao.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
@@ -96,9 +97,7 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
-def test_pages_load_and_follow_new_reports(
-    page: Page, dashboard_url: str, db: Client
-) -> None:
+def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: Client) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seeded: Seeded = seed(db)
     problems: list[str] = []
@@ -121,9 +120,14 @@ def test_pages_load_and_follow_new_reports(
     # A new report reaches the views; the open page shows it without a reload.
     missing_commune_reports(db, seeded)
     expect(page.locator("#national-reported b")).to_contain_text("3 /", timeout=10_000)
+    expect(page.locator("#national-missing b")).to_have_text(
+        f"{len(load_reference().communes) - 3:,}".replace(",", ".")  # vi-VN digit groups
+    )
 
     page.locator("#lang").click()
     expect(page.locator("#home")).to_have_text("Report monitoring")
+    expect(page.locator("main")).to_contain_text("National indicators")
+    expect(page.locator("#freshness")).to_contain_text("Newest data")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-overview-en.png"), full_page=True)
 
     hanoi.click()
@@ -135,7 +139,7 @@ def test_pages_load_and_follow_new_reports(
     page.screenshot(path=str(SCREENSHOTS / "dashboard-province.png"), full_page=False)
 
     page.locator(f'tr[data-commune="{seeded.late}"] a').click()
-    expect(page.locator("main")).to_contain_text("tthc_received")
+    expect(page.locator("main")).to_contain_text("Administrative dossiers received")
     expect(page.locator("main")).to_contain_text("20")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-commune.png"), full_page=True)
 

@@ -3,17 +3,23 @@ known province month written into the tables the BI views read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from clickhouse_driver import Client
 from dashboard_support import HANOI, PERIOD, PREVIOUS, Seeded, missing_commune_reports, seed
 from fastapi.testclient import TestClient
+from gateway_support import free_port
 
 from baocao.dashboard.app import create_app
-from baocao.dashboard.queries import DashboardQueries, commune_status, tile_positions
+from baocao.dashboard.queries import DashboardQueries, tile_positions
+from baocao.demo import dashboard_process
 from baocao.reference import load_reference
-from baocao.settings import ClickHouseSettings, Settings
+from baocao.settings import ClickHouseSettings, Settings, StackSettings
+from baocao.stack.lifecycle import stack_down
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 
@@ -38,20 +44,6 @@ def seeded(db: Client) -> Seeded:
 @pytest.fixture
 def api(test_settings: Settings, db: Client) -> TestClient:
     return TestClient(create_app(DashboardQueries(test_settings.clickhouse)))
-
-
-def test_tile_map_places_every_province_once() -> None:
-    tiles = tile_positions()
-    assert set(tiles) == set(load_reference().provinces)
-    assert len(set(tiles.values())) == 34
-
-
-def test_commune_status_words() -> None:
-    assert commune_status(reported=True, on_time=1, rejected=True) == "on_time"
-    assert commune_status(reported=True, on_time=0, rejected=False) == "late"
-    assert commune_status(reported=True, on_time=None, rejected=False) == "reported"
-    assert commune_status(reported=False, on_time=None, rejected=True) == "rejected"
-    assert commune_status(reported=False, on_time=None, rejected=False) == "missing"
 
 
 def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
@@ -152,3 +144,31 @@ def test_page_and_assets_are_served_from_the_package(api: TestClient) -> None:
     assert "//cdn" not in page.text and "https://" not in page.text
     for asset in ("app.js", "style.css"):
         assert api.get(f"/static/{asset}").status_code == 200
+
+
+def test_the_demos_dashboard_answers_and_stack_down_stops_it(
+    test_settings: Settings, db: Client, tmp_path: Path
+) -> None:
+    """The process ``baocao demo`` starts: registered with the stack home, so ``stack_down``
+    (what ``baocao stack down`` runs) stops it. A fresh home: no server of it runs."""
+    stack = StackSettings(**{**test_settings.stack.model_dump(), "home": tmp_path / "home"})
+    settings = test_settings.model_copy(update={"stack": stack})
+    port = free_port()
+    process = dashboard_process(settings, port=port)
+    process.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/periods", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                assert process.is_running(), process.log_tail(30)
+                assert time.monotonic() < deadline, process.log_tail(30)
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.json() == []
+        stopped, _ = stack_down(stack)
+        assert "dashboard" in stopped
+        assert not process.is_running()
+    finally:
+        process.stop()

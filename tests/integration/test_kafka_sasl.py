@@ -164,9 +164,9 @@ def test_a_wrong_password_is_a_clear_error(
     kafka = _sasl_kafka(sasl_broker, test_settings.kafka, password="not-the-password")
     with pytest.raises(KafkaAuthenticationError, match="refused the credentials of 'baocao'"):
         wait_for_kafka(kafka, timeout=20)
+    publisher = ReportPublisher(kafka, connect_timeout=20)
     with pytest.raises(KafkaUnreachableError, match="SASL_PASSWORD"):
-        with ReportPublisher(kafka, connect_timeout=20):
-            pass
+        publisher.open()
 
 
 def test_plaintext_clients_still_reach_the_plain_listener(sasl_broker: KafkaServer) -> None:

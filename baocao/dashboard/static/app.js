@@ -12,7 +12,7 @@ const LABELS = {
     overdue: "Quá hạn chưa nộp", due: "Sắp đến hạn", rejections: "Báo cáo bị từ chối",
     completeness: "Đầy đủ", timeliness: "Đúng hạn", status: "Trạng thái",
     provisional: "Tạm tính", final: "Chính thức", approved: "Đã phê duyệt",
-    fresh: "Dữ liệu mới nhất", ago: "giây trước", nodata: "Chưa có dữ liệu",
+    fresh: "Dữ liệu mới nhất", ago: "trước", nodata: "Chưa có dữ liệu",
     communes: "Xã, phường", indicators: "Chỉ tiêu", trend: "Xu hướng", value: "Giá trị",
     warnings: "Cảnh báo", reason: "Lý do", commune: "Xã", revision: "Lần nộp",
     submitted: "Nộp lúc", revisions: "Các lần sửa", before: "Trước", after: "Sau",
@@ -27,7 +27,7 @@ const LABELS = {
     overdue: "Overdue, not received", due: "Due soon", rejections: "Rejected reports",
     completeness: "Complete", timeliness: "On time", status: "Status",
     provisional: "Provisional", final: "Final", approved: "Approved",
-    fresh: "Newest data", ago: "s ago", nodata: "No data yet",
+    fresh: "Newest data", ago: "ago", nodata: "No data yet",
     communes: "Communes", indicators: "Indicators", trend: "Trend", value: "Value",
     warnings: "Warnings", reason: "Reason", commune: "Commune", revision: "Revision",
     submitted: "Submitted", revisions: "Revisions", before: "Before", after: "After",
@@ -36,7 +36,7 @@ const LABELS = {
   },
 };
 
-const state = { lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "" };
+const state = { lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "", last: null, freshness: null };
 const $ = (id) => document.getElementById(id);
 const t = (key) => LABELS[state.lang][key] || key;
 
@@ -48,6 +48,13 @@ function fmt(value, ratio) {
   if (value === null || value === undefined) return "–";
   if (ratio) return (value * 100).toFixed(1) + "%";
   return value.toLocaleString(state.lang === "vi" ? "vi-VN" : "en-US", { maximumFractionDigits: 1 });
+}
+
+function age(seconds) {
+  // "42 s", "5 min", "3 h", "51 d": the age of the newest figure at a glance.
+  const [value, unit] = seconds < 120 ? [seconds, "s"] : seconds < 7200 ? [seconds / 60, "min"]
+    : seconds < 172800 ? [seconds / 3600, "h"] : [seconds / 86400, state.lang === "vi" ? "ngày" : "d"];
+  return `${Math.floor(value)} ${unit}`;
 }
 
 function colour(pct) {
@@ -129,6 +136,7 @@ function overviewHtml(data) {
         ${stat(t("reported"), `${fmt(n.reported)} / ${fmt(n.expected)}`, "national-reported")}
         ${stat(t("completeness"), `${(n.completeness_pct ?? 0).toFixed(1)}%`)}
         ${stat(t("timeliness"), `${(n.timeliness_pct ?? 0).toFixed(1)}%`)}
+        ${stat(t("missing"), fmt(n.missing), "national-missing")}
         ${stat(t("late"), fmt(n.late))}
         ${stat(t("overdue"), fmt(data.missing_overdue), "missing-overdue")}
         ${stat(t("due"), fmt(data.missing_due))}
@@ -147,7 +155,7 @@ function provinceHtml(data) {
   data.communes.forEach((c) => { counts[c.status] = (counts[c.status] || 0) + 1; });
   const communes = data.communes
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="#/c/${esc(c.code)}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
-      `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td>${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
+      `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td class="when">${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
     .join("");
   const indicators = data.indicators
     .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
@@ -181,9 +189,10 @@ function communeHtml(data) {
   const indicators = data.indicators
     .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td></tr>`)
     .join("");
+  const names = Object.fromEntries(data.indicators.map((i) => [i.code, name(i)]));
   const revisions = data.revisions
-    .map((r) => `<tr><td class="num">${r.revision}</td><td>${esc(r.indicator_code)}</td><td class="num">${fmt(r.previous)}</td>` +
-      `<td class="num">${fmt(r.value)}</td><td>${esc((r.known_at || "").replace("T", " "))}</td></tr>`)
+    .map((r) => `<tr><td class="num">${r.revision}</td><td>${esc(names[r.indicator_code] || r.indicator_code)}</td><td class="num">${fmt(r.previous)}</td>` +
+      `<td class="num">${fmt(r.value)}</td><td class="when">${esc((r.known_at || "").replace("T", " ").slice(0, 19))}</td></tr>`)
     .join("");
   const status = data.revision === null ? "missing" : data.on_time === null ? "reported" : data.on_time ? "on_time" : "late";
   return `<section class="card"><h2><a href="#/">${t("back")}</a> › <a href="#/p/${esc(data.province_code)}">${esc(data.province_code)}</a>
@@ -197,25 +206,32 @@ function communeHtml(data) {
     </div>`;
 }
 
+function render() {
+  // Draws the last answer again (also right after a language switch, without a round trip).
+  if (!state.last) return;
+  $("view").innerHTML = state.last.render(state.last.data);
+  $("freshness").textContent = state.freshness === null || state.freshness === undefined
+    ? t("nodata") : `${t("fresh")}: ${age(state.freshness)} ${t("ago")}`;
+}
+
 async function refresh() {
   try {
     state.periods = await getJson("/api/periods");
     fillPeriods(state.periods);
     const sel = selected();
     const [, kind, code] = (location.hash || "#/").split("/");
-    let html;
     if (!sel.period) {
-      html = `<section class="card">${t("nodata")}</section>`;
+      state.last = { render: () => `<section class="card">${t("nodata")}</section>`, data: null };
     } else if (kind === "p" && code) {
-      html = provinceHtml(await getJson(`/api/provinces/${encodeURIComponent(code)}?${sel.query}`));
+      state.last = { render: provinceHtml, data: await getJson(`/api/provinces/${encodeURIComponent(code)}?${sel.query}`) };
     } else if (kind === "c" && code) {
-      html = communeHtml(await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(sel.period)}`));
+      state.last = { render: communeHtml, data: await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(sel.period)}`) };
     } else {
       const data = await getJson(`/api/overview?${sel.query}`);
-      html = overviewHtml(data);
-      $("freshness").textContent = data.freshness_seconds === null ? t("nodata") : `${t("fresh")}: ${data.freshness_seconds} ${t("ago")}`;
+      state.freshness = data.freshness_seconds;
+      state.last = { render: overviewHtml, data };
     }
-    $("view").innerHTML = html;
+    render();
     $("error").hidden = true;
     document.body.dataset.loaded = String(Date.now());
   } catch (error) {
@@ -235,6 +251,7 @@ $("lang").addEventListener("click", () => {
   state.lang = state.lang === "vi" ? "en" : "vi";
   localStorage.setItem("baocao.lang", state.lang);
   applyLanguage();
+  render();
   refresh();
 });
 $("period").addEventListener("change", refresh);
