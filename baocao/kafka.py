@@ -171,9 +171,16 @@ def _wait_for_metadata(
                     "check BAOCAO_KAFKA_SASL_USERNAME and BAOCAO_KAFKA_SASL_PASSWORD"
                 ) from refusal
         time.sleep(0.5)
+    # A broker that refuses credentials often just drops the connection, so a silent
+    # timeout with SASL configured may be a wrong password as well as a stopped broker.
+    credentials_hint = (
+        "; with SASL, also check BAOCAO_KAFKA_SASL_USERNAME and BAOCAO_KAFKA_SASL_PASSWORD"
+        if settings.uses_sasl
+        else ""
+    )
     raise KafkaUnavailableError(
         f"Kafka at {settings.bootstrap_servers} did not answer within {timeout:.0f}s"
-        f" (last error: {last_error}); is it running? try `baocao stack up`"
+        f" (last error: {last_error}); is it running? try `baocao stack up`{credentials_hint}"
     )
 
 

@@ -23,7 +23,7 @@ from collections import Counter as TallyCounter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from baocao.health import Check, HealthServer, serve_health
 from baocao.settings import ClickHouseSettings
@@ -70,6 +70,13 @@ class SinkMetrics:
             "baocao_sink_flush_seconds",
             "Time to write one batch to ClickHouse, retries included.",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "baocao_sink_consumer_lag",
+            "Records behind the end of each partition after the last poll (high watermark"
+            " minus the consumer's position).",
+            ["topic", "partition"],
             registry=self.registry,
         )
         self.report_freshness = Histogram(
@@ -134,6 +141,13 @@ class SinkStats:
 
     def record_assignment(self, partitions: int) -> None:
         self.assigned_partitions = partitions
+
+    def record_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """Per (topic, partition): how far the sink is behind; what operators alert on."""
+        if self.metrics is None:
+            return
+        for (topic, partition), lag in lags.items():
+            self.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(lag)
 
     def record_flush_failure(self, error: str) -> None:
         self.last_flush_error = error

@@ -204,6 +204,7 @@ class RollupAgent:
             started + seconds - delivered,
         )
         self._metrics.observe_batch(result, seconds=seconds)
+        self._metrics.observe_lag(_consumer_lag(self._app, events))
         logger.info(
             "batch of %d events in %.3fs: %d accepted, %d duplicates, %d rejected, "
             "%d approvals; %d figures (%d changed) for %d province periods",
@@ -286,3 +287,20 @@ class ScheduleTimer:
                 tick.alerts,
                 len(provinces),
             )
+
+
+def _consumer_lag(app: faust.App, events: Sequence[EventT[Any]]) -> dict[tuple[str, int], int]:
+    """Per input partition of the batch: records between its last event and the partition's
+    high watermark as the consumer last saw it (no extra request)."""
+    last: dict[Any, int] = {}
+    for event in events:
+        last[event.message.tp] = max(last.get(event.message.tp, -1), event.message.offset)
+    lags: dict[tuple[str, int], int] = {}
+    for tp, offset in last.items():
+        try:
+            highwater = app.consumer.highwater(tp)
+        except (KeyError, AssertionError, AttributeError):
+            continue  # not fetched yet: no figure rather than a wrong one
+        if highwater is not None:
+            lags[(tp.topic, tp.partition)] = max(0, int(highwater) - offset - 1)
+    return lags

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from baocao.health import Check, HealthServer, serve_health
 from baocao.kafka import wait_for_kafka
@@ -81,6 +81,13 @@ class WorkerMetrics:
             "Reporting periods announced by the schedule.",
             registry=registry,
         )
+        self.consumer_lag = Gauge(
+            "baocao_worker_consumer_lag",
+            "Records behind the end of each input partition after the last batch (high"
+            " watermark minus the next offset to process).",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "baocao_worker_batch_events",
             "Events per processing batch.",
@@ -116,6 +123,10 @@ class WorkerMetrics:
         self.changes.inc(result.changes)
         self.batch_size.observe(result.events)
         self.batch_duration.observe(seconds)
+
+    def observe_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic=topic, partition=str(partition)).set(lag)
 
     def observe_tick(self, *, announced: int, alerts: int) -> None:
         self.announced.inc(announced)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ from typing import Any
 import httpx
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from net_support import free_port
 
 from baocao.kafka import admin_client, consumer
 from baocao.settings import GatewaySettings, Settings
 from baocao.topics import Topics
 from producers.gateway.store import GatewayStore
 from producers.gateway.tokens import Scope, TokenStore
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -45,6 +45,20 @@ __all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink"]
 logger = logging.getLogger(__name__)
 
 
+def consumer_lag(consumer: Any) -> dict[tuple[str, int], int]:
+    """Records behind the end of each assigned partition, from what the last fetch learnt of
+    its high watermark (no extra request); partitions not fetched yet are left out."""
+    lags: dict[tuple[str, int], int] = {}
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is None:
+            continue
+        lags[(partition.topic, partition.partition)] = max(
+            0, highwater - consumer.position(partition)
+        )
+    return lags
+
+
 def retry_delay(attempt: int, *, initial: float, maximum: float) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): doubling from ``initial``,
     capped at ``maximum``."""
@@ -140,6 +154,7 @@ class ClickHouseSink:
         while not self._stop.is_set():
             batch = self._poll_batch(consumer)
             self.stats.record_assignment(len(consumer.assignment()))
+            self.stats.record_lag(consumer_lag(consumer))
             if not batch:
                 idle = time.monotonic() - last_record
                 if self._max_idle is not None and idle >= self._max_idle:

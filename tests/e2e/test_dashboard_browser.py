@@ -17,7 +17,7 @@ import httpx
 import pytest
 from clickhouse_driver import Client
 from dashboard_support import HANOI, PERIOD, Seeded, missing_commune_reports, seed
-from gateway_support import free_port
+from net_support import free_port
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from baocao.reference import load_reference

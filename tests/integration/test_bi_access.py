@@ -12,7 +12,6 @@ table functions; 291 (DATABASE_ACCESS_DENIED) for a database the user may not re
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 from clickhouse_driver.errors import ErrorCodes, ServerException
+from net_support import free_ports
 
 from baocao.bi.access import BI_USER, RELAY_CLUSTER, AccessPlan, province_user
 from baocao.bi.apply import ServerKind, apply_access
@@ -41,17 +41,6 @@ NOW = datetime(2025, 9, 2, 9, 30, tzinfo=UTC)
 #: How long the server may take to notice a changed users.d / config.d file (it checks every
 #: few seconds).
 RELOAD_SECONDS = 30.0
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Server:
@@ -157,7 +146,7 @@ def _fill(client: Client, reference_communes: dict[str, tuple[str, ...]]) -> Non
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tcp, http = _free_ports(2)
+    tcp, http = free_ports(2)
     stack = StackSettings(
         home=tmp_path_factory.mktemp("bi") / "home",
         clickhouse_tcp_port=tcp,

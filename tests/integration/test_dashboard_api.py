@@ -12,7 +12,7 @@ import pytest
 from clickhouse_driver import Client
 from dashboard_support import HANOI, PERIOD, PREVIOUS, Seeded, missing_commune_reports, seed
 from fastapi.testclient import TestClient
-from gateway_support import free_port
+from net_support import free_port
 
 from baocao.dashboard.app import create_app
 from baocao.dashboard.queries import DashboardQueries, tile_positions

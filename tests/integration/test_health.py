@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import free_port
+from net_support import free_port
 
 from baocao.settings import ClickHouseSettings, Settings
 from sinks.clickhouse.migrate import migrate

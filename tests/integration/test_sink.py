@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import sink_support as records
 from clickhouse_driver import Client
 from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
+from net_support import free_port
 from sink_support import Message, due
 
 from baocao import kafka
@@ -581,12 +581,6 @@ def test_clickhouse_outage_is_retried_and_offsets_wait_for_success(
     ) == [("01", "births", 3.0, 2)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_sink_command_stops_when_idle_and_on_sigterm(
     test_settings: Settings, prepared: Client
 ) -> None:
@@ -633,9 +627,17 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
                     text = r.read().decode()
             except OSError:
                 return False
+            lags = [
+                line
+                for line in text.splitlines()
+                if line.startswith("baocao_sink_consumer_lag{") and "accepted" in line
+            ]
             return (
                 'baocao_sink_rows_written_total{table="commune_reports"} 1.0' in text
                 and 'baocao_report_freshness_seconds_bucket{le="60.0"} 1.0' in text
+                # consumed up to the end of the accepted reports' partitions
+                and bool(lags)
+                and all(line.endswith(" 0.0") for line in lags)
             )
 
         wait_until(metric_written, "the metrics endpoint to count the row")

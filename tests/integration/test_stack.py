@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
+from net_support import free_ports
 
 from baocao.kafka import wait_for_kafka
 from baocao.settings import KafkaSettings, StackSettings
@@ -35,19 +36,8 @@ from baocao.stack.process import ManagedProcess
 BAOCAO = [str(Path(sys.executable).parent / "baocao")]
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _stack_settings(home: Path) -> StackSettings:
-    kafka, controller, tcp, http = _free_ports(4)
+    kafka, controller, tcp, http = free_ports(4)
     return StackSettings(
         home=home,
         kafka_port=kafka,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 import pytest
 from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
+from net_support import free_port
 
 from baocao.avro import codec_for
 from baocao.kafka import admin_client, client_options, ensure_topics, producer
@@ -208,12 +208,6 @@ def listening_ports(pid: int) -> set[int]:
     return ports
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def start_worker(test_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Start ``baocao worker`` with the test's settings; any left running is killed after."""
@@ -371,13 +365,17 @@ def test_worker_publishes_latest_revisions_figures_and_dead_letters(
         'baocao_worker_rejections_total{reason="stale_revision"} 1.0',
         'baocao_worker_rejections_total{reason="malformed_event"} 1.0',
     ]
-    wait_for(
+    page = wait_for(
         "the metrics to count every event",
         lambda: (
             page if all(line in (page := metrics_page(metrics_port)) for line in counted) else None
         ),
         worker=worker,
     )
+    # Everything published was processed: no input partition is behind.
+    lags = [line for line in page.splitlines() if line.startswith("baocao_worker_consumer_lag{")]
+    assert lags, page
+    assert all(line.endswith(" 0.0") and ".commune-reports" in line for line in lags), lags
 
     assert worker.stop() == 0, worker.tail()
 
