@@ -6,7 +6,7 @@
 #   make stack-up    start Kafka and ClickHouse (make stack-down stops them, and the demo's
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
-#                    make bench-gateway: HTTP submissions on the stack)
+#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
 #
 # Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
@@ -23,7 +23,7 @@ LINT_PATHS := baocao producers streams sinks schemas tests
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway clean distclean system-deps setup
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness clean distclean system-deps setup
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ bench: setup
 
 bench-pipeline: stack-up
 	$(BIN)/python -m bench.pipeline
+
+bench-freshness: stack-up
+	$(BIN)/python -m bench.freshness
 
 bench-gateway: stack-up
 	$(BIN)/python -m bench.gateway
