@@ -13,6 +13,7 @@ import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from baocao.stack.exceptions import JarFetchError
@@ -25,6 +26,7 @@ __all__ = [
     "fetch_kafka_jars",
     "kafka_jars_dir",
     "kafka_jars_present",
+    "maven_fetch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,17 +82,50 @@ def fetch_kafka_jars(*, cache_dir: Path, kafka_version: str, mvn: str = "mvn") -
 
 
 def _download(*, folder: Path, libs: Path, kafka_version: str, mvn: str) -> None:
+    maven_fetch(
+        folder=folder,
+        final=libs,
+        pom_text=_pom(kafka_version),
+        goal_args=["dependency:copy-dependencies", "-DincludeScope=runtime"],
+        expect=f"kafka_2.13-{kafka_version}.jar",
+        what=f"the Kafka {kafka_version} jars",
+        mvn=mvn,
+    )
+
+
+def maven_fetch(
+    *,
+    folder: Path,
+    final: Path,
+    pom_text: str,
+    goal_args: Sequence[str],
+    expect: str,
+    what: str,
+    mvn: str = "mvn",
+) -> None:
+    """Run one Maven dependency goal of ``pom_text`` into ``final``, all or nothing.
+
+    Maven writes into ``<final>.partial`` with ``pom.partial.xml``; both are renamed into
+    place (``final`` and ``pom.xml``) only when ``expect`` exists in the result, so a cache
+    with a ``pom.xml`` is always complete. Callers hold the folder's lock.
+
+    Raises:
+        JarFetchError: Maven is missing, failed or timed out (its output is in the message).
+    """
     program = shutil.which(mvn)
     if program is None:
         raise JarFetchError(
-            f"Maven ({mvn}) is needed once to download the Kafka jars and is not on PATH;"
+            f"Maven ({mvn}) is needed once to download {what} and is not on PATH;"
             " run scripts/install-system-deps.sh"
         )
     pom = folder / "pom.xml"
-    pom.unlink(missing_ok=True)  # only a finished copy leaves a pom behind (see present())
-    partial = folder / "libs.partial"
+    pom.unlink(missing_ok=True)  # only a finished copy leaves a pom behind
+    partial = folder / f"{final.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    pom_text = _pom(kafka_version)
+    # unpack-dependencies leaves "already unpacked" markers in target/ and skips the archive
+    # while they exist, which would turn a retry after a failed copy into an empty folder.
+    markers = folder / "target"
+    shutil.rmtree(markers, ignore_errors=True)
     work_pom = folder / "pom.partial.xml"
     write_if_changed(work_pom, pom_text)
     argv = [
@@ -100,11 +135,10 @@ def _download(*, folder: Path, libs: Path, kafka_version: str, mvn: str) -> None
         "-Dstyle.color=never",
         "-f",
         str(work_pom),
-        "dependency:copy-dependencies",
+        *goal_args,
         f"-DoutputDirectory={partial}",
-        "-DincludeScope=runtime",
     ]
-    logger.info("downloading Kafka %s jars into %s (once)", kafka_version, libs)
+    logger.info("downloading %s into %s (once)", what, final)
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -118,21 +152,16 @@ def _download(*, folder: Path, libs: Path, kafka_version: str, mvn: str) -> None
         )
     except subprocess.TimeoutExpired as exc:
         raise JarFetchError(
-            f"Maven did not finish downloading the Kafka jars in {FETCH_TIMEOUT_SECONDS:.0f}s"
+            f"Maven did not finish downloading {what} in {FETCH_TIMEOUT_SECONDS:.0f}s"
         ) from exc
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-        raise JarFetchError(
-            f"Maven could not download the Kafka {kafka_version} jars (exit {done.returncode}):"
-            f"\n{output}"
-        )
-    if not (partial / f"kafka_2.13-{kafka_version}.jar").is_file():
-        raise JarFetchError(f"Maven finished but {partial} holds no kafka_2.13 jar")
-    shutil.rmtree(libs, ignore_errors=True)
-    partial.rename(libs)
+        raise JarFetchError(f"Maven could not download {what} (exit {done.returncode}):\n{output}")
+    if not (partial / expect).is_file():
+        raise JarFetchError(f"Maven finished but {partial} holds no {expect}")
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
     work_pom.rename(pom)
-    logger.info(
-        "Kafka jars ready: %d files in %.0fs",
-        len(list(libs.glob("*.jar"))),
-        time.monotonic() - started,
-    )
+    logger.info("%s ready in %.0fs", what, time.monotonic() - started)

@@ -19,15 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
-from baocao.stack.exceptions import JarFetchError
-from baocao.stack.jars import DEPENDENCY_PLUGIN_VERSION, FETCH_TIMEOUT_SECONDS
+from baocao.stack.jars import DEPENDENCY_PLUGIN_VERSION, maven_fetch
 from baocao.stack.locks import file_lock
 from baocao.stack.preflight import java_major_version
-from baocao.stack.templates import render, write_if_changed
+from baocao.stack.templates import render
 
 __all__ = [
     "CCOMPAT_PATH",
@@ -94,61 +91,15 @@ def fetch_schema_registry(
 
 
 def _download(*, folder: Path, app: Path, version: str, mvn: str) -> None:
-    program = shutil.which(mvn)
-    if program is None:
-        raise JarFetchError(
-            f"Maven ({mvn}) is needed once to download the schema registry and is not on PATH;"
-            " run scripts/install-system-deps.sh"
-        )
-    pom = folder / "pom.xml"
-    pom.unlink(missing_ok=True)  # only a finished copy leaves a pom behind (see present())
-    partial = folder / "app.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    # unpack-dependencies leaves "already unpacked" markers in target/ and skips the archive
-    # while they exist, which would turn a retry after a failed copy into an empty folder.
-    markers = folder / "target"
-    shutil.rmtree(markers, ignore_errors=True)
-    work_pom = folder / "pom.partial.xml"
-    write_if_changed(work_pom, _pom(version))
-    argv = [
-        program,
-        "-B",
-        "-q",
-        "-Dstyle.color=never",
-        "-f",
-        str(work_pom),
-        "dependency:unpack-dependencies",
-        f"-DoutputDirectory={partial}",
-    ]
-    logger.info("downloading Apicurio Registry %s into %s (once)", version, app)
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            argv,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=FETCH_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise JarFetchError(
-            f"Maven did not finish downloading the schema registry in {FETCH_TIMEOUT_SECONDS:.0f}s"
-        ) from exc
-    shutil.rmtree(markers, ignore_errors=True)
-    if done.returncode != 0:
-        output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-        raise JarFetchError(
-            f"Maven could not download Apicurio Registry {version} (exit {done.returncode}):"
-            f"\n{output}"
-        )
-    if not (partial / _RUNNER).is_file():
-        raise JarFetchError(f"Maven finished but {partial} holds no {_RUNNER}")
-    shutil.rmtree(app, ignore_errors=True)
-    partial.rename(app)
-    work_pom.rename(pom)
-    logger.info("Apicurio Registry %s ready in %.0fs", version, time.monotonic() - started)
+    maven_fetch(
+        folder=folder,
+        final=app,
+        pom_text=_pom(version),
+        goal_args=["dependency:unpack-dependencies"],
+        expect=_RUNNER,
+        what=f"Apicurio Registry {version}",
+        mvn=mvn,
+    )
 
 
 def find_java(*, minimum: int = REGISTRY_MIN_JAVA) -> str | None:
