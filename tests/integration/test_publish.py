@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import settings_env
-from kafka import TopicPartition
+from gateway_support import drop_topics, read_reports_topic
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from typer.testing import CliRunner
@@ -22,7 +21,7 @@ from typer.testing import CliRunner
 from baocao.avro import codec_for
 from baocao.catalogue import load_catalogue
 from baocao.cli import app
-from baocao.kafka import admin_client, consumer
+from baocao.kafka import admin_client
 from baocao.models import CommuneReport, parse_report
 from baocao.reference import load_reference
 from baocao.settings import KafkaSettings, Settings
@@ -35,16 +34,8 @@ BAOCAO = str(Path(sys.executable).with_name("baocao"))
 
 @pytest.fixture(autouse=True)
 def _drop_topics_afterwards(test_settings: Settings) -> Iterator[None]:
-    """The broker is shared: leave no per-test topics behind."""
     yield
-    admin = admin_client(test_settings.kafka)
-    try:
-        prefix = f"{test_settings.kafka.topic_prefix}."
-        created = [name for name in admin.list_topics() if name.startswith(prefix)]
-        if created:
-            admin.delete_topics(created)
-    finally:
-        admin.close()
+    drop_topics(test_settings)
 
 
 def simulated(*, communes: int, seed: int = 2025, revisions: float = 0.0) -> list[CommuneReport]:
@@ -58,29 +49,6 @@ def simulated(*, communes: int, seed: int = 2025, revisions: float = 0.0) -> lis
             revisions=revisions,
         )
     )
-
-
-def read_topic(settings: Settings, *, timeout: float = 30.0) -> list[ConsumerRecord]:
-    """Every record of the commune-reports topic, read up to the end offsets (the commands
-    flush before they return, so the end offsets cover everything they published)."""
-    topic = Topics(settings.kafka.topic_prefix).commune_reports
-    reader = consumer(settings.kafka, group_id=f"{settings.kafka.topic_prefix}-check")
-    try:
-        partitions = reader.partitions_for_topic(topic)
-        assert partitions, f"topic {topic} does not exist"
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        reader.assign(assigned)
-        reader.seek_to_beginning(*assigned)
-        end = reader.end_offsets(assigned)
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout
-        while any(reader.position(tp) < end[tp] for tp in assigned):
-            assert time.monotonic() < deadline, f"read {len(records)} records before timing out"
-            for batch in reader.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        reader.close()
 
 
 def decode(records: Sequence[ConsumerRecord]) -> list[CommuneReport]:
@@ -123,7 +91,7 @@ def test_publish_sends_accepted_lines_and_rejects_the_rest(
 
     assert result.exit_code == 0, result.output
     assert "published 36, rejected 3 (of 39 lines" in result.output
-    records = read_topic(test_settings)
+    records = read_reports_topic(test_settings)
     published = decode(records)
     assert by_id(published) == by_id(reports)
     assert len(published) == 36  # nothing twice, no rejected line
@@ -151,7 +119,7 @@ def test_strict_fails_on_rejected_lines_only(test_settings: Settings, tmp_path: 
     result = invoke(test_settings, "publish", "--file", str(dirty), "--strict")
     assert result.exit_code == 1
     assert "published 1, rejected 1" in result.output
-    assert len(read_topic(test_settings)) == 5  # the dirty file's good line was published
+    assert len(read_reports_topic(test_settings)) == 5  # the dirty file's good line was published
 
 
 def test_skip_validation_publishes_structurally_valid_reports(
@@ -168,7 +136,7 @@ def test_skip_validation_publishes_structurally_valid_reports(
     assert result.exit_code == 0, result.output
     assert "published 3, rejected 1" in result.output
     assert "2 invalid reports were published; the stream will dead-letter them" in result.output
-    published = decode(read_topic(test_settings))
+    published = decode(read_reports_topic(test_settings))
     assert sorted((r.commune_code, r.province_code, r.revision) for r in published) == sorted(
         [
             (good.commune_code, good.province_code, 1),
@@ -205,7 +173,7 @@ def test_simulate_to_a_file_then_publish_it(test_settings: Settings, tmp_path: P
 
     expected = simulated(communes=50, revisions=0.1)
     assert out.read_text(encoding="utf-8").splitlines() == [report_line(r) for r in expected]
-    assert by_id(decode(read_topic(test_settings))) == by_id(expected)
+    assert by_id(decode(read_reports_topic(test_settings))) == by_id(expected)
 
 
 def test_publish_reads_standard_input(test_settings: Settings) -> None:
@@ -222,7 +190,7 @@ def test_publish_reads_standard_input(test_settings: Settings) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "published 5, rejected 0" in result.stdout
-    assert by_id(decode(read_topic(test_settings))) == by_id(reports)
+    assert by_id(decode(read_reports_topic(test_settings))) == by_id(reports)
 
 
 def test_simulate_publishes_200_communes(test_settings: Settings) -> None:
@@ -235,7 +203,7 @@ def test_simulate_publishes_200_communes(test_settings: Settings) -> None:
     assert f"published 210 reports (200 communes, 10 revisions) for 2025-08 to {topic}" in (
         result.output
     )
-    records = read_topic(test_settings)
+    records = read_reports_topic(test_settings)
     expected = simulated(communes=200, seed=9, revisions=0.05)
     assert len(records) == 210
     assert by_id(decode(records)) == by_id(expected)
