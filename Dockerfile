@@ -2,7 +2,7 @@
 #
 # The baocao application image: one image, every process (`baocao migrate`, `worker`, `sink`,
 # `simulate`, ...); docker-compose.yml picks the command. Configuration comes only from the
-# BAOCAO_* environment variables of baocao/settings.py, so nothing deployment-specific is
+# BAOCAO_* environment variables of baocao/core/settings.py, so nothing deployment-specific is
 # baked in here.
 #
 # Two stages: the package is built and installed into a virtualenv in the first, and only that

@@ -1,5 +1,5 @@
 """``python -m baocao``: the same as the ``baocao`` console script."""
 
-from baocao.cli import app
+from baocao.app.cli import app
 
 app()

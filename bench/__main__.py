@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from baocao.avro import codec_for
-from baocao.catalogue import load_catalogue
-from baocao.models import CommuneReport
-from baocao.reference import load_reference
-from streams.rollup import LatestReport, aggregate_province
+from baocao.core.avro import codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reference import load_reference
+from baocao.streams.rollup import LatestReport, aggregate_province
 
 
 @dataclass

@@ -26,13 +26,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
+from baocao.core.catalogue import load_catalogue
+from baocao.core.clickhouse import connect
+from baocao.core.reference import load_reference
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.simulate import default_period, generate_reports
+from baocao.sinks.clickhouse.migrate import migrate
 from bench.pipeline import drop_everything, isolated_settings
-from producers.publisher import ReportPublisher
-from producers.simulate import default_period, generate_reports
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
 
 
 def percentile(values: list[float], share: float) -> float:

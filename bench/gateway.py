@@ -7,7 +7,7 @@ commune, from the simulator) with ``--concurrency`` requests in flight; every an
 in the same run on the same machine:
 
 - ``baocao publish``'s path: the same reports sent straight to Kafka with the same
-  :class:`~producers.publisher.ReportPublisher` (batched, one flush at the end): what a
+  :class:`~baocao.producers.publisher.ReportPublisher` (batched, one flush at the end): what a
   commune's HTTP round trip, the checks and the per-report acknowledgement cost against
   bulk publishing;
 - ``GET /healthz`` (answered from its cache) at the same concurrency: the HTTP floor of this
@@ -34,16 +34,16 @@ from pathlib import Path
 
 import httpx
 
-from baocao.catalogue import load_catalogue
-from baocao.kafka import admin_client
-from baocao.models import CommuneReport
-from baocao.reference import load_reference
-from baocao.settings import GatewaySettings, KafkaSettings, Settings
-from producers.gateway.store import GatewayStore
-from producers.gateway.tokens import Scope, TokenStore
-from producers.jsonl import report_line
-from producers.publisher import ReportPublisher
-from producers.simulate import generate_reports
+from baocao.core.catalogue import load_catalogue
+from baocao.core.kafka import admin_client
+from baocao.core.models import CommuneReport
+from baocao.core.reference import load_reference
+from baocao.core.settings import GatewaySettings, KafkaSettings, Settings
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.tokens import Scope, TokenStore
+from baocao.producers.jsonl import report_line
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.simulate import generate_reports
 
 WARMUP = 200
 

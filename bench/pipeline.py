@@ -22,20 +22,20 @@ import time
 import uuid
 from pathlib import Path
 
-from baocao.catalogue import load_catalogue
-from baocao.kafka import admin_client, consumer, ensure_topics, producer
-from baocao.reference import load_reference
-from baocao.settings import (
+from baocao.core.catalogue import load_catalogue
+from baocao.core.clickhouse import connect
+from baocao.core.kafka import admin_client, consumer, ensure_topics, producer
+from baocao.core.reference import load_reference
+from baocao.core.settings import (
     ClickHouseSettings,
     KafkaSettings,
     Settings,
     SinkSettings,
     WorkerSettings,
 )
-from producers.publisher import ReportPublisher, encode_report
-from producers.simulate import generate_reports
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
+from baocao.producers.publisher import ReportPublisher, encode_report
+from baocao.producers.simulate import generate_reports
+from baocao.sinks.clickhouse.migrate import migrate
 
 
 def isolated_settings(name: str, state_dir: Path) -> Settings:

@@ -24,14 +24,14 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
-from baocao.avro import codec_for
-from baocao.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
-from baocao.models import LOCAL_TIMEZONE
-from baocao.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
-from baocao.reference import ReferenceData, load_reference
-from baocao.settings import KafkaSettings, Settings
-from baocao.topics import Topics
-from producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
+from baocao.core.avro import codec_for
+from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
+from baocao.core.reference import ReferenceData, load_reference
+from baocao.core.settings import KafkaSettings, Settings
+from baocao.core.topics import Topics
+from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
 
 __all__ = ["APPROVAL_SCHEMA", "ApprovalError", "approval", "approve", "publish_approval"]
 

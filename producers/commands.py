@@ -30,13 +30,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
-from baocao.registry import registry_client
-from baocao.settings import Settings
-from baocao.validation import MONTHLY_PERIOD
-from producers.exceptions import DeliveryFailedError, PublishError, ReportFileError
-from producers.jsonl import (
+from baocao.core.catalogue import load_catalogue
+from baocao.core.reference import load_reference
+from baocao.core.registry import registry_client
+from baocao.core.settings import Settings
+from baocao.core.validation import MONTHLY_PERIOD
+from baocao.producers.exceptions import DeliveryFailedError, PublishError, ReportFileError
+from baocao.producers.jsonl import (
     STDIO,
     JsonLinesWriter,
     RejectsWriter,
@@ -44,11 +44,11 @@ from producers.jsonl import (
     open_input,
     open_output,
 )
-from producers.pacing import Pacer
-from producers.publisher import ReportPublisher
-from producers.runs import PublishOutcome, SendOutcome, publish_lines, send_reports
-from producers.simulate import default_period, expected_report_count, generate_reports
-from producers.summary import reason_table
+from baocao.producers.pacing import Pacer
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.runs import PublishOutcome, SendOutcome, publish_lines, send_reports
+from baocao.producers.simulate import default_period, expected_report_count, generate_reports
+from baocao.producers.summary import reason_table
 
 __all__ = [
     "print_error",

@@ -3,8 +3,8 @@
 A reports file may be large and may come from a commune's own software, so it is streamed
 (never loaded whole) and every line is judged on its own: a line that is not UTF-8, not JSON,
 not a report or not a valid report is *rejected* with its line number and every reason, and the
-run goes on. The structural and semantic rules are the shared ones of :mod:`baocao.models`
-and :mod:`baocao.validation`, so a file is judged exactly as the stream would judge it.
+run goes on. The structural and semantic rules are the shared ones of :mod:`baocao.core.models`
+and :mod:`baocao.core.validation`, so a file is judged exactly as the stream would judge it.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport
-from baocao.reasons import Reason
-from baocao.reference import ReferenceData
-from producers.exceptions import ReportFileError
-from producers.verdicts import decode_text, judge_document, parse_json
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reasons import Reason
+from baocao.core.reference import ReferenceData
+from baocao.producers.exceptions import ReportFileError
+from baocao.producers.verdicts import decode_text, judge_document, parse_json
 
 __all__ = [
     "STDIO",

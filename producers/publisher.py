@@ -1,7 +1,7 @@
 """Publish commune reports to Kafka: Avro values, province keys, asynchronous acknowledged sends.
 
 Sends never wait for the broker one by one: kafka-python batches records per partition
-(``linger_ms`` / ``batch_size`` of :func:`baocao.kafka.producer`) and acknowledges them on its
+(``linger_ms`` / ``batch_size`` of :func:`baocao.core.kafka.producer`) and acknowledges them on its
 sender thread, where our callbacks count deliveries and failures. Only :meth:`flush` waits, once,
 at the end of a run; it raises when any record was not acknowledged, so a run never reports
 success for reports Kafka did not take.
@@ -19,14 +19,14 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 
-from baocao.avro import codec_for
-from baocao.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
-from baocao.models import CommuneReport
-from baocao.periods import PeriodError, parse_period
-from baocao.registry import SchemaRegistryClient, SchemaRegistryError, WireCodec, wire_codec
-from baocao.settings import KafkaSettings
-from baocao.topics import Topics
-from producers.exceptions import (
+from baocao.core.avro import codec_for
+from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
+from baocao.core.models import CommuneReport
+from baocao.core.periods import PeriodError, parse_period
+from baocao.core.registry import SchemaRegistryClient, SchemaRegistryError, WireCodec, wire_codec
+from baocao.core.settings import KafkaSettings
+from baocao.core.topics import Topics
+from baocao.producers.exceptions import (
     DeliveryFailedError,
     KafkaUnreachableError,
     ReportEncodeError,
@@ -44,7 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Consumers decode every shipped version, and are upgraded before producers (see
-#: :mod:`baocao.avro`), so producers always write the newest version.
+#: :mod:`baocao.core.avro`), so producers always write the newest version.
 REPORT_SCHEMA = "commune_report.v2"
 #: ``revision`` is an Avro ``int``; fastavro would write a larger number without complaint and
 #: a reader in another language would then fail on it, so the range is checked here.
@@ -140,7 +140,7 @@ class ReportPublisher:
         #: waits for its acknowledgement, so it lingers less.
         self._overrides: dict[str, Any] = {} if linger_ms is None else {"linger_ms": linger_ms}
         self.topic = Topics(settings.topic_prefix).commune_reports
-        #: With a schema registry, values are Confluent-framed (see :mod:`baocao.registry`).
+        #: With a schema registry, values are Confluent-framed (see :mod:`baocao.core.registry`).
         self._codec = wire_codec(REPORT_SCHEMA, topic=self.topic, registry=registry)
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from baocao.models import CommuneReport
-from baocao.reasons import ReasonCode, reason
-from producers.exceptions import ReportEncodeError
-from producers.jsonl import ParsedLine
-from producers.pacing import Pacer
-from producers.publisher import encode_report
-from producers.summary import ReasonTally
+from baocao.core.models import CommuneReport
+from baocao.core.reasons import ReasonCode, reason
+from baocao.producers.exceptions import ReportEncodeError
+from baocao.producers.jsonl import ParsedLine
+from baocao.producers.pacing import Pacer
+from baocao.producers.publisher import encode_report
+from baocao.producers.summary import ReasonTally
 
 __all__ = [
     "DryRun",
@@ -95,7 +95,7 @@ def publish_lines(
     """Publish every accepted line, write every rejected one to ``rejects``; then flush.
 
     ``on_progress()`` is called as the lines are read (the caller asks its reader how far it
-    is). Raises the publisher's :class:`~producers.exceptions.PublishError` when Kafka does
+    is). Raises the publisher's :class:`~baocao.producers.exceptions.PublishError` when Kafka does
     not take them.
     """
     outcome = PublishOutcome()

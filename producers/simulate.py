@@ -37,11 +37,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from baocao.catalogue import Catalogue
-from baocao.models import LOCAL_TIMEZONE, CommuneReport
-from baocao.reference import Commune, ReferenceData
-from baocao.validation import MONTHLY_PERIOD
-from producers.exceptions import SimulationError
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
+from baocao.core.reference import Commune, ReferenceData
+from baocao.core.validation import MONTHLY_PERIOD
+from baocao.producers.exceptions import SimulationError
 
 __all__ = [
     "MODELLED_INDICATORS",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from rich.table import Table
 from rich.text import Text
 
-from baocao.reasons import Reason
-from producers.jsonl import ParsedLine
+from baocao.core.reasons import Reason
+from baocao.producers.jsonl import ParsedLine
 
 __all__ = ["ReasonCount", "ReasonTally", "reason_table"]
 

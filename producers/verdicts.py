@@ -4,8 +4,8 @@ spreadsheet row.
 Every way into the pipeline judges a report with the same three steps, so a commune gets the
 same answer (and the same reason codes) from ``baocao publish``, ``baocao import`` and the HTTP
 gateway as from the stream: the bytes must be UTF-8 JSON, the document must have the report's
-shape (:func:`baocao.models.parse_report`) and the report must meet the semantic rules
-(:func:`baocao.validation.validate_report`).
+shape (:func:`baocao.core.models.parse_report`) and the report must meet the semantic rules
+(:func:`baocao.core.validation.validate_report`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport, parse_report
-from baocao.reasons import Reason, ReasonCode, reason
-from baocao.reference import ReferenceData
-from baocao.validation import validate_report
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import CommuneReport, parse_report
+from baocao.core.reasons import Reason, ReasonCode, reason
+from baocao.core.reference import ReferenceData
+from baocao.core.validation import validate_report
 
 __all__ = ["Verdict", "decode_text", "judge_document", "parse_json"]
 

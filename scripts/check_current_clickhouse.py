@@ -18,7 +18,7 @@ What it does, on a fresh database of each engine:
 4. with ``--server``, does the same on that server over HTTP in a scratch database and
    compares each view's columns, types and rows with chdb's.
 
-Only the standard library, chdb and ``sinks.clickhouse.sql`` (stdlib-only) are imported, so
+Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
 the venv needs nothing else. Exit status 0 when everything matches.
 """
 
@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sinks.clickhouse.sql import added_columns, split_statements  # noqa: E402
+from baocao.sinks.clickhouse.sql import added_columns, split_statements  # noqa: E402
 
 MIGRATIONS = REPO / "sinks" / "clickhouse" / "migrations"
 

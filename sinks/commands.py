@@ -1,6 +1,6 @@
 """``baocao migrate`` and ``baocao sink``: the ClickHouse side of the pipeline.
 
-Both build :class:`~baocao.settings.Settings` once (environment ``BAOCAO_CLICKHOUSE_*``,
+Both build :class:`~baocao.core.settings.Settings` once (environment ``BAOCAO_CLICKHOUSE_*``,
 ``BAOCAO_KAFKA_*``, ``BAOCAO_SINK_*``) and pass it down. Errors of the package's family are
 reported in one line and end the command with exit code 1, without a traceback.
 """
@@ -16,14 +16,14 @@ from types import FrameType
 
 import typer
 
-from baocao.kafka import KafkaUnavailableError
-from baocao.settings import Settings
-from sinks.clickhouse.client import TRANSIENT_ERRORS, connect, describe_error
-from sinks.clickhouse.migrate import migrate as apply_migrations
-from sinks.clickhouse.migrate import migration_status
-from sinks.clickhouse.sink import run_sink
-from sinks.exceptions import ClickHouseUnavailableError, SinkError
-from sinks.metrics import SinkMetrics, SinkStats, sink_checks
+from baocao.core.kafka import KafkaUnavailableError
+from baocao.core.settings import Settings
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.sinks.clickhouse.migrate import migrate as apply_migrations
+from baocao.sinks.clickhouse.migrate import migration_status
+from baocao.sinks.clickhouse.sink import run_sink
+from baocao.sinks.exceptions import ClickHouseError, ClickHouseUnavailableError, SinkError
+from baocao.sinks.metrics import SinkMetrics, SinkStats, sink_checks
 
 __all__ = ["migrate", "sink"]
 
@@ -52,7 +52,7 @@ def migrate(
             _print_status(settings)
             return
         result = apply_migrations(settings.clickhouse)
-    except SinkError as exc:
+    except (SinkError, ClickHouseError) as exc:
         logger.error("%s", exc)
         raise typer.Exit(1) from exc
     for migration in result.applied:
@@ -149,7 +149,7 @@ def sink(
                 max_idle_seconds=max_idle_seconds,
                 stats=stats,
             )
-        except (SinkError, KafkaUnavailableError) as exc:
+        except (SinkError, ClickHouseError, KafkaUnavailableError) as exc:
             logger.error("%s", exc)
             raise typer.Exit(1) from exc
 

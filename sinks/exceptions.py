@@ -9,7 +9,10 @@ many rows, which migration).
 
 from __future__ import annotations
 
+from baocao.core.clickhouse import ClickHouseError, ClickHouseUnavailableError
+
 __all__ = [
+    "ClickHouseError",
     "ClickHouseUnavailableError",
     "MigrationChecksumError",
     "MigrationError",
@@ -23,10 +26,6 @@ __all__ = [
 
 class SinkError(Exception):
     """Root of every error the ClickHouse migrations and sink raise."""
-
-
-class ClickHouseUnavailableError(SinkError):
-    """The server did not answer (connection refused, timeout, lost connection)."""
 
 
 class MigrationError(SinkError):

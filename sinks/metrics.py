@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from baocao.health import Check, HealthServer, serve_health
-from baocao.settings import ClickHouseSettings
+from baocao.core.health import Check, HealthServer, serve_health
+from baocao.core.settings import ClickHouseSettings
 
 __all__ = ["SinkMetrics", "SinkStats", "sink_checks"]
 
@@ -195,7 +195,7 @@ def sink_checks(stats: SinkStats, clickhouse: ClickHouseSettings) -> dict[str, C
     """What ``/healthz`` of a sink checks: ClickHouse answers ``SELECT 1`` now, the Kafka
     consumer holds partitions, and the last flush did not fail (a sink retrying a refused
     batch is alive but not healthy)."""
-    from sinks.clickhouse.client import connect
+    from baocao.core.clickhouse import connect
 
     def clickhouse_answers() -> str:
         client = connect(clickhouse, connect_timeout=2, send_receive_timeout=5)

@@ -3,7 +3,7 @@ runs the schedule's timer.
 
 Per batch, in this order:
 
-1. run :class:`~streams.step.RollupStep` over the events against a *staged overlay* of the
+1. run :class:`~baocao.streams.step.RollupStep` over the events against a *staged overlay* of the
    tables (reads in the focus of the event they are made for, see :func:`event_focus`;
    writes buffered in memory, nothing stored yet);
 2. publish the batch's outputs (accepted reports, dead letters, warnings, figures, figure
@@ -51,10 +51,10 @@ import faust
 from faust.types import EventT
 from faust.types.tuples import FutureMessage
 
-from streams.exceptions import DeliveryError
-from streams.metrics import WorkerMetrics
-from streams.schedule import Schedule
-from streams.step import BatchResult, OutputRecord, RollupStep, SourceRecord, Tables
+from baocao.streams.exceptions import DeliveryError
+from baocao.streams.metrics import WorkerMetrics
+from baocao.streams.schedule import Schedule
+from baocao.streams.step import BatchResult, OutputRecord, RollupStep, SourceRecord, Tables
 
 __all__ = ["ChangelogTrackingTable", "RollupAgent", "ScheduleTimer", "event_focus"]
 

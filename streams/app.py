@@ -1,6 +1,6 @@
 """The Faust application of the roll-up worker, built from settings (never at import time).
 
-One agent (:class:`~streams.agent.RollupAgent`) consumes ``Topics.commune_reports`` and
+One agent (:class:`~baocao.streams.agent.RollupAgent`) consumes ``Topics.commune_reports`` and
 ``Topics.approvals`` (co-partitioned: both keyed by province, same partition count) in
 batches, and keeps four tables, all in RocksDB and backed by a changelog topic, so a
 restarted worker (even one whose disk was wiped) recovers them:
@@ -10,7 +10,7 @@ restarted worker (even one whose disk was wiped) recovers them:
 ``approvals`` ``"<province>|<period>"`` -> the earliest approval of that province and period
 ``figures``   ``"<province>|<period>"`` -> the figure values last published
 
-A timer (:class:`~streams.agent.ScheduleTimer`, every ``schedule_interval_seconds``)
+A timer (:class:`~baocao.streams.agent.ScheduleTimer`, every ``schedule_interval_seconds``)
 announces due periods and raises missing-report alerts from the worker's clock: the wall
 clock shifted by ``clock_offset_seconds``.
 
@@ -28,16 +28,16 @@ from faust.types import StreamT
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
-from baocao.registry import registry_client
-from baocao.settings import Settings
-from baocao.topics import Topics
-from streams.agent import ChangelogTrackingTable, RollupAgent, ScheduleTimer
-from streams.metrics import WorkerMetrics
-from streams.schedule import Schedule
-from streams.security import broker_credentials
-from streams.step import RollupStep, Tables
+from baocao.core.catalogue import load_catalogue
+from baocao.core.reference import load_reference
+from baocao.core.registry import registry_client
+from baocao.core.settings import Settings
+from baocao.core.topics import Topics
+from baocao.streams.agent import ChangelogTrackingTable, RollupAgent, ScheduleTimer
+from baocao.streams.metrics import WorkerMetrics
+from baocao.streams.schedule import Schedule
+from baocao.streams.security import broker_credentials
+from baocao.streams.step import RollupStep, Tables
 
 __all__ = [
     "APPROVALS_TABLE",

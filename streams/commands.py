@@ -10,12 +10,12 @@ import typer
 from kafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
-from baocao.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
-from baocao.logs import FORMAT
-from baocao.settings import Settings
-from streams.app import create_app
-from streams.exceptions import WorkerStartupError
-from streams.metrics import WorkerMetrics, serve_metrics, worker_checks
+from baocao.core.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
+from baocao.core.logs import FORMAT
+from baocao.core.settings import Settings
+from baocao.streams.app import create_app
+from baocao.streams.exceptions import WorkerStartupError
+from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
 

@@ -13,16 +13,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from baocao.health import Check, HealthServer, serve_health
-from baocao.kafka import wait_for_kafka
-from baocao.reasons import ReasonCode
-from baocao.settings import KafkaSettings
-from streams.soft_rules import (
+from baocao.core.health import Check, HealthServer, serve_health
+from baocao.core.kafka import wait_for_kafka
+from baocao.core.reasons import ReasonCode
+from baocao.core.settings import KafkaSettings
+from baocao.streams.soft_rules import (
     FAR_FROM_HISTORY,
     RESOLVED_EXCEEDS_RECEIVED,
     RESOLVED_PARTS_MISMATCH,
 )
-from streams.step import BatchResult, Outcome
+from baocao.streams.step import BatchResult, Outcome
 
 __all__ = ["WorkerMetrics", "serve_metrics", "worker_checks"]
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import CommuneReport
 
 __all__ = [
     "Decision",

@@ -3,7 +3,7 @@
 Absence is no event: a commune that never reports sends nothing to react to. So a timer of
 the worker asks :class:`Schedule` at every tick, with the time of the worker's clock:
 
-* every period whose deadline lies in the window of :func:`~baocao.periods.periods_due`
+* every period whose deadline lies in the window of :func:`~baocao.core.periods.periods_due`
   is announced once (``reporting_period.v1``): downstream then knows a period is expected
   before anybody reported on it;
 * for every such period and every province this worker owns, the communes without an
@@ -29,11 +29,11 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from baocao.periods import Period, deadline, locks_at, periods_due
-from baocao.reference import ReferenceData
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from streams.step import OutputRecord, latest_key
+from baocao.core.periods import Period, deadline, locks_at, periods_due
+from baocao.core.reference import ReferenceData
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.streams.step import OutputRecord, latest_key
 
 __all__ = [
     "MISSING_REPORTS_ALERT_SCHEMA",

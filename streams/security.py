@@ -1,6 +1,6 @@
 """The Faust worker's broker credentials, from the same settings as every kafka-python client.
 
-kafka-python clients get their security options from :func:`baocao.kafka.client_options`;
+kafka-python clients get their security options from :func:`baocao.core.kafka.client_options`;
 Faust (aiokafka underneath) takes a credentials object instead, built here so both kinds of
 client of one deployment always authenticate the same way.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import faust
 from faust.types.auth import CredentialsT
 
-from baocao.kafka import ssl_context
-from baocao.settings import KafkaSettings
+from baocao.core.kafka import ssl_context
+from baocao.core.settings import KafkaSettings
 
 __all__ = ["broker_credentials"]
 

@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from baocao.catalogue import Catalogue
+from baocao.core.catalogue import Catalogue
 
 __all__ = [
     "FAR_FROM_HISTORY",

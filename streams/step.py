@@ -1,7 +1,7 @@
 """One batch of raw events in, the records to publish and the state to store out: the worker
 without Kafka.
 
-The Faust agent (:mod:`streams.agent`) only moves data: it hands a batch of
+The Faust agent (:mod:`baocao.streams.agent`) only moves data: it hands a batch of
 :class:`SourceRecord` and its tables to :meth:`RollupStep.run`, publishes the
 :class:`OutputRecord` list it gets back, and only then stores the batch's
 :class:`StagedWrite` list with :meth:`RollupStep.store`. Everything that decides what the
@@ -47,17 +47,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from baocao.avro import DecodeError, codec_for
-from baocao.catalogue import Catalogue, Indicator
-from baocao.models import LOCAL_TIMEZONE, CommuneReport, parse_report
-from baocao.periods import Period, PeriodError, deadline, locks_at, parse_period
-from baocao.reasons import Reason, ReasonCode, reason
-from baocao.reference import ReferenceData
-from baocao.registry import SchemaRegistryClient, wire_codec
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from baocao.validation import validate_report
-from streams.rollup import (
+from baocao.core.avro import DecodeError, codec_for
+from baocao.core.catalogue import Catalogue, Indicator
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport, parse_report
+from baocao.core.periods import Period, PeriodError, deadline, locks_at, parse_period
+from baocao.core.reasons import Reason, ReasonCode, reason
+from baocao.core.reference import ReferenceData
+from baocao.core.registry import SchemaRegistryClient, wire_codec
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.core.validation import validate_report
+from baocao.streams.rollup import (
     Decision,
     LatestReport,
     ProvinceFigure,
@@ -66,7 +66,7 @@ from streams.rollup import (
     from_millis,
     millis,
 )
-from streams.soft_rules import RuleBreak, soft_rule_breaks
+from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks
 
 __all__ = [
     "ACCEPTED_REPORT_SCHEMA",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from baocao.settings import (
+from baocao.core.settings import (
     ClickHouseSettings,
     KafkaSettings,
     Settings,
@@ -45,7 +45,7 @@ def servers(base_settings: Settings) -> Settings:
     """Fail fast, with a hint, when the real servers are not running."""
     from clickhouse_driver import Client
 
-    from baocao.kafka import wait_for_kafka
+    from baocao.core.kafka import wait_for_kafka
 
     wait_for_kafka(base_settings.kafka, timeout=30)
     ch = base_settings.clickhouse

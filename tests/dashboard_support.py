@@ -11,9 +11,9 @@ from typing import Any
 import sink_support as records
 from clickhouse_driver import Client
 
-from baocao.periods import ReportType, period_containing
-from baocao.reference import load_reference
-from sinks.clickhouse.rows import (
+from baocao.core.periods import ReportType, period_containing
+from baocao.core.reference import load_reference
+from baocao.sinks.clickhouse.rows import (
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_CHANGES,

@@ -20,11 +20,11 @@ from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from net_support import free_port
 
-from baocao.kafka import admin_client, consumer
-from baocao.settings import GatewaySettings, Settings
-from baocao.topics import Topics
-from producers.gateway.store import GatewayStore
-from producers.gateway.tokens import Scope, TokenStore
+from baocao.core.kafka import admin_client, consumer
+from baocao.core.settings import GatewaySettings, Settings
+from baocao.core.topics import Topics
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.tokens import Scope, TokenStore
 
 
 @dataclass

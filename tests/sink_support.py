@@ -2,7 +2,7 @@
 
 Each factory returns a record ready for the topic's Avro codec (``encode`` turns it into the
 Kafka message) and for the sink's row builder, with keyword overrides. Deadlines and period
-bounds come from :mod:`baocao.periods` with the default rules, never typed by hand.
+bounds come from :mod:`baocao.core.periods` with the default rules, never typed by hand.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from baocao.avro import codec_for
-from baocao.periods import Period, deadline, locks_at, parse_period
-from baocao.reference import load_reference
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
+from baocao.core.avro import codec_for
+from baocao.core.periods import Period, deadline, locks_at, parse_period
+from baocao.core.reference import load_reference
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
 
 __all__ = [
     "RULES",

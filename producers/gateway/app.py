@@ -3,7 +3,7 @@
 :func:`create_app` builds an app from settings; nothing is opened until the lifespan starts
 (the Kafka publisher, the SQLite store), and everything is closed when it ends, after the
 reports still being published are acknowledged. The routes live in
-:mod:`producers.gateway.routes`.
+:mod:`baocao.producers.gateway.routes`.
 """
 
 from __future__ import annotations
@@ -19,24 +19,24 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
-from baocao.registry import registry_client
-from baocao.settings import Settings
-from producers.gateway.answers import GatewayJSONResponse
-from producers.gateway.exceptions import GatewayError
-from producers.gateway.health import HealthChecker
-from producers.gateway.lookup import StatusService
-from producers.gateway.metrics import GatewayMetrics, MetricsMiddleware
-from producers.gateway.ratelimit import TokenBucketLimiter
-from producers.gateway.routes import router
-from producers.gateway.services import Gateway
-from producers.gateway.status import PipelineReader
-from producers.gateway.store import GatewayStore
-from producers.gateway.submissions import SubmissionLog
-from producers.gateway.submit import SubmissionService
-from producers.gateway.tokens import TokenStore
-from producers.publisher import ReportPublisher
+from baocao.core.catalogue import load_catalogue
+from baocao.core.reference import load_reference
+from baocao.core.registry import registry_client
+from baocao.core.settings import Settings
+from baocao.producers.gateway.answers import GatewayJSONResponse
+from baocao.producers.gateway.exceptions import GatewayError
+from baocao.producers.gateway.health import HealthChecker
+from baocao.producers.gateway.lookup import StatusService
+from baocao.producers.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from baocao.producers.gateway.ratelimit import TokenBucketLimiter
+from baocao.producers.gateway.routes import router
+from baocao.producers.gateway.services import Gateway
+from baocao.producers.gateway.status import PipelineReader
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.submissions import SubmissionLog
+from baocao.producers.gateway.submit import SubmissionService
+from baocao.producers.gateway.tokens import TokenStore
+from baocao.producers.publisher import ReportPublisher
 
 __all__ = ["create_app"]
 

@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from baocao.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
-from baocao.settings import Settings
-from producers.gateway.exceptions import TokenStoreError, UnknownTokenError
-from producers.gateway.store import GatewayStore
-from producers.gateway.tokens import Scope, TokenStore
+from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
+from baocao.core.settings import Settings
+from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.tokens import Scope, TokenStore
 
 __all__ = ["gateway", "tokens_app"]
 
@@ -45,7 +45,7 @@ def gateway(
     Communes submit with their own API token (`baocao tokens issue`). OpenAPI at
     /openapi.json, interactive docs at /docs. Exit code 2 when it cannot start.
     """
-    from producers.gateway.server import serve
+    from baocao.producers.gateway.server import serve
 
     settings = Settings()
     options = settings.gateway

@@ -1,6 +1,6 @@
 """Errors of the gateway: one family, each member knowing the HTTP answer it becomes.
 
-A handler raises; one exception handler (:mod:`producers.gateway.app`) renders every error as
+A handler raises; one exception handler (:mod:`baocao.producers.gateway.app`) renders every error as
 ``{"error": <code>, "message": ..., ...}`` with its status, so no route builds an error
 answer by hand and the answers stay uniform for the communes' software.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from baocao.reasons import Reason
-from producers.exceptions import ProducerError
+from baocao.core.reasons import Reason
+from baocao.producers.exceptions import ProducerError
 
 __all__ = [
     "ConflictError",

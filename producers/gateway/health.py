@@ -1,8 +1,8 @@
 """``/healthz``: can the gateway do its job right now?
 
 A real check of both servers it depends on, through their protocols: a Kafka metadata request
-(:func:`baocao.kafka.wait_for_kafka`) and ClickHouse's ``SELECT version()``
-(:func:`sinks.clickhouse.client.wait_for_clickhouse`). Each check opens a client, so the
+(:func:`baocao.core.kafka.wait_for_kafka`) and ClickHouse's ``SELECT version()``
+(:func:`baocao.core.clickhouse.wait_for_clickhouse`). Each check opens a client, so the
 answer is reused for ``ttl`` seconds, and at most one check runs at a time: a load balancer
 polling every instance cannot turn health checks into load on the servers, and an answer is
 at most ``ttl`` plus one check's duration old.
@@ -19,10 +19,9 @@ from typing import Any
 
 import anyio
 
-from baocao.kafka import KafkaUnavailableError, wait_for_kafka
-from baocao.settings import Settings
-from sinks.clickhouse.client import wait_for_clickhouse
-from sinks.exceptions import SinkError
+from baocao.core.kafka import KafkaUnavailableError, wait_for_kafka
+from baocao.core.settings import Settings
+from baocao.core.clickhouse import ClickHouseError, wait_for_clickhouse
 
 __all__ = ["HealthChecker", "HealthReport"]
 
@@ -106,6 +105,6 @@ class HealthChecker:
     def _probe_clickhouse(self) -> str | None:
         try:
             wait_for_clickhouse(self._settings.clickhouse, timeout=0)
-        except SinkError as exc:
+        except ClickHouseError as exc:
             return str(exc)
         return None

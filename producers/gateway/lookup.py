@@ -12,11 +12,11 @@ import logging
 import uuid
 from typing import Any
 
-from baocao.reference import ReferenceData
-from producers.gateway.exceptions import ForbiddenError, NotFoundError
-from producers.gateway.status import KnownReport, PipelineReader, decide_status
-from producers.gateway.submissions import SubmissionLog
-from producers.gateway.tokens import Principal
+from baocao.core.reference import ReferenceData
+from baocao.producers.gateway.exceptions import ForbiddenError, NotFoundError
+from baocao.producers.gateway.status import KnownReport, PipelineReader, decide_status
+from baocao.producers.gateway.submissions import SubmissionLog
+from baocao.producers.gateway.tokens import Principal
 
 __all__ = ["StatusService"]
 

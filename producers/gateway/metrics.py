@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from baocao.reasons import Reason, ReasonCode
+from baocao.core.reasons import Reason, ReasonCode
 
 __all__ = ["GatewayMetrics", "MetricsMiddleware", "ReportOutcome"]
 

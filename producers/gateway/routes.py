@@ -16,13 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from producers.gateway.answers import GatewayJSONResponse
-from producers.gateway.exceptions import (
+from baocao.producers.gateway.answers import GatewayJSONResponse
+from baocao.producers.gateway.exceptions import (
     PayloadTooLargeError,
     RateLimitedError,
     UnauthorizedError,
 )
-from producers.gateway.schemas import (
+from baocao.producers.gateway.schemas import (
     AcceptedAnswer,
     CommuneReportsAnswer,
     ErrorAnswer,
@@ -31,8 +31,8 @@ from producers.gateway.schemas import (
     ReportStatusAnswer,
     report_body_openapi,
 )
-from producers.gateway.services import Gateway
-from producers.gateway.tokens import Principal
+from baocao.producers.gateway.services import Gateway
+from baocao.producers.gateway.tokens import Principal
 
 __all__ = ["read_body", "router"]
 
@@ -57,7 +57,7 @@ async def principal(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Principal:
     """The caller, authenticated (401) and within its rate (429). The token lookup is one
-    indexed SQLite read, done on the event loop (see :mod:`producers.gateway.submit`)."""
+    indexed SQLite read, done on the event loop (see :mod:`baocao.producers.gateway.submit`)."""
     services = gateway(request)
     if credentials is None:
         raise UnauthorizedError("send the API token as Authorization: Bearer <token>")

@@ -2,7 +2,7 @@
 them to the communes' developers.
 
 The request body is *documented* with :class:`ReportDocument` but judged by the pipeline's own
-rules (:mod:`producers.verdicts`), never by this model: a commune must get the same reason
+rules (:mod:`baocao.producers.verdicts`), never by this model: a commune must get the same reason
 codes over HTTP as from the stream.
 """
 

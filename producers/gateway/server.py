@@ -7,8 +7,8 @@ import logging
 import uvicorn
 from prometheus_client import REGISTRY
 
-from baocao.settings import Settings
-from producers.gateway.app import create_app
+from baocao.core.settings import Settings
+from baocao.producers.gateway.app import create_app
 
 __all__ = ["serve"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from baocao.settings import Settings
-from producers.gateway.health import HealthChecker
-from producers.gateway.lookup import StatusService
-from producers.gateway.metrics import GatewayMetrics
-from producers.gateway.ratelimit import TokenBucketLimiter
-from producers.gateway.submit import SubmissionService
-from producers.gateway.tokens import TokenStore
+from baocao.core.settings import Settings
+from baocao.producers.gateway.health import HealthChecker
+from baocao.producers.gateway.lookup import StatusService
+from baocao.producers.gateway.metrics import GatewayMetrics
+from baocao.producers.gateway.ratelimit import TokenBucketLimiter
+from baocao.producers.gateway.submit import SubmissionService
+from baocao.producers.gateway.tokens import TokenStore
 
 __all__ = ["Gateway"]
 

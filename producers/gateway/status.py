@@ -23,11 +23,11 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from baocao.models import CommuneReport
-from baocao.settings import ClickHouseSettings
-from producers.gateway.exceptions import ServiceUnavailableError
-from producers.gateway.submissions import Submission
-from sinks.clickhouse.client import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.models import CommuneReport
+from baocao.core.settings import ClickHouseSettings
+from baocao.producers.gateway.exceptions import ServiceUnavailableError
+from baocao.producers.gateway.submissions import Submission
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 
 __all__ = [
     "KnownReport",

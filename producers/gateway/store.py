@@ -5,8 +5,8 @@ the data is tiny (a token per commune, a row per submission), must survive resta
 be shared by ``baocao tokens`` and every gateway process *on one host*; WAL lets readers run
 while one writer commits, and ``BEGIN IMMEDIATE`` makes the claim of a report id atomic across
 processes. The trade-off: it is one host's file. Gateways on several hosts would need a shared
-server database (PostgreSQL) behind the same two classes (:class:`~producers.gateway.tokens.
-TokenStore`, :class:`~producers.gateway.submissions.SubmissionLog`); nothing else changes.
+server database (PostgreSQL) behind the same two classes (:class:`~baocao.producers.gateway.tokens.
+TokenStore`, :class:`~baocao.producers.gateway.submissions.SubmissionLog`); nothing else changes.
 
 ``synchronous=NORMAL``: a commit survives a crash of the process, and only a power loss may
 lose the last commits. That is acceptable here: a lost submission row means a resend is
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from producers.gateway.exceptions import TokenStoreError
+from baocao.producers.gateway.exceptions import TokenStoreError
 
 __all__ = ["SCHEMA_VERSION", "GatewayStore"]
 

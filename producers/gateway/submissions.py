@@ -24,8 +24,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from baocao.models import CommuneReport
-from producers.gateway.store import GatewayStore
+from baocao.core.models import CommuneReport
+from baocao.producers.gateway.store import GatewayStore
 
 __all__ = [
     "STALE_CLAIM_SECONDS",

@@ -4,7 +4,7 @@ The steps, each answered by its own status: the body must be a report of the cal
 commune (403 otherwise; nothing is published), meet the stream's rules (422 with every
 reason), and not reuse a report id for other content (409). A valid report is published as
 the same Avro event ``baocao publish`` writes, through the process's one shared
-:class:`~producers.publisher.ReportPublisher` (idempotent producer, ``acks=all``), and the
+:class:`~baocao.producers.publisher.ReportPublisher` (idempotent producer, ``acks=all``), and the
 answer (202) waits for Kafka's acknowledgement: a 202 means the report is durably in the
 pipeline. The same report id sent again gets the same answer and publishes nothing.
 
@@ -34,22 +34,22 @@ import anyio
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
-from baocao.catalogue import Catalogue
-from baocao.models import CommuneReport
-from baocao.reasons import ReasonCode, reason
-from baocao.reference import ReferenceData
-from producers.exceptions import PublishError, ReportEncodeError
-from producers.gateway.exceptions import (
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reasons import ReasonCode, reason
+from baocao.core.reference import ReferenceData
+from baocao.producers.exceptions import PublishError, ReportEncodeError
+from baocao.producers.gateway.exceptions import (
     ConflictError,
     ForbiddenError,
     ReportRejectedError,
     ServiceUnavailableError,
 )
-from producers.gateway.metrics import GatewayMetrics, ReportOutcome
-from producers.gateway.submissions import Submission, SubmissionLog, SubmissionState
-from producers.gateway.tokens import Principal, Scope
-from producers.publisher import ReportPublisher
-from producers.verdicts import decode_text, judge_document, parse_json
+from baocao.producers.gateway.metrics import GatewayMetrics, ReportOutcome
+from baocao.producers.gateway.submissions import Submission, SubmissionLog, SubmissionState
+from baocao.producers.gateway.tokens import Principal, Scope
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.verdicts import decode_text, judge_document, parse_json
 
 __all__ = ["Accepted", "SubmissionService", "accepted_body"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from baocao.reference import Commune
-from producers.gateway.exceptions import UnknownTokenError
-from producers.gateway.store import GatewayStore
+from baocao.core.reference import Commune
+from baocao.producers.gateway.exceptions import UnknownTokenError
+from baocao.producers.gateway.store import GatewayStore
 
 __all__ = [
     "IssuedToken",

@@ -18,20 +18,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from baocao.catalogue import load_catalogue
-from baocao.models import LOCAL_TIMEZONE
-from baocao.periods import ReportType
-from baocao.reference import load_reference
-from baocao.registry import registry_client
-from baocao.settings import Settings
-from producers.commands import print_error, print_kafka_failure, print_publish_summary
-from producers.exceptions import PublishError, ReportFileError
-from producers.jsonl import ParsedLine, RejectsWriter, open_output
-from producers.publisher import ReportPublisher
-from producers.runs import DryRun, FlushingSink, PublishOutcome, publish_lines
-from producers.spreadsheet.layout import template_columns
-from producers.spreadsheet.reader import SheetHeader, SheetReader, open_sheet
-from producers.spreadsheet.template import write_template
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.periods import ReportType
+from baocao.core.reference import load_reference
+from baocao.core.registry import registry_client
+from baocao.core.settings import Settings
+from baocao.producers.commands import print_error, print_kafka_failure, print_publish_summary
+from baocao.producers.exceptions import PublishError, ReportFileError
+from baocao.producers.jsonl import ParsedLine, RejectsWriter, open_output
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.runs import DryRun, FlushingSink, PublishOutcome, publish_lines
+from baocao.producers.spreadsheet.layout import template_columns
+from baocao.producers.spreadsheet.reader import SheetHeader, SheetReader, open_sheet
+from baocao.producers.spreadsheet.template import write_template
 
 __all__ = ["import_reports", "template"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from baocao.catalogue import Catalogue, Indicator
-from baocao.periods import ReportType
+from baocao.core.catalogue import Catalogue, Indicator
+from baocao.core.periods import ReportType
 
 __all__ = [
     "FIXED_COLUMNS",

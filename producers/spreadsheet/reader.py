@@ -1,7 +1,7 @@
 """Reading a filled-in spreadsheet (.xlsx or .csv) into verdicts, one per row.
 
 Each row becomes the canonical report document and is judged by the same rules as every other
-way in (:func:`producers.verdicts.judge_document`); a refused row carries every reason, each
+way in (:func:`baocao.producers.verdicts.judge_document`); a refused row carries every reason, each
 pointing at the column of its field, so the person who typed it knows which cell to fix.
 
 What a spreadsheet does to values, and how it is undone:
@@ -32,14 +32,14 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from baocao.catalogue import Catalogue
-from baocao.models import LOCAL_TIMEZONE
-from baocao.reasons import Reason, ReasonCode, reason
-from baocao.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, ReferenceData
-from producers.exceptions import ReportFileError
-from producers.jsonl import ParsedLine
-from producers.spreadsheet.layout import FIXED_COLUMNS, REQUIRED_COLUMNS, is_label_row
-from producers.verdicts import judge_document
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.reasons import Reason, ReasonCode, reason
+from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, ReferenceData
+from baocao.producers.exceptions import ReportFileError
+from baocao.producers.jsonl import ParsedLine
+from baocao.producers.spreadsheet.layout import FIXED_COLUMNS, REQUIRED_COLUMNS, is_label_row
+from baocao.producers.verdicts import judge_document
 
 __all__ = ["SHEET_SUFFIXES", "SheetHeader", "SheetReader", "open_sheet", "row_document"]
 

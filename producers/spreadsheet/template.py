@@ -17,8 +17,8 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from producers.exceptions import ReportFileError
-from producers.spreadsheet.layout import Column
+from baocao.producers.exceptions import ReportFileError
+from baocao.producers.spreadsheet.layout import Column
 
 __all__ = ["TEMPLATE_SUFFIXES", "write_template"]
 

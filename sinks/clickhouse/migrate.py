@@ -29,18 +29,18 @@ from importlib.resources.abc import Traversable
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ErrorCodes, ServerException
 
-from baocao.catalogue import Catalogue, load_catalogue
-from baocao.reference import ReferenceData, load_reference
-from baocao.settings import ClickHouseSettings
-from sinks.clickhouse.client import (
+from baocao.core.catalogue import Catalogue, load_catalogue
+from baocao.core.reference import ReferenceData, load_reference
+from baocao.core.settings import ClickHouseSettings
+from baocao.core.clickhouse import (
     TRANSIENT_ERRORS,
     connect,
     describe_error,
     quote_identifier,
 )
-from sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
-from sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
-from sinks.exceptions import (
+from baocao.sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
+from baocao.sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
+from baocao.sinks.exceptions import (
     ClickHouseUnavailableError,
     MigrationChecksumError,
     MigrationError,
@@ -133,7 +133,7 @@ class MigrationResult:
 
 
 def _migrations_dir() -> Traversable:
-    return files("sinks.clickhouse") / "migrations"
+    return files("baocao.sinks.clickhouse") / "migrations"
 
 
 def load_migrations(directory: Traversable | None = None) -> list[Migration]:

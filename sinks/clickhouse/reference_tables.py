@@ -1,8 +1,8 @@
 """The ``provinces``, ``communes`` and ``indicators`` tables, loaded from the package's data.
 
 ``baocao migrate`` calls :func:`load_reference_tables` on every run. The rows come from
-:func:`baocao.reference.load_reference` (the ``vietnam-provinces`` package) and
-:func:`baocao.catalogue.load_catalogue` (``schemas/indicators.json``), never typed by hand.
+:func:`baocao.core.reference.load_reference` (the ``vietnam-provinces`` package) and
+:func:`baocao.core.catalogue.load_catalogue` (``schemas/indicators.json``), never typed by hand.
 A table whose content already equals the package's is left alone, so a repeated ``migrate``
 writes nothing; otherwise it is truncated and filled in one insert (readers may see it empty
 for that moment, which only happens when the package's data changes).
@@ -17,10 +17,10 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from baocao.catalogue import Catalogue
-from baocao.reference import ReferenceData
-from sinks.clickhouse.client import TRANSIENT_ERRORS, describe_error
-from sinks.exceptions import MigrationError
+from baocao.core.catalogue import Catalogue
+from baocao.core.reference import ReferenceData
+from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
+from baocao.sinks.exceptions import MigrationError
 
 __all__ = [
     "COMMUNE_COLUMNS",

@@ -11,7 +11,7 @@ fingerprint every message carries:
 
 * ``accepted_reports`` carried ``commune_report.v1`` before workers wrote
   ``accepted_report.v1``. Such a record is upgraded here: its report type and deadline follow
-  from its period (:mod:`baocao.periods`, with the deadline rules the worker uses), it was
+  from its period (:mod:`baocao.core.periods`, with the deadline rules the worker uses), it was
   first submitted when this revision was (the only submission time it knows), accepted at the
   Kafka timestamp of the record, on time when submitted by the deadline, never an amendment.
 * ``province_indicators`` carried ``province_indicator.v1``; Avro resolution reads it as v2
@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from baocao.avro import AvroCodec, DecodeError, codec_for
-from baocao.periods import DeadlineRules, PeriodError, deadline, parse_period
-from baocao.topics import Topics
-from sinks.exceptions import RowError
+from baocao.core.avro import AvroCodec, DecodeError, codec_for
+from baocao.core.periods import DeadlineRules, PeriodError, deadline, parse_period
+from baocao.core.topics import Topics
+from baocao.sinks.exceptions import RowError
 
 __all__ = [
     "APPROVALS",

@@ -4,13 +4,13 @@ The loop, in the order that makes it safe:
 
 1. poll a batch (up to ``batch_rows`` records, or what arrived within
    ``flush_interval_seconds`` of its first record);
-2. turn each record into a row of its table (:mod:`sinks.clickhouse.rows`); a record that
+2. turn each record into a row of its table (:mod:`baocao.sinks.clickhouse.rows`); a record that
    cannot be decoded or stored becomes a row of ``sink_poison_messages`` instead;
 3. write the batch, one insert per table; when ClickHouse refuses, retry the *same* batch
    with exponential backoff, forever, never skipping a row;
 4. commit the batch's offsets, only now that every row is in ClickHouse;
 5. observe, for each accepted report of the batch, how long it took from its submission to
-   being stored (``baocao_report_freshness_seconds``, see :mod:`sinks.metrics`).
+   being stored (``baocao_report_freshness_seconds``, see :mod:`baocao.sinks.metrics`).
 
 A crash anywhere before 4 means the batch is consumed again after a restart. That is
 harmless: every table is a ReplacingMergeTree keyed by the record's identity and version, so
@@ -30,15 +30,15 @@ from clickhouse_driver import Client
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from baocao import kafka
-from baocao.settings import Settings
-from baocao.topics import Topics
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import check_schema
-from sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
-from sinks.clickhouse.writer import BatchWriter, FlushResult
-from sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
-from sinks.metrics import SinkStats
+from baocao.core import kafka
+from baocao.core.settings import Settings
+from baocao.core.topics import Topics
+from baocao.core.clickhouse import connect
+from baocao.sinks.clickhouse.migrate import check_schema
+from baocao.sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
+from baocao.sinks.clickhouse.writer import BatchWriter, FlushResult
+from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
+from baocao.sinks.metrics import SinkStats
 
 __all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink"]
 
@@ -283,8 +283,8 @@ def run_sink(
 ) -> SinkStats:
     """Run the sink until ``stop`` is set or no message came for ``max_idle_seconds``.
 
-    Raises :class:`~sinks.exceptions.SchemaNotReadyError` when the database lacks
-    migrations, and Kafka's :class:`~baocao.kafka.KafkaUnavailableError` when no broker
+    Raises :class:`~baocao.sinks.exceptions.SchemaNotReadyError` when the database lacks
+    migrations, and Kafka's :class:`~baocao.core.kafka.KafkaUnavailableError` when no broker
     answers at start-up. Once running, outages are waited out, not raised.
     """
     sink = ClickHouseSink(

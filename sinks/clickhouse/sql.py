@@ -7,7 +7,7 @@ them anyway), which also drops files' explanatory headers from the statements se
 
 ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so :func:`added_columns` tells the
 migration runner which columns an ``ALTER TABLE ... ADD COLUMN`` statement adds; the runner
-skips the statement when they all exist (see :mod:`sinks.clickhouse.migrate`).
+skips the statement when they all exist (see :mod:`baocao.sinks.clickhouse.migrate`).
 """
 
 from __future__ import annotations

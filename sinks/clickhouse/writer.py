@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from clickhouse_driver import Client
 
-from sinks.clickhouse.client import TRANSIENT_ERRORS, describe_error
-from sinks.clickhouse.rows import TABLES, Row, Table
-from sinks.exceptions import SinkWriteError
+from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
+from baocao.sinks.clickhouse.rows import TABLES, Row, Table
+from baocao.sinks.exceptions import SinkWriteError
 
 __all__ = ["BatchWriter", "FlushResult"]
 

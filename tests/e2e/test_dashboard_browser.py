@@ -20,10 +20,10 @@ from dashboard_support import HANOI, PERIOD, Seeded, missing_commune_reports, se
 from net_support import free_port
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
+from baocao.core.clickhouse import connect
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.e2e
 

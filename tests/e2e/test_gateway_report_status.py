@@ -19,8 +19,8 @@ import httpx
 import pytest
 from gateway_support import RunningGateway, drop_topics, report_document, running_gateway
 
-from baocao.models import LOCAL_TIMEZONE
-from baocao.settings import Settings
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.settings import Settings
 
 #: The current month: a period that is open (not past its lock) whenever the test runs.
 PERIOD = datetime.now(LOCAL_TIMEZONE).strftime("%Y-%m")

@@ -27,7 +27,7 @@ import pytest
 import vietnam_provinces as vp
 from clickhouse_driver import Client
 
-from baocao.settings import Settings
+from baocao.core.settings import Settings
 
 #: Last month and this month in Vietnam: periods still open whatever day the test runs (a
 #: month locks 30 days after its deadline, the 5th of the next month, and publishing stamps
@@ -239,7 +239,7 @@ def wait_until(condition: Any, *, timeout: float, what: str) -> None:
 def publish_malformed(settings: Settings, count: int) -> None:
     from kafka import KafkaProducer
 
-    from baocao.topics import Topics
+    from baocao.core.topics import Topics
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
     for index in range(count):

@@ -24,15 +24,15 @@ from clickhouse_driver.errors import Error as ClickHouseError
 from clickhouse_driver.errors import ErrorCodes, ServerException
 from net_support import free_ports
 
-from baocao.bi.access import BI_USER, RELAY_CLUSTER, AccessPlan, province_user
-from baocao.bi.apply import ServerKind, apply_access
-from baocao.bi.catalog import describe_database
-from baocao.bi.credentials import Credentials, credentials_path, read_credentials
-from baocao.reference import load_reference
-from baocao.settings import ClickHouseSettings, StackSettings
-from baocao.stack.clickhouse import ClickHouseServer
-from baocao.stack.clickhouse_access import BiAccess
-from sinks.clickhouse.migrate import migrate
+from baocao.app.bi.access import BI_USER, RELAY_CLUSTER, AccessPlan, province_user
+from baocao.app.bi.apply import ServerKind, apply_access
+from baocao.app.bi.catalog import describe_database
+from baocao.app.bi.credentials import Credentials, credentials_path, read_credentials
+from baocao.app.stack.clickhouse import ClickHouseServer
+from baocao.app.stack.clickhouse_access import BiAccess
+from baocao.core.reference import load_reference
+from baocao.core.settings import ClickHouseSettings, StackSettings
+from baocao.sinks.clickhouse.migrate import migrate
 
 DATABASE = "bitest"
 MINE, OTHER = "01", "79"

@@ -14,14 +14,14 @@ from dashboard_support import HANOI, PERIOD, PREVIOUS, Seeded, missing_commune_r
 from fastapi.testclient import TestClient
 from net_support import free_port
 
-from baocao.dashboard.app import create_app
-from baocao.dashboard.queries import DashboardQueries, tile_positions
-from baocao.demo import dashboard_process
-from baocao.reference import load_reference
-from baocao.settings import ClickHouseSettings, Settings, StackSettings
-from baocao.stack.lifecycle import stack_down
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
+from baocao.app.dashboard.app import create_app
+from baocao.app.dashboard.queries import DashboardQueries, tile_positions
+from baocao.app.demo import dashboard_process
+from baocao.app.stack.lifecycle import stack_down
+from baocao.core.clickhouse import connect
+from baocao.core.reference import load_reference
+from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
+from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from gateway_support import (
     running_gateway,
 )
 
-from baocao.avro import codec_for
-from baocao.models import parse_report
-from baocao.settings import Settings
+from baocao.core.avro import codec_for
+from baocao.core.models import parse_report
+from baocao.core.settings import Settings
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ from gateway_support import (
     running_gateway,
 )
 
-from baocao.avro import codec_for
-from baocao.catalogue import load_catalogue
-from baocao.models import parse_report
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from baocao.validation import validate_report
+from baocao.core.avro import codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import parse_report
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.core.validation import validate_report
 
 REQUESTS = 2500
 TIME_BUDGET_SECONDS = 150.0

@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from baocao.reference import load_reference
-from baocao.settings import Settings
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))

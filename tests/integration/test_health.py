@@ -17,8 +17,8 @@ import httpx
 import pytest
 from net_support import free_port
 
-from baocao.settings import ClickHouseSettings, Settings
-from sinks.clickhouse.migrate import migrate
+from baocao.core.settings import ClickHouseSettings, Settings
+from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -104,9 +104,9 @@ def test_worker_healthz_is_503_when_kafka_metadata_is_unreachable(
     check runs the real metadata request each time, so it fails and says so."""
     from prometheus_client import CollectorRegistry
 
-    from baocao.health import serve_health
-    from baocao.settings import KafkaSettings
-    from streams.metrics import worker_checks
+    from baocao.core.health import serve_health
+    from baocao.core.settings import KafkaSettings
+    from baocao.streams.metrics import worker_checks
 
     closed = KafkaSettings(
         **{**test_settings.kafka.model_dump(), "bootstrap_servers": f"127.0.0.1:{free_port()}"}

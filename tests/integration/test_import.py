@@ -12,10 +12,10 @@ from conftest import settings_env
 from gateway_support import drop_topics, read_reports_topic
 from typer.testing import CliRunner
 
-from baocao.avro import codec_for
-from baocao.cli import app
-from baocao.models import parse_report
-from baocao.settings import Settings
+from baocao.app.cli import app
+from baocao.core.avro import codec_for
+from baocao.core.models import parse_report
+from baocao.core.settings import Settings
 
 
 @pytest.fixture(autouse=True)

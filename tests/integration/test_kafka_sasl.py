@@ -26,21 +26,21 @@ from kafka import KafkaConsumer, TopicPartition
 from net_support import free_ports
 from pydantic import SecretStr
 
-from baocao.avro import codec_for
-from baocao.kafka import (
+from baocao.app.stack.kafka import KafkaServer
+from baocao.core.avro import codec_for
+from baocao.core.kafka import (
     KafkaAuthenticationError,
     KafkaUnavailableError,
     client_options,
     wait_for_kafka,
 )
-from baocao.models import CommuneReport
-from baocao.periods import period_containing
-from baocao.reference import load_reference
-from baocao.settings import KafkaSettings, Settings, StackSettings
-from baocao.stack.kafka import KafkaServer
-from baocao.topics import Topics
-from producers.exceptions import KafkaUnreachableError
-from producers.publisher import ReportPublisher
+from baocao.core.models import CommuneReport
+from baocao.core.periods import period_containing
+from baocao.core.reference import load_reference
+from baocao.core.settings import KafkaSettings, Settings, StackSettings
+from baocao.core.topics import Topics
+from baocao.producers.exceptions import KafkaUnreachableError
+from baocao.producers.publisher import ReportPublisher
 
 PASSWORD = "scram-Pässword-1"
 REFERENCE = load_reference()

@@ -19,19 +19,19 @@ import pytest
 from clickhouse_driver import Client
 from conftest import settings_env
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import (
+from baocao.core.catalogue import load_catalogue
+from baocao.core.clickhouse import connect
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.sinks.clickhouse.migrate import (
     LEDGER_TABLE,
     Migration,
     check_schema,
     load_migrations,
     migrate,
 )
-from sinks.clickhouse.reference_tables import commune_rows, province_rows
-from sinks.clickhouse.rows import (
+from baocao.sinks.clickhouse.reference_tables import commune_rows, province_rows
+from baocao.sinks.clickhouse.rows import (
     COMMUNE_REPORTS,
     PROVINCE_INDICATOR_VALUES,
     REJECTIONS,
@@ -40,7 +40,7 @@ from sinks.clickhouse.rows import (
     province_indicator_row,
     rejection_row,
 )
-from sinks.exceptions import MigrationChecksumError, MigrationError, SchemaNotReadyError
+from baocao.sinks.exceptions import MigrationChecksumError, MigrationError, SchemaNotReadyError
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 #: Monthly reports on August 2025 are due by the end of 5 September, local time (UTC+7).

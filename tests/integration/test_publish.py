@@ -18,16 +18,16 @@ from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from typer.testing import CliRunner
 
-from baocao.avro import codec_for
-from baocao.catalogue import load_catalogue
-from baocao.cli import app
-from baocao.kafka import admin_client
-from baocao.models import CommuneReport, parse_report
-from baocao.reference import load_reference
-from baocao.settings import KafkaSettings, Settings
-from baocao.topics import Topics
-from producers.jsonl import report_line
-from producers.simulate import generate_reports
+from baocao.app.cli import app
+from baocao.core.avro import codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.kafka import admin_client
+from baocao.core.models import CommuneReport, parse_report
+from baocao.core.reference import load_reference
+from baocao.core.settings import KafkaSettings, Settings
+from baocao.core.topics import Topics
+from baocao.producers.jsonl import report_line
+from baocao.producers.simulate import generate_reports
 
 BAOCAO = str(Path(sys.executable).with_name("baocao"))
 

@@ -1,7 +1,7 @@
 """baocao's Schema Registry support against a real Confluent-compatible registry.
 
 The unit tests (``tests/unit/shared/test_registry.py``) use an in-process stub; here the
-registry is Apicurio Registry (see :mod:`baocao.stack.schema_registry`), started once for the
+registry is Apicurio Registry (see :mod:`baocao.app.stack.schema_registry`), started once for the
 module on a free loopback port with in-memory storage, so nothing outlives the test run. It
 proves what a stub cannot: the registry accepts the project's schemas as the client sends
 them, numbers versions, refuses an incompatible change, and serves a writer schema by the id
@@ -25,8 +25,14 @@ from typing import Any
 import pytest
 from net_support import free_port
 
-from baocao.models import CommuneReport
-from baocao.registry import (
+from baocao.app.stack.schema_registry import (
+    CCOMPAT_PATH,
+    fetch_schema_registry,
+    find_java,
+    schema_registry_command,
+)
+from baocao.core.models import CommuneReport
+from baocao.core.registry import (
     CONFLUENT_MAGIC,
     SchemaRegistryClient,
     SchemaRegistryError,
@@ -34,16 +40,10 @@ from baocao.registry import (
     value_subject,
     wire_codec,
 )
-from baocao.settings import SchemaRegistrySettings, Settings
-from baocao.stack.schema_registry import (
-    CCOMPAT_PATH,
-    fetch_schema_registry,
-    find_java,
-    schema_registry_command,
-)
-from baocao.topics import Topics
-from producers.publisher import REPORT_SCHEMA
-from schemas import avro_schema_path
+from baocao.core.settings import SchemaRegistrySettings, Settings
+from baocao.core.topics import Topics
+from baocao.producers.publisher import REPORT_SCHEMA
+from baocao.schemas import avro_schema_path
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 

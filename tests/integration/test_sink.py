@@ -30,15 +30,15 @@ from kafka import KafkaConsumer, TopicPartition
 from net_support import free_port
 from sink_support import Message, due
 
-from baocao import kafka
-from baocao.avro import codec_for
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from baocao.topics import Topics
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.sink import run_sink
-from sinks.metrics import SinkStats
+from baocao.core import kafka
+from baocao.core.avro import codec_for
+from baocao.core.clickhouse import connect
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.core.topics import Topics
+from baocao.sinks.clickhouse.migrate import migrate
+from baocao.sinks.clickhouse.sink import run_sink
+from baocao.sinks.metrics import SinkStats
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PERIOD = "2025-08"

@@ -26,11 +26,11 @@ from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
 from net_support import free_ports
 
-from baocao.kafka import wait_for_kafka
-from baocao.settings import KafkaSettings, StackSettings
-from baocao.stack.exceptions import PortInUseError
-from baocao.stack.lifecycle import stack_down, stack_up
-from baocao.stack.process import ManagedProcess
+from baocao.app.stack.exceptions import PortInUseError
+from baocao.app.stack.lifecycle import stack_down, stack_up
+from baocao.app.stack.process import ManagedProcess
+from baocao.core.kafka import wait_for_kafka
+from baocao.core.settings import KafkaSettings, StackSettings
 
 #: The installed entry point, next to the interpreter running the tests.
 BAOCAO = [str(Path(sys.executable).parent / "baocao")]

@@ -19,12 +19,12 @@ import sink_support as records
 from clickhouse_driver import Client
 from sink_support import due
 
-from baocao.periods import ReportType, period_containing
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.rows import (
+from baocao.core.clickhouse import connect
+from baocao.core.periods import ReportType, period_containing
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.sinks.clickhouse.migrate import migrate
+from baocao.sinks.clickhouse.rows import (
     APPROVALS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,

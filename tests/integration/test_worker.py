@@ -25,13 +25,13 @@ from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
 from net_support import free_port
 
-from baocao.avro import codec_for
-from baocao.kafka import admin_client, client_options, ensure_topics, producer
-from baocao.models import CommuneReport
-from baocao.periods import period_containing
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from baocao.topics import Topics
+from baocao.core.avro import codec_for
+from baocao.core.kafka import admin_client, client_options, ensure_topics, producer
+from baocao.core.models import CommuneReport
+from baocao.core.periods import period_containing
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.core.topics import Topics
 
 REFERENCE = load_reference()
 PROVINCE = "01"

@@ -32,13 +32,13 @@ from test_worker import (
     wait_for,
 )
 
-from baocao.kafka import admin_client, ensure_topics, producer
-from baocao.models import LOCAL_TIMEZONE, CommuneReport
-from baocao.periods import deadline, locks_at, parse_period, period_containing
-from baocao.reference import load_reference
-from baocao.settings import Settings
-from baocao.topics import Topics
-from streams.schedule import province_partition
+from baocao.core.kafka import admin_client, ensure_topics, producer
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
+from baocao.core.periods import deadline, locks_at, parse_period, period_containing
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.core.topics import Topics
+from baocao.streams.schedule import province_partition
 
 REFERENCE = load_reference()
 PROVINCE = "01"

@@ -4,7 +4,7 @@ No Docker engine runs in this project's CI, so the compose file is never started
 tests hold it to the code instead: every ``BAOCAO_*`` variable must be one the settings read,
 every ``baocao ...`` command one the CLI has, every ``depends_on`` one Compose can satisfy, the
 published ports the ones the host defaults point at. The valid names come from the code itself
-(``baocao.settings``, ``baocao.cli``), never from a list kept here, so a renamed setting or
+(``baocao.core.settings``, ``baocao.app.cli``), never from a list kept here, so a renamed setting or
 command breaks this test rather than a user's ``docker compose up``.
 
 Each rule is a function returning the problems it found, so the negative tests at the bottom
@@ -26,7 +26,7 @@ import typer.main
 import yaml
 from pydantic_settings import BaseSettings
 
-from baocao.settings import ClickHouseSettings, KafkaSettings, Settings, StackSettings
+from baocao.core.settings import ClickHouseSettings, KafkaSettings, Settings, StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -213,7 +213,7 @@ def cli_env_names(cli: CliCommand) -> set[str]:
 
 @pytest.fixture(scope="module")
 def cli() -> CliCommand:
-    from baocao.cli import app  # imports every command module: a broken one fails here
+    from baocao.app.cli import app  # imports every command module: a broken one fails here
 
     command = typer.main.get_command(app)
     assert subcommands(command), "the baocao CLI is not a group of commands"
@@ -489,7 +489,7 @@ def check_grafana(compose: Compose, *, root: Path = ROOT) -> Problems:
     """Grafana runs a pinned plugin, mounts provisioning that exists in the repository, and its
     data source logs in to the compose ClickHouse as the read-only BI user with the password
     the ``bi-access`` service gave that user (the same variable); it starts after them."""
-    from baocao.bi.access import BI_USER
+    from baocao.app.bi.access import BI_USER
 
     problems: Problems = []
     name, svc = find_service(compose, GRAFANA_IMAGE)

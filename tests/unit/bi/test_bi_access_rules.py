@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from baocao.bi.access import BI_USER, RELAY_USER, AccessPlan, province_user
-from baocao.bi.apply import ServerKind, kind_of_version
-from baocao.bi.catalog import Relation
-from baocao.bi.credentials import (
+from baocao.app.bi.access import BI_USER, RELAY_USER, AccessPlan, province_user
+from baocao.app.bi.apply import ServerKind, kind_of_version
+from baocao.app.bi.catalog import Relation
+from baocao.app.bi.credentials import (
     Credentials,
     ensure_credentials,
     read_credentials,
     sha256_hex,
 )
-from baocao.bi.exceptions import CredentialsError, UnsupportedServerError
-from baocao.bi.legacy import plan_marts
-from baocao.bi.modern import grant_statements
-from baocao.reference import load_reference
-from baocao.stack.clickhouse_access import cluster_config_xml, users_config_xml
+from baocao.app.bi.exceptions import CredentialsError, UnsupportedServerError
+from baocao.app.bi.legacy import plan_marts
+from baocao.app.bi.modern import grant_statements
+from baocao.app.stack.clickhouse_access import cluster_config_xml, users_config_xml
+from baocao.core.reference import load_reference
 
 PLAN = AccessPlan(database="baocao", provinces=("01", "79"))
 CREDENTIALS = Credentials({user: f"pw-{user}" for user in PLAN.all_users()})

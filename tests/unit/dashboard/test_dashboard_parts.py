@@ -6,10 +6,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from baocao.dashboard.queries import commune_status, tile_positions
-from baocao.demo import dashboard_process
-from baocao.reference import load_reference
-from baocao.settings import Settings, StackSettings
+from baocao.app.dashboard.queries import commune_status, tile_positions
+from baocao.app.demo import dashboard_process
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings, StackSettings
 
 
 def test_tile_map_places_every_province_once_north_to_south() -> None:
@@ -28,7 +28,7 @@ def test_commune_status_words() -> None:
 
 
 def test_assets_ship_in_the_package_and_load_nothing_from_elsewhere() -> None:
-    static = resources.files("baocao.dashboard").joinpath("static")
+    static = resources.files("baocao.app.dashboard").joinpath("static")
     page = static.joinpath("index.html").read_text("utf-8")
     script = static.joinpath("app.js").read_text("utf-8")
     assert "/static/app.js" in page and "/static/style.css" in page

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from baocao.avro import codec_for
-from baocao.cli import app
-from baocao.reference import load_reference
-from producers.approve import ApprovalError, approval
+from baocao.app.cli import app
+from baocao.core.avro import codec_for
+from baocao.core.reference import load_reference
+from baocao.producers.approve import ApprovalError, approval
 
 AT = datetime(2025, 9, 10, 3, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from baocao.cli import app
-from producers.gateway.store import GatewayStore
-from producers.gateway.tokens import TokenStore
+from baocao.app.cli import app
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.tokens import TokenStore
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.gateway.ratelimit import TokenBucketLimiter
+from baocao.producers.gateway.ratelimit import TokenBucketLimiter
 
 
 class Clock:

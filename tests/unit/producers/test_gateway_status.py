@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from producers.gateway.status import (
+from baocao.producers.gateway.status import (
     KnownReport,
     LatestRevision,
     ReportState,

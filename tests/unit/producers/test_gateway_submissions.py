@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from baocao.models import LOCAL_TIMEZONE, CommuneReport
-from producers.gateway.store import GatewayStore
-from producers.gateway.submissions import (
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.submissions import (
     STALE_CLAIM_SECONDS,
     Submission,
     SubmissionLog,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from baocao.reference import load_reference
-from producers.gateway.exceptions import UnknownTokenError
-from producers.gateway.store import GatewayStore
-from producers.gateway.tokens import Principal, Scope, TokenStore, hash_token, token_id_of
+from baocao.core.reference import load_reference
+from baocao.producers.gateway.exceptions import UnknownTokenError
+from baocao.producers.gateway.store import GatewayStore
+from baocao.producers.gateway.tokens import Principal, Scope, TokenStore, hash_token, token_id_of
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from baocao.catalogue import Catalogue, load_catalogue
-from baocao.models import CommuneReport
-from baocao.reference import ReferenceData, load_reference
-from producers.jsonl import (
+from baocao.core.catalogue import Catalogue, load_catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reference import ReferenceData, load_reference
+from baocao.producers.jsonl import (
     JsonLinesWriter,
     ParsedLine,
     RejectsWriter,

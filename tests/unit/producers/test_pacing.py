@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.pacing import Pacer
+from baocao.producers.pacing import Pacer
 
 
 class FakeTime:

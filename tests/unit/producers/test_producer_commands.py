@@ -10,11 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from baocao.catalogue import load_catalogue
-from baocao.reference import load_reference
-from producers.commands import publish, simulate
-from producers.jsonl import report_line
-from producers.simulate import generate_reports
+from baocao.core.catalogue import load_catalogue
+from baocao.core.reference import load_reference
+from baocao.producers.commands import publish, simulate
+from baocao.producers.jsonl import report_line
+from baocao.producers.simulate import generate_reports
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from baocao.reasons import ReasonCode, reason
-from producers.summary import ReasonTally, reason_table
+from baocao.core.reasons import ReasonCode, reason
+from baocao.producers.summary import ReasonTally, reason_table
 
 
 def test_lines_are_counted_once_per_reason_code_with_first_examples() -> None:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from baocao.avro import codec_for
-from baocao.models import CommuneReport, parse_report
-from producers.exceptions import ReportEncodeError
-from producers.publisher import DeliveryStats, encode_report, report_key
+from baocao.core.avro import codec_for
+from baocao.core.models import CommuneReport, parse_report
+from baocao.producers.exceptions import ReportEncodeError
+from baocao.producers.publisher import DeliveryStats, encode_report, report_key
 
 REPORT = CommuneReport(
     report_id="6f1c1f39-3b7e-4c39-9d5e-8e0f3f7a0c11",

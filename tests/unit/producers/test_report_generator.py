@@ -10,12 +10,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from baocao.catalogue import Catalogue, Indicator, load_catalogue
-from baocao.models import CommuneReport
-from baocao.reference import ReferenceData, load_reference
-from baocao.validation import validate_report
-from producers.exceptions import SimulationError
-from producers.simulate import (
+from baocao.core.catalogue import Catalogue, Indicator, load_catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reference import ReferenceData, load_reference
+from baocao.core.validation import validate_report
+from baocao.producers.exceptions import SimulationError
+from baocao.producers.simulate import (
     MODELLED_INDICATORS,
     default_period,
     expected_report_count,

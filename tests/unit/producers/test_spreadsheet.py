@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from baocao.catalogue import load_catalogue
-from baocao.models import LOCAL_TIMEZONE
-from baocao.periods import ReportType
-from baocao.reference import load_reference
-from producers.exceptions import ReportFileError
-from producers.jsonl import ParsedLine
-from producers.spreadsheet.layout import FIXED_COLUMNS, template_columns
-from producers.spreadsheet.reader import REPORT_ID_NAMESPACE, SheetReader, open_sheet
-from producers.spreadsheet.template import write_template
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.periods import ReportType
+from baocao.core.reference import load_reference
+from baocao.producers.exceptions import ReportFileError
+from baocao.producers.jsonl import ParsedLine
+from baocao.producers.spreadsheet.layout import FIXED_COLUMNS, template_columns
+from baocao.producers.spreadsheet.reader import REPORT_ID_NAMESPACE, SheetReader, open_sheet
+from baocao.producers.spreadsheet.template import write_template
 
 NOW = datetime(2025, 9, 3, 10, 0, tzinfo=LOCAL_TIMEZONE)
 

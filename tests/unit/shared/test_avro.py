@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from baocao.avro import DecodeError, codec_for, schema_fingerprint
-from baocao.models import CommuneReport, parse_report
+from baocao.core.avro import DecodeError, codec_for, schema_fingerprint
+from baocao.core.models import CommuneReport, parse_report
 
 REPORT = CommuneReport(
     report_id="6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a",

@@ -1,6 +1,6 @@
 import pytest
 
-from baocao.catalogue import CatalogueError, load_catalogue, parse_catalogue
+from baocao.core.catalogue import CatalogueError, load_catalogue, parse_catalogue
 
 DOMAINS = {
     "administrative_procedures",
@@ -150,7 +150,7 @@ def test_indicators_json_command_publishes_report_types() -> None:
 
     from typer.testing import CliRunner
 
-    from baocao.cli import app
+    from baocao.app.cli import app
 
     result = CliRunner().invoke(app, ["indicators", "--json"])
 

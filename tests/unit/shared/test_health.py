@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from baocao.health import run_checks, serve_health
-from sinks.metrics import SinkStats
+from baocao.core.health import run_checks, serve_health
+from baocao.sinks.metrics import SinkStats
 
 
 def fail() -> None:

@@ -9,9 +9,9 @@ import faust
 import pytest
 from pydantic import SecretStr
 
-from baocao.kafka import client_options, ssl_context
-from baocao.settings import KafkaSettings, Settings
-from streams.security import broker_credentials
+from baocao.core.kafka import client_options, ssl_context
+from baocao.core.settings import KafkaSettings, Settings
+from baocao.streams.security import broker_credentials
 
 
 def test_plaintext_adds_no_security_options() -> None:

@@ -3,11 +3,11 @@ from typing import Any
 
 import pytest
 
-from baocao.catalogue import load_catalogue
-from baocao.models import parse_report
-from baocao.reasons import ReasonCode
-from baocao.reference import load_reference
-from baocao.validation import validate_report
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import parse_report
+from baocao.core.reasons import ReasonCode
+from baocao.core.reference import load_reference
+from baocao.core.validation import validate_report
 
 
 def _line(**changes: Any) -> dict[str, Any]:

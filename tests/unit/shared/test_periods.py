@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baocao.models import LOCAL_TIMEZONE
-from baocao.periods import (
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.periods import (
     REPORT_TYPES,
     Period,
     PeriodError,
@@ -21,7 +21,7 @@ from baocao.periods import (
     period_containing,
     periods_due,
 )
-from baocao.settings import DeadlineSettings
+from baocao.core.settings import DeadlineSettings
 
 RULES = DeadlineSettings(
     daily_days=1,

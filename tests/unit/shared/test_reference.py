@@ -1,6 +1,6 @@
 from collections import Counter
 
-from baocao.reference import load_reference
+from baocao.core.reference import load_reference
 
 
 def test_reference_has_the_2025_map() -> None:

@@ -16,23 +16,23 @@ from typing import Any
 
 import pytest
 
-from baocao.avro import DecodeError, codec_for
-from baocao.catalogue import load_catalogue
-from baocao.models import CommuneReport
-from baocao.reference import load_reference
-from baocao.registry import (
+from baocao.core.avro import DecodeError, codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reference import load_reference
+from baocao.core.registry import (
     SchemaRegistryClient,
     SchemaRegistryError,
     registry_client,
     value_subject,
     wire_codec,
 )
-from baocao.settings import DeadlineSettings, KafkaSettings, SchemaRegistrySettings
-from baocao.topics import Topics
-from producers.exceptions import SchemaRegistryUnavailableError
-from producers.publisher import ReportPublisher
-from streams.rollup import millis
-from streams.step import Outcome, RollupStep, SourceRecord, Tables
+from baocao.core.settings import DeadlineSettings, KafkaSettings, SchemaRegistrySettings
+from baocao.core.topics import Topics
+from baocao.producers.exceptions import SchemaRegistryUnavailableError
+from baocao.producers.publisher import ReportPublisher
+from baocao.streams.rollup import millis
+from baocao.streams.step import Outcome, RollupStep, SourceRecord, Tables
 
 REPORT = CommuneReport(
     report_id="6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a",

@@ -2,7 +2,7 @@
 
 Backward: a new reader reads what an old writer wrote. Forward: an old reader reads what a new
 writer wrote. Both must hold because old and new producers and consumers share one topic
-during a rollout (see :mod:`baocao.avro`). fastavro's schema resolution is the judge: it
+during a rollout (see :mod:`baocao.core.avro`). fastavro's schema resolution is the judge: it
 raises when a reader field has no value in the writer's data and no default, or when types
 do not promote.
 """
@@ -22,10 +22,10 @@ import pytest
 from fastavro.read import SchemaResolutionError
 from fastavro.utils import generate_many
 
-from baocao.avro import codec_for, schema_fingerprint, schema_versions
-from baocao.models import CommuneReport
-from producers.publisher import encode_report
-from schemas import avro_schema_names, avro_schema_path
+from baocao.core.avro import codec_for, schema_fingerprint, schema_versions
+from baocao.core.models import CommuneReport
+from baocao.producers.publisher import encode_report
+from baocao.schemas import avro_schema_names, avro_schema_path
 
 
 def _schema(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from baocao.settings import DeadlineSettings, Settings, WorkerSettings
+from baocao.core.settings import DeadlineSettings, Settings, WorkerSettings
 
 
 def test_deadline_defaults_are_the_documented_ones() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse.migrate import Migration, load_migrations
-from sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
-from sinks.exceptions import MigrationFileError
+from baocao.sinks.clickhouse.migrate import Migration, load_migrations
+from baocao.sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
+from baocao.sinks.exceptions import MigrationFileError
 
 
 def test_split_statements_ignores_semicolons_in_strings_identifiers_and_comments() -> None:

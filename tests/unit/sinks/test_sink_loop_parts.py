@@ -8,9 +8,9 @@ from clickhouse_driver.errors import ServerException
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import generate_latest
 
-from sinks.clickhouse.client import describe_error
-from sinks.clickhouse.sink import commit_offsets, retry_delay
-from sinks.metrics import SinkMetrics, SinkStats
+from baocao.core.clickhouse import describe_error
+from baocao.sinks.clickhouse.sink import commit_offsets, retry_delay
+from baocao.sinks.metrics import SinkMetrics, SinkStats
 
 Record = namedtuple("Record", "topic partition offset leader_epoch")
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from baocao.avro import codec_for
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from sinks.clickhouse.rows import (
+from baocao.core.avro import codec_for
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.sinks.clickhouse.rows import (
     APPROVALS,
     COMMUNE_REPORTS,
     MISSING_REPORT_ALERTS,
@@ -41,7 +41,7 @@ from sinks.clickhouse.rows import (
     upgrade_province_indicator,
     warning_row,
 )
-from sinks.exceptions import RowError
+from baocao.sinks.exceptions import RowError
 
 SUBMITTED = datetime(2025, 9, 2, 2, 30, tzinfo=UTC)
 RECEIVED = datetime(2025, 9, 2, 3, 0, tzinfo=UTC)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from baocao.settings import StackSettings
-from baocao.stack.clickhouse import ClickHouseServer
-from baocao.stack.exceptions import MissingDependencyError
-from baocao.stack.kafka import KafkaServer, new_cluster_id
-from baocao.stack.preflight import check_tools, java_major_version
-from baocao.stack.templates import render
+from baocao.app.stack.clickhouse import ClickHouseServer
+from baocao.app.stack.exceptions import MissingDependencyError
+from baocao.app.stack.kafka import KafkaServer, new_cluster_id
+from baocao.app.stack.preflight import check_tools, java_major_version
+from baocao.app.stack.templates import render
+from baocao.core.settings import StackSettings
 
 
 def _settings(home: Path) -> StackSettings:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from baocao.stack.exceptions import JarFetchError
-from baocao.stack.jars import fetch_kafka_jars, kafka_jars_dir, kafka_jars_present
+from baocao.app.stack.exceptions import JarFetchError
+from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_dir, kafka_jars_present
 
 FAKE_MVN = """#!/bin/sh
 # Record the call, then do what copy-dependencies does: fill -DoutputDirectory with jars.

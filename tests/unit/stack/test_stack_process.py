@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from baocao.stack.exceptions import ProcessStartError
-from baocao.stack.process import ManagedProcess, ProcessState, run_dir
+from baocao.app.stack.exceptions import ProcessStartError
+from baocao.app.stack.process import ManagedProcess, ProcessState, run_dir
 
 
 def _alive(pid: int) -> bool:

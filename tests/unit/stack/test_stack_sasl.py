@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from baocao.settings import StackSettings
-from baocao.stack.kafka import KafkaServer
+from baocao.app.stack.kafka import KafkaServer
+from baocao.core.settings import StackSettings
 
 
 def _properties(tmp_path: Path, **options: object) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from baocao.settings import KafkaSettings, Settings, WorkerSettings
-from streams.agent import ChangelogTrackingTable
-from streams.app import create_app, worker_clock
+from baocao.core.settings import KafkaSettings, Settings, WorkerSettings
+from baocao.streams.agent import ChangelogTrackingTable
+from baocao.streams.app import create_app, worker_clock
 
 
 def settings(tmp_path: Path, *, web_port: int) -> Settings:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from baocao.reasons import ReasonCode
-from streams.metrics import WorkerMetrics
-from streams.step import BatchResult, Outcome
+from baocao.core.reasons import ReasonCode
+from baocao.streams.metrics import WorkerMetrics
+from baocao.streams.step import BatchResult, Outcome
 
 
 def test_a_batch_is_counted_by_outcome_reason_size_and_duration() -> None:

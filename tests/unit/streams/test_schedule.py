@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
-from baocao.avro import codec_for
-from baocao.periods import deadline, locks_at, parse_period, periods_due
-from baocao.reference import load_reference
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from streams.schedule import Schedule, Tick, province_partition
+from baocao.core.avro import codec_for
+from baocao.core.periods import deadline, locks_at, parse_period, periods_due
+from baocao.core.reference import load_reference
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.streams.schedule import Schedule, Tick, province_partition
 
 REFERENCE = load_reference()
 TOPICS = Topics("unit")

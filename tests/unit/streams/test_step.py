@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baocao.avro import codec_for
-from baocao.catalogue import load_catalogue
-from baocao.models import CommuneReport
-from baocao.reference import load_reference
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from streams.rollup import millis
-from streams.step import (
+from baocao.core.avro import codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import CommuneReport
+from baocao.core.reference import load_reference
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.streams.rollup import millis
+from baocao.streams.step import (
     BatchResult,
     Outcome,
     OutputRecord,

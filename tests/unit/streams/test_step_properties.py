@@ -30,13 +30,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baocao.avro import codec_for
-from baocao.catalogue import load_catalogue
-from baocao.models import LOCAL_TIMEZONE, CommuneReport
-from baocao.reference import load_reference
-from baocao.settings import DeadlineSettings
-from baocao.topics import Topics
-from streams.step import RollupStep, SourceRecord, Tables
+from baocao.core.avro import codec_for
+from baocao.core.catalogue import load_catalogue
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
+from baocao.core.reference import load_reference
+from baocao.core.settings import DeadlineSettings
+from baocao.core.topics import Topics
+from baocao.streams.step import RollupStep, SourceRecord, Tables
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()
@@ -57,7 +57,7 @@ def _local_end_of_day(year: int, month: int, day: int) -> datetime:
 
 @dataclass(frozen=True)
 class PeriodFacts:
-    """What the test knows of each period, from the calendar (not from baocao.periods)."""
+    """What the test knows of each period, from the calendar (not from baocao.core.periods)."""
 
     report_type: str
     deadline: datetime
@@ -265,7 +265,7 @@ def _approvals_before_later_reports(events: list[Event]) -> list[Event]:
 
     The worker applies a batch's approvals before its reports; the two topics are not
     ordered against each other, so only this order makes "an approval locks what was
-    submitted from its time on" independent of the batch split (see streams.agent)."""
+    submitted from its time on" independent of the batch split (see baocao.streams.agent)."""
     ordered = [e for e in events if e.approval is None]
     for approval in (e for e in events if e.approval is not None):
         position = next(

@@ -1,0 +1,138 @@
+"""``baocao bi apply``: make the configured ClickHouse serve the BI users, by its own mechanism.
+
+* ClickHouse 18.16 (and any release before SQL access management, < 20.4): the users come
+  from the configuration ``baocao stack up`` wrote; this builds the province databases over
+  the relay (:mod:`baocao.app.bi.legacy`). It checks that the relay cluster is configured first.
+* A current ClickHouse (21 and later): runs :func:`baocao.app.bi.modern.grant_statements`.
+
+Run it after ``baocao migrate`` (a new view reaches the province users only then).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from clickhouse_driver import Client
+
+from baocao.app.bi.access import RELAY_CLUSTER, AccessPlan
+from baocao.app.bi.catalog import Relation, describe_database, server_version
+from baocao.app.bi.credentials import Credentials
+from baocao.app.bi.exceptions import BiApplyError, UnsupportedServerError
+from baocao.app.bi.legacy import plan_marts
+from baocao.app.bi.modern import grant_statements
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.settings import ClickHouseSettings
+
+__all__ = ["ApplyResult", "ServerKind", "apply_access", "detect_kind", "kind_of_version"]
+
+logger = logging.getLogger(__name__)
+
+
+class ServerKind(enum.Enum):
+    """Which privilege mechanism a server has."""
+
+    #: users.xml + allow_databases: province databases over a relay (ClickHouse < 20.4).
+    LEGACY = "legacy"
+    #: CREATE USER / ROW POLICY / GRANT (ClickHouse 21 and later).
+    MODERN = "modern"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    kind: ServerKind
+    version: tuple[int, int]
+    #: The statements that were run (none when everything was already in place on 18.16).
+    statements: tuple[str, ...]
+    #: The BI views with a province column, published to every province user.
+    province_views: tuple[str, ...]
+
+
+def kind_of_version(version: tuple[int, int]) -> ServerKind:
+    if version < (20, 4):
+        return ServerKind.LEGACY
+    if version >= (21, 0):
+        return ServerKind.MODERN
+    raise UnsupportedServerError(
+        f"ClickHouse {version[0]}.{version[1]} has an early form of SQL access management that"
+        " baocao does not target; use 18.16 (the local stack) or 21 and later"
+    )
+
+
+def detect_kind(settings: ClickHouseSettings) -> tuple[ServerKind, tuple[int, int]]:
+    """Ask the server its version."""
+    client = connect(settings, use_database=False)
+    try:
+        version = server_version(client)
+    except TRANSIENT_ERRORS as exc:
+        raise BiApplyError(
+            f"cannot reach ClickHouse at {settings.host}:{settings.port}: {describe_error(exc)}"
+        ) from exc
+    finally:
+        client.disconnect()
+    return kind_of_version(version), version
+
+
+def apply_access(
+    settings: ClickHouseSettings, plan: AccessPlan, credentials: Credentials
+) -> ApplyResult:
+    """Create or update every access object for ``plan`` on the server of ``settings``."""
+    client = connect(settings, use_database=False)
+    try:
+        try:
+            version = server_version(client)
+            kind = kind_of_version(version)
+            source = describe_database(client, plan.database)
+            if not source:
+                raise BiApplyError(
+                    f"database {plan.database!r} has no tables: run `baocao migrate` first"
+                )
+            if kind is ServerKind.LEGACY:
+                statements = _legacy_statements(client, plan, source)
+            else:
+                statements = grant_statements(plan, source, credentials)
+        except TRANSIENT_ERRORS as exc:
+            raise BiApplyError(
+                f"cannot read the schema of {plan.database!r}: {describe_error(exc)}"
+            ) from exc
+        for statement in statements:
+            try:
+                client.execute(statement)
+            except TRANSIENT_ERRORS as exc:
+                raise BiApplyError(
+                    f"ClickHouse refused `{_redacted(statement)}`: {describe_error(exc)}"
+                ) from exc
+    finally:
+        client.disconnect()
+    views = tuple(sorted(r.name for r in source if r.is_view and r.per_province))
+    logger.info("BI access on %s (%s): %d statements", plan.database, kind.value, len(statements))
+    return ApplyResult(kind, version, tuple(statements), views)
+
+
+def _legacy_statements(client: Client, plan: AccessPlan, source: Sequence[Relation]) -> list[str]:
+    clusters = client.execute(
+        "SELECT count() FROM system.clusters WHERE cluster = %(c)s", {"c": RELAY_CLUSTER}
+    )
+    if not clusters[0][0]:
+        raise BiApplyError(
+            f"this ClickHouse has no {RELAY_CLUSTER!r} cluster: its BI users are configured by"
+            " `baocao stack up` (users.d and config.d of the stack's server); run it first,"
+            " with the same BAOCAO_CLICKHOUSE_DATABASE"
+        )
+    databases = [plan.relay_database, *(plan.province_database(c) for c in plan.provinces)]
+    present = {
+        name
+        for (name,) in client.execute(
+            "SELECT name FROM system.databases WHERE name IN %(names)s", {"names": tuple(databases)}
+        )
+    }
+    existing = {name: describe_database(client, name) for name in databases if name in present}
+    return plan_marts(plan, source, existing)
+
+
+def _redacted(statement: str) -> str:
+    """A statement for an error message, without the password digest."""
+    head, separator, _ = statement.partition(" BY '")
+    return head + (" BY '…'" if separator else "")

@@ -1,0 +1,78 @@
+"""The dashboard's web application: a JSON API over :class:`DashboardQueries` and the static
+page that polls it.
+
+Everything the browser loads comes from this package (``static/``): no CDN, so the dashboard
+works on an offline provincial network. ClickHouse being down is a 503 with a reason the
+page shows, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from baocao.app.dashboard.exceptions import DashboardQueryError
+from baocao.app.dashboard.queries import DashboardQueries
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+_PROVINCE = re.compile(r"^\d{2}$")
+_COMMUNE = re.compile(r"^\d{5}$")
+_REPORT_TYPES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+
+
+def _static_dir() -> str:
+    return str(resources.files("baocao.app.dashboard").joinpath("static"))
+
+
+def create_app(queries: DashboardQueries) -> FastAPI:
+    """The dashboard over ``queries`` (built by the command from the injected settings)."""
+    app = FastAPI(title="baocao dashboard", docs_url=None, redoc_url=None)
+    static = _static_dir()
+
+    @app.exception_handler(DashboardQueryError)
+    async def _unavailable(_request: Any, exc: DashboardQueryError) -> JSONResponse:
+        logger.warning("dashboard query failed: %s", exc)
+        return JSONResponse({"error": "clickhouse_unavailable", "detail": str(exc)}, 503)
+
+    def _report_type(value: str) -> str:
+        if value not in _REPORT_TYPES:
+            raise HTTPException(422, f"report_type must be one of {', '.join(_REPORT_TYPES)}")
+        return value
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(f"{static}/index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/periods")
+    def periods() -> list[dict[str, Any]]:
+        return queries.periods()
+
+    @app.get("/api/overview")
+    def overview(report_type: str = Query(...), period: str = Query(...)) -> dict[str, Any]:
+        return queries.overview(report_type=_report_type(report_type), period=period)
+
+    @app.get("/api/provinces/{code}")
+    def province(
+        code: str, report_type: str = Query(...), period: str = Query(...)
+    ) -> dict[str, Any]:
+        if not _PROVINCE.match(code):
+            raise HTTPException(422, "a province code is two digits")
+        return queries.province(code, report_type=_report_type(report_type), period=period)
+
+    @app.get("/api/communes/{code}")
+    def commune(code: str, period: str = Query(...)) -> dict[str, Any]:
+        if not _COMMUNE.match(code):
+            raise HTTPException(422, "a commune code is five digits")
+        return queries.commune(code, period=period)
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return app

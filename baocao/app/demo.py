@@ -1,0 +1,311 @@
+"""``baocao demo``: the whole pipeline on the local stack, ending in the provincial table.
+
+It is what a new user runs first (``make demo``), so it narrates each step, checks its own
+result (the figures in ClickHouse must equal those computed from the published reports before
+the table is shown) and ends by telling the user where to look next. The worker and the sink
+keep running afterwards, registered with the stack, so the user can publish more reports and
+watch the views change; ``baocao stack down`` stops everything.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from baocao.app.bi.apply import apply_access
+from baocao.app.bi.credentials import credentials_path, ensure_credentials
+from baocao.app.stack.clickhouse_access import BiAccess
+from baocao.app.stack.lifecycle import stack_up
+from baocao.app.stack.process import ManagedProcess
+from baocao.core.catalogue import load_catalogue
+from baocao.core.clickhouse import connect
+from baocao.core.models import CommuneReport
+from baocao.core.reference import load_reference
+from baocao.core.registry import registry_client
+from baocao.core.settings import Settings
+from baocao.producers.publisher import ReportPublisher
+from baocao.producers.simulate import generate_reports
+from baocao.sinks.clickhouse.migrate import migrate
+
+__all__ = ["DemoError", "DemoResult", "dashboard_process", "run_demo"]
+
+#: The indicator whose provincial totals the demo waits for: every report carries it.
+CHECK_INDICATOR = "tthc_received"
+
+#: Columns of the provincial table: (indicator, heading, scale, format).
+TABLE_COLUMNS: tuple[tuple[str, str, float, str], ...] = (
+    ("tthc_received", "Dossiers", 1, "{:,.0f}"),
+    ("tthc_on_time_rate", "On time %", 100, "{:.1f}"),
+    ("tthc_online_rate", "Online %", 100, "{:.1f}"),
+    ("budget_revenue", "Revenue bn VND", 1e-3, "{:,.1f}"),
+    ("public_investment_disbursement_rate", "Disbursed %", 100, "{:.1f}"),
+    ("security_incidents", "Incidents", 1, "{:,.0f}"),
+    ("traffic_accidents", "Accidents", 1, "{:,.0f}"),
+    ("health_insurance_coverage", "Insured %", 100, "{:.1f}"),
+    ("party_congress_progress", "Congress %", 100, "{:.1f}"),
+)
+
+
+class DemoError(RuntimeError):
+    """The demo could not finish; the message says which step and what to look at."""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    period: str
+    reports: int
+    communes: int
+    publish_seconds: float
+    #: From the first report sent to the last provincial figure visible in ClickHouse.
+    end_to_end_seconds: float
+    provinces: int
+    #: Where the dashboard started by the demo answers (None: not asked for).
+    dashboard_url: str | None = None
+
+    @property
+    def reports_per_second(self) -> float:
+        return self.reports / self.end_to_end_seconds
+
+
+def expected_totals(reports: Iterable[CommuneReport]) -> dict[str, tuple[float, int]]:
+    """Per province: the checked indicator's total over the latest revision of each commune,
+    and how many communes reported it."""
+    latest: dict[str, CommuneReport] = {}
+    for report in reports:
+        held = latest.get(report.key)
+        if held is None or report.revision > held.revision:
+            latest[report.key] = report
+    values: dict[str, list[float]] = defaultdict(list)
+    for report in latest.values():
+        if CHECK_INDICATOR in report.indicators:
+            values[report.province_code].append(report.indicators[CHECK_INDICATOR])
+    return {province: (math.fsum(v), len(v)) for province, v in values.items()}
+
+
+def _baocao_command() -> list[str]:
+    executable = Path(sys.executable).with_name("baocao")
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "baocao"]
+
+
+def dashboard_process(settings: Settings, *, port: int) -> ManagedProcess:
+    """``baocao dashboard`` on localhost, registered with the stack home (so ``baocao stack
+    down`` stops it with the worker and the sink)."""
+    return ManagedProcess(
+        "dashboard",
+        [*_baocao_command(), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        home=settings.stack.home,
+        env=settings.as_environment(),
+    )
+
+
+def background_processes(settings: Settings) -> list[ManagedProcess]:
+    """The worker and the sink, as processes registered with the stack home."""
+    command = _baocao_command()
+    return [
+        ManagedProcess(
+            name,
+            [*command, name],
+            home=settings.stack.home,
+            env=settings.as_environment(),
+        )
+        for name in ("worker", "sink")
+    ]
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    period: str,
+    seed: int,
+    revisions: float,
+    communes: int | None,
+    timeout: float,
+    console: Console,
+    dashboard_port: int | None = None,
+) -> DemoResult:
+    console.rule("[bold]1/5[/] Kafka and ClickHouse")
+    bi_access = BiAccess.configured(settings)
+    stack_up(settings.stack, bi_access=bi_access)
+    console.print(
+        f"Kafka on {settings.kafka.bootstrap_servers}, ClickHouse on "
+        f"{settings.clickhouse.host}:{settings.clickhouse.port}"
+    )
+
+    console.rule("[bold]2/5[/] ClickHouse schema")
+    migrated = migrate(settings.clickhouse)
+    console.print(
+        f"database {migrated.database}: {len(migrated.applied)} migration(s) applied, "
+        f"{len(migrated.already_applied)} already there"
+    )
+    credentials = ensure_credentials(
+        credentials_path(settings.stack), bi_access.plan.all_users(), overrides=bi_access.overrides
+    )
+    access = apply_access(settings.clickhouse, bi_access.plan, credentials)
+    console.print(
+        f"read-only BI users: baocao_bi and {len(bi_access.plan.provinces)} province users "
+        f"({len(access.statements)} access statements run); `baocao bi credentials` prints them"
+    )
+
+    console.rule("[bold]3/5[/] Stream worker and ClickHouse sink")
+    processes = background_processes(settings)
+    for process in processes:
+        status = process.start()
+        console.print(f"{process.name}: pid {status.pid}, log {status.log_file}")
+
+    console.rule(f"[bold]4/5[/] Reports of {period} from the communes")
+    reference, catalogue = load_reference(), load_catalogue()
+    reports = list(
+        generate_reports(
+            reference, catalogue, period=period, seed=seed, communes=communes, revisions=revisions
+        )
+    )
+    expected = expected_totals(reports)
+    started = time.monotonic()
+    with (
+        _progress(console) as progress,
+        ReportPublisher(
+            settings.kafka, registry=registry_client(settings.schema_registry)
+        ) as publisher,
+    ):
+        task = progress.add_task("publishing", total=len(reports))
+        for report in reports:
+            publisher.send(report)
+            progress.advance(task)
+    publish_seconds = time.monotonic() - started
+    corrected = sum(1 for r in reports if r.revision > 1)
+    console.print(
+        f"published {len(reports):,} reports ({len(reports) - corrected:,} communes, "
+        f"{corrected:,} corrections) in {publish_seconds:.1f}s "
+        f"({len(reports) / publish_seconds:,.0f} reports/s)"
+    )
+
+    console.rule("[bold]5/5[/] Provincial figures in ClickHouse")
+    _wait_for_figures(settings, period, expected, processes, timeout=timeout, console=console)
+    end_to_end = time.monotonic() - started
+    rows = _provincial_table(settings, period)
+    console.print(_render(rows, period))
+    dashboard_url = None
+    if dashboard_port is not None:
+        dashboard = dashboard_process(settings, port=dashboard_port)
+        status = dashboard.start()
+        dashboard_url = f"http://127.0.0.1:{dashboard_port}/"
+        console.print(f"dashboard: pid {status.pid}, log {status.log_file}")
+    return DemoResult(
+        period=period,
+        reports=len(reports),
+        communes=len(reports) - corrected,
+        publish_seconds=publish_seconds,
+        end_to_end_seconds=end_to_end,
+        provinces=len(rows),
+        dashboard_url=dashboard_url,
+    )
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    )
+
+
+def _wait_for_figures(
+    settings: Settings,
+    period: str,
+    expected: dict[str, tuple[float, int]],
+    processes: Sequence[ManagedProcess],
+    *,
+    timeout: float,
+    console: Console,
+) -> None:
+    """Poll ClickHouse until every province's figure equals the expected one."""
+    deadline = time.monotonic() + timeout
+    client = connect(settings.clickhouse)
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task("provinces up to date", total=len(expected))
+            while True:
+                rows = client.execute(
+                    "SELECT province_code, value, communes_reported FROM province_indicators"
+                    " WHERE period = %(period)s AND indicator_code = %(code)s",
+                    {"period": period, "code": CHECK_INDICATOR},
+                )
+                actual = {province: (value, count) for province, value, count in rows}
+                done = sum(
+                    1
+                    for province, (value, count) in expected.items()
+                    if province in actual
+                    and actual[province][1] == count
+                    and math.isclose(actual[province][0], value, rel_tol=1e-9)
+                )
+                progress.update(task, completed=done)
+                if done == len(expected):
+                    return
+                for process in processes:
+                    if not process.is_running():
+                        raise DemoError(
+                            f"the {process.name} stopped; the end of its log "
+                            f"({process.log_file}):\n{process.log_tail(30)}"
+                        )
+                if time.monotonic() > deadline:
+                    raise DemoError(
+                        f"after {timeout:.0f}s only {done} of {len(expected)} provinces show "
+                        f"the published figures; see the logs in {processes[0].log_file.parent}"
+                    )
+                time.sleep(0.5)
+    finally:
+        client.disconnect()
+
+
+def _provincial_table(settings: Settings, period: str) -> list[dict[str, Any]]:
+    client = connect(settings.clickhouse)
+    try:
+        rows = client.execute(
+            "SELECT province_code, any(province_name), any(communes_expected),"
+            " max(communes_reported), groupArray(indicator_code), groupArray(value)"
+            " FROM province_indicators WHERE period = %(period)s"
+            " GROUP BY province_code ORDER BY province_code",
+            {"period": period},
+        )
+    finally:
+        client.disconnect()
+    return [
+        {
+            "code": code,
+            "name": name,
+            "expected": expected,
+            "reported": reported,
+            "values": dict(zip(codes, values, strict=True)),
+        }
+        for code, name, expected, reported, codes, values in rows
+    ]
+
+
+def _render(rows: list[dict[str, Any]], period: str) -> Table:
+    table = Table(title=f"province_indicators, {period}", title_justify="left")
+    table.add_column("Code")
+    table.add_column("Province")
+    table.add_column("Reported", justify="right")
+    for _, heading, _, _ in TABLE_COLUMNS:
+        table.add_column(heading, justify="right")
+    for row in rows:
+        name = row["name"].replace("Thành phố ", "TP ")
+        cells = [row["code"], name, f"{row['reported']}/{row['expected']}"]
+        for code, _, scale, fmt in TABLE_COLUMNS:
+            value = row["values"].get(code)
+            cells.append("-" if value is None else fmt.format(value * scale))
+        table.add_row(*cells)
+    return table

@@ -1,0 +1,147 @@
+"""The BI users of the stack's ClickHouse 18.16, written as configuration files it reloads live.
+
+ClickHouse 18.16 has no ``CREATE USER`` and no row policies, so its access is configuration:
+
+``clickhouse/users.d/baocao-bi.xml`` (merged into users.xml by the server)
+    the profile ``baocao_bi`` (``readonly=1``, no DDL, bounded queries) and the users
+    ``baocao_bi`` (database ``baocao``), ``baocao_pNN`` (only database ``baocao_pNN``) and the
+    internal ``baocao_bi_relay``; passwords as ``password_sha256_hex``, loopback only.
+``clickhouse/config.d/baocao-bi.xml`` (merged into config.xml)
+    the one-shard loopback cluster ``baocao_bi_relay`` through which a province database's
+    Distributed tables read that province's filtered views as ``baocao_bi_relay``.
+
+Why readonly=1 and not 2: on 18.16, readonly=2 allows table functions, and
+``url('http://127.0.0.1:18123/?query=...')`` would read everything as the password-less
+``default`` user. With readonly=1 table functions are refused; settings a client sends over the
+native protocol are ignored, over HTTP they are refused.
+
+The server watches both folders and applies a changed file within seconds, without a restart,
+so ``baocao stack up`` can (re)write them while the server runs. ``default`` is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from baocao.app.bi.access import BI_PROFILE, BI_USER, RELAY_CLUSTER, RELAY_USER, AccessPlan
+from baocao.app.bi.credentials import Credentials, environment_passwords
+from baocao.app.stack.templates import write_if_changed
+from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+
+__all__ = [
+    "LOOPBACK",
+    "PROFILE_SETTINGS",
+    "BiAccess",
+    "cluster_config_xml",
+    "users_config_xml",
+    "write_access_files",
+]
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+#: The BI profile on 18.16. prefer_localhost_replica=0 makes a province database's Distributed
+#: tables really connect as the relay user instead of reading locally as the province user
+#: (which is refused: the province user may not read the main database).
+PROFILE_SETTINGS: dict[str, str] = {
+    "readonly": "1",
+    "allow_ddl": "0",
+    "max_execution_time": "300",
+    "max_memory_usage": "4000000000",
+    "prefer_localhost_replica": "0",
+}
+
+_HEADER = (
+    '<?xml version="1.0"?>\n'
+    "<!-- Written by `baocao stack up` (baocao/app/stack/clickhouse_access.py); edits are"
+    " overwritten. Passwords are SHA-256 digests; the clear text is in the stack home's"
+    " bi/credentials.json (mode 0600). -->\n"
+)
+
+
+@dataclass(frozen=True)
+class BiAccess:
+    """What ``baocao stack up`` should give BI tools: the plan and any imposed passwords."""
+
+    plan: AccessPlan
+    #: user -> password from the environment (``BAOCAO_BI_PASSWORD``); others are generated.
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> BiAccess:
+        """The BI access of the configured database: one user per province of the reference."""
+        return cls(
+            plan=AccessPlan.for_reference(settings.clickhouse.database, load_reference()),
+            overrides=environment_passwords(settings.bi),
+        )
+
+
+def users_config_xml(plan: AccessPlan, credentials: Credentials) -> str:
+    """The users.d file: the BI profile and every BI user with its allowed databases."""
+    root = ET.Element("yandex")
+    profile = ET.SubElement(ET.SubElement(root, "profiles"), BI_PROFILE)
+    for name, value in PROFILE_SETTINGS.items():
+        ET.SubElement(profile, name).text = value
+    users = ET.SubElement(root, "users")
+    _user(users, BI_USER, credentials, databases=[plan.database])
+    for code, login in plan.province_users().items():
+        _user(users, login, credentials, databases=[plan.province_database(code)])
+    _user(users, RELAY_USER, credentials, databases=[plan.database, plan.relay_database])
+    return _serialise(root)
+
+
+def cluster_config_xml(plan: AccessPlan, credentials: Credentials, *, tcp_port: int) -> str:
+    """The config.d file: the loopback cluster the province databases read through."""
+    root = ET.Element("yandex")
+    replica = ET.SubElement(
+        ET.SubElement(ET.SubElement(ET.SubElement(root, "remote_servers"), RELAY_CLUSTER), "shard"),
+        "replica",
+    )
+    for name, value in (
+        ("host", "127.0.0.1"),
+        ("port", str(tcp_port)),
+        ("user", RELAY_USER),
+        # remote_servers takes the clear text; the file is 0600 like the credentials.
+        ("password", credentials.password(RELAY_USER)),
+    ):
+        ET.SubElement(replica, name).text = value
+    return _serialise(root)
+
+
+def write_access_files(
+    *, users_dir: Path, config_dir: Path, plan: AccessPlan, credentials: Credentials, tcp_port: int
+) -> bool:
+    """Write both files (mode 0600) unless they already hold this; return whether one changed."""
+    changed = False
+    for path, text in (
+        (users_dir / "baocao-bi.xml", users_config_xml(plan, credentials)),
+        (config_dir / "baocao-bi.xml", cluster_config_xml(plan, credentials, tcp_port=tcp_port)),
+    ):
+        if write_if_changed(path, text, mode=0o600):
+            changed = True
+            logger.info("wrote %s", path)
+    return changed
+
+
+def _user(users: ET.Element, name: str, credentials: Credentials, *, databases: list[str]) -> None:
+    user = ET.SubElement(users, name)
+    ET.SubElement(user, "password_sha256_hex").text = credentials.digest(name)
+    networks = ET.SubElement(user, "networks")
+    for address in LOOPBACK:
+        ET.SubElement(networks, "ip").text = address
+    ET.SubElement(user, "profile").text = BI_PROFILE
+    ET.SubElement(user, "quota").text = "default"
+    allowed = ET.SubElement(user, "allow_databases")
+    for database in databases:
+        ET.SubElement(allowed, "database").text = database
+
+
+def _serialise(root: ET.Element) -> str:
+    ET.indent(root, space="    ")
+    return _HEADER + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,103 @@
+"""ClickHouse clients (clickhouse-driver, native protocol) configured in one place.
+
+Every ClickHouse connection of the project is built here from
+:class:`~baocao.core.settings.ClickHouseSettings`, so a setting added later (TLS, compression)
+reaches the migrations, the sink and the readers alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as DriverError
+from clickhouse_driver.errors import ServerException
+
+from baocao.core.settings import ClickHouseSettings
+
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "ClickHouseError",
+    "ClickHouseUnavailableError",
+    "connect",
+    "describe_error",
+    "quote_identifier",
+    "wait_for_clickhouse",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class ClickHouseError(Exception):
+    """Root of the errors about reaching ClickHouse, shared by every layer that reads or
+    writes it (the sink, the migrations, the gateway's status reader, the dashboard)."""
+
+
+class ClickHouseUnavailableError(ClickHouseError):
+    """The server did not answer (connection refused, timeout, lost connection)."""
+
+
+#: What clickhouse-driver raises when the server refuses a query or the connection breaks.
+#: Client-side failures of the socket surface as OSError or EOFError in some driver paths.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DriverError, OSError, EOFError)
+
+
+def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overrides: Any) -> Client:
+    """A client for ``settings``; with ``use_database=False`` it connects to ``default`` (to
+    create the configured database). The driver connects lazily, on the first query, and
+    reconnects by itself after :meth:`Client.disconnect`."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "user": settings.user,
+        "password": settings.password.get_secret_value(),
+        "connect_timeout": settings.connect_timeout,
+        "client_name": "baocao",
+    }
+    if use_database:
+        options["database"] = settings.database
+    options.update(overrides)
+    return Client(**options)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a log or an error message: the server's code and message without the
+    stack trace ClickHouse appends (18.16 sends it with every exception)."""
+    if isinstance(exc, ServerException):
+        message = (exc.message or "").split(" Stack trace:", 1)[0].strip()
+        lines = message.splitlines()
+        return f"ClickHouse error {exc.code}: {lines[0] if lines else 'no message'}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a back-quoted ClickHouse identifier (database and table names come from
+    settings, never from data, but a hyphen in a test's name must not break the SQL)."""
+    escaped = name.replace("\\", "\\\\").replace("`", "\\`")
+    return f"`{escaped}`"
+
+
+def wait_for_clickhouse(settings: ClickHouseSettings, *, timeout: float = 30.0) -> str:
+    """Block until the server answers ``SELECT version()``; return that version."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        client = connect(settings, use_database=False)
+        try:
+            rows = client.execute("SELECT version()")
+            return str(rows[0][0])
+        except TRANSIENT_ERRORS as exc:
+            last_error = exc
+        finally:
+            client.disconnect()
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    raise ClickHouseUnavailableError(
+        f"ClickHouse at {settings.host}:{settings.port} did not answer within {timeout:.0f}s"
+        f" (last error: {describe_error(last_error) if last_error else 'none'});"
+        " is it running? try `baocao stack up`"
+    )

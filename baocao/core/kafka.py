@@ -1,0 +1,214 @@
+"""Kafka clients (kafka-python) configured once, for every producer, consumer and admin task.
+
+All client options that depend on the deployment (brokers, client id, TLS and SASL/SCRAM)
+are derived here from :class:`~baocao.core.settings.KafkaSettings`, so no module builds a client
+by hand and a security setting added here reaches every client of the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError
+
+from baocao.core.settings import KafkaSettings
+from baocao.core.topics import Topics
+
+__all__ = [
+    "KafkaAuthenticationError",
+    "KafkaUnavailableError",
+    "admin_client",
+    "client_options",
+    "consumer",
+    "ensure_topics",
+    "producer",
+    "ssl_context",
+    "wait_for_kafka",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The broker did not answer a metadata request in time."""
+
+
+class KafkaAuthenticationError(KafkaUnavailableError):
+    """The broker answered but refused the client's SASL credentials."""
+
+
+class _AuthFailures(logging.Handler):
+    """Collects the SASL failures kafka-python reports while it bootstraps.
+
+    kafka-python retries a refused login until its bootstrap times out and then raises a
+    bare "Unable to bootstrap"; the refusal itself only reaches its log records (as an
+    argument), which this handler picks out so a wrong password is named as such.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.failures: list[SaslAuthenticationFailedError] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.failures.extend(a for a in args if isinstance(a, SaslAuthenticationFailedError))
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Options every kafka-python client of the project shares, security included."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers.split(","),
+        "client_id": settings.client_id,
+    }
+    if settings.security_protocol != "PLAINTEXT":
+        options["security_protocol"] = settings.security_protocol
+    if settings.uses_sasl:
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    if settings.uses_ssl:
+        options["ssl_check_hostname"] = True
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(settings, name)
+            if path is not None:
+                options[name] = str(path)
+    return options
+
+
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
+    """The TLS context of a client that speaks SSL (the Faust worker takes one), else None."""
+    if not settings.uses_ssl:
+        return None
+    cafile = str(settings.ssl_cafile) if settings.ssl_cafile is not None else None
+    context = ssl.create_default_context(cafile=cafile)
+    if settings.ssl_certfile is not None:
+        keyfile = str(settings.ssl_keyfile) if settings.ssl_keyfile is not None else None
+        context.load_cert_chain(str(settings.ssl_certfile), keyfile)
+    return context
+
+
+def producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
+    """A durable producer: every write acknowledged by all in-sync replicas, idempotent, so
+    a retried send never duplicates an event."""
+    options: dict[str, Any] = {
+        **client_options(settings),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 20,
+        "batch_size": 256 * 1024,
+        "compression_type": None,
+        "max_in_flight_requests_per_connection": 5,
+        "retries": 2**31 - 1,
+    }
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def consumer(settings: KafkaSettings, *, group_id: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer that never commits on its own: callers commit after their work is durable."""
+    options: dict[str, Any] = {
+        **client_options(settings),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    return KafkaConsumer(**options)
+
+
+def admin_client(settings: KafkaSettings, **overrides: Any) -> KafkaAdminClient:
+    return KafkaAdminClient(**{**client_options(settings), **overrides})
+
+
+def wait_for_kafka(settings: KafkaSettings, *, timeout: float = 30.0) -> dict[str, Any]:
+    """Block until the broker answers a metadata request; return the cluster description."""
+    auth_failures = _AuthFailures()
+    client_logger = logging.getLogger("kafka")
+    client_logger.addHandler(auth_failures)
+    try:
+        return _wait_for_metadata(settings, timeout=timeout, auth_failures=auth_failures)
+    finally:
+        client_logger.removeHandler(auth_failures)
+
+
+def _wait_for_metadata(
+    settings: KafkaSettings, *, timeout: float, auth_failures: _AuthFailures
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            # kafka-python's bootstrap otherwise blocks up to 30 s with growing backoffs,
+            # far past ``timeout``, while a starting broker still refuses connections.
+            remaining_ms = max(500, int((deadline - time.monotonic()) * 1000))
+            admin = admin_client(
+                settings,
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=min(5000, remaining_ms),
+                reconnect_backoff_max_ms=1000,
+            )
+            try:
+                description: dict[str, Any] = admin.describe_cluster()
+            finally:
+                admin.close()
+            if description.get("brokers"):
+                return description
+        except (KafkaError, OSError, ValueError) as exc:
+            last_error = exc
+            if auth_failures.failures:
+                refusal = auth_failures.failures[-1]
+                raise KafkaAuthenticationError(
+                    f"Kafka at {settings.bootstrap_servers} refused the credentials of "
+                    f"{settings.sasl_username!r} ({settings.sasl_mechanism}): {refusal}; "
+                    "check BAOCAO_KAFKA_SASL_USERNAME and BAOCAO_KAFKA_SASL_PASSWORD"
+                ) from refusal
+        time.sleep(0.5)
+    # A broker that refuses credentials often just drops the connection, so a silent
+    # timeout with SASL configured may be a wrong password as well as a stopped broker.
+    credentials_hint = (
+        "; with SASL, also check BAOCAO_KAFKA_SASL_USERNAME and BAOCAO_KAFKA_SASL_PASSWORD"
+        if settings.uses_sasl
+        else ""
+    )
+    raise KafkaUnavailableError(
+        f"Kafka at {settings.bootstrap_servers} did not answer within {timeout:.0f}s"
+        f" (last error: {last_error}); is it running? try `baocao stack up`{credentials_hint}"
+    )
+
+
+def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; return the ones created.
+
+    Safe to call from every process at start-up: creating an existing topic is not an error.
+    """
+    wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if not missing:
+            return []
+        # Another process may create one between our list and create: that is fine.
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics(
+                [
+                    NewTopic(
+                        name=name,
+                        num_partitions=settings.partitions,
+                        replication_factor=settings.replication_factor,
+                    )
+                    for name in missing
+                ]
+            )
+        logger.info("created Kafka topics %s", ", ".join(missing))
+        return missing
+    finally:
+        admin.close()
