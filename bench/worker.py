@@ -14,8 +14,10 @@ onto a topic of its own, then pushes the same backlog through, one after the oth
 
 Reports/s of each is its events over the time from its first event to its last: for the
 worker, from the start of its first batch to the end of its last (its own batch log lines),
-so Faust's start-up is not counted; "cold start" adds it (process start to lag 0). The worker's
-peak RSS is sampled from ``/proc`` while it runs.
+so Faust's start-up is not counted; "cold start" adds it (process start to lag 0). The
+machine is shared, so each is also given per CPU second: its events over the CPU time
+(user + system, from ``/proc``) its process spent in the same window, which a neighbour's load
+moves far less than the wall clock. The worker's peak RSS is sampled from ``/proc`` too.
 
 Then the restart: the worker is SIGKILLed with its state (RocksDB and changelogs) in place,
 started again, and one new revision is published at once; the figure is "made" when its change
@@ -39,6 +41,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -75,12 +78,61 @@ class Run:
     name: str
     events: int
     seconds: float
+    cpu_seconds: float
     cold_seconds: float | None = None
     peak_rss_mb: float | None = None
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.events / self.cpu_seconds
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class Sampler:
+    """(unix time, CPU seconds, RSS MiB) of a process, sampled every 50 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append((time.time(), cpu_seconds(self.pid), rss_mb(self.pid)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds spent from the last sample at or before ``start`` to the first at or
+        after ``end`` (a slight overestimate, at most two sampling intervals)."""
+        before = [cpu for t, cpu, _ in self.samples if t <= start]
+        after = [cpu for t, cpu, _ in self.samples if t >= end]
+        first = before[-1] if before else self.samples[0][1]
+        last = after[0] if after else self.samples[-1][1]
+        return last - first
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max((rss for _, _, rss in self.samples), default=0.0)
 
 
 def months_before(today: datetime, count: int) -> list[str]:
@@ -141,12 +193,12 @@ async def _bare(settings: Settings, expected: int) -> Run:
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     await consumer.start()
     try:
-        count, first = 0, 0.0
+        count, first, first_cpu = 0, 0.0, 0.0
         while count < expected:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for records in batches.values():
                 if not count:
-                    first = time.perf_counter()
+                    first, first_cpu = time.perf_counter(), time.process_time()
                 for record in records:
                     report = codec.decode(record.value or b"")
                     figures = sums[f"{report['province_code']}|{report['period']}"]
@@ -157,7 +209,12 @@ async def _bare(settings: Settings, expected: int) -> Run:
                         figures[code] += number
                     latest[commune] = report["indicators"]
                     count += 1
-        return Run("bare aiokafka + fastavro loop", count, time.perf_counter() - first)
+        return Run(
+            "bare aiokafka + fastavro loop",
+            count,
+            time.perf_counter() - first,
+            time.process_time() - first_cpu,
+        )
     finally:
         await consumer.stop()
 
@@ -167,7 +224,7 @@ async def _bare(settings: Settings, expected: int) -> Run:
 
 def naive(settings: Settings, env: dict[str, str], expected: int) -> Run:
     topics = Topics(settings.kafka.topic_prefix)
-    process = subprocess.run(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -178,16 +235,26 @@ def naive(settings: Settings, env: dict[str, str], expected: int) -> Run:
             str(expected),
         ],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
     )
+    sampler = Sampler(process.pid)
+    try:
+        output, _ = process.communicate(timeout=RUN_TIMEOUT_SECONDS)
+    finally:
+        sampler.stop()
     # Faust's worker redirects stdout into its log (stderr).
-    found = re.search(r"naive (\d+) ([\d.]+) ([\d.]+)", process.stdout + process.stderr)
+    found = re.search(r"naive (\d+) ([\d.]+) ([\d.]+)", output)
     if found is None:
-        raise RuntimeError(f"the naive agent did not finish:\n{process.stderr[-3000:]}")
+        raise RuntimeError(f"the naive agent did not finish:\n{output[-3000:]}")
     events, first, last = int(found[1]), float(found[2]), float(found[3])
-    return Run("naive Faust agent (1 output/event)", events, last - first)
+    return Run(
+        "naive Faust agent (1 output/event)",
+        events,
+        last - first,
+        sampler.cpu_between(first, last),
+    )
 
 
 # -- the worker ---------------------------------------------------------------------------
@@ -222,30 +289,33 @@ class WorkerProcess:
                 found.append((end, int(match[2]), float(match[3])))
         return found
 
-    def wait_events(self, expected: int, *, sample_rss: bool = True) -> tuple[Run, float]:
-        """Wait until the worker logged ``expected`` events; the run and its peak RSS."""
-        peak = 0.0
+    def wait_events(self, expected: int) -> Run:
+        """Wait until the worker logged ``expected`` events."""
+        sampler = Sampler(self.pid)
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited: see {self.log}")
-            if sample_rss:
-                peak = max(peak, rss_mb(self.pid))
-            batches = self.batches()
-            if sum(b[1] for b in batches) >= expected:
-                first_start = batches[0][0] - batches[0][2]
-                last_end = batches[-1][0]
-                events = sum(b[1] for b in batches)
-                run = Run(
-                    "baocao worker",
-                    events,
-                    last_end - first_start,
-                    cold_seconds=last_end - self.started,
-                    peak_rss_mb=peak,
-                )
-                return run, peak
-            time.sleep(0.1)
-        raise RuntimeError(f"the worker did not finish in {RUN_TIMEOUT_SECONDS:.0f}s")
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the worker exited: see {self.log}")
+                batches = self.batches()
+                if sum(b[1] for b in batches) >= expected:
+                    time.sleep(0.1)  # a sample after the end
+                    break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError(f"the worker did not finish in {RUN_TIMEOUT_SECONDS:.0f}s")
+        finally:
+            sampler.stop()
+        first_start = batches[0][0] - batches[0][2]
+        last_end = batches[-1][0]
+        return Run(
+            "baocao worker",
+            sum(b[1] for b in batches),
+            last_end - first_start,
+            sampler.cpu_between(first_start, last_end),
+            cold_seconds=last_end - self.started,
+            peak_rss_mb=sampler.peak_rss_mb,
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
@@ -335,14 +405,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             if args.profile is not None:
                 worker = WorkerProcess(env, log, profile=args.profile)
-                run, _ = worker.wait_events(len(reports), sample_rss=False)
+                run = worker.wait_events(len(reports))
                 worker.stop(signal.SIGINT)
                 print(f"worker under py-spy: {run.rate:,.0f} reports/s; profile in {args.profile}")
                 return 0
             runs = [asyncio.run(_bare(settings, len(reports)))]
             runs.append(naive(settings, env, len(reports)))
             worker = WorkerProcess(env, log)
-            run, _ = worker.wait_events(len(reports))
+            run = worker.wait_events(len(reports))
             worker.stop(signal.SIGKILL)
             runs.append(run)
             ready, restarted_rss = restart(settings, env, log, reports[-1])
@@ -351,11 +421,16 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copy(log, args.keep_log)
             drop_everything(settings)
     naive_rate = runs[1].rate
-    print(f"{'path':38} {'events':>8} {'seconds':>8} {'reports/s':>10} {'x naive':>8}")
+    naive_cpu_rate = runs[1].cpu_rate
+    print(
+        f"{'path':36} {'events':>7} {'seconds':>7} {'reports/s':>9} {'x naive':>7} "
+        f"{'CPU s':>6} {'per CPU s':>9} {'x naive':>7}"
+    )
     for r in runs:
         print(
-            f"{r.name:38} {r.events:8,} {r.seconds:8.2f} {r.rate:10,.0f} "
-            f"{r.rate / naive_rate:8.2f}"
+            f"{r.name:36} {r.events:7,} {r.seconds:7.2f} {r.rate:9,.0f} "
+            f"{r.rate / naive_rate:7.2f} {r.cpu_seconds:6.2f} {r.cpu_rate:9,.0f} "
+            f"{r.cpu_rate / naive_cpu_rate:7.2f}"
         )
     worker_run = runs[2]
     assert worker_run.cold_seconds is not None and worker_run.peak_rss_mb is not None

@@ -149,7 +149,13 @@ async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awai
 def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
     return [
         cast(ChangelogTrackingTable, table)
-        for table in (tables.latest, tables.versions, tables.approvals, tables.figures)
+        for table in (
+            tables.latest,
+            tables.versions,
+            tables.approvals,
+            tables.figures,
+            tables.aggregates,
+        )
     ]
 
 

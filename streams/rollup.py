@@ -1,10 +1,16 @@
 """The roll-up rules, as pure functions: which revision counts, and what a province adds up to.
 
-A province's figure is always recomputed from the latest accepted revision of each of its
-communes, never maintained by adding and subtracting deltas. That makes a correction replace
-the old figures by construction (no double counting), lets ``max`` and ``min`` survive a
-correction that lowers the extreme value, and makes every emitted figure absolute: replaying
-one after a crash is harmless.
+A province's figure is what the latest accepted revision of each of its communes adds up to
+(:func:`aggregate_province`, the definition). The worker keeps that sum *incrementally*
+(:class:`ProvinceAggregate`): a correction retracts the revision it replaces and adds the new
+one, so a batch costs its own reports, not a read of every commune of the province. It stays
+exact: a sum is kept as Shewchuk's non-overlapping partials (what ``math.fsum`` computes
+with), so adding and retracting lose nothing and ``math.fsum`` of the partials is, to the last
+bit, ``math.fsum`` of the communes' current values, in whatever order they came; ``max`` and
+``min`` keep each commune's value, so a correction that lowers the extreme is exact too. The
+aggregate records which revision of each commune it counts, so a batch whose state was only
+partly stored before a crash is detected and the aggregate rebuilt from the communes' latest
+revisions. Every emitted figure is absolute: replaying one after a crash is harmless.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from baocao.core.models import CommuneReport
 __all__ = [
     "Decision",
     "LatestReport",
+    "ProvinceAggregate",
     "ProvinceFigure",
     "aggregate_province",
     "decide",
@@ -235,3 +242,226 @@ def aggregate_province(
             )
         )
     return figures
+
+
+def add_partial(partials: list[float], value: float) -> None:
+    """Add ``value`` to the exact sum held as non-overlapping ``partials`` (in place).
+
+    Shewchuk's algorithm, as in ``math.fsum`` (and the Python recipe 393090): after it,
+    the partials still add up *exactly* to the previous sum plus ``value``; adding ``-value``
+    retracts it exactly.
+    """
+    i = 0
+    for y in partials:
+        if abs(value) < abs(y):
+            value, y = y, value
+        high = value + y
+        low = y - (high - value)
+        if low:
+            partials[i] = low
+            i += 1
+        value = high
+    partials[i:] = [value]
+
+
+#: One indicator in an aggregate: communes counted, of them with a warning on it, amended.
+_COUNT, _WARNED, _AMENDED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A catalogue as the aggregate walks it, looked up once instead of per value."""
+
+    #: Reported indicator code -> whether it keeps each commune's value (``max``/``min``).
+    extreme: Mapping[str, bool]
+    #: (ratio code, numerator code, denominator code).
+    ratios: tuple[tuple[str, str, str], ...]
+
+
+_PLANS: dict[int, tuple[Catalogue, _Plan]] = {}
+
+
+def _plan(catalogue: Catalogue) -> _Plan:
+    cached = _PLANS.get(id(catalogue))
+    if cached is not None and cached[0] is catalogue:
+        return cached[1]
+    plan = _Plan(
+        extreme={i.code: i.aggregation in ("max", "min") for i in catalogue.reported},
+        ratios=tuple((r.code, str(r.numerator), str(r.denominator)) for r in catalogue.ratios),
+    )
+    _PLANS[id(catalogue)] = (catalogue, plan)
+    return plan
+
+
+class ProvinceAggregate:
+    """What a province and period adds up to, kept up to date report by report.
+
+    State (JSON-safe, :meth:`to_state`): ``counted`` commune -> revision counted;
+    ``due_ms`` the deadline the on-time count was judged against; ``on_time``; per reported
+    indicator ``[communes, warned, amended, partials]`` (for ``max``/``min`` the last item
+    is commune -> value); per ratio ``[communes, warned, amended, numerator partials,
+    denominator partials]`` over the communes that reported both parts.
+    """
+
+    __slots__ = ("counted", "due_ms", "indicators", "on_time", "ratios")
+
+    def __init__(
+        self,
+        *,
+        due_ms: int,
+        counted: dict[str, int] | None = None,
+        on_time: int = 0,
+        indicators: dict[str, list[Any]] | None = None,
+        ratios: dict[str, list[Any]] | None = None,
+    ) -> None:
+        self.due_ms = due_ms
+        self.counted = counted if counted is not None else {}
+        self.on_time = on_time
+        self.indicators = indicators if indicators is not None else {}
+        self.ratios = ratios if ratios is not None else {}
+
+    @classmethod
+    def of(
+        cls, latest: Mapping[str, LatestReport], catalogue: Catalogue, *, due_ms: int
+    ) -> ProvinceAggregate:
+        """From scratch: commune code -> its latest revision."""
+        aggregate = cls(due_ms=due_ms)
+        for commune, report in latest.items():
+            aggregate.add(commune, report, catalogue)
+        return aggregate
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> ProvinceAggregate:
+        return cls(
+            due_ms=int(state["due_ms"]),
+            counted=dict(state["counted"]),
+            on_time=int(state["on_time"]),
+            # Copies all the way down: the stored value must not change under a batch that
+            # may be thrown away.
+            indicators={
+                code: [*entry[:3], dict(entry[3]) if isinstance(entry[3], dict) else [*entry[3]]]
+                for code, entry in state["indicators"].items()
+            },
+            ratios={
+                code: [*entry[:3], [*entry[3]], [*entry[4]]]
+                for code, entry in state["ratios"].items()
+            },
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "due_ms": self.due_ms,
+            "counted": self.counted,
+            "on_time": self.on_time,
+            "indicators": self.indicators,
+            "ratios": self.ratios,
+        }
+
+    def replace(
+        self,
+        commune: str,
+        before: LatestReport | None,
+        after: LatestReport,
+        catalogue: Catalogue,
+    ) -> bool:
+        """Count ``after`` instead of ``before`` for ``commune``; ``False`` (and nothing
+        changed) when the aggregate does not count ``before``: it is out of step with the
+        state and must be rebuilt."""
+        expected = before.revision if before is not None else None
+        if self.counted.get(commune) != expected:
+            return False
+        if before is not None:
+            self._apply(commune, before, catalogue, -1)
+        self._apply(commune, after, catalogue, 1)
+        return True
+
+    def add(self, commune: str, report: LatestReport, catalogue: Catalogue) -> None:
+        self._apply(commune, report, catalogue, 1)
+
+    def _apply(self, commune: str, report: LatestReport, catalogue: Catalogue, sign: int) -> None:
+        if sign > 0:
+            self.counted[commune] = report.revision
+        else:
+            del self.counted[commune]
+        if report.first_submitted_at_ms <= self.due_ms:
+            self.on_time += sign
+        plan = _plan(catalogue)
+        values, warned, amended = report.indicators, report.warned, int(report.amended)
+        for code, value in values.items():
+            extreme = plan.extreme.get(code)
+            if extreme is None:  # not a reported indicator of the catalogue
+                continue
+            entry = self.indicators.get(code)
+            if entry is None:
+                entry = self.indicators[code] = [0, 0, 0, {} if extreme else []]
+            entry[_COUNT] += sign
+            entry[_WARNED] += sign * (code in warned)
+            entry[_AMENDED] += sign * amended
+            if extreme:
+                if sign > 0:
+                    entry[3][commune] = value
+                else:
+                    del entry[3][commune]
+            else:
+                add_partial(entry[3], value if sign > 0 else -value)
+            if not entry[_COUNT]:
+                del self.indicators[code]
+        for ratio, numerator, denominator in plan.ratios:
+            if numerator not in values or denominator not in values:
+                continue
+            entry = self.ratios.get(ratio)
+            if entry is None:
+                entry = self.ratios[ratio] = [0, 0, 0, [], []]
+            entry[_COUNT] += sign
+            entry[_WARNED] += sign * (numerator in warned or denominator in warned)
+            entry[_AMENDED] += sign * amended
+            add_partial(entry[3], sign * values[numerator])
+            add_partial(entry[4], sign * values[denominator])
+            if not entry[_COUNT]:
+                del self.ratios[ratio]
+
+    def figures(
+        self, province_code: str, period: str, catalogue: Catalogue
+    ) -> list[ProvinceFigure]:
+        """The figures, equal to :func:`aggregate_province` over the counted revisions."""
+        figures: list[ProvinceFigure] = []
+        for indicator in catalogue.reported:
+            entry = self.indicators.get(indicator.code)
+            if entry is None:
+                continue
+            if indicator.aggregation == "max":
+                value = max(entry[3].values())
+            elif indicator.aggregation == "min":
+                value = min(entry[3].values())
+            else:
+                value = math.fsum(entry[3])
+            figures.append(
+                ProvinceFigure(
+                    province_code,
+                    period,
+                    indicator.code,
+                    value,
+                    entry[_COUNT],
+                    communes_with_warnings=entry[_WARNED],
+                    communes_amended=entry[_AMENDED],
+                )
+            )
+        for ratio in catalogue.ratios:
+            entry = self.ratios.get(ratio.code)
+            if entry is None:
+                continue
+            numerator, denominator = math.fsum(entry[3]), math.fsum(entry[4])
+            figures.append(
+                ProvinceFigure(
+                    province_code,
+                    period,
+                    ratio.code,
+                    numerator / denominator if denominator else None,
+                    entry[_COUNT],
+                    numerator=numerator,
+                    denominator=denominator,
+                    communes_with_warnings=entry[_WARNED],
+                    communes_amended=entry[_AMENDED],
+                )
+            )
+        return figures

@@ -19,6 +19,9 @@ The state is four mappings, the worker's Faust tables:
 ``figures``
     ``"<province>|<period>"`` -> the figure values last published (indicator -> value), to
     tell which figures a recomputation changed.
+``aggregates``
+    ``"<province>|<period>"`` -> :meth:`ProvinceAggregate.to_state`: what the province's
+    communes add up to, kept up to date report by report (exact running sums).
 
 :meth:`RollupStep.run` never writes them: it computes against a *staged overlay* (reads see
 the batch's own writes first, writes are buffered). A batch runs in three phases:
@@ -27,8 +30,10 @@ the batch's own writes first, writes are buffered). A batch runs in three phases
    order: a report is locked by an approval whose ``approved_at`` is at or before the
    report's Kafka timestamp, so seeing approvals early can only make that more exact);
 2. every report is decoded, checked and decided in order against the staged ``latest``;
-3. every (province, period) the batch touched is recomputed *once* from the latest revision
-   of each of its communes: figures, the changes among them, and completeness.
+3. every (province, period) the batch touched is recomputed *once*: its aggregate retracts
+   each replaced revision and adds the new one (or, when the aggregate is missing or out of
+   step with ``latest``, is rebuilt from the latest revision of each of its communes), then
+   gives the figures, the changes among them, and completeness.
 
 Decisions use event time only (the report's Kafka timestamp, its ``submitted_at``, the
 approvals' ``approved_at``), never the wall clock, so a replay decides the same. The wall
@@ -45,7 +50,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import Catalogue, Indicator
@@ -57,11 +62,17 @@ from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
 from baocao.core.validation import validate_report
+from baocao.streams.encoding import (
+    avro_long,
+    avro_optional_double,
+    avro_string,
+    encode_with_array,
+)
 from baocao.streams.rollup import (
     Decision,
     LatestReport,
+    ProvinceAggregate,
     ProvinceFigure,
-    aggregate_province,
     decide,
     from_millis,
     millis,
@@ -109,7 +120,7 @@ _AVRO_INT = range(-(2**31), 2**31)
 #: needs it (its tables route by the current event); plain dicts do not.
 Focus = Callable[[int], AbstractContextManager[object]]
 
-TableName = Literal["latest", "versions", "approvals", "figures"]
+TableName = Literal["latest", "versions", "approvals", "figures", "aggregates"]
 
 
 def _unfocused(index: int) -> AbstractContextManager[object]:
@@ -143,6 +154,9 @@ class Tables:
     versions: MutableMapping[str, Any]
     approvals: MutableMapping[str, Any]
     figures: MutableMapping[str, Any]
+    #: Missing (state of an older release): each province and period is rebuilt once from
+    #: ``latest`` when it is next touched.
+    aggregates: MutableMapping[str, Any] = field(default_factory=dict)
 
     def named(self, name: TableName) -> MutableMapping[str, Any]:
         table: MutableMapping[str, Any] = getattr(self, name)
@@ -203,12 +217,19 @@ class _Staged:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._writes: dict[tuple[TableName, str], StagedWrite] = {}
+        #: Stored values read so far: the stored state does not change during a batch, and a
+        #: table read (RocksDB and a decode) costs more than the dict.
+        self._reads: dict[tuple[TableName, str], Any] = {}
 
     def get(self, table: TableName, key: str) -> Any:
         staged = self._writes.get((table, key))
         if staged is not None:
             return staged.value
-        return self._tables.named(table).get(key)
+        try:
+            return self._reads[(table, key)]
+        except KeyError:
+            value = self._reads[(table, key)] = self._tables.named(table).get(key)
+            return value
 
     def put(self, table: TableName, key: str, value: Any, *, anchor: int) -> None:
         self._writes[(table, key)] = StagedWrite(table, key, value, anchor)
@@ -226,13 +247,31 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class _Cause:
-    """An accepted revision of the batch, with the revision it replaced (for history)."""
+    """An accepted revision of the batch, with the revision it replaced (for history and
+    for the province's aggregate)."""
 
     commune_code: str
     report_id: str
     revision: int
     previous: Mapping[str, float]
     current: Mapping[str, float]
+    before: LatestReport | None
+    after: LatestReport
+    #: The first three fields of its ``ChangeCause`` item, the same in every change it causes.
+    identity: bytes
+
+    @classmethod
+    def of(cls, commune_code: str, before: LatestReport | None, after: LatestReport) -> _Cause:
+        return cls(
+            commune_code,
+            after.report_id,
+            after.revision,
+            before.indicators if before is not None else {},
+            after.indicators,
+            before,
+            after,
+            avro_string(commune_code) + avro_string(after.report_id) + avro_long(after.revision),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +284,8 @@ class EventResult:
     reasons: tuple[Reason, ...] = ()
     warnings: tuple[str, ...] = ()
     cause: _Cause | None = None
+    #: The commune whose revision of ``touched`` the event accepted or re-sent.
+    commune: str | None = None
 
 
 @dataclass
@@ -340,6 +381,7 @@ class RollupStep:
                 result.approvals[outcome] += 1
         anchors: dict[tuple[str, str], int] = {}
         causes: dict[tuple[str, str], list[_Cause]] = {}
+        communes: dict[tuple[str, str], set[str]] = {}
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 continue
@@ -348,12 +390,19 @@ class RollupStep:
             result.add_event(event)
             if event.touched is not None:
                 anchors.setdefault(event.touched, index)
+                if event.commune is not None:
+                    communes.setdefault(event.touched, set()).add(event.commune)
                 if event.cause is not None:
                     causes.setdefault(event.touched, []).append(event.cause)
         for (province, period), index in anchors.items():
             with focus(index):
                 done = self._recompute(
-                    province, period, staged, causes.get((province, period), []), anchor=index
+                    province,
+                    period,
+                    staged,
+                    causes.get((province, period), []),
+                    communes.get((province, period), set()),
+                    anchor=index,
                 )
             result.recomputed += 1
             result.figures += len(done.figures)
@@ -457,7 +506,7 @@ class RollupStep:
         assert held is not None  # only ACCEPT is possible without a held revision
         if decision is Decision.DUPLICATE:
             again = self._accepted(_as_report(held, report), period, held)
-            return EventResult(Outcome.DUPLICATE, (again,), touched)
+            return EventResult(Outcome.DUPLICATE, (again,), touched, commune=report.commune_code)
         if decision is Decision.STALE:
             refusal = reason(
                 ReasonCode.STALE_REVISION,
@@ -499,17 +548,12 @@ class RollupStep:
         staged.put("latest", report.key, latest.to_state(), anchor=index)
         outputs = [self._accepted(report, period, latest)]
         outputs.extend(self._warning(report, period, b, event_ms) for b in breaks)
-        cause = _Cause(
-            report.commune_code,
-            report.report_id,
-            report.revision,
-            dict(held.indicators) if held is not None else {},
-            dict(report.indicators),
-        )
+        cause = _Cause.of(report.commune_code, held, latest)
         return EventResult(
             Outcome.ACCEPTED,
             tuple(outputs),
             (report.province_code, report.period),
+            commune=report.commune_code,
             warnings=tuple(b.rule_code for b in breaks),
             cause=cause,
         )
@@ -548,11 +592,12 @@ class RollupStep:
         period_text: str,
         staged: _Staged,
         causes: Sequence[_Cause],
+        communes: set[str],
         *,
         anchor: int,
     ) -> _Recomputation:
         """Every figure, the changed ones and the completeness of a province and period,
-        from its communes' latest revisions.
+        from its aggregate brought up to date with the batch's ``causes``.
 
         The version is one more than the last one staged; it is stored only after every
         record carrying it was delivered. A figure that was published before but that no
@@ -562,18 +607,20 @@ class RollupStep:
         period = parse_period(period_text)
         due = deadline(period, self._deadlines)
         due_ms = millis(due)
-        held = [
-            LatestReport.from_state(state)
-            for commune in self._reference.communes_by_province.get(province, ())
-            if (state := staged.get("latest", latest_key(commune, period_text))) is not None
-        ]
         key = version_key(province, period_text)
-        version = int(staged.get("versions", key) or 0) + 1
+        stored_version = int(staged.get("versions", key) or 0)
+        aggregate, changed = self._aggregate(
+            province, period_text, key, staged, causes, communes, due_ms, stored_version
+        )
+        if changed:
+            staged.put("aggregates", key, aggregate.to_state(), anchor=anchor)
+        version = stored_version + 1
         staged.put("versions", key, version, anchor=anchor)
-        updated_at = self._clock()
+        # Timestamps go to Avro as epoch milliseconds (what timestamp-millis holds): the
+        # encoder converts no datetime per record.
+        updated_at = millis(self._clock())
         current = {
-            f.indicator_code: f
-            for f in aggregate_province(province, period_text, held, self._catalogue)
+            f.indicator_code: f for f in aggregate.figures(province, period_text, self._catalogue)
         }
         published: Mapping[str, float | None] = staged.get("figures", key) or {}
         for gone in published.keys() - current.keys():
@@ -585,7 +632,7 @@ class RollupStep:
             figure = current.get(code)
             if figure is None:
                 continue
-            figures.append(self._figure(figure, period, due, version, updated_at))
+            figures.append(self._figure(figure, period, due_ms, version, updated_at))
             if code not in published or published[code] != figure.value:
                 changes.append(
                     self._change(
@@ -600,7 +647,7 @@ class RollupStep:
         values = {code: f.value for code, f in current.items() if f.communes_reported}
         if values != published:
             staged.put("figures", key, values, anchor=anchor)
-        on_time = sum(h.first_submitted_at_ms <= due_ms for h in held)
+        on_time, reported = aggregate.on_time, len(aggregate.counted)
         completeness = OutputRecord.of(
             self._topics.province_completeness,
             f"{province}|{period.report_type}|{period_text}",
@@ -609,24 +656,76 @@ class RollupStep:
                 "province_code": province,
                 "report_type": str(period.report_type),
                 "period": period_text,
-                "deadline": due,
+                "deadline": due_ms,
                 "communes_expected": self._reference.communes_expected(province),
-                "communes_reported": len(held),
+                "communes_reported": reported,
                 "communes_on_time": on_time,
-                "communes_late": len(held) - on_time,
+                "communes_late": reported - on_time,
                 "version": version,
                 "updated_at": updated_at,
             },
         )
         return _Recomputation(figures, changes, completeness)
 
+    def _aggregate(
+        self,
+        province: str,
+        period_text: str,
+        key: str,
+        staged: _Staged,
+        causes: Sequence[_Cause],
+        communes: set[str],
+        due_ms: int,
+        stored_version: int,
+    ) -> tuple[ProvinceAggregate, bool]:
+        """The province's aggregate with the batch applied, and whether it is to be stored.
+
+        Kept incrementally: each accepted revision of the batch retracts the one it replaced.
+        Rebuilt from every commune's latest revision instead when there is none yet although
+        the province was computed before (state of an older release), when it was judged
+        against another deadline (the settings changed), or when it does not count exactly
+        the revisions ``latest`` holds for the batch's communes (a crash stored part of a
+        batch's state): then it cannot be trusted to retract the right values.
+        """
+        state = staged.get("aggregates", key)
+        aggregate: ProvinceAggregate | None = None
+        if state is not None:
+            aggregate = ProvinceAggregate.from_state(state)
+            if aggregate.due_ms != due_ms:
+                aggregate = None
+        elif not stored_version:
+            aggregate = ProvinceAggregate(due_ms=due_ms)
+        if aggregate is not None:
+            for cause in causes:
+                if not aggregate.replace(
+                    cause.commune_code, cause.before, cause.after, self._catalogue
+                ):
+                    aggregate = None
+                    break
+        if aggregate is not None:
+            for commune in communes:
+                held = staged.get("latest", latest_key(commune, period_text))
+                if aggregate.counted.get(commune) != (int(held["revision"]) if held else None):
+                    aggregate = None
+                    break
+        if aggregate is not None:
+            return aggregate, bool(causes) or state is None
+        if stored_version or state is not None:
+            logger.info("rebuilding the aggregate of %s from its communes", key)
+        held_by = {
+            commune: LatestReport.from_state(held)
+            for commune in self._reference.communes_by_province.get(province, ())
+            if (held := staged.get("latest", latest_key(commune, period_text))) is not None
+        }
+        return ProvinceAggregate.of(held_by, self._catalogue, due_ms=due_ms), True
+
     def _figure(
         self,
         figure: ProvinceFigure,
         period: Period,
-        due: datetime,
+        due_ms: int,
         version: int,
-        updated_at: datetime,
+        updated_at: int,
     ) -> OutputRecord:
         return OutputRecord.of(
             self._topics.province_indicators,
@@ -643,7 +742,7 @@ class RollupStep:
                 "version": version,
                 "updated_at": updated_at,
                 "report_type": str(period.report_type),
-                "deadline": due,
+                "deadline": due_ms,
                 "communes_with_warnings": figure.communes_with_warnings,
                 "communes_amended": figure.communes_amended,
             },
@@ -655,7 +754,7 @@ class RollupStep:
         period: Period,
         version: int,
         previous: float | None,
-        known_at: datetime,
+        known_at: int,
         causes: Sequence[_Cause],
     ) -> OutputRecord:
         """A figure's new value, with the batch's revisions that moved the commune's share
@@ -668,31 +767,30 @@ class RollupStep:
             ]
         else:
             values = [(c.previous.get(code), c.current.get(code)) for c in causes]
-        causes_of = [
-            {
-                "commune_code": cause.commune_code,
-                "report_id": cause.report_id,
-                "revision": cause.revision,
-                "previous_value": before,
-                "value": after,
-            }
-            for cause, (before, after) in zip(causes, values, strict=True)
-        ]
-        return OutputRecord.of(
+        head = {
+            "province_code": figure.province_code,
+            "report_type": str(period.report_type),
+            "period": period.text,
+            "indicator_code": code,
+            "version": version,
+            "value": figure.value,
+            "previous_value": previous,
+            "known_at": known_at,
+            "causes": [],
+        }
+        encoded = encode_with_array(
+            codec_for(PROVINCE_INDICATOR_CHANGE_SCHEMA).encode(head),
+            [
+                cause.identity + avro_optional_double(before) + avro_optional_double(after)
+                for cause, (before, after) in zip(causes, values, strict=True)
+            ],
+        )
+        return OutputRecord(
             self._topics.province_indicator_changes,
             f"{figure.province_code}|{period.text}|{code}",
             PROVINCE_INDICATOR_CHANGE_SCHEMA,
-            {
-                "province_code": figure.province_code,
-                "report_type": str(period.report_type),
-                "period": period.text,
-                "indicator_code": code,
-                "version": version,
-                "value": figure.value,
-                "previous_value": previous,
-                "known_at": known_at,
-                "causes": causes_of,
-            },
+            {**head, "causes": _CauseItems(causes, values)},
+            encoded,
         )
 
     # -- output records ------------------------------------------------------------------
@@ -700,7 +798,7 @@ class RollupStep:
     def _accepted(
         self, report: CommuneReport, period: Period, latest: LatestReport
     ) -> OutputRecord:
-        due = deadline(period, self._deadlines)
+        due_ms = millis(deadline(period, self._deadlines))
         return OutputRecord.of(
             self._topics.accepted_reports,
             latest_key(report.commune_code, report.period),
@@ -712,11 +810,11 @@ class RollupStep:
                 "report_type": str(period.report_type),
                 "period": report.period,
                 "revision": report.revision,
-                "submitted_at": report.submitted_at,
-                "first_submitted_at": from_millis(latest.first_submitted_at_ms),
-                "accepted_at": from_millis(latest.accepted_at_ms),
-                "deadline": due,
-                "on_time": latest.first_submitted_at_ms <= millis(due),
+                "submitted_at": latest.submitted_at_ms,
+                "first_submitted_at": latest.first_submitted_at_ms,
+                "accepted_at": latest.accepted_at_ms,
+                "deadline": due_ms,
+                "on_time": latest.first_submitted_at_ms <= due_ms,
                 "amended": latest.amended,
                 "indicators": dict(report.indicators),
             },
@@ -773,6 +871,46 @@ class RollupStep:
 
     def _now_ms(self) -> int:
         return millis(self._clock())
+
+
+class _CauseItems(Sequence[dict[str, Any]]):
+    """The ``causes`` of a change payload, made into dicts only if someone reads them (the
+    published bytes are assembled without them)."""
+
+    def __init__(
+        self, causes: Sequence[_Cause], values: Sequence[tuple[float | None, float | None]]
+    ) -> None:
+        self._causes = causes
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._causes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        cause, (before, after) = self._causes[index], self._values[index]
+        return {
+            "commune_code": cause.commune_code,
+            "report_id": cause.report_id,
+            "revision": cause.revision,
+            "previous_value": before,
+            "value": after,
+        }
 
 
 def _ratio_of(values: Mapping[str, float], indicator: Indicator) -> float | None:

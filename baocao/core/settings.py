@@ -110,6 +110,12 @@ class WorkerSettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     #: How often the timer announces reporting periods and checks for missing reports.
     schedule_interval_seconds: float = Field(default=60.0, gt=0)
+    #: Join the consumer group as a static member (Kafka's ``group.instance.id``), named
+    #: after the host and the data folder: a worker restarted after a crash takes its
+    #: partitions back at once instead of waiting out the dead member's session (60 s). A
+    #: stopped static member keeps its partitions until that session expires, so turn it off
+    #: for a group that is scaled down often.
+    static_membership: bool = True
 
 
 class SinkSettings(BaseSettings):

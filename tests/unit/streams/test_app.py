@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from baocao.core.settings import KafkaSettings, Settings, WorkerSettings
 from baocao.streams.agent import ChangelogTrackingTable
-from baocao.streams.app import create_app, worker_clock
+from baocao.streams.app import TABLE_CODEC, create_app, worker_clock
 
 
 def settings(tmp_path: Path, *, web_port: int) -> Settings:
@@ -40,7 +43,7 @@ def test_a_web_port_enables_faust_s_web_server_on_it(tmp_path: Path) -> None:
 def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
 
-    assert set(app.tables) == {"latest", "versions", "approvals", "figures"}
+    assert set(app.tables) == {"latest", "versions", "approvals", "figures", "aggregates"}
     for name, table in app.tables.items():
         assert isinstance(table, ChangelogTrackingTable)
         assert table.changelog_topic.get_topic_name() == f"pre-rollup-{name}-changelog"
@@ -68,3 +71,32 @@ def test_two_apps_can_live_in_one_process(tmp_path: Path) -> None:
     two = create_app(settings(tmp_path, web_port=0))
 
     assert one is not two and one.tables["latest"] is not two.tables["latest"]
+
+
+def test_tables_read_state_written_by_the_json_codec_of_earlier_releases(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, web_port=0))
+    table = cast(ChangelogTrackingTable, app.tables["latest"])
+    stored = {"report_id": "r", "indicators": {"tthc_received": 0.1 + 0.2}, "warned": ["x"]}
+    # What Faust's "json" codec wrote for keys and values before TABLE_CODEC.
+    old_key = app.serializers.dumps_key(str, "00070|2025-08", serializer="json")
+    old_value = app.serializers.dumps_value(None, stored, serializer="json")
+
+    assert table.key_serializer == table.value_serializer == TABLE_CODEC
+    assert app.serializers.dumps_key(str, "00070|2025-08", serializer=TABLE_CODEC) == old_key
+    assert app.serializers.loads_value(None, old_value, serializer=TABLE_CODEC) == stored
+    assert (
+        json.loads(app.serializers.dumps_value(None, stored, serializer=TABLE_CODEC) or b"")
+        == stored
+    )
+
+
+def test_a_worker_joins_as_a_static_member_named_after_its_host_and_data_folder(
+    tmp_path: Path,
+) -> None:
+    conf = create_app(settings(tmp_path, web_port=0)).conf
+    other = Settings(worker=WorkerSettings(data_dir=tmp_path / "other", web_port=0))
+
+    assert conf.consumer_group_instance_id == f"{socket.gethostname()}:{tmp_path / 'state'}"
+    assert create_app(other).conf.consumer_group_instance_id.endswith(str(tmp_path / "other"))
+    dynamic = Settings(worker=WorkerSettings(data_dir=tmp_path, static_membership=False))
+    assert create_app(dynamic).conf.consumer_group_instance_id is None

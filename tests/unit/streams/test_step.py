@@ -280,6 +280,7 @@ def test_revisions_in_one_batch_recompute_the_province_once() -> None:
     ]
     # One table write per key, whatever the number of revisions.
     assert sorted((w.table, w.key) for w in result.writes) == [
+        ("aggregates", f"{HANOI}|{PERIOD}"),
         ("figures", f"{HANOI}|{PERIOD}"),
         ("latest", f"{A}|{PERIOD}"),
         ("latest", f"{B}|{PERIOD}"),
@@ -807,7 +808,13 @@ def test_run_stores_nothing_until_store_is_called() -> None:
     result = worker.step.run(records, tables=worker.tables)
 
     assert worker.tables == Tables(latest={}, versions={}, approvals={}, figures={})
-    assert {w.table for w in result.writes} == {"latest", "versions", "figures", "approvals"}
+    assert {w.table for w in result.writes} == {
+        "latest",
+        "versions",
+        "figures",
+        "approvals",
+        "aggregates",
+    }
 
 
 def test_a_replay_after_a_crash_before_the_state_was_stored_re_emits_the_same_records() -> None:
@@ -839,6 +846,43 @@ def test_a_replay_after_the_state_was_stored_re_emits_figures_without_changes() 
     assert figures(replay)["tthc_received"]["version"] == 2
     assert figures(replay)["tthc_received"]["value"] == 13.0
     assert accepted(replay) == accepted(first)
+
+
+@pytest.mark.parametrize("lost", ["aggregates", "latest"])
+def test_a_crash_that_stored_part_of_a_batch_s_state_is_repaired_by_the_replay(lost: str) -> None:
+    """The tables are written one after the other: a crash between two leaves ``latest`` and
+    the province's running sums out of step. The replay must notice and rebuild the sums from
+    the communes' latest revisions instead of retracting the wrong values."""
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=10), make_report(B, 1, tthc_received=3))
+    records = worker.records(
+        make_report(A, 2, tthc_received=7), make_report(C, 1, tthc_received=100)
+    )
+    crashed = worker.step.run(records, tables=worker.tables)
+    worker.step.store([w for w in crashed.writes if w.table != lost], tables=worker.tables)
+
+    replay = worker.step.run(records, tables=worker.tables)
+    worker.step.store(replay.writes, tables=worker.tables)
+    after = worker.batch(make_report(B, 2, tthc_received=1))
+
+    assert figures(replay)["tthc_received"]["value"] == 110.0
+    assert figures(after)["tthc_received"]["value"] == 108.0
+    assert figures(after)["tthc_received"]["communes_reported"] == 3
+
+
+def test_state_of_a_worker_without_running_sums_is_rebuilt_once_then_kept() -> None:
+    """A worker upgraded onto the state of the release before (no ``aggregates`` table)
+    rebuilds a province's sums from ``latest`` the first time it touches it."""
+    worker = Worker()
+    worker.batch(make_report(A, 1, tthc_received=10), make_report(B, 1, tthc_received=3))
+    worker.tables.aggregates.clear()
+
+    upgraded = worker.batch(make_report(A, 2, tthc_received=7))
+    later = worker.batch(make_report(C, 1, tthc_received=1))
+
+    assert figures(upgraded)["tthc_received"]["value"] == 10.0
+    assert figures(later)["tthc_received"]["value"] == 11.0
+    assert set(worker.tables.aggregates) == {f"{HANOI}|{PERIOD}"}
 
 
 def test_state_written_by_the_previous_worker_still_reads() -> None:
