@@ -264,6 +264,24 @@ def add_partial(partials: list[float], value: float) -> None:
     partials[i:] = [value]
 
 
+def _add(partials: list[float], value: float) -> None:
+    """:func:`add_partial`, with the common case inline: a sum held in one partial (whole
+    numbers, or any exact sum) gets one two-sum step, no loop and no call."""
+    if len(partials) == 1:
+        other = partials[0]
+        if abs(value) < abs(other):
+            value, other = other, value
+        high = value + other
+        low = other - (high - value)
+        if low:
+            partials[0] = low
+            partials.append(high)
+        else:
+            partials[0] = high
+        return
+    add_partial(partials, value)
+
+
 #: One indicator in an aggregate: communes counted, of them with a warning on it, amended.
 _COUNT, _WARNED, _AMENDED = 0, 1, 2
 
@@ -403,7 +421,7 @@ class ProvinceAggregate:
                 else:
                     del entry[3][commune]
             else:
-                add_partial(entry[3], value if sign > 0 else -value)
+                _add(entry[3], value if sign > 0 else -value)
             if not entry[_COUNT]:
                 del self.indicators[code]
         for ratio, numerator, denominator in plan.ratios:
@@ -415,8 +433,8 @@ class ProvinceAggregate:
             entry[_COUNT] += sign
             entry[_WARNED] += sign * (numerator in warned or denominator in warned)
             entry[_AMENDED] += sign * amended
-            add_partial(entry[3], sign * values[numerator])
-            add_partial(entry[4], sign * values[denominator])
+            _add(entry[3], sign * values[numerator])
+            _add(entry[4], sign * values[denominator])
             if not entry[_COUNT]:
                 del self.ratios[ratio]
 

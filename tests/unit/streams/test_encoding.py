@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from baocao.core.avro import codec_for
 from baocao.streams.encoding import (
+    avro_double_map_items,
     avro_long,
     avro_optional_double,
     avro_string,
@@ -80,3 +81,31 @@ def test_a_change_spliced_from_its_causes_is_the_record_fastavro_writes(
 
     assert spliced == CHANGES.encode({**head, "causes": items})
     assert CHANGES.decode(spliced)["causes"] == items
+
+
+ACCEPTED = codec_for("accepted_report.v1")
+
+
+@given(st.dictionaries(st.text(max_size=30), st.floats(allow_nan=False), max_size=60))
+def test_an_accepted_report_spliced_from_its_indicators_is_what_fastavro_writes(
+    indicators: dict[str, float],
+) -> None:
+    head = {
+        "report_id": "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a",
+        "commune_code": "00070",
+        "province_code": "01",
+        "report_type": "monthly",
+        "period": "2025-08",
+        "revision": 2,
+        "submitted_at": datetime(2025, 9, 2, tzinfo=UTC),
+        "first_submitted_at": datetime(2025, 9, 1, tzinfo=UTC),
+        "accepted_at": datetime(2025, 9, 2, 1, tzinfo=UTC),
+        "deadline": datetime(2025, 9, 5, 16, 59, 59, 999000, tzinfo=UTC),
+        "on_time": True,
+        "amended": False,
+    }
+    spliced = encode_with_array(
+        ACCEPTED.encode({**head, "indicators": {}}), avro_double_map_items(indicators)
+    )
+
+    assert spliced == ACCEPTED.encode({**head, "indicators": indicators})
