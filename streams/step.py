@@ -46,7 +46,7 @@ import logging
 import struct
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -937,29 +937,46 @@ def _moved_by(causes: Sequence[_Cause], catalogue: Catalogue) -> dict[str, list[
     for cause in causes:
         before, after = cause.previous, cause.current
         identity = cause.identity
-        changed: set[str] = set()
-        for code, new in after.items():
-            old = before.get(code)
-            if old != new:
-                changed.add(code)
-                item = (
-                    identity
-                    + (b"\x00" if old is None else b"\x02" + pack(old))
-                    + b"\x02"
-                    + pack(new)
-                )
-                moved.setdefault(code, []).append((cause, old, new, item))
-        for code, old in before.items():
-            if code not in after:  # dropped by the revision
-                changed.add(code)
-                item = identity + b"\x02" + pack(old) + b"\x00"
-                moved.setdefault(code, []).append((cause, old, None, item))
+        if not before:  # a first revision (most of them) moves every value it has
+            first = identity + b"\x00\x02"
+            for code, new in after.items():
+                move = (cause, None, new, first + pack(new))
+                found = moved.get(code)
+                if found is None:
+                    moved[code] = [move]
+                else:
+                    found.append(move)
+            changed: Collection[str] = after.keys()
+        else:
+            changed = _changed_moves(cause, moved, pack)
         for ratio, numerator, denominator in ratios:
             if numerator in changed or denominator in changed:
                 old_ratio, new_ratio = _ratio_of(before, ratio), _ratio_of(after, ratio)
                 item = identity + avro_optional_double(old_ratio) + avro_optional_double(new_ratio)
                 moved.setdefault(ratio.code, []).append((cause, old_ratio, new_ratio, item))
     return moved
+
+
+def _changed_moves(
+    cause: _Cause, moved: dict[str, list[_Move]], pack: Callable[..., bytes]
+) -> set[str]:
+    """Add the moves of a correction (values changed, added or dropped); the codes moved."""
+    before, after, identity = cause.previous, cause.current, cause.identity
+    changed: set[str] = set()
+    for code, new in after.items():
+        old = before.get(code)
+        if old != new:
+            changed.add(code)
+            item = (
+                identity + (b"\x00" if old is None else b"\x02" + pack(old)) + b"\x02" + pack(new)
+            )
+            moved.setdefault(code, []).append((cause, old, new, item))
+    for code, old in before.items():
+        if code not in after:  # dropped by the revision
+            changed.add(code)
+            item = identity + b"\x02" + pack(old) + b"\x00"
+            moved.setdefault(code, []).append((cause, old, None, item))
+    return changed
 
 
 def _key_reasons(record: SourceRecord, report: CommuneReport) -> list[Reason]:
