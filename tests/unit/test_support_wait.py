@@ -3,6 +3,8 @@ fails naming what it waited for with the last value or error."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from support.wait import eventually, eventually_some
 
@@ -46,10 +48,11 @@ def test_other_errors_and_a_dead_process_stop_the_wait_at_once() -> None:
 
     with pytest.raises(AssertionError, match="the worker exited"):
         eventually(lambda: False, what="x", timeout=30, alive=dead)
+    empty: dict[str, int] = {}
     with pytest.raises(KeyError):
-        eventually(lambda: {}["missing"], what="x", timeout=30)
+        eventually(lambda: empty["missing"], what="x", timeout=30)
 
 
 def test_eventually_some_accepts_a_falsy_answer_but_not_none() -> None:
-    answers = iter([None, []])
+    answers: Iterator[list[int] | None] = iter([None, []])
     assert eventually_some(lambda: next(answers), what="letters", interval=0) == []
