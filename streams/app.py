@@ -79,10 +79,10 @@ TABLE_CODEC = "baocao-json"
 #: flushed out of memory below 64 MiB per database. Small buffers flush state to disk early
 #: and bound the caches (the OS page cache still keeps hot files in memory, outside the RSS).
 ROCKSDB_OPTIONS: dict[str, int] = {
-    "write_buffer_size": 4 * 1024 * 1024,
+    "write_buffer_size": 2 * 1024 * 1024,
     "max_write_buffer_number": 2,
-    "target_file_size_base": 16 * 1024 * 1024,
-    "block_cache_size": 8 * 1024 * 1024,
+    "target_file_size_base": 8 * 1024 * 1024,
+    "block_cache_size": 4 * 1024 * 1024,
 }
 
 

@@ -793,12 +793,7 @@ class RollupStep:
     ) -> OutputRecord:
         due_ms = millis(deadline(period, self._deadlines))
         head = {
-            "report_id": report.report_id,
-            "commune_code": report.commune_code,
-            "province_code": report.province_code,
-            "report_type": str(period.report_type),
-            "period": report.period,
-            "revision": report.revision,
+            **_report_fields(report, period),
             "submitted_at": latest.submitted_at_ms,
             "first_submitted_at": latest.first_submitted_at_ms,
             "accepted_at": latest.accepted_at_ms,
@@ -829,12 +824,7 @@ class RollupStep:
             REPORT_WARNING_SCHEMA,
             {
                 "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code}",
-                "report_id": report.report_id,
-                "commune_code": report.commune_code,
-                "province_code": report.province_code,
-                "report_type": str(period.report_type),
-                "period": report.period,
-                "revision": report.revision,
+                **_report_fields(report, period),
                 "rule_code": rule.rule_code,
                 "indicator_code": rule.indicator_code,
                 "value": rule.value,
@@ -908,6 +898,18 @@ class _CauseItems(Sequence[dict[str, Any]]):
             "previous_value": before,
             "value": after,
         }
+
+
+def _report_fields(report: CommuneReport, period: Period) -> dict[str, Any]:
+    """The fields that name a report in the records about it (accepted copy, warnings)."""
+    return {
+        "report_id": report.report_id,
+        "commune_code": report.commune_code,
+        "province_code": report.province_code,
+        "report_type": str(period.report_type),
+        "period": report.period,
+        "revision": report.revision,
+    }
 
 
 def _ratio_of(values: Mapping[str, float], indicator: Indicator) -> float | None:
