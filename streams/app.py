@@ -21,6 +21,8 @@ Faust names the changelog topics after the app id: ``<app_id>-latest-changelog``
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -120,9 +122,13 @@ class _Table(ChangelogTrackingTable):
 
 
 def group_instance_id(worker: WorkerSettings) -> str:
-    """The worker's static member name: its host and its data folder. Two workers can never
-    share a data folder (RocksDB locks it), so no two live members share a name."""
-    return f"{socket.gethostname()}:{worker.data_dir.resolve()}"
+    """The worker's static member name: its host and a digest of its data folder. Two workers
+    can never share a data folder (RocksDB locks it), so no two live members share a name.
+    Kafka's clients hold such names to a topic name's rules (``[a-zA-Z0-9._-]``, at most 249
+    characters), hence the digest rather than the path."""
+    host = re.sub(r"[^a-zA-Z0-9._-]", "_", socket.gethostname())[:200]
+    folder = hashlib.sha256(str(worker.data_dir.resolve()).encode()).hexdigest()[:16]
+    return f"{host}-{folder}"
 
 
 def worker_clock(offset_seconds: float) -> Callable[[], datetime]:

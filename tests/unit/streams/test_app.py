@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,9 +95,13 @@ def test_a_worker_joins_as_a_static_member_named_after_its_host_and_data_folder(
     tmp_path: Path,
 ) -> None:
     conf = create_app(settings(tmp_path, web_port=0)).conf
+    again = create_app(settings(tmp_path, web_port=0)).conf
     other = Settings(worker=WorkerSettings(data_dir=tmp_path / "other", web_port=0))
+    name = conf.consumer_group_instance_id
 
-    assert conf.consumer_group_instance_id == f"{socket.gethostname()}:{tmp_path / 'state'}"
-    assert create_app(other).conf.consumer_group_instance_id.endswith(str(tmp_path / "other"))
+    assert name == again.consumer_group_instance_id  # a restart rejoins as the same member
+    assert name != create_app(other).conf.consumer_group_instance_id
+    assert name.startswith(socket.gethostname()[:20].replace(":", "_"))
+    assert re.fullmatch(r"[a-zA-Z0-9._-]{1,249}", name)  # Kafka's rule for such names
     dynamic = Settings(worker=WorkerSettings(data_dir=tmp_path, static_membership=False))
     assert create_app(dynamic).conf.consumer_group_instance_id is None
