@@ -29,6 +29,7 @@ from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wa
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
 from baocao.core.reference import ReferenceData, load_reference
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
 from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
@@ -162,7 +163,7 @@ def approve(
 
     Exit codes: 0 published; 2 bad arguments or Kafka failure.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.APPROVER)
     console = Console()
     try:
         record = approval(

@@ -17,6 +17,7 @@ from types import FrameType
 import typer
 
 from baocao.core.kafka import KafkaUnavailableError
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.sinks.clickhouse.migrate import migrate as apply_migrations
@@ -134,11 +135,15 @@ def sink(
     Replaying a topic is harmless: rows are replaced by key and version.
     SIGTERM or Ctrl-C finishes the current batch, commits and exits.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.SINK)
     metrics = SinkMetrics()
     stats = SinkStats(metrics=metrics)
     if metrics_port is not None:
-        metrics.serve(metrics_port, checks=sink_checks(stats, settings.clickhouse))
+        metrics.serve(
+            metrics_port,
+            address=settings.sink.metrics_host,
+            checks=sink_checks(stats, settings.clickhouse),
+        )
         logger.info("Prometheus metrics and /healthz on port %d", metrics_port)
     stop = threading.Event()
     with _stop_on_signals(stop):

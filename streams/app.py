@@ -76,9 +76,12 @@ def create_app(
     """
     kafka, worker = settings.kafka, settings.worker
     topics = Topics(kafka.topic_prefix)
-    web: dict[str, Any] = {"web_enabled": worker.web_port != 0}
+    # Faust's web server serves every table's contents at /table/<name>/<key>/ without a
+    # login: its views are off, and it listens on loopback unless configured otherwise.
+    web: dict[str, Any] = {"web_enabled": worker.web_port != 0, "web_bind": worker.web_host}
     if worker.web_port:
         web["web_port"] = worker.web_port
+        web["web_host"] = worker.web_host
     app = faust.App(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
@@ -100,6 +103,8 @@ def create_app(
         producer_max_batch_size=256 * 1024,
         Table=ChangelogTrackingTable,
         autodiscover=False,
+        web_tables_enabled=False,
+        web_router_enabled=False,
         **web,
     )
     # Keys and values in JSON: the changelog topics stay readable with any Kafka tool.
@@ -118,6 +123,7 @@ def create_app(
     # instead of a deserialization error inside Faust.
     source = app.topic(
         topics.commune_reports,
+        topics.historic_reports,
         topics.approvals,
         partitions=kafka.partitions,
         key_serializer="raw",
@@ -133,6 +139,7 @@ def create_app(
             deadlines=settings.deadlines,
             clock=clock,
             registry=registry_client(settings.schema_registry),
+            submitted_at_tolerance_seconds=worker.submitted_at_tolerance_seconds,
         ),
         tables=tables,
         app=app,

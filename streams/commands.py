@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import faust
@@ -12,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from baocao.core.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
 from baocao.core.logs import FORMAT
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
@@ -69,7 +71,8 @@ def worker(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics) and /healthz "
+        help="Serve Prometheus metrics on this port (http://127.0.0.1:PORT/metrics, "
+        "BAOCAO_WORKER_WEB_HOST) and /healthz "
         "(200 when Kafka answers and partitions are assigned, else 503); off when not given.",
     ),
 ) -> None:
@@ -81,7 +84,11 @@ def worker(
     naming the communes that have not reported. Configured by the BAOCAO_KAFKA_*,
     BAOCAO_WORKER_* and BAOCAO_DEADLINES_* environment variables.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.WORKER)
+    # RocksDB state and anything else the worker writes: the user's alone.
+    os.umask(0o077)
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.worker.data_dir.chmod(0o700)
     level = (log_level or settings.worker.log_level).upper()
     try:
         prepare_kafka(settings)
@@ -91,7 +98,12 @@ def worker(
     metrics = WorkerMetrics(registry=REGISTRY)
     app = create_app(settings, metrics=metrics)
     if metrics_port is not None:
-        serve_metrics(metrics_port, registry=REGISTRY, checks=worker_checks(app, settings.kafka))
+        serve_metrics(
+            metrics_port,
+            registry=REGISTRY,
+            host=settings.worker.web_host,
+            checks=worker_checks(app, settings.kafka),
+        )
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

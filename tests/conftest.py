@@ -5,6 +5,12 @@ Integration and end-to-end tests talk to the real Kafka and ClickHouse that
 does not answer is a test *failure*, never a skip: CI must not pass without them.
 Each test gets its own topics, ClickHouse database, consumer groups and worker state, so tests
 never see each other's data.
+
+Kafka authenticates every client (SASL/SCRAM) and authorizes each principal by ACLs. Tests
+run as the stack's ``admin`` principal (from the stack home, like ``baocao stack``), and so do
+the ``baocao`` subprocesses they start with :func:`settings_env`: a test prefix has no
+per-principal ACLs unless a test asks for them (:func:`kafka_access`, :func:`as_principal`),
+which the attack tests and the SASL pipeline test do.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from baocao.core.principals import Principal, resolve_kafka, with_principal
 from baocao.core.settings import (
     ClickHouseSettings,
     KafkaSettings,
@@ -36,8 +45,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """The settings the environment gives (defaults: the local stack)."""
-    return Settings()
+    """The settings the environment gives (defaults: the local stack), as the stack's admin
+    principal unless BAOCAO_KAFKA_SASL_USERNAME names another."""
+    return with_principal(Settings(), Principal.ADMIN)
+
+
+def as_principal(settings: Settings, principal: Principal) -> Settings:
+    """``settings`` whose Kafka clients log in as ``principal`` (its credential from the
+    stack home) instead of the admin."""
+    anonymous = settings.kafka.model_copy(
+        update={"sasl_username": "", "sasl_password": SecretStr(""), "security_protocol": None}
+    )
+    return settings.model_copy(
+        update={"kafka": resolve_kafka(anonymous, settings.stack, principal)}
+    )
+
+
+@pytest.fixture
+def kafka_access(test_settings: Settings) -> list[Any]:
+    """The test's topics and the per-principal ACLs of its prefix, worker and sink group
+    (what ``baocao stack up`` applies to the default prefix)."""
+    from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
+
+    return apply_kafka_access(test_settings.kafka, PipelineNames.of(test_settings))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,13 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    SaslAuthenticationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from baocao.core.settings import KafkaSettings
 from baocao.core.topics import Topics
@@ -30,6 +36,7 @@ __all__ = [
     "ensure_topics",
     "producer",
     "ssl_context",
+    "topic_configs",
     "wait_for_kafka",
 ]
 
@@ -67,9 +74,12 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
     }
-    if settings.security_protocol != "PLAINTEXT":
+    if settings.security_protocol not in (None, "PLAINTEXT"):
         options["security_protocol"] = settings.security_protocol
     if settings.uses_sasl:
+        # kafka-python warns on every SCRAM login over SASL_PLAINTEXT, although SCRAM never
+        # sends the password; once per process is enough for the operator to know.
+        logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
         options["sasl_mechanism"] = settings.sasl_mechanism
         options["sasl_plain_username"] = settings.sasl_username
         options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
@@ -184,12 +194,29 @@ def _wait_for_metadata(
     )
 
 
+def topic_configs(topics: Topics, name: str) -> dict[str, str]:
+    """The configuration a topic is created with.
+
+    The input topics that anyone with a token reaches (reports, approvals) carry the
+    broker's append time, not the producer's: the worker judges on-time and lock on it, so
+    a producer cannot pick the time its report counts for. The historic topic keeps the
+    loader's time (only the historic-loader principal may write it).
+    """
+    if name in (topics.commune_reports, topics.approvals):
+        return {"message.timestamp.type": "LogAppendTime"}
+    return {}
+
+
 def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
     """Create the pipeline's topics that do not exist yet; return the ones created.
 
     Safe to call from every process at start-up: creating an existing topic is not an error.
+    A principal that may not create topics (every one but the admin, on the local stack)
+    gets a warning for the ones it cannot see and goes on: the admin creates them
+    (``baocao stack up``), and a client of a topic that is really missing fails on it.
     """
-    wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
+    topics = Topics(settings.topic_prefix)
+    wanted = list(names) if names is not None else list(topics.all())
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
@@ -197,17 +224,28 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
         if not missing:
             return []
         # Another process may create one between our list and create: that is fine.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            admin.create_topics(
-                [
-                    NewTopic(
-                        name=name,
-                        num_partitions=settings.partitions,
-                        replication_factor=settings.replication_factor,
-                    )
-                    for name in missing
-                ]
+        try:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            name=name,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                            topic_configs=topic_configs(topics, name),
+                        )
+                        for name in missing
+                    ]
+                )
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+            logger.warning(
+                "not allowed to create or see the topics %s as %r (%s); the admin creates "
+                "them (`baocao stack up`)",
+                ", ".join(missing),
+                settings.sasl_username or "ANONYMOUS",
+                type(exc).__name__,
             )
+            return []
         logger.info("created Kafka topics %s", ", ".join(missing))
         return missing
     finally:

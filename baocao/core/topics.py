@@ -21,6 +21,13 @@ class Topics:
         return f"{self.prefix}.commune-reports"
 
     @property
+    def historic_reports(self) -> str:
+        """Reports of past periods loaded on purpose (``baocao publish --historic``), keyed by
+        province like ``commune_reports``. Only the ``historic-loader`` principal may write
+        it; the worker trusts these reports' own ``submitted_at`` (see docs/security.md)."""
+        return f"{self.prefix}.commune-reports.historic"
+
+    @property
     def accepted_reports(self) -> str:
         """Reports the worker accepted as the latest revision, keyed by commune and period."""
         return f"{self.prefix}.commune-reports.accepted"
@@ -70,6 +77,7 @@ class Topics:
     def all(self) -> tuple[str, ...]:
         return (
             self.commune_reports,
+            self.historic_reports,
             self.accepted_reports,
             self.province_indicators,
             self.dead_letter,

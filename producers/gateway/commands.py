@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
 from baocao.producers.gateway.store import GatewayStore
@@ -47,7 +48,7 @@ def gateway(
     """
     from baocao.producers.gateway.server import serve
 
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.GATEWAY)
     options = settings.gateway
     if not serve(
         settings,

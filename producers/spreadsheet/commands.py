@@ -23,6 +23,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import ReportType
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.producers.commands import print_error, print_kafka_failure, print_publish_summary
 from baocao.producers.exceptions import PublishError, ReportFileError
@@ -98,7 +99,7 @@ def import_reports(
     reason; it is not published. A blank report_id is generated from commune, period
     and revision, so importing a sheet twice changes nothing.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.PUBLISHER)
     console = Console()
     reference, catalogue = load_reference(), load_catalogue()
     now = datetime.now(LOCAL_TIMEZONE)

@@ -17,6 +17,7 @@ from rich.table import Table
 from baocao.app.bi.exceptions import BiAccessError
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.exceptions import StackError
+from baocao.app.stack.kafka_access import PipelineNames
 from baocao.app.stack.lifecycle import stack_down, stack_status, stack_up
 from baocao.app.stack.status import ComponentStatus, render_table, to_json
 from baocao.core.settings import Settings
@@ -52,7 +53,12 @@ def up(
     settings = Settings()
     bi_access = BiAccess.configured(settings)
     try:
-        statuses = stack_up(settings.stack, timeout=timeout, bi_access=bi_access)
+        statuses = stack_up(
+            settings.stack,
+            timeout=timeout,
+            bi_access=bi_access,
+            pipeline=PipelineNames.of(settings),
+        )
     except (StackError, BiAccessError) as exc:
         _fail(exc)
     _console().print(_table(statuses, settings))

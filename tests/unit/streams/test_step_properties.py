@@ -106,6 +106,8 @@ INSTANTS = sorted(
     }
 )
 REPORTS = codec_for("commune_report.v1")
+#: How far a claimed ``submitted_at`` may be from the receive time without a warning.
+TOLERANCE = timedelta(minutes=10)
 APPROVALS = codec_for("approval.v1")
 
 
@@ -350,9 +352,13 @@ def recompute(events: list[Event]) -> Expected:
             before = expected.latest.get((report.commune_code, facts.previous or ""))
             raised = _warnings(report, before.report if before else None)
             expected.warnings |= set(raised)
+            # The claimed submission time is kept, flagged when far from the receive time
+            # (the record's timestamp, the broker's append time), and never decides.
+            if abs(report.submitted_at - event.timestamp) > TOLERANCE:
+                expected.warnings.add(f"{report.report_id}:submitted_at_far_from_receipt:")
             expected.latest[key] = Held(
                 report,
-                held.first_submitted_at if held else report.submitted_at,
+                held.first_submitted_at if held else event.timestamp,
                 False,
                 frozenset().union(*raised.values()),
             )
