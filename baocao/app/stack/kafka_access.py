@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from kafka.admin import (
     ACL,
+    ACLFilter,
     ACLOperation,
     ACLPermissionType,
     ACLResourcePatternType,
@@ -40,6 +42,7 @@ from kafka.admin import (
     ConfigResourceType,
     NewTopic,
     ResourcePattern,
+    ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
     UserScramCredentialUpsertion,
@@ -51,7 +54,13 @@ from baocao.core.principals import CLIENT_PRINCIPALS, Principal, ScramCredential
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
 
-__all__ = ["Grant", "PipelineNames", "acl_table", "apply_kafka_access"]
+__all__ = [
+    "Grant",
+    "PipelineNames",
+    "acl_table",
+    "apply_kafka_access",
+    "remove_kafka_access",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ _LITERAL = ACLResourcePatternType.LITERAL
 _PREFIXED = ACLResourcePatternType.PREFIXED
 _WRITE = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
 _READ = (ACLOperation.READ, ACLOperation.DESCRIBE)
+_ANY_PATTERN = ACLResourcePatternType.ANY
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +188,43 @@ def _create_topics(admin: object, kafka: KafkaSettings, topics: Topics) -> None:
         admin.alter_configs(configured)  # type: ignore[attr-defined]
 
 
+def _identity(acl: ACL) -> tuple[object, ...]:
+    pattern = acl.resource_pattern
+    return (
+        acl.principal,
+        int(pattern.resource_type),
+        pattern.resource_name,
+        int(pattern.pattern_type),
+        int(acl.operation),
+    )
+
+
+def _wait_until_in_force(admin: object, grants: list[Grant], *, timeout: float = 15.0) -> None:
+    """Return once the broker authorizes with every grant.
+
+    The controller commits new ACLs to the metadata log and the broker applies them a moment
+    later; a client that connects in between is refused. DescribeAcls answers from the
+    broker's own authorizer, so it tells when the grants are in force there.
+    """
+    wanted = {_identity(grant.acl()) for grant in grants}
+    everything = ACLFilter(
+        principal=None,
+        host="*",
+        operation=ACLOperation.ANY,
+        permission_type=ACLPermissionType.ALLOW,
+        resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, _ANY_PATTERN),
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        found, _error = admin.describe_acls(everything)  # type: ignore[attr-defined]
+        missing = wanted - {_identity(acl) for acl in found}
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise KafkaError(f"{len(missing)} ACLs not in force after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
 def apply_kafka_access(
     admin_kafka: KafkaSettings,
     names: PipelineNames,
@@ -208,6 +255,7 @@ def apply_kafka_access(
         result = admin.create_acls([grant.acl() for grant in grants])
         if result["failed"]:
             raise KafkaError(f"the broker refused ACLs: {result['failed'][:3]}")
+        _wait_until_in_force(admin, grants)
     finally:
         admin.close()
     logger.info(
@@ -217,3 +265,12 @@ def apply_kafka_access(
         len({g.principal for g in grants}),
     )
     return grants
+
+
+def remove_kafka_access(admin_kafka: KafkaSettings, names: PipelineNames) -> None:
+    """Delete the ACLs :func:`apply_kafka_access` made for ``names`` (a test's prefix)."""
+    admin = admin_client(admin_kafka)
+    try:
+        admin.delete_acls([grant.acl() for grant in acl_table(names)])
+    finally:
+        admin.close()
