@@ -246,6 +246,9 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
                 type(exc).__name__,
             )
             return []
+        # Created is not yet usable: a consumer that asks before every partition has a
+        # leader sees no partitions (Faust then refuses its co-partitioned inputs).
+        admin.wait_for_topics(missing, timeout_ms=30_000)
         logger.info("created Kafka topics %s", ", ".join(missing))
         return missing
     finally:

@@ -174,6 +174,7 @@ def _create_topics(admin: object, kafka: KafkaSettings, topics: Topics) -> None:
                     for name in missing
                 ]
             )
+        admin.wait_for_topics(missing, timeout_ms=30_000)  # type: ignore[attr-defined]
         logger.info("created Kafka topics %s", ", ".join(missing))
     configured = [
         ConfigResource(
