@@ -581,6 +581,7 @@ def test_pipeline_services_are_all_there(compose: Compose) -> None:
         "sink": ["sink"],
         "simulator": ["simulate"],
         "bi-access": ["bi"],
+        "kafka-access": ["kafka-access"],
     }
 
 
@@ -929,3 +930,30 @@ def test_rejects_grafana_without_the_bi_user_or_its_files(tmp_path: Path) -> Non
         source.replace("username: baocao_bi", "username: default")
     )
     assert check_grafana(raw, root=tmp_path) == ["grafana: the data source logs in as 'default'"]
+
+
+def test_kafka_authenticates_every_listener_and_authorizes_by_acl(compose: Compose) -> None:
+    _name, kafka = find_service(compose, KAFKA_IMAGE)
+    env = environment(kafka)
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}, protocols
+    assert set(protocols) == set(parse_listeners(env["KAFKA_LISTENERS"]))
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["entrypoint"][-1] == "/opt/baocao/kafka-entrypoint.sh"
+    script = (ROOT / "docker" / "kafka-entrypoint.sh").read_text(encoding="utf-8")
+    for password in ("SCRAM_ADMIN_PASSWORD", "SCRAM_BROKER_PASSWORD", "CONTROLLER_PASSWORD"):
+        assert password in script and password in env  # required: the script refuses empty
+    assert '"@$work/format.args"' in script  # SCRAM passwords never on a command line
+    # every service that talks to Kafka finds its own principal's credential
+    for service in ("worker", "sink", "simulator"):
+        mounts = [str(v) for v in services(compose)[service]["volumes"]]
+        assert "kafka-credentials:/var/lib/baocao/stack/kafka/credentials:ro" in mounts, service
+        assert environment(services(compose)[service])["BAOCAO_STACK_HOME"] == (
+            "/var/lib/baocao/stack"
+        )
+    assert "--historic" in command_args(services(compose)["simulator"])
+    assert re.search(
+        r"install -d -m 0700 .*/var/lib/baocao/stack/kafka/credentials",
+        DOCKERFILE.read_text(encoding="utf-8"),
+    )
