@@ -50,7 +50,8 @@ class KafkaSettings(BaseSettings):
     #: holds its credential (``baocao stack`` generates them), else PLAINTEXT; see
     #: :mod:`baocao.core.principals`.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
-    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+    #: PLAIN only for the admin of a stack home formatted before SASL (docs/security.md).
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-256"
     sasl_username: str = ""
     sasl_password: SecretStr = SecretStr("")
     #: PEM files: the CA that signed the brokers' certificates (empty: the system's CAs), and

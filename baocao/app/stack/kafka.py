@@ -23,6 +23,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -36,6 +37,7 @@ from baocao.core.principals import (
     Principal,
     ScramCredential,
     ensure_credentials,
+    load_credential,
     resolve_kafka,
     write_private,
 )
@@ -108,10 +110,27 @@ class KafkaServer:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.settings.kafka_port}"
 
+    @property
+    def plain_admin_marker(self) -> Path:
+        """Present in a stack home whose storage was formatted before SASL: its metadata has
+        no SCRAM users to log in with, so the admin (and the broker) log in with PLAIN, a
+        static user of ``server.properties``, and the admin creates the SCRAM users."""
+        return self.folder / "plain-admin"
+
     def admin_settings(self) -> KafkaSettings:
         """Client settings of the stack's admin principal (a super user) on its listener."""
         base = KafkaSettings(bootstrap_servers=self.bootstrap_servers, client_id="baocao-stack")
-        return resolve_kafka(base, self.settings, Principal.ADMIN)
+        admin = resolve_kafka(base, self.settings, Principal.ADMIN)
+        if self.plain_admin_marker.exists():
+            return admin.model_copy(update={"sasl_mechanism": "PLAIN"})
+        return admin
+
+    def runs_without_authentication(self) -> bool:
+        """Whether the running broker was started from a configuration of before SASL."""
+        try:
+            return "SASL_PLAINTEXT://" not in self.properties_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
 
     def prepare(self) -> None:
         """Write the configuration files and format the storage on the first start.
@@ -124,7 +143,17 @@ class KafkaServer:
         private_dir(self.folder)
         private_dir(self.data_dir)
         private_dir(self.log_file.parent)
+        formatted = (self.data_dir / "meta.properties").exists()
+        if formatted and load_credential(self.settings, Principal.ADMIN) is None:
+            logger.warning(
+                "the Kafka storage in %s was formatted before SASL: its admin logs in with "
+                "PLAIN and creates the SCRAM users (data kept)",
+                self.data_dir,
+            )
+            write_private(self.plain_admin_marker, "formatted without SCRAM users\n")
         credentials = ensure_credentials(self.settings, [*Principal, CONTROLLER_USER])
+        broker = _jaas_quoted(credentials[Principal.BROKER].password)
+        plain = self.plain_admin_marker.exists()
         write_if_changed(
             self.properties_file,
             render(
@@ -133,8 +162,20 @@ class KafkaServer:
                 controller_port=self.settings.kafka_controller_port,
                 data_dir=self.data_dir,
                 partitions=4,
-                broker_password=_jaas_quoted(credentials[Principal.BROKER].password),
+                broker_password=broker,
                 controller_password=_jaas_quoted(credentials[CONTROLLER_USER].password),
+                plain_mechanism=",PLAIN" if plain else "",
+                inter_broker_mechanism="PLAIN" if plain else "SCRAM-SHA-256",
+                plain_admin=(
+                    "# This storage was formatted before SASL: PLAIN logins for the admin and\n"
+                    "# the broker (static users); every other principal uses SCRAM.\n"
+                    "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                    f'username="broker" password="{broker}" user_broker="{broker}" '
+                    f'user_admin="{_jaas_quoted(credentials[Principal.ADMIN].password)}";\n'
+                    if plain
+                    else ""
+                ),
             ),
             mode=0o600,
         )

@@ -48,6 +48,9 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
             partitions=4,
             broker_password="b",
             controller_password="c",
+            plain_mechanism="",
+            inter_broker_mechanism="SCRAM-SHA-256",
+            plain_admin="",
         )
     )
     props = _properties(server.properties_file)

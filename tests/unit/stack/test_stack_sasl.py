@@ -13,7 +13,12 @@ import pytest
 
 from baocao.app.stack import kafka as stack_kafka
 from baocao.app.stack.kafka import KafkaServer
-from baocao.core.principals import Principal, credentials_dir, load_credential
+from baocao.core.principals import (
+    Principal,
+    credentials_dir,
+    ensure_credentials,
+    load_credential,
+)
 from baocao.core.settings import StackSettings
 
 
@@ -21,8 +26,11 @@ def _prepared(tmp_path: Path) -> KafkaServer:
     server = KafkaServer(
         StackSettings(home=tmp_path / "home", kafka_port=1001, kafka_controller_port=1002)
     )
+    # as after a first start: credentials generated, storage formatted with its users
+    # (no JVM in a unit test)
+    ensure_credentials(server.settings, Principal)
     (server.data_dir).mkdir(parents=True)
-    (server.data_dir / "meta.properties").write_text("formatted")  # no JVM in a unit test
+    (server.data_dir / "meta.properties").write_text("formatted")
     server.prepare()
     return server
 
@@ -96,3 +104,25 @@ def test_formatting_keeps_the_passwords_off_the_command_line(
     assert f'"SCRAM-SHA-256=[name=admin,password={password}]"' in str(seen["args"])
     assert seen["mode"] == 0o600
     assert not (server.folder / "format.args").exists()  # removed afterwards
+
+
+def test_a_storage_formatted_before_sasl_gets_a_plain_admin_login(tmp_path: Path) -> None:
+    server = KafkaServer(
+        StackSettings(home=tmp_path / "home", kafka_port=1001, kafka_controller_port=1002)
+    )
+    server.data_dir.mkdir(parents=True)
+    (server.data_dir / "meta.properties").write_text("formatted")  # before SASL: no users
+    server.prepare()
+
+    props = _properties(server)
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
+    admin = load_credential(server.settings, Principal.ADMIN)
+    assert admin is not None
+    jaas = props["listener.name.sasl_plaintext.plain.sasl.jaas.config"]
+    assert f'user_admin="{admin.password.get_secret_value()}"' in jaas
+    assert server.admin_settings().sasl_mechanism == "PLAIN"
+    # a home formatted with its users (the normal case) has no PLAIN login
+    fresh = _prepared(tmp_path / "fresh")
+    assert "PLAIN" not in _properties(fresh)["sasl.enabled.mechanisms"]
+    assert fresh.admin_settings().sasl_mechanism == "SCRAM-SHA-256"
