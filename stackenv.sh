@@ -7,3 +7,4 @@ export BAOCAO_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092
 export BAOCAO_CLICKHOUSE_PORT=39000
 export BAOCAO_GATEWAY_DB_PATH=/work/wt/sec-kafka/.baocao/gateway/gateway.db
 export BAOCAO_WORKER_DATA_DIR=/work/wt/sec-kafka/.baocao/worker
+export BAOCAO_WORKER_WEB_PORT=36066
