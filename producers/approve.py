@@ -28,8 +28,8 @@ from baocao.core.avro import codec_for
 from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
-from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.principals import Principal, with_principal
+from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
 from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError

@@ -66,6 +66,14 @@ EXIT_REJECTED = 1
 EXIT_FILE = 1
 EXIT_KAFKA = 2
 
+HISTORIC_OPTION: bool = typer.Option(
+    False,
+    "--historic",
+    help="Load reports of past periods: they go to the historic topic as the "
+    "historic-loader principal, and the worker judges them on their own submitted_at "
+    "(without it, on-time and lock are judged on when Kafka receives each report).",
+)
+
 
 def publish(
     file: str = typer.Option(
@@ -87,13 +95,7 @@ def publish(
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 1 when any line was rejected."
     ),
-    historic: bool = typer.Option(
-        False,
-        "--historic",
-        help="Load reports of past periods: they go to the historic topic as the "
-        "historic-loader principal, and the worker judges them on their own submitted_at "
-        "(without it, on-time and lock are judged on when Kafka receives each report).",
-    ),
+    historic: bool = HISTORIC_OPTION,
 ) -> None:
     """Publish commune reports from a JSON-lines file to the commune-reports topic.
 
@@ -157,13 +159,7 @@ def simulate(
         "-o",
         help="Write the reports as JSON lines to this file (- for stdout) instead of publishing.",
     ),
-    historic: bool = typer.Option(
-        False,
-        "--historic",
-        help="Load reports of past periods: they go to the historic topic as the "
-        "historic-loader principal, and the worker judges them on their own submitted_at "
-        "(without it, on-time and lock are judged on when Kafka receives each report).",
-    ),
+    historic: bool = HISTORIC_OPTION,
 ) -> None:
     """Generate realistic monthly reports for every commune and publish them.
 

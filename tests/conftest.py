@@ -65,22 +65,18 @@ def as_principal(settings: Settings, principal: Principal) -> Settings:
 def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
     """The test's topics and the per-principal ACLs of its prefix, worker and sink group
     (what ``baocao stack up`` applies to the default prefix); both removed afterwards."""
+    from gateway_support import drop_topics
+
     from baocao.app.stack.kafka_access import (
         PipelineNames,
         apply_kafka_access,
         remove_kafka_access,
     )
-    from baocao.core.kafka import admin_client
 
     names = PipelineNames.of(test_settings)
     yield apply_kafka_access(test_settings.kafka, names)
     remove_kafka_access(test_settings.kafka, names)
-    admin = admin_client(test_settings.kafka)
-    try:
-        owned = (f"{names.topic_prefix}.", f"{names.worker_app_id}-")
-        admin.delete_topics([t for t in admin.list_topics() if t.startswith(owned)])
-    finally:
-        admin.close()
+    drop_topics(test_settings, also=(f"{names.worker_app_id}-",))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
 from baocao.core.principals import Principal, with_principal
+from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
 from baocao.core.settings import Settings
 from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
 from baocao.producers.gateway.store import GatewayStore

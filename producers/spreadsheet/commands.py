@@ -21,9 +21,9 @@ from rich.text import Text
 from baocao.core.catalogue import load_catalogue
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import ReportType
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.registry import registry_client
-from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.producers.commands import print_error, print_kafka_failure, print_publish_summary
 from baocao.producers.exceptions import PublishError, ReportFileError

@@ -9,12 +9,8 @@ succeeded on the code before issue 9.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import stat
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,11 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import as_principal, settings_env
+from conftest import as_principal
 from gateway_support import running_gateway
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from net_support import free_ports
+from test_worker import Worker
 
 from baocao.core.avro import codec_for
 from baocao.core.clickhouse import connect
@@ -192,7 +189,7 @@ def _poll(topic: str, schema: str, settings: Settings) -> Callable[[], list[dict
 @pytest.fixture
 def worker(
     test_settings: Settings, kafka_access: list[Any], tmp_path: Path
-) -> Iterator[tuple[Settings, int, int, subprocess.Popen[bytes], Path]]:
+) -> Iterator[tuple[Worker, int, int]]:
     """``baocao worker`` as the worker principal, with its web server and metrics port, and
     deadlines that make last month due already (deadline at its end) and locked only in a
     year: a report received now is late but not locked."""
@@ -206,35 +203,21 @@ def worker(
             ),
         }
     )
-    log = tmp_path / "worker.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("baocao")),
-                "worker",
-                "--metrics-port",
-                str(metrics_port),
-            ],
-            env={**os.environ, **settings_env(settings)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    running = Worker(settings, tmp_path / "worker.log", "--metrics-port", str(metrics_port))
+    running.start()
     try:
-        yield settings, web_port, metrics_port, process, log
+        yield running, web_port, metrics_port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if running.process is not None and running.process.poll() is None:
+            running.stop()
 
 
 def test_a_report_sent_now_claiming_last_month_counts_as_late_and_warns(
     test_settings: Settings,
-    worker: tuple[Settings, int, int, subprocess.Popen[bytes], Path],
+    worker: tuple[Worker, int, int],
 ) -> None:
-    settings, web_port, metrics_port, process, log = worker
+    running, web_port, metrics_port = worker
+    settings = running.settings
     last_month = period_containing("monthly", datetime.now(LOCAL_TIMEZONE)).previous()
     claimed = (last_month.ends_at - timedelta(days=2)).astimezone(UTC)  # "before the deadline"
     backdated = _report(A, period=last_month.text, submitted_at=claimed)
@@ -258,8 +241,8 @@ def test_a_report_sent_now_claiming_last_month_counts_as_late_and_warns(
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (accepted() and warnings()):
-            assert process.poll() is None, f"the worker exited:\n{log.read_text()[-4000:]}"
-        assert accepted() and warnings(), f"no output; worker log:\n{log.read_text()[-4000:]}"
+            running.assert_running()
+        assert accepted() and warnings(), f"no output; worker log:\n{running.tail()}"
         [record] = accepted()
         [warning] = warnings()
     finally:

@@ -10,10 +10,6 @@ the grants are enough for the pipeline, and a wrong password is a clear error.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import as_principal, settings_env
+from conftest import as_principal
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
+from test_worker import Worker
 
 from baocao.core.avro import codec_for
 from baocao.core.kafka import (
@@ -69,15 +66,8 @@ def test_the_pipeline_runs_with_each_principal_s_own_grants(
         publisher.send(_report(B, 5.0))
     assert publisher.stats.delivered == 2
 
-    worker_settings = as_principal(test_settings, Principal.WORKER)
-    log = tmp_path / "worker.log"
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [str(Path(sys.executable).with_name("baocao")), "worker"],
-            env={**os.environ, **settings_env(worker_settings)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = Worker(as_principal(test_settings, Principal.WORKER), tmp_path / "worker.log")
+    worker.start()
     sink = as_principal(test_settings, Principal.SINK).kafka
     topic = Topics(sink.topic_prefix).province_indicators
     consumer = KafkaConsumer(**client_options(sink), enable_auto_commit=False)
@@ -90,22 +80,17 @@ def test_the_pipeline_runs_with_each_principal_s_own_grants(
         deadline = time.monotonic() + 90
         key = f"{PROVINCE}|{PERIOD}|tthc_received"
         while time.monotonic() < deadline and figure.get("value") != 15.0:
-            assert worker.poll() is None, f"the worker exited:\n{log.read_text()[-4000:]}"
+            worker.assert_running()
             for batch in consumer.poll(timeout_ms=500).values():
                 for message in batch:
                     if message.key == key.encode():
                         figure = codec.decode(message.value)
-        assert figure.get("value") == 15.0, f"no figure; worker log:\n{log.read_text()[-4000:]}"
+        assert figure.get("value") == 15.0, f"no figure; worker log:\n{worker.tail()}"
         assert figure["communes_reported"] == 2
-        assert "AuthorizationFailed" not in log.read_text()
+        assert "AuthorizationFailed" not in worker.log.read_text()
     finally:
         consumer.close()
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        assert worker.stop() == 0
 
 
 def test_a_wrong_password_is_a_clear_error(test_settings: Settings) -> None:

@@ -25,7 +25,6 @@ for their own prefix.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -40,16 +39,15 @@ from kafka.admin import (
     AlterConfigOp,
     ConfigResource,
     ConfigResourceType,
-    NewTopic,
     ResourcePattern,
     ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 
-from baocao.core.kafka import admin_client, topic_configs
+from baocao.core.kafka import admin_client, ensure_topics, topic_configs
 from baocao.core.principals import CLIENT_PRINCIPALS, Principal, ScramCredential
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
@@ -157,25 +155,10 @@ def acl_table(names: PipelineNames) -> list[Grant]:
 
 
 def _create_topics(admin: object, kafka: KafkaSettings, topics: Topics) -> None:
-    """Create the pipeline's topics with their configurations, and give existing input
-    topics broker append time (a stack made before it)."""
+    """Create the pipeline's topics with their configurations (:func:`ensure_topics`), and
+    give existing input topics broker append time (a stack made before it)."""
     existing = set(admin.list_topics())  # type: ignore[attr-defined]
-    missing = [name for name in topics.all() if name not in existing]
-    if missing:
-        with contextlib.suppress(TopicAlreadyExistsError):
-            admin.create_topics(  # type: ignore[attr-defined]
-                [
-                    NewTopic(
-                        name=name,
-                        num_partitions=kafka.partitions,
-                        replication_factor=kafka.replication_factor,
-                        topic_configs=topic_configs(topics, name),
-                    )
-                    for name in missing
-                ]
-            )
-        admin.wait_for_topics(missing, timeout_ms=30_000)  # type: ignore[attr-defined]
-        logger.info("created Kafka topics %s", ", ".join(missing))
+    ensure_topics(kafka, topics.all())
     configured = [
         ConfigResource(
             ConfigResourceType.TOPIC,
