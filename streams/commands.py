@@ -11,7 +11,12 @@ import typer
 from kafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
-from baocao.core.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
+from baocao.core.kafka import (
+    KafkaUnavailableError,
+    ensure_topics,
+    producer_timed_topics,
+    wait_for_kafka,
+)
 from baocao.core.logs import FORMAT
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
@@ -57,6 +62,18 @@ def prepare_kafka(settings: Settings) -> None:
         ensure_topics(settings.kafka)
     except (KafkaUnavailableError, KafkaError, OSError) as exc:
         raise WorkerStartupError(f"cannot prepare the Kafka topics: {exc}") from exc
+    try:
+        untrusted = producer_timed_topics(settings.kafka)
+    except (KafkaError, OSError) as exc:
+        logger.warning("cannot read the input topics' timestamp type: %s", exc)
+        return
+    if untrusted:
+        logger.error(
+            "the input topics %s keep the producer's timestamp: on-time and lock decisions on "
+            "them trust the producer; give them message.timestamp.type=LogAppendTime "
+            "(`baocao stack up` or `baocao kafka-access` does)",
+            ", ".join(untrusted),
+        )
 
 
 def worker(

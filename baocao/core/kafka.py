@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaError,
@@ -35,6 +35,7 @@ __all__ = [
     "consumer",
     "ensure_topics",
     "producer",
+    "producer_timed_topics",
     "ssl_context",
     "topic_configs",
     "wait_for_kafka",
@@ -199,12 +200,43 @@ def topic_configs(topics: Topics, name: str) -> dict[str, str]:
 
     The input topics that anyone with a token reaches (reports, approvals) carry the
     broker's append time, not the producer's: the worker judges on-time and lock on it, so
-    a producer cannot pick the time its report counts for. The historic topic keeps the
-    loader's time (only the historic-loader principal may write it).
+    a producer cannot pick the time its report counts for. The historic topic has it too
+    (the worker judges its reports on their ``submitted_at``, written by the one principal
+    allowed to, and its retention then runs from the load, not from 2025).
     """
-    if name in (topics.commune_reports, topics.approvals):
+    if name in (topics.commune_reports, topics.historic_reports, topics.approvals):
         return {"message.timestamp.type": "LogAppendTime"}
     return {}
+
+
+def producer_timed_topics(settings: KafkaSettings) -> list[str]:
+    """The input topics that should carry the broker's append time but do not (a topic
+    created by hand or by an older release): the producer's timestamp would decide there."""
+    topics = Topics(settings.topic_prefix)
+    wanted = {
+        name: configs["message.timestamp.type"]
+        for name in topics.all()
+        if "message.timestamp.type" in (configs := topic_configs(topics, name))
+    }
+    admin = admin_client(settings)
+    try:
+        described = admin.describe_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, name, configs={"message.timestamp.type": None}
+                )
+                for name in wanted
+            ],
+            config_filter="all",
+        )
+    finally:
+        admin.close()
+    found = described.get("topic", {})
+    return [
+        name
+        for name, value in wanted.items()
+        if found.get(name, {}).get("message.timestamp.type", {}).get("value") != value
+    ]
 
 
 def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:

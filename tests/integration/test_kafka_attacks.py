@@ -21,15 +21,22 @@ from typing import Any
 import httpx
 import pytest
 from conftest import as_principal
-from gateway_support import running_gateway
+from gateway_support import drop_topics, running_gateway
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from net_support import free_ports
 from test_worker import Worker
 
 from baocao.core.avro import codec_for
 from baocao.core.clickhouse import connect
-from baocao.core.kafka import client_options, producer
+from baocao.core.kafka import (
+    admin_client,
+    client_options,
+    ensure_topics,
+    producer,
+    producer_timed_topics,
+)
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.periods import period_containing
 from baocao.core.principals import Principal
@@ -370,3 +377,19 @@ def test_a_commune_cannot_squat_another_commune_s_report_id(
     assert own.json()["commune_code"] == A
     assert own.json()["state"] == "pending", own.text  # B's rejection is not A's
     assert "12" not in theirs.text.replace(import_id, "")
+
+
+def test_the_worker_names_input_topics_that_keep_the_producer_s_time(
+    test_settings: Settings,
+) -> None:
+    topics = Topics(test_settings.kafka.topic_prefix)
+    admin = admin_client(test_settings.kafka)
+    try:  # created by hand, without the project's configuration
+        admin.create_topics([NewTopic(topics.commune_reports, 1, 1)])
+    finally:
+        admin.close()
+    ensure_topics(test_settings.kafka)  # creates the others with their configurations
+    try:
+        assert producer_timed_topics(test_settings.kafka) == [topics.commune_reports]
+    finally:
+        drop_topics(test_settings)

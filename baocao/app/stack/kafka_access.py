@@ -129,7 +129,7 @@ def acl_table(names: PipelineNames) -> list[Grant]:
         *_topic(Principal.PUBLISHER, [topics.commune_reports], _WRITE),
         *_topic(Principal.HISTORIC_LOADER, [topics.historic_reports], _WRITE),
         *_topic(Principal.APPROVER, [topics.approvals], _WRITE),
-        *_topic(Principal.WORKER, inputs, _READ),
+        *_topic(Principal.WORKER, inputs, (*_READ, ACLOperation.DESCRIBE_CONFIGS)),
         *_topic(Principal.WORKER, outputs, _WRITE),
         *_topic(Principal.SINK, [*outputs, topics.approvals], _READ),
     ]
