@@ -47,6 +47,18 @@ HANOI = "01"
 AT = datetime(2025, 9, 2, 2, 30, tzinfo=UTC)
 
 
+def report(commune: str, **indicators: float) -> CommuneReport:
+    return CommuneReport(
+        report_id=str(uuid.uuid4()),
+        commune_code=commune,
+        province_code=HANOI,
+        period="2025-08",
+        revision=1,
+        submitted_at=AT,
+        indicators=indicators,
+    )
+
+
 def fingerprint_of(schema: str) -> bytes:
     return schema_fingerprint(codec_for(schema).writer_schema)
 
@@ -92,16 +104,8 @@ def test_the_sink_reads_exactly_the_topics_whose_spec_names_it() -> None:
 
 
 def test_the_publisher_writes_the_commune_reports_schema() -> None:
-    report = CommuneReport(
-        report_id=str(uuid.uuid4()),
-        commune_code=REFERENCE.communes_by_province[HANOI][0],
-        province_code=HANOI,
-        period="2025-08",
-        revision=1,
-        submitted_at=AT,
-        indicators={"tthc_received": 3.0},
-    )
-    assert writer_fingerprint(encode_report(report)) == fingerprint_of(COMMUNE_REPORTS.writes)
+    published = report(REFERENCE.communes_by_province[HANOI][0], tthc_received=3.0)
+    assert writer_fingerprint(encode_report(published)) == fingerprint_of(COMMUNE_REPORTS.writes)
 
 
 def test_approve_writes_the_approvals_schema_on_its_topic(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,25 +154,9 @@ def test_the_worker_writes_each_topic_with_its_spec_schema_and_key() -> None:
         deadlines=DeadlineSettings(),
         clock=lambda: AT,
     )
-    commune = REFERENCE.communes_by_province[HANOI][0]
-    good = CommuneReport(
-        report_id=str(uuid.uuid4()),
-        commune_code=commune,
-        province_code=HANOI,
-        period="2025-08",
-        revision=1,
-        submitted_at=AT,
-        indicators={"tthc_received": 3.0},
-    )
-    refused = CommuneReport(
-        report_id=str(uuid.uuid4()),
-        commune_code=REFERENCE.communes_by_province[HANOI][1],
-        province_code=HANOI,
-        period="2025-08",
-        revision=1,
-        submitted_at=AT,
-        indicators={"no_such_indicator": 1.0},
-    )
+    first, second = REFERENCE.communes_by_province[HANOI][:2]
+    good = report(first, tthc_received=3.0)
+    refused = report(second, no_such_indicator=1.0)
     codec = codec_for(COMMUNE_REPORTS.writes)
     records = [
         SourceRecord(TOPICS.commune_reports, 0, offset, HANOI.encode(), value, 1_756_780_000_000)
