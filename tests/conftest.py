@@ -8,9 +8,9 @@ never see each other's data.
 
 Kafka authenticates every client (SASL/SCRAM) and authorizes each principal by ACLs. Tests
 run as the stack's ``admin`` principal (from the stack home, like ``baocao stack``), and so do
-the ``baocao`` subprocesses they start with :func:`settings_env`: a test prefix has no
-per-principal ACLs unless a test asks for them (:func:`kafka_access`, :func:`as_principal`),
-which the attack tests and the SASL pipeline test do.
+the ``baocao`` subprocesses they start with these settings: a test prefix has no
+per-principal ACLs unless a test asks for them (:func:`kafka_access`,
+:func:`support.settings.as_principal`), which the attack tests and the SASL pipeline test do.
 """
 
 from __future__ import annotations
@@ -21,17 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from support.settings import environment, isolated
 
-from baocao.core.principals import Principal, resolve_kafka, with_principal
-from baocao.core.settings import (
-    ClickHouseSettings,
-    KafkaSettings,
-    Settings,
-    SinkSettings,
-    StackSettings,
-    WorkerSettings,
-)
+from baocao.core.principals import Principal, with_principal
+from baocao.core.settings import Settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,35 +41,6 @@ def base_settings() -> Settings:
     """The settings the environment gives (defaults: the local stack), as the stack's admin
     principal unless BAOCAO_KAFKA_SASL_USERNAME names another."""
     return with_principal(Settings(), Principal.ADMIN)
-
-
-def as_principal(settings: Settings, principal: Principal) -> Settings:
-    """``settings`` whose Kafka clients log in as ``principal`` (its credential from the
-    stack home) instead of the admin."""
-    anonymous = settings.kafka.model_copy(
-        update={"sasl_username": "", "sasl_password": SecretStr(""), "security_protocol": None}
-    )
-    return settings.model_copy(
-        update={"kafka": resolve_kafka(anonymous, settings.stack, principal)}
-    )
-
-
-@pytest.fixture
-def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
-    """The test's topics and the per-principal ACLs of its prefix, worker and sink group
-    (what ``baocao stack up`` applies to the default prefix); both removed afterwards."""
-    from gateway_support import drop_topics
-
-    from baocao.app.stack.kafka_access import (
-        PipelineNames,
-        apply_kafka_access,
-        remove_kafka_access,
-    )
-
-    names = PipelineNames.of(test_settings)
-    yield apply_kafka_access(test_settings.kafka, names)
-    remove_kafka_access(test_settings.kafka, names)
-    drop_topics(test_settings, also=(f"{names.worker_app_id}-",))
 
 
 @pytest.fixture(scope="session")
@@ -107,27 +71,15 @@ def unique_name() -> str:
 
 @pytest.fixture
 def test_settings(servers: Settings, unique_name: str, tmp_path: Path) -> Settings:
-    """Settings isolated for one test: own topic prefix, database, groups and worker state."""
-    base = servers
-    return Settings(
-        kafka=KafkaSettings(**{**base.kafka.model_dump(), "topic_prefix": unique_name}),
-        clickhouse=ClickHouseSettings(**{**base.clickhouse.model_dump(), "database": unique_name}),
-        worker=WorkerSettings(
-            **{
-                **base.worker.model_dump(),
-                "app_id": f"{unique_name}-rollup",
-                "data_dir": tmp_path / "worker",
-                "web_port": 0,
-            }
-        ),
-        sink=SinkSettings(**{**base.sink.model_dump(), "group_id": f"{unique_name}-sink"}),
-        stack=StackSettings(**base.stack.model_dump()),
-    )
+    """Settings isolated for one test: own topic prefix, database, groups and worker state
+    (the one settings fixture; :func:`support.settings.isolated` builds it)."""
+    return isolated(servers, unique_name, tmp_path)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a `baocao` subprocess use ``settings``."""
-    return settings.as_environment()
+    """Environment variables that make a `baocao` subprocess use ``settings`` (kept for
+    callers outside the tests; tests use :func:`support.settings.environment`)."""
+    return environment(settings, inherit=False)
 
 
 @pytest.fixture
@@ -143,3 +95,21 @@ def clickhouse_db(test_settings: Settings) -> Iterator[str]:
     yield ch.database
     client.execute(f"DROP DATABASE IF EXISTS {ch.database}")
     client.disconnect()
+
+
+@pytest.fixture
+def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
+    """The test's topics and the per-principal ACLs of its prefix, worker and sink group
+    (what ``baocao stack up`` applies to the default prefix); both removed afterwards."""
+    from support.gateway import drop_topics
+
+    from baocao.app.stack.kafka_access import (
+        PipelineNames,
+        apply_kafka_access,
+        remove_kafka_access,
+    )
+
+    names = PipelineNames.of(test_settings)
+    yield apply_kafka_access(test_settings.kafka, names)
+    remove_kafka_access(test_settings.kafka, names)
+    drop_topics(test_settings, also=(f"{names.worker_app_id}-",))

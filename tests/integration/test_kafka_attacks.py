@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import as_principal
-from gateway_support import drop_topics, running_gateway
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
-from net_support import free_ports
+from support.gateway import drop_topics, running_gateway
+from support.net import free_ports
+from support.settings import as_principal
 from test_worker import Worker
 
 from baocao.core.avro import codec_for

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import as_principal
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
+from support.settings import as_principal
 from test_worker import Worker
 
 from baocao.core.avro import codec_for

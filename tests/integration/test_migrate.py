@@ -7,7 +7,6 @@ and the highest version: FINAL, not a background merge, is what makes them right
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
-from conftest import settings_env
+from support.settings import environment
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
@@ -74,6 +73,17 @@ VIEW_COLUMNS = {
         "report_type",
         "on_time",
         "amended",
+    ],
+    "latest_commune_reports": [
+        "report_id",
+        "commune_code",
+        "province_code",
+        "period",
+        "revision",
+        "submitted_at",
+        "report_type",
+        "indicator_codes",
+        "indicator_values",
     ],
     "rejected_reports": [
         "rejection_id",
@@ -417,6 +427,44 @@ def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
     ) == [(2, 8.0)]
 
 
+def test_latest_commune_reports_shows_the_latest_revision_per_commune_and_period(
+    migrated: Client,
+) -> None:
+    """The view the gateway's report status reads, queried as the gateway does."""
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 1.0, "deaths": 9.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 3, {"births": 3.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 2, {"births": 2.0, "deaths": 2.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 7.0}, period="2025-09")])
+    insert(migrated, COMMUNE_REPORTS, [report("00073", 1, {"births": 5.0})])
+
+    rows = migrated.execute(
+        "SELECT report_id, period, revision, submitted_at, report_type, indicator_codes,"
+        " indicator_values FROM latest_commune_reports"
+        " WHERE commune_code = %(commune)s AND period IN %(periods)s ORDER BY period",
+        {"commune": "00070", "periods": ("2025-08", "2025-09", "2025-10")},
+    )
+    assert rows == [
+        (
+            "00000000-0000-4000-8000-000700000003",
+            "2025-08",
+            3,
+            T0.replace(day=3),
+            "monthly",
+            ["births"],
+            [3.0],
+        ),
+        (
+            "00000000-0000-4000-8000-000700000001",
+            "2025-09",
+            1,
+            T0.replace(day=1),
+            "monthly",
+            ["births"],
+            [7.0],
+        ),
+    ]
+
+
 def figure(province: str, indicator: str, version: int, value: float | None, reported: int):
     return province_indicator_row(
         {
@@ -537,7 +585,7 @@ def test_rejected_reports_have_one_row_per_reason(migrated: Client) -> None:
 
 
 def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
-    env = {**os.environ, **settings_env(test_settings)}
+    env = environment(test_settings)
     command = [str(Path(sys.executable).with_name("baocao"))]
     first = subprocess.run(
         [*command, "migrate"], env=env, capture_output=True, text=True, timeout=120

@@ -14,8 +14,8 @@ from typing import Any
 from baocao.core.avro import codec_for
 from baocao.core.periods import Period, deadline, locks_at, parse_period
 from baocao.core.reference import load_reference
-from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
+from support.settings import RULES
 
 __all__ = [
     "RULES",
@@ -33,32 +33,8 @@ __all__ = [
     "warning",
 ]
 
-#: The documented default deadline rules (monthly reports due 5 days after the month, ...).
-RULES = DeadlineSettings(
-    daily_days=1,
-    weekly_days=2,
-    monthly_days=5,
-    quarterly_days=10,
-    yearly_days=15,
-    lock_days=30,
-    alert_horizon_hours=72,
-)
 
 Message = tuple[str, bytes | None, bytes | None]  # topic, key, value
-
-#: The schema each topic carries now (the older ones are written by name where a test
-#: wants an older worker's record).
-_SCHEMAS = {
-    "accepted_reports": "accepted_report.v1",
-    "province_indicators": "province_indicator.v2",
-    "province_completeness": "province_completeness.v1",
-    "province_indicator_changes": "province_indicator_change.v1",
-    "report_warnings": "report_warning.v1",
-    "reporting_periods": "reporting_period.v1",
-    "missing_report_alerts": "missing_reports_alert.v1",
-    "approvals": "approval.v1",
-    "dead_letter": "rejected_report.v1",
-}
 
 
 def due(period: str) -> datetime:
@@ -70,8 +46,9 @@ def message(
     topics: Topics, topic: str, key: str, record: dict[str, Any], *, schema: str | None = None
 ) -> Message:
     """``record`` encoded for ``topics.<topic>`` (with ``schema``, or the topic's current one)."""
-    codec = codec_for(schema or _SCHEMAS[topic])
-    return getattr(topics, topic), key.encode(), codec.encode(record)
+    name = getattr(topics, topic)
+    codec = codec_for(schema or topics.spec(name).writes)
+    return name, key.encode(), codec.encode(record)
 
 
 def _province_of(commune: str) -> str:

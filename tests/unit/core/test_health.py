@@ -71,7 +71,10 @@ def test_health_answers_are_cached_so_requests_open_no_connections() -> None:
         calls.append(1)
         return "up"
 
-    server = serve_health(0, registry=CollectorRegistry(), checks={"dep": dependency})
+    # a long TTL: a loaded machine may take longer than the 2 s default for 20 requests
+    server = serve_health(
+        0, registry=CollectorRegistry(), checks={"dep": dependency}, cache_seconds=60
+    )
     try:
         assert server._server.server_address[0] == "127.0.0.1"  # loopback by default
         for _ in range(20):
