@@ -19,14 +19,18 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
+from support.cli import invoke
+from support.gateway import drop_topics
 from support.settings import as_principal
 from test_worker import Worker
 
+from baocao.app.stack.kafka_access import PipelineNames, remove_kafka_access
 from baocao.core.avro import codec_for
 from baocao.core.kafka import (
     KafkaAuthenticationError,
     KafkaUnavailableError,
     client_options,
+    producer_timed_topics,
     wait_for_kafka,
 )
 from baocao.core.models import CommuneReport
@@ -108,3 +112,19 @@ def test_a_wrong_password_is_a_clear_error(test_settings: Settings) -> None:
     publisher = ReportPublisher(kafka, connect_timeout=20)
     with pytest.raises(KafkaUnreachableError, match="SASL_PASSWORD"):
         publisher.open()
+
+
+def test_kafka_access_sets_up_a_pipeline_as_the_admin(test_settings: Settings) -> None:
+    names = PipelineNames.of(test_settings)
+    try:
+        done = invoke("kafka-access", settings=test_settings)
+        assert done.exit_code == 0, done.stdout + done.stderr
+        assert f"ACLs for topic prefix {test_settings.kafka.topic_prefix!r}" in done.stdout
+        publisher = as_principal(test_settings, Principal.PUBLISHER).kafka
+        with ReportPublisher(publisher) as sent:
+            sent.send(_report(A, 1.0))
+        assert sent.stats.delivered == 1
+        assert producer_timed_topics(test_settings.kafka) == []
+    finally:
+        remove_kafka_access(test_settings.kafka, names)
+        drop_topics(test_settings)
