@@ -21,6 +21,7 @@ import logging
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
+from baocao.app.bi.access import AccessPlan
 from baocao.app.bi.credentials import credentials_path, ensure_credentials, sha256_hex
 from baocao.app.stack.clickhouse_access import BiAccess, write_access_files
 from baocao.app.stack.component import Health
@@ -109,6 +110,7 @@ class ClickHouseServer:
         text = render(
             "clickhouse-users.xml",
             database=self.database,
+            feed_database=AccessPlan(database=self.database, provinces=()).feed_database,
             nothing_database=NOTHING_DATABASE,
             default_sha256=sha256_hex(passwords[DEFAULT_USER]),
             **digests,
