@@ -40,6 +40,13 @@ KAFKA_IMAGE = "apache/kafka"
 CLICKHOUSE_IMAGES = ("clickhouse/clickhouse-server", "clickhouse")
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN")
+#: Secrets Compose must refuse to start without (``${VAR:?message}``): the ClickHouse
+#: administrator's password, Grafana's BI login and Grafana's own admin.
+REQUIRED_ENV = {
+    "BAOCAO_CLICKHOUSE_PASSWORD": "ch-admin-secret",
+    "BAOCAO_BI_PASSWORD": "bi-secret",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+}
 
 Compose = dict[str, Any]
 Problems = list[str]
@@ -227,7 +234,7 @@ def valid_env_names(cli: CliCommand) -> set[str]:
 
 @pytest.fixture(scope="module")
 def compose() -> Compose:
-    return load()
+    return load(env=REQUIRED_ENV)
 
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -418,7 +425,24 @@ def check_no_secrets(raw: Compose) -> Problems:
         for key, value in environment(svc).items()
         if any(word in key for word in SECRET_WORDS)
         and value
-        and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?-[^}]*)?\}", value)
+        and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}", value)
+    ]
+
+
+def check_required_secrets(raw: Compose) -> Problems:
+    """The administrator passwords have no default: each is ``${VAR:?message}``, so Compose
+    refuses to start when the variable is unset or empty."""
+    required = {
+        "CLICKHOUSE_PASSWORD",
+        "BAOCAO_CLICKHOUSE_PASSWORD",
+        "BAOCAO_BI_PASSWORD",
+        "GF_SECURITY_ADMIN_PASSWORD",
+    }
+    return [
+        f"{name}: {key} is {value!r}, not a required ${{VAR:?message}}"
+        for name, svc in services(raw).items()
+        for key, value in environment(svc).items()
+        if key in required and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}", value)
     ]
 
 
@@ -625,12 +649,43 @@ def test_clickhouse_password_is_the_same_for_server_and_apps() -> None:
     for name, svc in services(raw).items():
         if is_app_service(svc):
             assert environment(svc)["BAOCAO_CLICKHOUSE_PASSWORD"] == source, name
-    with_password = load(env={"BAOCAO_CLICKHOUSE_PASSWORD": "s3cret"})
+    with_password = load(env={**REQUIRED_ENV, "BAOCAO_CLICKHOUSE_PASSWORD": "s3cret"})
     assert (
         environment(find_service(with_password, *CLICKHOUSE_IMAGES)[1])["CLICKHOUSE_PASSWORD"]
         == "s3cret"
     )
     assert environment(services(with_password)["sink"])["BAOCAO_CLICKHOUSE_PASSWORD"] == "s3cret"
+
+
+def test_administrator_passwords_are_required() -> None:
+    assert check_required_secrets(load_raw()) == []
+
+
+@pytest.mark.parametrize("variable", sorted(REQUIRED_ENV))
+@pytest.mark.parametrize("value", [None, ""])
+def test_compose_refuses_to_start_without_a_password(variable: str, value: str | None) -> None:
+    env = {key: secret for key, secret in REQUIRED_ENV.items() if key != variable}
+    if value is not None:
+        env[variable] = value
+    with pytest.raises(ValueError, match=variable):
+        load(env=env)
+
+
+def test_rejects_a_password_with_a_default() -> None:
+    def change(d: Compose) -> None:
+        d["services"]["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"] = (
+            "${BAOCAO_CLICKHOUSE_PASSWORD:-}"
+        )
+        d["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = (
+            "${GRAFANA_ADMIN_PASSWORD:-admin}"
+        )
+
+    assert check_required_secrets(broken(load_raw(), change)) == [
+        "clickhouse: CLICKHOUSE_PASSWORD is '${BAOCAO_CLICKHOUSE_PASSWORD:-}', not a required"
+        " ${VAR:?message}",
+        "grafana: GF_SECURITY_ADMIN_PASSWORD is '${GRAFANA_ADMIN_PASSWORD:-admin}', not a"
+        " required ${VAR:?message}",
+    ]
 
 
 def test_grafana_is_provisioned_with_the_read_only_bi_user() -> None:
