@@ -25,6 +25,9 @@ the venv needs nothing else. Exit status 0 when everything matches.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
+import os
 import shutil
 import sys
 import tempfile
@@ -211,13 +214,34 @@ def chdb_engine() -> Engine:
     )
 
 
-def server_engine(url: str) -> Engine:
+def server_login(user: str | None, password: str | None) -> tuple[str, str]:
+    """The login for ``--server``: the options, else BAOCAO_CLICKHOUSE_USER/_PASSWORD, else
+    the stack's administrator from its home (every login of the stack has a password)."""
+    user = user or os.environ.get("BAOCAO_CLICKHOUSE_USER") or ""
+    password = password or os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD") or ""
+    if user:
+        return user, password
+    home = Path(os.environ.get("BAOCAO_STACK_HOME") or ".baocao").absolute()
+    try:
+        logins = json.loads((home / "secrets" / "clickhouse.json").read_text(encoding="utf-8"))
+        return "baocao_admin", str(logins["users"]["baocao_admin"])
+    except (OSError, ValueError, KeyError):
+        return "default", password
+
+
+def server_engine(url: str, login: tuple[str, str]) -> Engine:
     database = f"baocao_check_{uuid.uuid4().hex[:8]}"
+    token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode("ascii")
 
     def post(sql: str, db: str | None) -> str:
         params = {"database": db} if db else {}
         address = f"{url.rstrip('/')}/?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(address, data=sql.encode("utf-8"), method="POST")
+        request = urllib.request.Request(
+            address,
+            data=sql.encode("utf-8"),
+            method="POST",
+            headers={"Authorization": f"Basic {token}"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return str(response.read().decode("utf-8")).strip()
 
@@ -296,13 +320,15 @@ def run(engine: Engine) -> dict[str, tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", help="also run on this server's HTTP interface and compare")
+    parser.add_argument("--user", help="login on --server (default: the stack's baocao_admin)")
+    parser.add_argument("--password", help="its password (default: from the stack home)")
     options = parser.parse_args()
 
     current_engine = chdb_engine()
     current = run(current_engine)
     problems = check(current_engine.name, current)
     if options.server:
-        server = server_engine(options.server)
+        server = server_engine(options.server, server_login(options.user, options.password))
         other = run(server)
         problems += check(server.name, other)
         for view in current:

@@ -207,7 +207,7 @@ def test_applying_again_changes_nothing(server: BiServer) -> None:
     assert set(again.province_views) == set(_province_views(server))
 
 
-def test_wrong_password_and_the_relay_account_are_refused(server: BiServer) -> None:
+def test_wrong_password_is_refused_and_files_hold_digests(server: BiServer) -> None:
     client = Client(
         host="127.0.0.1",
         port=server.stack.clickhouse_tcp_port,
