@@ -1,7 +1,7 @@
 """Least-privilege BI access on a real ClickHouse 18.16, through the stack's own mechanism.
 
 The shared development server is never touched: this module starts a ClickHouse of its own
-(``tests/bi_support.py``: the stack's ``ClickHouseServer`` on free ports, in a temporary stack
+(``tests/support/bi.py``: the stack's ``ClickHouseServer`` on free ports, in a temporary stack
 home), migrates a database, fills it with rows of two provinces, writes the BI users exactly
 as ``baocao stack up`` does and builds the province databases with ``baocao bi apply``'s code.
 
@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bi_support import ADMIN, DATABASE, MINE, NOW, OTHER, BiServer, bi_server, logs_in, wait_until
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ErrorCodes, ServerException
+from support.bi import ADMIN, DATABASE, MINE, NOW, OTHER, BiServer, bi_server, logs_in
+from support.wait import eventually
 
 from baocao.app.bi.access import BI_USER, province_user
 from baocao.app.bi.apply import apply_access
@@ -241,7 +242,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: BiServer) ->
         assert clickhouse.write_bi_access(
             BiAccess(plan=server.plan, overrides={BI_USER: "a new password"})
         )
-        wait_until(
+        eventually(
             lambda: logs_in(changed, BI_USER),
             what="the new password to be accepted",
             timeout=RELOAD_SECONDS,
@@ -251,7 +252,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: BiServer) ->
         while time.time() - users_file.stat().st_mtime < 1.5:
             time.sleep(0.1)
         clickhouse.write_bi_access(BiAccess(plan=server.plan))
-        wait_until(
+        eventually(
             lambda: logs_in(server, BI_USER),
             what="the old password to be accepted again",
             timeout=RELOAD_SECONDS,

@@ -3,7 +3,7 @@
 Each test is the query or request an attacker on the host would send (a province login
 reaching for another province's rows, a process or a web page without a password, a service
 login reaching beyond its job). Province 79's rows carry values that appear nowhere else
-(``bi_support.SECRETS``); every answer and every error text a province-01 login gets is
+(``support.bi.SECRETS``); every answer and every error text a province-01 login gets is
 searched for them. Before the fix (the loopback relay, a password-less ``default``) the
 subquery attacks answered or leaked, ``default`` logged in without a password and the HTTP
 interface ran a cross-site ``POST``.
@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bi_support import ADMIN, DATABASE, MINE, NOW, OTHER, SECRETS, BiServer, bi_server
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ErrorCodes, ServerException
-from grafana_support import DASHBOARDS, panel_queries, substitute
+from support.bi import ADMIN, DATABASE, MINE, NOW, OTHER, SECRETS, BiServer, bi_server
+from support.grafana import DASHBOARDS, panel_queries, substitute
 
 from baocao.app.bi.access import BI_USER, province_user
 from baocao.core.settings import CLICKHOUSE_LOGINS

@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["DASHBOARDS", "panel_queries", "sqlstring", "substitute", "variable_queries"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 
 _VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(__\w+|\w+)")

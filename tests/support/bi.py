@@ -12,8 +12,7 @@ can check that none of them reaches a province-01 login, in a result or in an er
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,6 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 from clickhouse_driver.errors import ServerException
-from net_support import free_ports
 
 from baocao.app.bi.access import BI_USER, AccessPlan
 from baocao.app.bi.apply import ServerKind, apply_access
@@ -34,6 +32,8 @@ from baocao.core.credentials import load_passwords
 from baocao.core.reference import load_reference
 from baocao.core.settings import CLICKHOUSE_LOGINS, ClickHouseSettings, StackSettings
 from baocao.sinks.clickhouse.migrate import migrate
+from support.net import free_ports
+from support.wait import eventually
 
 __all__ = [
     "ADMIN",
@@ -43,7 +43,7 @@ __all__ = [
     "SECRETS",
     "BiServer",
     "bi_server",
-    "wait_until",
+    "logs_in",
 ]
 
 DATABASE = "bitest"
@@ -121,14 +121,6 @@ class BiServer:
         return self.error(user, sql, database=database).code
 
 
-def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
-
-
 def logs_in(server: BiServer, user: str) -> bool:
     try:
         return server.query(user, "SELECT 1") == [(1,)]
@@ -202,7 +194,7 @@ def bi_server(home: Path) -> Iterator[BiServer]:
     clickhouse.process.start()
     try:
         running = BiServer(stack, plan, credentials)
-        wait_until(lambda: logs_in(running, ADMIN), what="the test ClickHouse", timeout=60)
+        eventually(lambda: logs_in(running, ADMIN), what="the test ClickHouse", timeout=60)
         migrate(running.admin_settings, reference=reference)
         assert logs_in(running, BI_USER)
         client = running.client(database=DATABASE)
