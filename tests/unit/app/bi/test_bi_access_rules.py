@@ -269,3 +269,16 @@ def test_the_server_version_picks_the_mechanism(version: tuple[int, int], kind: 
 def test_an_early_access_management_release_is_refused() -> None:
     with pytest.raises(UnsupportedServerError, match="21 and later"):
         kind_of_version((20, 8))
+
+
+def test_grafana_password_files_hold_one_province_login_each(tmp_path: Path) -> None:
+    from baocao.app.bi.grafana import province_datasources_yaml, write_password_files
+
+    written = write_password_files(tmp_path / "secrets", PLAN, CREDENTIALS)
+    assert [path.name for path in written] == ["baocao_p01", "baocao_p79"]
+    for path in written:
+        assert path.read_text() == f"pw-{path.name}"
+        assert path.stat().st_mode & 0o777 == 0o644
+    text = province_datasources_yaml(PLAN, secrets_dir="/s")
+    assert "password: $__file{/s/baocao_p79}" in text and "pw-" not in text
+    assert "username: baocao_p01" in text and BI_USER not in text.replace("baocao_bi_", "")
