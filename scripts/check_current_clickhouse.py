@@ -1,10 +1,12 @@
 """Run the ClickHouse migrations and the BI views on a *current* ClickHouse (chdb, in process),
 and optionally compare every view's answer with a server (the local 18.16).
 
-Not part of CI: chdb is a ~900 MB wheel. See docs/clickhouse.md for when and how to run it:
+CI runs it (``make check-current-clickhouse``: a venv of its own, ``.venv-chdb``, with the
+pinned chdb of ``scripts/chdb-requirements.txt`` installed without its optional dependencies,
+then both modes below). See docs/clickhouse.md. By hand::
 
-    python3.11 -m venv /tmp/chdbvenv && /tmp/chdbvenv/bin/pip install chdb
-    /tmp/chdbvenv/bin/python scripts/check_current_clickhouse.py --server http://127.0.0.1:18123
+    make check-current-clickhouse
+    .venv-chdb/bin/python scripts/check_current_clickhouse.py --server http://127.0.0.1:18123
 
 What it does, on a fresh database of each engine:
 
@@ -19,13 +21,15 @@ What it does, on a fresh database of each engine:
    compares each view's columns, types and rows with chdb's.
 
 Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
-the venv needs nothing else. Exit status 0 when everything matches.
+the venv needs nothing else. The server's login is ``BAOCAO_CLICKHOUSE_USER`` and
+``BAOCAO_CLICKHOUSE_PASSWORD`` when set (as for every client of the project), else the local
+stack's ``baocao_admin`` from ``$BAOCAO_STACK_HOME/secrets/clickhouse.json``, else ``default``
+without a password. Exit status 0 when everything matches, 1 on any difference or error.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -128,6 +132,7 @@ VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_histor
 VIEWS = {
     "province_indicators": "ORDER BY province_code, period, indicator_code",
     "commune_indicators": "ORDER BY commune_code, period, indicator_code",
+    "latest_commune_reports": "ORDER BY commune_code, period",
     "rejected_reports": "ORDER BY rejection_id, reason_code",
     "province_completeness": "ORDER BY report_type, period, province_code",
     "national_completeness": "ORDER BY report_type, period",
@@ -152,6 +157,9 @@ EXPECTED = {
     ],
     "commune_indicators": [
         "00005\tE\t02\t2025-07\tbirths\t7\t1\t2025-08-02 00:00:00\tmonthly\t\\N\t0",
+    ],
+    "latest_commune_reports": [
+        "r2\t00001\t01\t2025-08\t2\t2025-09-09 00:00:00\tmonthly\t['births']\t[2]",
     ],
     "national_indicators": [
         "2025-08\trate\t0.17272727272727273\t2\t2\t5\tmonthly\t2025-09-05 16:59:59\tfinal",
@@ -214,11 +222,12 @@ def chdb_engine() -> Engine:
     )
 
 
-def server_login(user: str | None, password: str | None) -> tuple[str, str]:
-    """The login for ``--server``: the options, else BAOCAO_CLICKHOUSE_USER/_PASSWORD, else
-    the stack's administrator from its home (every login of the stack has a password)."""
-    user = user or os.environ.get("BAOCAO_CLICKHOUSE_USER") or ""
-    password = password or os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD") or ""
+def server_login() -> tuple[str, str]:
+    """The login for ``--server``: BAOCAO_CLICKHOUSE_USER/_PASSWORD when set, else the local
+    stack's administrator from its home (every login of the stack has a password; ``default``
+    is locked), else ``default`` without a password (a server the stack did not configure)."""
+    user = os.environ.get("BAOCAO_CLICKHOUSE_USER") or ""
+    password = os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD", "")
     if user:
         return user, password
     home = Path(os.environ.get("BAOCAO_STACK_HOME") or ".baocao").absolute()
@@ -229,18 +238,15 @@ def server_login(user: str | None, password: str | None) -> tuple[str, str]:
         return "default", password
 
 
-def server_engine(url: str, login: tuple[str, str]) -> Engine:
+def server_engine(url: str, user: str, password: str) -> Engine:
     database = f"baocao_check_{uuid.uuid4().hex[:8]}"
-    token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode("ascii")
+    login = {"X-ClickHouse-User": user, "X-ClickHouse-Key": password}
 
     def post(sql: str, db: str | None) -> str:
         params = {"database": db} if db else {}
         address = f"{url.rstrip('/')}/?{urllib.parse.urlencode(params)}"
         request = urllib.request.Request(
-            address,
-            data=sql.encode("utf-8"),
-            method="POST",
-            headers={"Authorization": f"Basic {token}"},
+            address, data=sql.encode("utf-8"), headers=login, method="POST"
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return str(response.read().decode("utf-8")).strip()
@@ -320,15 +326,16 @@ def run(engine: Engine) -> dict[str, tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", help="also run on this server's HTTP interface and compare")
-    parser.add_argument("--user", help="login on --server (default: the stack's baocao_admin)")
-    parser.add_argument("--password", help="its password (default: from the stack home)")
     options = parser.parse_args()
 
     current_engine = chdb_engine()
     current = run(current_engine)
     problems = check(current_engine.name, current)
     if options.server:
-        server = server_engine(options.server, server_login(options.user, options.password))
+        server = server_engine(
+            options.server,
+            *server_login(),
+        )
         other = run(server)
         problems += check(server.name, other)
         for view in current:

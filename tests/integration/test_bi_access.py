@@ -33,6 +33,16 @@ from baocao.app.stack.clickhouse_access import BiAccess
 RELOAD_SECONDS = 30.0
 
 
+def next_second(path: Path) -> None:
+    """Wait until a rewrite of ``path`` gets another whole-second time than its last one."""
+    eventually(
+        lambda: time.time() - path.stat().st_mtime >= 1.5,
+        what=f"a new second for {path.name}",
+        timeout=5,
+        interval=0.1,
+    )
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BiServer]:
     with bi_server(tmp_path_factory.mktemp("bi") / "home") as running:
@@ -235,8 +245,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: BiServer) ->
     """
     clickhouse = ClickHouseServer(server.stack, database=DATABASE)
     users_file = clickhouse.users_dir / "baocao-bi.xml"
-    while time.time() - users_file.stat().st_mtime < 1.5:
-        time.sleep(0.1)
+    next_second(users_file)
     changed = BiServer(server.stack, server.plan, Credentials({BI_USER: "a new password"}))
     try:
         assert clickhouse.write_bi_access(
@@ -249,8 +258,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: BiServer) ->
         )
         assert not logs_in(server, BI_USER)
     finally:
-        while time.time() - users_file.stat().st_mtime < 1.5:
-            time.sleep(0.1)
+        next_second(users_file)
         clickhouse.write_bi_access(BiAccess(plan=server.plan))
         eventually(
             lambda: logs_in(server, BI_USER),
