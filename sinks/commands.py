@@ -135,7 +135,7 @@ def sink(
     Replaying a topic is harmless: rows are replaced by key and version.
     SIGTERM or Ctrl-C finishes the current batch, commits and exits.
     """
-    settings = with_principal(Settings(), Principal.SINK)
+    settings = with_principal(Settings().with_clickhouse_login("sink"), Principal.SINK)
     metrics = SinkMetrics()
     stats = SinkStats(metrics=metrics)
     if metrics_port is not None:

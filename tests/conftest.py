@@ -38,9 +38,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """The settings the environment gives (defaults: the local stack), as the stack's admin
-    principal unless BAOCAO_KAFKA_SASL_USERNAME names another."""
-    return with_principal(Settings(), Principal.ADMIN)
+    """The settings the environment gives (defaults: the local stack), logging in to
+    ClickHouse as the stack's administrator (``baocao_admin``, password from the stack home's
+    ``secrets/clickhouse.json``) unless BAOCAO_CLICKHOUSE_USER names another login, and to
+    Kafka as the stack's admin principal unless BAOCAO_KAFKA_SASL_USERNAME names another.
+    Tests create and drop databases and topics, so they need both; the explicit logins reach
+    every subprocess."""
+    return with_principal(Settings().with_clickhouse_login("admin"), Principal.ADMIN)
 
 
 @pytest.fixture(scope="session")

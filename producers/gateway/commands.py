@@ -48,7 +48,7 @@ def gateway(
     """
     from baocao.producers.gateway.server import serve
 
-    settings = with_principal(Settings(), Principal.GATEWAY)
+    settings = with_principal(Settings().with_clickhouse_login("reader"), Principal.GATEWAY)
     options = settings.gateway
     if not serve(
         settings,
