@@ -28,7 +28,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from baocao.schemas import avro_schema_names, avro_schema_path
 
-__all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions"]
+__all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions", "writer_fingerprint"]
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 _HEADER = struct.Struct("<2s8s")
@@ -36,6 +36,14 @@ _HEADER = struct.Struct("<2s8s")
 
 class DecodeError(ValueError):
     """The bytes are not a message any known schema wrote."""
+
+
+def writer_fingerprint(payload: bytes) -> bytes | None:
+    """The writer schema's fingerprint a single-object message carries (its bytes 2..10),
+    or None when ``payload`` is not in that framing: a reader picks its codec by it."""
+    if len(payload) < _HEADER.size or payload[:2] != SINGLE_OBJECT_MAGIC:
+        return None
+    return payload[2 : _HEADER.size]
 
 
 def _load_schema(name: str) -> Any:
