@@ -10,7 +10,7 @@ stored becomes a row of ``sink_poison_messages`` with the reason, and the sink g
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -68,8 +68,16 @@ __all__ = [
 class Envelope:
     """What Kafka tells about a message besides its value."""
 
-    #: The record's Kafka timestamp (when the producer wrote it).
-    timestamp: datetime
+    #: The record's Kafka timestamp in milliseconds (-1 or None when it has none).
+    timestamp_ms: int | None
+    #: When the sink received it: stands in for a missing or unstorable timestamp.
+    received_at: datetime
+
+    @property
+    def timestamp(self) -> datetime:
+        """The record's Kafka timestamp (when the producer wrote it); worked out only for
+        the records that need it (an older worker's accepted reports)."""
+        return kafka_timestamp(self.timestamp_ms, default=self.received_at)
 
 
 EnvelopeBuild = Callable[[Mapping[str, Any], Envelope], Row]
@@ -95,11 +103,20 @@ class Route:
 
     table: Table
     readers: tuple[Reader, ...]
+    _by_writer: dict[bytes, Reader] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_writer: dict[bytes, Reader] = {}
+        for reader in reversed(self.readers):  # the first reader knowing a schema wins
+            by_writer.update(dict.fromkeys(reader.codec.known_schemas, reader))
+        object.__setattr__(self, "_by_writer", by_writer)
 
     def row(self, payload: bytes, envelope: Envelope) -> Row:
         """Decode ``payload`` with the reader of its writer schema and build its row;
         raise :class:`DecodeError` or :class:`RowError` when it cannot be stored."""
-        reader = next((r for r in self.readers if r.knows(payload)), self.readers[0])
+        fingerprint = writer_fingerprint(payload)
+        reader = self._by_writer.get(fingerprint, self.readers[0]) if fingerprint else None
+        reader = reader or self.readers[0]
         return reader.build(reader.codec.decode(payload), envelope)
 
 
@@ -129,10 +146,18 @@ def _any_province_indicator(
 #: Topics (attributes of :class:`Topics`) whose records one schema writes and one builder
 #: stores, with that schema and table.
 _SIMPLE: tuple[tuple[str, str, Table, Build], ...] = (
-    ("province_completeness", "province_completeness.v1", PROVINCE_COMPLETENESS_VALUES,
-     completeness_row),
-    ("province_indicator_changes", "province_indicator_change.v1", PROVINCE_INDICATOR_CHANGES,
-     change_row),
+    (
+        "province_completeness",
+        "province_completeness.v1",
+        PROVINCE_COMPLETENESS_VALUES,
+        completeness_row,
+    ),
+    (
+        "province_indicator_changes",
+        "province_indicator_change.v1",
+        PROVINCE_INDICATOR_CHANGES,
+        change_row,
+    ),
     ("report_warnings", "report_warning.v1", REPORT_WARNINGS_LOG, warning_row),
     ("reporting_periods", "reporting_period.v1", REPORTING_PERIODS, reporting_period_row),
     ("missing_report_alerts", "missing_reports_alert.v1", MISSING_REPORT_ALERTS, alert_row),
@@ -149,9 +174,7 @@ def routes_for(topics: Topics, *, deadlines: DeadlineRules) -> dict[str, Route]:
             COMMUNE_REPORTS,
             (
                 Reader(codec_for("accepted_report.v1"), _plain(accepted_report_row)),
-                Reader(
-                    codec_for("commune_report.v1"), partial(_legacy_accepted_report, deadlines)
-                ),
+                Reader(codec_for("commune_report.v1"), partial(_legacy_accepted_report, deadlines)),
             ),
         ),
         topics.province_indicators: Route(
@@ -208,8 +231,7 @@ def message_row(
             raise RowError(f"no table is configured for topic {topic!r}")
         if value is None:
             raise RowError("the message has no value (a tombstone)")
-        envelope = Envelope(kafka_timestamp(timestamp_ms, default=received_at))
-        return MessageRow(route.table, route.row(value, envelope))
+        return MessageRow(route.table, route.row(value, Envelope(timestamp_ms, received_at)))
     except (DecodeError, RowError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     poison = poison_row(
