@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from baocao.sinks.clickhouse.rows.checks import (
+    DATETIME_MAX,
+    DATETIME_MIN,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
@@ -107,6 +110,9 @@ class Table:
 
 def string(name: str) -> Column:
     def read(record: Mapping[str, Any]) -> str:
+        value = record.get(name)
+        if type(value) is str:  # the common case, in one call per column
+            return value
         return as_text(required(record, name), name)
 
     return Column(name, "String", read)
@@ -122,6 +128,9 @@ def nullable_string(name: str) -> Column:
 def _integer(type_: str, low: int, high: int) -> Callable[[str], Column]:
     def kind(name: str) -> Column:
         def read(record: Mapping[str, Any]) -> int:
+            value = record.get(name)
+            if type(value) is int and low <= value <= high:  # the common case
+                return value
             return as_integer(required(record, name), name, low=low, high=high)
 
         return Column(name, type_, read)
@@ -159,6 +168,13 @@ def epoch_seconds(moments: list[Any]) -> list[Any]:
 
 def date_time(name: str) -> Column:
     def read(record: Mapping[str, Any]) -> Any:
+        value = record.get(name)
+        if (
+            type(value) is datetime
+            and value.tzinfo is UTC
+            and DATETIME_MIN <= value <= DATETIME_MAX
+        ):
+            return value  # what fastavro decodes: an aware UTC datetime in range
         return as_instant(required(record, name), name)
 
     return Column(name, "DateTime('UTC')", read, epoch_seconds)
