@@ -191,10 +191,13 @@ def _end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     return {tp: offset for tp, offset in ends.items() if offset > 0}
 
 
-def sink_seconds(settings: Settings, *, profile: Path | None) -> tuple[float, float, int]:
-    """Seconds from starting ``baocao sink`` until its group has committed every offset;
-    seconds until its first commit (the cold start: imports, connections, joining the
-    group, a first batch), and how many records that first commit covered."""
+def sink_seconds(
+    settings: Settings, *, profile: Path | None, processes: int = 1
+) -> tuple[float, float, int]:
+    """Seconds from starting ``processes`` ``baocao sink`` processes (one consumer group)
+    until the group has committed every offset; seconds until its first commit (the cold
+    start: imports, connections, joining the group, a first batch), and how many records
+    that first commit covered."""
     ends = _end_offsets(settings)
     env = {**os.environ, **settings.as_environment(), "BAOCAO_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "baocao", "sink"]
@@ -205,12 +208,15 @@ def sink_seconds(settings: Settings, *, profile: Path | None) -> tuple[float, fl
     admin = admin_client(settings.kafka)
     group = settings.sink.group_id
     started = time.monotonic()
-    process = subprocess.Popen(command, env=env)
+    sinks = [
+        subprocess.Popen(command if n == 0 else command[-4:], env=env) for n in range(processes)
+    ]
     first: tuple[float, int] | None = None
     try:
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the sink exited early with {process.returncode}")
+            for process in sinks:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a sink exited early with {process.returncode}")
             offsets = admin.list_group_offsets(group).get(group, {})
             done = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
             if done and first is None:
@@ -220,8 +226,11 @@ def sink_seconds(settings: Settings, *, profile: Path | None) -> tuple[float, fl
                 return time.monotonic() - started, *first
             time.sleep(0.05)
     finally:
-        process.send_signal(signal.SIGINT if profile is not None else signal.SIGTERM)
-        process.wait(timeout=120)  # py-spy writes its profile once the sink exits
+        for n, process in enumerate(sinks):
+            profiled = profile is not None and n == 0
+            process.send_signal(signal.SIGINT if profiled else signal.SIGTERM)
+        for process in sinks:
+            process.wait(timeout=120)  # py-spy writes its profile once the sink exits
         admin.close()
 
 
@@ -327,9 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sink", description=__doc__)
     parser.add_argument("--periods", type=int, default=12, help="Months of reports (1-12).")
     parser.add_argument("--profile", type=Path, help="Run the sink under py-spy, stacks here.")
+    parser.add_argument(
+        "--sinks", type=int, default=1, help="Sink processes in the group (1-4: 4 partitions)."
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.periods <= 12:
         parser.error("--periods must be between 1 and 12")
+    if not 1 <= args.sinks <= 4:
+        parser.error("--sinks must be between 1 and 4")
     periods = [f"2025-{month:02d}" for month in range(1, args.periods + 1)]
     name = f"bench{uuid.uuid4().hex[:8]}"
     records = backlog(periods)
@@ -339,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             migrate(settings.clickhouse)
             total = preload(settings, records)
-            sink, cold, first_records = sink_seconds(settings, profile=args.profile)
+            sink, cold, first_records = sink_seconds(
+                settings, profile=args.profile, processes=args.sinks
+            )
             check_rows(settings, records)
             consume = bare_consume_seconds(settings, total)
             insert = bare_insert_seconds(baseline_db, records, settings.sink.batch_rows)
@@ -352,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backlog: {total:,} records ({counts})")
     print(f"{'benchmark':52} {'seconds':>8} {'records/s':>10} {'sink/this':>10}")
     for label, seconds in (
-        ("sink: cold start -> lag 0, rows checked", sink),
+        (f"sink x{args.sinks}: cold start -> lag 0, rows checked", sink),
         ("bare kafka-python consume (new group)", consume),
         ("bare clickhouse-driver columnar insert", insert),
     ):
