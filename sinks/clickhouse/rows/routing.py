@@ -91,10 +91,6 @@ class Reader:
     codec: AvroCodec
     build: EnvelopeBuild
 
-    def knows(self, payload: bytes) -> bool:
-        """Whether ``payload``'s writer fingerprint is one this reader's codec decodes."""
-        return writer_fingerprint(payload) in self.codec.known_schemas
-
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -115,8 +111,8 @@ class Route:
         """Decode ``payload`` with the reader of its writer schema and build its row;
         raise :class:`DecodeError` or :class:`RowError` when it cannot be stored."""
         fingerprint = writer_fingerprint(payload)
-        reader = self._by_writer.get(fingerprint, self.readers[0]) if fingerprint else None
-        reader = reader or self.readers[0]
+        reader = self.readers[0] if fingerprint is None else self._by_writer.get(fingerprint)
+        reader = reader or self.readers[0]  # unknown: the current reader's error says why
         return reader.build(reader.codec.decode(payload), envelope)
 
 
