@@ -4,12 +4,11 @@ one the server fills itself (a ``DEFAULT``), so a row built from the declaration
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import settings_env
+from support.settings import environment
 
 from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
@@ -20,7 +19,7 @@ def test_every_declaration_matches_its_migrated_table(
     test_settings: Settings, clickhouse_db: str
 ) -> None:
     baocao = str(Path(sys.executable).with_name("baocao"))
-    env = {**os.environ, **settings_env(test_settings)}
+    env = environment(test_settings)
     done = subprocess.run([baocao, "migrate"], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     client = connect(test_settings.clickhouse)

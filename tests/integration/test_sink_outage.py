@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sink_support as records
 from kafka.errors import KafkaError
-from net_support import free_ports
-from test_sink import all_committed, committed, publish, running_sink, wait_until
+from support import records
+from support.net import free_ports
+from support.wait import eventually
+from test_sink import all_committed, committed, publish, running_sink
 
 from baocao.core import kafka
 from baocao.core.clickhouse import connect
@@ -73,15 +74,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSetting
         yield settings
     finally:
         _stack(settings, "down")
-
-
-def _all_committed(settings: Settings) -> bool:
-    """Every offset committed; a fresh broker still electing its group coordinator (it
-    answers NotCoordinator for a while) counts as not yet."""
-    try:
-        return all_committed(settings)
-    except KafkaError:
-        return False
 
 
 def _clickhouse_pid(stack: StackSettings) -> int:
@@ -143,7 +135,12 @@ def test_frozen_clickhouse_pauses_the_sink_without_a_rebalance_and_loses_nothing
 
     with running_sink(settings) as (stats, _):
         publish(settings, before_outage)
-        wait_until(lambda: _all_committed(settings), "the records before the outage")
+        # A fresh broker answers NotCoordinator for a while: not yet committed.
+        eventually(
+            lambda: all_committed(settings),
+            what="the records before the outage",
+            ignoring=(KafkaError,),
+        )
         assert stats.assignments == 1
         offsets_before = committed(settings)
 
@@ -151,7 +148,7 @@ def test_frozen_clickhouse_pauses_the_sink_without_a_rebalance_and_loses_nothing
         try:
             frozen_at = time.monotonic()
             publish(settings, during_outage)
-            wait_until(lambda: stats.paused, "the sink to pause its partitions", timeout=30)
+            eventually(lambda: stats.paused, what="the sink to pause its partitions", timeout=30)
             while time.monotonic() - frozen_at < FROZEN_SECONDS:
                 assert committed(settings) == offsets_before, "committed before the insert"
                 time.sleep(1.0)
@@ -159,8 +156,13 @@ def test_frozen_clickhouse_pauses_the_sink_without_a_rebalance_and_loses_nothing
         finally:
             os.kill(clickhouse, signal.SIGCONT)
 
-        wait_until(lambda: _all_committed(settings), "the records of the outage", timeout=120)
-        wait_until(lambda: not stats.paused, "the sink to resume")
+        eventually(
+            lambda: all_committed(settings),
+            what="the records of the outage",
+            timeout=120,
+            ignoring=(KafkaError,),
+        )
+        eventually(lambda: not stats.paused, what="the sink to resume")
         # Longer than max.poll.interval.ms without a rebalance: assigned once, never again.
         assert stats.assignments == 1
         assert stats.pauses >= 1
