@@ -195,14 +195,16 @@ class ClickHouseSink:
             batch = self._poll_batch(consumer, flight)
             self.stats.record_assignment(len(consumer.assignment()))
             self.stats.record_lag(consumer_lag(consumer))
+            # Decoded while the previous batch is still being inserted.
+            staged = self._stage(batch, BatchWriter(client)) if batch else None
             if batch:
                 last_record = time.monotonic()
-            if flight is not None and (batch or flight.wait(0)):
+            if flight is not None and (staged is not None or flight.wait(0)):
                 if not self._land(consumer, flight):
                     return
                 flight = None
-            if batch:
-                flight = self._stage(batch, BatchWriter(client))
+            if staged is not None:
+                flight = staged
                 flight.launch()
             elif flight is None:
                 idle = time.monotonic() - last_record
