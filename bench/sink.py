@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"bench{uuid.uuid4().hex[:8]}"
     records = backlog(periods)
     with tempfile.TemporaryDirectory() as state_dir:
-        settings = isolated_settings(name, Path(state_dir))
+        settings = isolated_settings(name, Path(state_dir)).with_clickhouse_login("admin")
         baseline_db = settings.clickhouse.model_copy(update={"database": f"{name}_bare"})
         try:
             migrate(settings.clickhouse)

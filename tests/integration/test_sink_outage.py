@@ -102,7 +102,7 @@ def test_frozen_clickhouse_pauses_the_sink_without_a_rebalance_and_loses_nothing
             max_poll_interval_seconds=MAX_POLL_INTERVAL_SECONDS,
         ),
         stack=own_stack,
-    )
+    ).with_clickhouse_login("admin")  # the stack generated its logins
     topics = Topics(name)
     migrate(settings.clickhouse)
     kafka.ensure_topics(settings.kafka)

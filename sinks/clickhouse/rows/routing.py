@@ -17,6 +17,7 @@ from typing import Any
 
 from baocao.core.avro import AvroCodec, DecodeError, codec_for, writer_fingerprint
 from baocao.core.periods import DeadlineRules
+from baocao.core import topics as contract
 from baocao.core.topics import Topics
 from baocao.sinks.clickhouse.rows.builders import (
     Build,
@@ -139,55 +140,64 @@ def _any_province_indicator(
     return province_indicator_row(upgrade_province_indicator(record, rules=rules))
 
 
-#: Topics (attributes of :class:`Topics`) whose records one schema writes and one builder
-#: stores, with that schema and table.
-_SIMPLE: tuple[tuple[str, str, Table, Build], ...] = (
-    (
-        "province_completeness",
-        "province_completeness.v1",
-        PROVINCE_COMPLETENESS_VALUES,
-        completeness_row,
-    ),
-    (
-        "province_indicator_changes",
-        "province_indicator_change.v1",
-        PROVINCE_INDICATOR_CHANGES,
-        change_row,
-    ),
-    ("report_warnings", "report_warning.v1", REPORT_WARNINGS_LOG, warning_row),
-    ("reporting_periods", "reporting_period.v1", REPORTING_PERIODS, reporting_period_row),
-    ("missing_report_alerts", "missing_reports_alert.v1", MISSING_REPORT_ALERTS, alert_row),
-    ("approvals", "approval.v1", APPROVALS, approval_row),
-    ("dead_letter", "rejected_report.v1", REJECTIONS, rejection_row),
-)
+#: The table each topic the sink reads fills (the topics and their schemas are declared in
+#: :mod:`baocao.core.topics`; a topic the sink reads without a table here fails at start-up).
+_TABLES: dict[str, Table] = {
+    contract.ACCEPTED_REPORTS.attribute: COMMUNE_REPORTS,
+    contract.PROVINCE_INDICATORS.attribute: PROVINCE_INDICATOR_VALUES,
+    contract.PROVINCE_COMPLETENESS.attribute: PROVINCE_COMPLETENESS_VALUES,
+    contract.PROVINCE_INDICATOR_CHANGES.attribute: PROVINCE_INDICATOR_CHANGES,
+    contract.REPORT_WARNINGS.attribute: REPORT_WARNINGS_LOG,
+    contract.REPORTING_PERIODS.attribute: REPORTING_PERIODS,
+    contract.MISSING_REPORT_ALERTS.attribute: MISSING_REPORT_ALERTS,
+    contract.APPROVALS.attribute: APPROVALS,
+    contract.DEAD_LETTER.attribute: REJECTIONS,
+}
+
+#: How the records of each schema family (a schema name without its version) become rows,
+#: given the deadline rules: older writers' records are upgraded first (:mod:`.upgrades`).
+_BUILDS: dict[str, Callable[[DeadlineRules], EnvelopeBuild]] = {
+    "accepted_report": lambda rules: _plain(accepted_report_row),
+    "commune_report": lambda rules: partial(_legacy_accepted_report, rules),
+    "province_indicator": lambda rules: partial(_any_province_indicator, rules),
+    "province_completeness": lambda rules: _plain(completeness_row),
+    "province_indicator_change": lambda rules: _plain(change_row),
+    "report_warning": lambda rules: _plain(warning_row),
+    "reporting_period": lambda rules: _plain(reporting_period_row),
+    "missing_reports_alert": lambda rules: _plain(alert_row),
+    "approval": lambda rules: _plain(approval_row),
+    "rejected_report": lambda rules: _plain(rejection_row),
+}
+
+
+def _family(schema: str) -> str:
+    return schema.rsplit(".v", 1)[0]
+
+
+def _readers(spec: contract.TopicSpec, rules: DeadlineRules) -> tuple[Reader, ...]:
+    """One reader per record family the topic accepts, the writer's own first: its codec
+    reads with the schema the writer writes (older versions resolved to it); another
+    family's (records of older writers) with the oldest version the topic accepts."""
+    families: dict[str, list[str]] = {_family(spec.writes): [spec.writes]}
+    for schema in spec.accepts:
+        names = families.setdefault(_family(schema), [])
+        if schema not in names:
+            names.append(schema)
+    return tuple(
+        Reader(codec_for(names[0], *names[1:]), _BUILDS[family](rules))
+        for family, names in families.items()
+    )
 
 
 def routes_for(topics: Topics, *, deadlines: DeadlineRules) -> dict[str, Route]:
-    """The sink's input topics and how each is stored. ``deadlines`` are the rules the
-    worker uses (``BAOCAO_DEADLINES_*``): they fill in what older writers' records lack."""
-    routes = {
-        topics.accepted_reports: Route(
-            COMMUNE_REPORTS,
-            (
-                Reader(codec_for("accepted_report.v1"), _plain(accepted_report_row)),
-                Reader(codec_for("commune_report.v1"), partial(_legacy_accepted_report, deadlines)),
-            ),
-        ),
-        topics.province_indicators: Route(
-            PROVINCE_INDICATOR_VALUES,
-            (
-                Reader(
-                    codec_for("province_indicator.v2", "province_indicator.v1"),
-                    partial(_any_province_indicator, deadlines),
-                ),
-            ),
-        ),
+    """The sink's input topics (those :mod:`baocao.core.topics` says the sinks read) and
+    how each is stored. ``deadlines`` are the rules the worker uses (``BAOCAO_DEADLINES_*``):
+    they fill in what older writers' records lack."""
+    return {
+        topics.name(spec): Route(_TABLES[spec.attribute], _readers(spec, deadlines))
+        for spec in contract.SPECS
+        if contract.Component.SINKS in spec.readers
     }
-    for attribute, schema, table, build in _SIMPLE:
-        routes[getattr(topics, attribute)] = Route(
-            table, (Reader(codec_for(schema), _plain(build)),)
-        )
-    return routes
 
 
 @dataclass(frozen=True, slots=True)
