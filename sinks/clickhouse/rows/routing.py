@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from baocao.core import topics as contract
 from baocao.core.avro import AvroCodec, DecodeError, codec_for, writer_fingerprint
 from baocao.core.periods import DeadlineRules
-from baocao.core import topics as contract
 from baocao.core.topics import Topics
 from baocao.sinks.clickhouse.rows.builders import (
     Build,
