@@ -15,6 +15,7 @@ from baocao.core.logs import FORMAT
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
+from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
@@ -88,10 +89,11 @@ def worker(
     except WorkerStartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    metrics = WorkerMetrics(registry=REGISTRY)
-    app = create_app(settings, metrics=metrics)
+    metrics, state = WorkerMetrics(registry=REGISTRY), WorkerState()
+    app = create_app(settings, metrics=metrics, state=state)
     if metrics_port is not None:
-        serve_metrics(metrics_port, registry=REGISTRY, checks=worker_checks(app, settings.kafka))
+        checks = worker_checks(app, settings.kafka, state)
+        serve_metrics(metrics_port, registry=REGISTRY, checks=checks)
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

@@ -57,6 +57,12 @@ from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
 from baocao.core.validation import validate_report
+from baocao.streams.dead_letters import (
+    DeadLetterLimits,
+    bounded_identity,
+    bounded_raw,
+    bounded_reasons,
+)
 from baocao.streams.rollup import (
     Decision,
     LatestReport,
@@ -101,7 +107,7 @@ PROVINCE_INDICATOR_SCHEMA = "province_indicator.v2"
 PROVINCE_INDICATOR_CHANGE_SCHEMA = "province_indicator_change.v1"
 PROVINCE_COMPLETENESS_SCHEMA = "province_completeness.v1"
 REPORT_WARNING_SCHEMA = "report_warning.v1"
-REJECTED_REPORT_SCHEMA = "rejected_report.v1"
+REJECTED_REPORT_SCHEMA = "rejected_report.v2"
 
 _AVRO_INT = range(-(2**31), 2**31)
 
@@ -306,8 +312,10 @@ class RollupStep:
         deadlines: DeadlineSettings,
         clock: Callable[[], datetime] | None = None,
         registry: SchemaRegistryClient | None = None,
+        dead_letters: DeadLetterLimits | None = None,
     ) -> None:
         self._topics = topics
+        self._dead_letters = dead_letters or DeadLetterLimits()
         self._reference = reference
         self._catalogue = catalogue
         self._deadlines = deadlines
@@ -371,6 +379,13 @@ class RollupStep:
         for write in writes:
             with focus(write.anchor):
                 tables.named(write.table)[write.key] = write.value
+
+    def dead_letter(self, record: SourceRecord, reasons: Sequence[Reason]) -> BatchResult:
+        """A result holding only ``record``'s dead letter: for an event the agent sets aside
+        (the step failed on it), decoded no further."""
+        result = BatchResult()
+        result.add_event(self._reject(record, None, reasons))
+        return result
 
     # -- approvals -----------------------------------------------------------------------
 
@@ -752,12 +767,12 @@ class RollupStep:
         self, record: SourceRecord, data: Mapping[str, Any] | None, reasons: Sequence[Reason]
     ) -> EventResult:
         """A dead-letter record with every reason and as much of the report as could be read."""
-        identity = dict(_identity(data or {}))
+        identity = bounded_identity(dict(_identity(data or {})))
         payload = {
             "rejection_id": record.rejection_id,
             **identity,
-            "reasons": [r.as_json() for r in reasons],
-            "raw_payload": record.value or b"",
+            "reasons": bounded_reasons(reasons, self._dead_letters),
+            **bounded_raw(record.value or b"", self._dead_letters),
             "source_topic": record.topic,
             "source_partition": record.partition,
             "source_offset": record.offset,
