@@ -1,10 +1,12 @@
-"""No record stops ``baocao worker``, and a worker that must stop does exit (issue 10).
+"""No record stops ``baocao worker``, nor a registry outage, and a worker that must stop
+does exit (issue 10).
 
 Against the real Kafka, with the worker as a subprocess: poison records of every kind end as
 bounded dead letters while the roll-up goes on; a bug injected into the real process (a
 ``sitecustomize`` that replaces one function before the worker imports it) sets the record it
 fails on aside, and when it fails every record the worker says why on ``/healthz`` and exits
-non-zero; a worker whose writes Kafka refuses exits instead of idling.
+non-zero; a worker whose writes Kafka refuses exits instead of idling; a schema registry
+that answers 503 (a real HTTP server in the test) is waited out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 from net_support import free_port
+from registry_support import running_registry
 from test_worker import (
     PROVINCE,
     TopicReader,
@@ -29,6 +32,7 @@ from test_worker import (
     delete_topics_of,
     encoded,
     figure_check,
+    metrics_page,
     publish,
     report,
     wait_for,
@@ -36,7 +40,8 @@ from test_worker import (
 
 from baocao.core.kafka import admin_client, ensure_topics, producer
 from baocao.core.reference import load_reference
-from baocao.core.settings import Settings
+from baocao.core.registry import SchemaRegistryClient, wire_codec
+from baocao.core.settings import SchemaRegistrySettings, Settings
 from baocao.core.topics import Topics
 
 REFERENCE = load_reference()
@@ -350,3 +355,64 @@ def test_a_worker_whose_writes_kafka_refuses_exits_instead_of_idling(
         pytest.fail(f"the crashed worker did not exit within 90 s; log:\n{worker.tail()}")
     assert code != 0, worker.tail()
     assert "DeliveryError" in worker.log.read_text(errors="replace"), worker.tail()
+
+
+def test_a_registry_outage_is_waited_out_and_a_malformed_schema_dead_lettered(
+    test_settings: Settings,
+    topics: Topics,
+    readers: dict[str, TopicReader],
+    start_worker: Callable[..., Worker],
+) -> None:
+    with running_registry() as (registry, url):
+        writer = wire_codec(
+            "commune_report.v2", topic=topics.commune_reports, registry=SchemaRegistryClient(url)
+        )
+        framed = writer.encode(report(C, 1, tthc_received=10).to_avro())
+        registry.texts[7] = '{"type": "map"}'
+        malformed = b"\x00\x00\x00\x00\x07" + framed[5:]
+        registry.outage = 1_000_000  # the registry is down from now on
+        settings = test_settings.model_copy(
+            update={
+                "schema_registry": SchemaRegistrySettings(
+                    url=url, retry_initial_seconds=0.2, retry_max_seconds=1.0
+                )
+            }
+        )
+        port = free_port()
+        worker = start_worker(settings, "--metrics-port", str(port))
+        publish(test_settings, [(PROVINCE, framed), (PROVINCE, malformed)])
+
+        wait_for(
+            "the worker retrying the registry",
+            lambda: True if len(registry.requests) >= 5 else None,
+            worker=worker,
+        )
+        status, body = healthz(port)
+        assert status == 503 and not body["checks"]["schema_registry"]["ok"], body
+        assert readers["dead"].poll() == []  # nothing refused while the registry is down
+        assert retries(port) >= 4
+
+        registry.outage = 0  # the registry is back
+        wait_for(
+            "the report decoded once the registry answers",
+            figure_check(readers["figures"], {"tthc_received": 10.0}),
+            worker=worker,
+        )
+        letters = wait_for(
+            "the malformed schema's dead letter",
+            lambda: dead_letters_by_offset(readers["dead"], 1),
+            worker=worker,
+        )
+        [letter] = letters.values()
+        assert [r["code"] for r in letter["reasons"]] == ["malformed_event"]
+        assert "schema id 7" in letter["reasons"][0]["message_en"]
+        assert registry.requests.count("GET /schemas/ids/7") == 1
+        worker.assert_running()
+        assert worker.stop() == 0, worker.tail()
+
+
+def retries(port: int) -> float:
+    for line in metrics_page(port).splitlines():
+        if line.startswith("baocao_worker_schema_registry_retries_total "):
+            return float(line.split()[1])
+    raise AssertionError("no registry retry counter on /metrics")
