@@ -6,7 +6,8 @@
 #   make stack-up    start Kafka and ClickHouse (make stack-down stops them, and the demo's
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
-#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99)
+#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99;
+#                    make bench-schedule: the schedule's tick time and RSS by lock window)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
 #
 # Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
@@ -24,7 +25,7 @@ LINT_PATHS := baocao tests bench scripts
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness clean distclean system-deps setup
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness bench-schedule clean distclean system-deps setup
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -75,6 +76,9 @@ bench-freshness: stack-up
 
 bench-gateway: stack-up
 	$(BIN)/python -m bench.gateway
+
+bench-schedule: setup
+	$(BIN)/python -m bench.schedule
 
 clean: stack-down
 	rm -rf .baocao ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis

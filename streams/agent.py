@@ -500,6 +500,12 @@ class ScheduleTimer:
         for province in provinces:
             self._schedule.check_province(tick, province, self._latest)
             await asyncio.sleep(0)
+        # Then older periods, with what is left of the tick's budget.
+        for province in provinces:
+            self._schedule.backfill(tick, [province], self._latest)
+            await asyncio.sleep(0)
+        if not provinces:
+            self._schedule.backfill(tick, [], self._latest)
         await _await_all(await _publish(self._app, tick.outputs), what="schedule records")
         self._schedule.done(tick)
         self._metrics.observe_tick(announced=len(tick.announced), alerts=tick.alerts)
