@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -45,6 +47,25 @@ def _logging_config(level: str) -> dict[str, Any]:
     }
 
 
+def prepare_data_dir(folder: Path) -> Path:
+    """Create the worker's state folder (parents included) and check it takes files.
+
+    RocksDB only creates the last level, so a folder whose parent was missing stopped the
+    worker with a bare ``FileNotFoundError`` from deep inside Faust.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".baocao-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkerStartupError(
+            f"cannot use {folder} as the worker's state folder (BAOCAO_WORKER_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    return folder
+
+
 def prepare_kafka(settings: Settings) -> None:
     """Wait for the broker and create the pipeline's topics.
 
@@ -85,6 +106,7 @@ def worker(
     settings = Settings()
     level = (log_level or settings.worker.log_level).upper()
     try:
+        prepare_data_dir(settings.worker.data_dir)
         prepare_kafka(settings)
     except WorkerStartupError as exc:
         typer.echo(f"error: {exc}", err=True)

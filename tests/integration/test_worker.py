@@ -418,3 +418,38 @@ def test_worker_recovers_its_state_from_the_changelog_after_losing_its_disk(
     )
     assert {f["communes_reported"] for f in after.values()} == {2}
     assert worker.stop() == 0, worker.tail()
+
+
+def test_a_missing_state_folder_is_created_and_an_impossible_one_refused(
+    test_settings: Settings,
+    readers: dict[str, TopicReader],
+    start_worker: Callable[..., Worker],
+    tmp_path: Path,
+) -> None:
+    nested = tmp_path / "deep" / "ly" / "nested" / "state"
+    settings = test_settings.model_copy(
+        update={"worker": test_settings.worker.model_copy(update={"data_dir": nested})}
+    )
+    worker = Worker(settings, tmp_path / "nested.log")
+    worker.start()
+    try:
+        publish(test_settings, [encoded(report(A, 1, tthc_received=3))])
+        wait_for("figures", figure_check(readers["figures"], {"tthc_received": 3.0}), worker=worker)
+        assert nested.is_dir()
+        assert worker.stop() == 0, worker.tail()
+    finally:
+        worker.kill()
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    refused = subprocess.run(
+        [str(Path(sys.executable).with_name("baocao")), "worker"],
+        env={**os.environ, **settings_env(settings), "BAOCAO_WORKER_DATA_DIR": str(blocker / "x")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert f"cannot use {blocker / 'x'} as the worker's state folder" in refused.stderr
+    assert "Traceback" not in refused.stderr
