@@ -105,6 +105,8 @@ def create_app(
         # and the worker then idled for minutes ("Wait for streams...") instead of exiting.
         # Unacknowledged events are simply processed again after the restart.
         stream_wait_empty=False,
+        broker_session_timeout=worker.session_timeout_seconds,
+        broker_heartbeat_interval=worker.heartbeat_interval_seconds,
         Table=ChangelogTrackingTable,
         autodiscover=False,
         **web,

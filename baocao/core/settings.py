@@ -126,6 +126,12 @@ class WorkerSettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     #: How often the timer announces reporting periods and checks for missing reports.
     schedule_interval_seconds: float = Field(default=60.0, gt=0)
+    #: How long the group waits for a member that stopped heartbeating before it gives its
+    #: partitions to the others. A member that did not leave cleanly (SIGKILL, a lost
+    #: LeaveGroup) blocks every join until then: Faust's 60 s default kept a restarted worker
+    #: without partitions for a minute (the flaky recovery test of issue 10).
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
+    heartbeat_interval_seconds: float = Field(default=3.0, gt=0)
     #: Dead letters stay small whatever arrived: the raw event is kept up to this many bytes
     #: (with its full size and SHA-256), at most ``dead_letter_max_reasons`` reasons.
     dead_letter_max_payload_bytes: int = Field(default=64 * 1024, ge=0, le=512 * 1024)
