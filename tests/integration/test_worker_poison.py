@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
-from net_support import free_port
-from registry_support import running_registry
+from support.net import free_port
+from support.registry import running_registry
 from test_worker import (
     PROVINCE,
     TopicReader,

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from registry_support import StubRegistry, running_registry
+from support.registry import StubRegistry, running_registry
 
 from baocao.core.avro import DecodeError
 from baocao.core.registry import (

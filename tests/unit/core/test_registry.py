@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from registry_support import StubRegistry, running_registry
+from support.registry import StubRegistry, running_registry
 
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import load_catalogue
