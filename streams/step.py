@@ -344,8 +344,12 @@ class RollupStep:
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 with focus(index):
-                    outcome = self._approval(record, staged, index)
+                    outcome, problem = self._approval(record, staged, index)
                 result.approvals[outcome] += 1
+                if problem is not None:  # a foreign or corrupt record: set aside, bounded
+                    refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid approval: {problem}")
+                    result.outputs.extend(self._reject(record, None, [refusal]).outputs)
+                    result.rejections[refusal.code] += 1
         anchors: dict[tuple[str, str], int] = {}
         causes: dict[tuple[str, str], list[_Cause]] = {}
         for index, record in enumerate(records):
@@ -389,10 +393,13 @@ class RollupStep:
 
     # -- approvals -----------------------------------------------------------------------
 
-    def _approval(self, record: SourceRecord, staged: _Staged, index: int) -> str:
-        """Stage an approval (the earliest per province and period counts); ``stored`` or
-        ``invalid``. ``baocao approve`` checks its input, so an invalid approval is a
-        foreign or corrupt record: logged and counted, never stored."""
+    def _approval(
+        self, record: SourceRecord, staged: _Staged, index: int
+    ) -> tuple[str, str | None]:
+        """Stage an approval (the earliest per province and period counts); ``stored``, or
+        ``invalid`` with the problem. ``baocao approve`` checks its input, so an invalid
+        approval is a foreign or corrupt record: logged, counted and dead-lettered, never
+        stored."""
         problem: str | None = None
         try:
             data = self._approval_codec.decode(record.value or b"")
@@ -415,7 +422,7 @@ class RollupStep:
             problem = f"keyed {record.key!r}, not by its province {province!r}"
         if problem is not None:
             logger.warning("ignoring invalid approval at %s: %s", record.rejection_id, problem)
-            return "invalid"
+            return "invalid", problem
         key = approval_key(str(province), str(period_text))
         approved_at_ms = millis(data["approved_at"])
         held = staged.get("approvals", key)
@@ -431,7 +438,7 @@ class RollupStep:
                 },
                 anchor=index,
             )
-        return "stored"
+        return "stored", None
 
     # -- reports -------------------------------------------------------------------------
 

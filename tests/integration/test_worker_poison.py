@@ -162,10 +162,15 @@ def healthz(port: int) -> tuple[int, dict[str, Any]]:
 
 
 def dead_letters_by_offset(
-    reader: TopicReader, count: int
+    reader: TopicReader, count: int, *, topic_suffix: str = ".commune-reports"
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """The dead letters by (partition, offset) of their event, once there are ``count``."""
-    letters = {(v["source_partition"], v["source_offset"]): v for _, v in reader.poll()}
+    """The dead letters of one input topic by (partition, offset) of their event, once there
+    are ``count``."""
+    letters = {
+        (v["source_partition"], v["source_offset"]): v
+        for _, v in reader.poll()
+        if v["source_topic"].endswith(topic_suffix)
+    }
     return letters if len(letters) >= count else {}
 
 
@@ -209,6 +214,7 @@ def test_poison_records_become_bounded_dead_letters_and_the_roll_up_goes_on(
     offsets = publish_raw(test_settings, topics.commune_reports, events)
     null_keyed = encoded(report(E, 1, tthc_received=1))[1]
     [null_key_offset] = publish_raw(test_settings, topics.commune_reports, [(None, null_keyed)])
+    [approval_junk] = publish_raw(test_settings, topics.approvals, [(PROVINCE, b"\xc3\x01junk")])
     worker = start_worker(settings)
 
     wait_for(
@@ -244,6 +250,13 @@ def test_poison_records_become_bounded_dead_letters_and_the_roll_up_goes_on(
     for offset in poisoned:
         if offset != offsets[1]:
             assert letters[offset]["raw_truncated"] is False
+    on_approvals = wait_for(
+        "the dead letter of the junk approval",
+        lambda: dead_letters_by_offset(readers["dead"], 1, topic_suffix=".approvals"),
+        worker=worker,
+    )
+    assert list(on_approvals) == [approval_junk]
+    assert on_approvals[approval_junk]["raw_payload"] == b"\xc3\x01junk"
     worker.assert_running()
     assert worker.stop() == 0, worker.tail()
 
