@@ -209,13 +209,13 @@ def listening_ports(pid: int) -> set[int]:
     return ports
 
 
-@pytest.fixture
-def start_worker(test_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start ``baocao worker`` with the test's settings; any left running is killed after."""
+def worker_starter(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """A fixture's body: ``start(*args, settings=...)`` starts ``baocao worker`` (with
+    ``settings`` by default), logging to one file; any left running is killed after."""
     started: list[Worker] = []
 
-    def start(*args: str) -> Worker:
-        worker = Worker(test_settings, tmp_path / "worker.log", *args)
+    def start(*args: str, settings: Settings = settings) -> Worker:
+        worker = Worker(settings, tmp_path / "worker.log", *args)
         worker.start()
         started.append(worker)
         return worker
@@ -223,6 +223,12 @@ def start_worker(test_settings: Settings, tmp_path: Path) -> Iterator[Callable[.
     yield start
     for worker in started:
         worker.kill()
+
+
+@pytest.fixture
+def start_worker(test_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start ``baocao worker`` with the test's settings; any left running is killed after."""
+    yield from worker_starter(test_settings, tmp_path)
 
 
 def metrics_page(port: int) -> str:

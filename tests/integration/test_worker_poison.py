@@ -36,7 +36,9 @@ from test_worker import (
     publish,
     report,
     wait_for,
+    worker_starter,
 )
+from test_worker_semantics import with_worker
 
 from baocao.core.kafka import admin_client, ensure_topics, producer
 from baocao.core.reference import load_reference
@@ -68,10 +70,6 @@ validation.validate_report = validate_report
 """
 
 
-def with_worker(settings: Settings, **changes: Any) -> Settings:
-    return settings.model_copy(update={"worker": settings.worker.model_copy(update=changes)})
-
-
 @pytest.fixture
 def topics(test_settings: Settings) -> Iterator[Topics]:
     ensure_topics(test_settings.kafka)
@@ -80,18 +78,8 @@ def topics(test_settings: Settings) -> Iterator[Topics]:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(settings: Settings, *args: str) -> Worker:
-        worker = Worker(settings, tmp_path / "worker.log", *args)
-        worker.start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.kill()
+def start_worker(test_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    yield from worker_starter(test_settings, tmp_path)
 
 
 @pytest.fixture
@@ -215,7 +203,7 @@ def test_poison_records_become_bounded_dead_letters_and_the_roll_up_goes_on(
     null_keyed = encoded(report(E, 1, tthc_received=1))[1]
     [null_key_offset] = publish_raw(test_settings, topics.commune_reports, [(None, null_keyed)])
     [approval_junk] = publish_raw(test_settings, topics.approvals, [(PROVINCE, b"\xc3\x01junk")])
-    worker = start_worker(settings)
+    worker = start_worker(settings=settings)
 
     wait_for(
         "figures of the valid reports around the poison",
@@ -285,7 +273,7 @@ def test_a_record_the_worker_fails_on_is_set_aside_as_an_internal_error(
     readers: dict[str, TopicReader],
     start_worker: Callable[..., Worker],
 ) -> None:
-    worker = start_worker(test_settings)
+    worker = start_worker()
     offsets = publish(
         test_settings,
         [
@@ -328,7 +316,7 @@ def test_a_bug_that_fails_every_record_is_reported_then_the_worker_exits_non_zer
         test_settings, max_consecutive_internal_errors=5, fatal_exit_delay_seconds=3.0
     )
     port = free_port()
-    worker = start_worker(settings, "--metrics-port", str(port))
+    worker = start_worker("--metrics-port", str(port), settings=settings)
     publish(test_settings, [encoded(report(c, 1, tthc_received=1)) for c in (C, D, E) * 3])
 
     deadline = time.monotonic() + 90
@@ -364,7 +352,7 @@ def test_a_worker_whose_writes_kafka_refuses_exits_instead_of_idling(
     # what Faust's "Wait for streams..." waited for, forever.
     backlog = [encoded(report(c, 1, tthc_received=1)) for c in (C, D, E)] * 1000
     publish(test_settings, [(PROVINCE, b"not avro"), *backlog])
-    worker = start_worker(test_settings)
+    worker = start_worker()
 
     assert worker.process is not None
     try:
@@ -397,7 +385,7 @@ def test_a_registry_outage_is_waited_out_and_a_malformed_schema_dead_lettered(
             }
         )
         port = free_port()
-        worker = start_worker(settings, "--metrics-port", str(port))
+        worker = start_worker("--metrics-port", str(port), settings=settings)
         publish(test_settings, [(PROVINCE, framed), (PROVINCE, malformed)])
 
         wait_for(
