@@ -509,6 +509,12 @@ class ScheduleTimer:
         await _await_all(await _publish(self._app, tick.outputs), what="schedule records")
         self._schedule.done(tick)
         self._metrics.observe_tick(announced=len(tick.announced), alerts=tick.alerts)
+        if tick.budget <= 0:
+            logger.info(
+                "schedule at %s: this tick's budget (BAOCAO_DEADLINES_SCHEDULE_MAX_PER_TICK) is "
+                "spent; older periods follow at the next ticks",
+                tick.now.isoformat(timespec="seconds"),
+            )
         if tick.outputs:
             logger.info(
                 "schedule at %s: %d periods announced, %d missing-report alerts for %d provinces",

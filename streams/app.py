@@ -74,8 +74,9 @@ def create_app(
     """The worker's Faust app: its topics, tables and agent, configured from ``settings``.
 
     ``metrics`` defaults to a private registry (tests); ``baocao worker`` passes the one it
-    serves (and ``state``, which its ``/healthz`` reads). ``clock`` defaults to :func:`worker_clock` with the configured offset. Building
-    the app connects to nothing: Faust connects when a worker starts it.
+    serves (and ``state``, which its ``/healthz`` reads). ``clock`` defaults to
+    :func:`worker_clock` with the configured offset. Building the app connects to nothing:
+    Faust connects when a worker starts it.
     """
     kafka, worker = settings.kafka, settings.worker
     topics = Topics(kafka.topic_prefix)
