@@ -56,6 +56,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import faust
+import faust.exceptions
 from faust.types import EventT
 from faust.types.tuples import FutureMessage
 
@@ -80,7 +81,14 @@ from baocao.streams.step import (
     Tables,
 )
 
-__all__ = ["ChangelogTrackingTable", "CrashPolicy", "RollupAgent", "ScheduleTimer", "event_focus"]
+__all__ = [
+    "ENVIRONMENT_ERRORS",
+    "ChangelogTrackingTable",
+    "CrashPolicy",
+    "RollupAgent",
+    "ScheduleTimer",
+    "event_focus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +240,15 @@ class CrashPolicy:
         self.exit_watchdog = exit_watchdog
 
 
+#: Failures of the worker's environment, not of an event: they crash the agent (the batch is
+#: replayed after the restart) instead of setting events aside as internal errors.
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    faust.exceptions.FaustError,
+)
+
+
 def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
     return [
         cast(ChangelogTrackingTable, table)
@@ -375,6 +392,8 @@ class RollupAgent:
     ) -> BatchResult:
         try:
             result = self._step.run(records, tables=self._tables, focus=focus)
+        except ENVIRONMENT_ERRORS:
+            raise  # the disk, memory or Faust failing: not the events' fault; crash, replay
         except Exception:
             logger.warning(
                 "a batch of %d events failed; running it again event by event to set the "
@@ -412,6 +431,8 @@ class RollupAgent:
 
             try:
                 part = self._step.run([record], tables=overlay, focus=focus)
+            except ENVIRONMENT_ERRORS:
+                raise
             except Exception as exc:
                 part = self._internal_error(record, exc)
             else:

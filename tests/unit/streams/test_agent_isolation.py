@@ -162,3 +162,19 @@ def test_a_success_in_between_resets_the_count() -> None:
     result = run(rollup, records)
 
     assert result.outcomes == {Outcome.ACCEPTED: 1, Outcome.REJECTED: 2}
+
+
+@pytest.mark.parametrize("error", [OSError("disk gone"), MemoryError()])
+def test_an_environment_error_crashes_the_batch_instead_of_setting_events_aside(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(step_module, "validate_report", failing)
+    metrics = WorkerMetrics(registry=CollectorRegistry())
+    rollup = agent(metrics)
+
+    with pytest.raises(type(error)):
+        run(rollup, [record(0, A, 10)])
+    assert metrics.internal_errors.labels(exception=type(error).__name__)._value.get() == 0
