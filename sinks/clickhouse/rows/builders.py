@@ -82,7 +82,7 @@ reporting_period_row = row_builder(REPORTING_PERIODS)
 alert_row = row_builder(MISSING_REPORT_ALERTS)
 #: ``approval.v1`` -> ``approvals``.
 approval_row = row_builder(APPROVALS)
-#: ``rejected_report.v1`` -> ``rejections`` (an absent commune as ``''``).
+#: ``rejected_report.v2`` (v1 read too) -> ``rejections`` (an absent commune as ``''``).
 rejection_row = row_builder(REJECTIONS)
 _poison = row_builder(POISON_MESSAGES)
 

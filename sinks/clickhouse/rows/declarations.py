@@ -153,6 +153,16 @@ def nullable_int32(name: str) -> Column:
     return Column(name, "Nullable(Int32)", read)
 
 
+def nullable_size(name: str) -> Column:
+    """A byte count that older records lack (NULL), as Nullable(Int64)."""
+
+    def read(record: Mapping[str, Any]) -> int | None:
+        value = record.get(name)
+        return None if value is None else as_integer(value, name, low=0, high=INT64_MAX)
+
+    return Column(name, "Nullable(Int64)", read)
+
+
 def nullable_float64(name: str) -> Column:
     def read(record: Mapping[str, Any]) -> float | None:
         return as_optional_number(record.get(name), name)
@@ -433,8 +443,9 @@ APPROVALS = Table(
         nullable_string("note"),
     ),
 )
-#: ``rejected_report.v1`` (migration 0004): its reasons as parallel arrays; a refused revision
-#: may be zero or negative (an Int32 column).
+#: ``rejected_report.v2`` (migrations 0004, 0014; v1 read too): its reasons as parallel
+#: arrays; a refused revision may be zero or negative (an Int32 column); the size and SHA-256
+#: of the whole event and whether ``raw_payload`` was cut (NULL, NULL, 0 for v1 records).
 REJECTIONS = Table(
     "rejections",
     (
@@ -468,6 +479,9 @@ REJECTIONS = Table(
         partition("source_partition"),
         offset("source_offset"),
         date_time("rejected_at"),
+        nullable_size("raw_size"),
+        nullable_string("raw_sha256"),
+        flag("raw_truncated", default=False),
     ),
 )
 #: Messages the sink could not store (migration 0005), filled by the sink, not a record.
