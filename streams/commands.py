@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -22,6 +23,7 @@ from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
+from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
@@ -49,6 +51,27 @@ def _logging_config(level: str) -> dict[str, Any]:
         # kafka-python (topic creation) is chatty about every connection it opens.
         "loggers": {"kafka": {"level": "WARNING"}},
     }
+
+
+def prepare_data_dir(folder: Path) -> Path:
+    """Create the worker's state folder (parents included) and check it takes files.
+
+    RocksDB only creates the last level, so a folder whose parent was missing stopped the
+    worker with a bare ``FileNotFoundError`` from deep inside Faust. The folder is the
+    user's alone (0700): the state holds every commune's latest figures.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        probe = folder / f".baocao-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkerStartupError(
+            f"cannot use {folder} as the worker's state folder (BAOCAO_WORKER_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    return folder
 
 
 def prepare_kafka(settings: Settings) -> None:
@@ -104,23 +127,18 @@ def worker(
     settings = with_principal(Settings(), Principal.WORKER)
     # RocksDB state and anything else the worker writes: the user's alone.
     os.umask(0o077)
-    settings.worker.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings.worker.data_dir.chmod(0o700)
     level = (log_level or settings.worker.log_level).upper()
     try:
+        prepare_data_dir(settings.worker.data_dir)
         prepare_kafka(settings)
     except WorkerStartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    metrics = WorkerMetrics(registry=REGISTRY)
-    app = create_app(settings, metrics=metrics)
+    metrics, state = WorkerMetrics(registry=REGISTRY), WorkerState()
+    app = create_app(settings, metrics=metrics, state=state)
     if metrics_port is not None:
-        serve_metrics(
-            metrics_port,
-            registry=REGISTRY,
-            host=settings.worker.web_host,
-            checks=worker_checks(app, settings.kafka),
-        )
+        checks = worker_checks(app, settings.kafka, state)
+        serve_metrics(metrics_port, registry=REGISTRY, host=settings.worker.web_host, checks=checks)
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,
