@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -10,11 +12,18 @@ import typer
 from kafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
-from baocao.core.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
+from baocao.core.kafka import (
+    KafkaUnavailableError,
+    ensure_topics,
+    producer_timed_topics,
+    wait_for_kafka,
+)
 from baocao.core.logs import FORMAT
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
+from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
@@ -44,6 +53,27 @@ def _logging_config(level: str) -> dict[str, Any]:
     }
 
 
+def prepare_data_dir(folder: Path) -> Path:
+    """Create the worker's state folder (parents included) and check it takes files.
+
+    RocksDB only creates the last level, so a folder whose parent was missing stopped the
+    worker with a bare ``FileNotFoundError`` from deep inside Faust. The folder is the
+    user's alone (0700): the state holds every commune's latest figures.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        probe = folder / f".baocao-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkerStartupError(
+            f"cannot use {folder} as the worker's state folder (BAOCAO_WORKER_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    return folder
+
+
 def prepare_kafka(settings: Settings) -> None:
     """Wait for the broker and create the pipeline's topics.
 
@@ -55,6 +85,18 @@ def prepare_kafka(settings: Settings) -> None:
         ensure_topics(settings.kafka)
     except (KafkaUnavailableError, KafkaError, OSError) as exc:
         raise WorkerStartupError(f"cannot prepare the Kafka topics: {exc}") from exc
+    try:
+        untrusted = producer_timed_topics(settings.kafka)
+    except (KafkaError, OSError) as exc:
+        logger.warning("cannot read the input topics' timestamp type: %s", exc)
+        return
+    if untrusted:
+        logger.error(
+            "the input topics %s keep the producer's timestamp: on-time and lock decisions on "
+            "them trust the producer; give them message.timestamp.type=LogAppendTime "
+            "(`baocao stack up` or `baocao kafka-access` does)",
+            ", ".join(untrusted),
+        )
 
 
 def worker(
@@ -69,7 +111,8 @@ def worker(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics) and /healthz "
+        help="Serve Prometheus metrics on this port (http://127.0.0.1:PORT/metrics, "
+        "BAOCAO_WORKER_WEB_HOST) and /healthz "
         "(200 when Kafka answers and partitions are assigned, else 503); off when not given.",
     ),
 ) -> None:
@@ -81,17 +124,21 @@ def worker(
     naming the communes that have not reported. Configured by the BAOCAO_KAFKA_*,
     BAOCAO_WORKER_* and BAOCAO_DEADLINES_* environment variables.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.WORKER)
+    # RocksDB state and anything else the worker writes: the user's alone.
+    os.umask(0o077)
     level = (log_level or settings.worker.log_level).upper()
     try:
+        prepare_data_dir(settings.worker.data_dir)
         prepare_kafka(settings)
     except WorkerStartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    metrics = WorkerMetrics(registry=REGISTRY)
-    app = create_app(settings, metrics=metrics)
+    metrics, state = WorkerMetrics(registry=REGISTRY), WorkerState()
+    app = create_app(settings, metrics=metrics, state=state)
     if metrics_port is not None:
-        serve_metrics(metrics_port, registry=REGISTRY, checks=worker_checks(app, settings.kafka))
+        checks = worker_checks(app, settings.kafka, state)
+        serve_metrics(metrics_port, registry=REGISTRY, host=settings.worker.web_host, checks=checks)
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

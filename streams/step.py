@@ -35,8 +35,13 @@ the batch's own writes first, writes are buffered). A batch runs in three phases
    step with ``latest``, is rebuilt from the latest revision of each of its communes), then
    gives the figures, the changes among them, and completeness.
 
-Decisions use event time only (the report's Kafka timestamp, its ``submitted_at``, the
-approvals' ``approved_at``), never the wall clock, so a replay decides the same. The wall
+Decisions use event time only (the report's Kafka timestamp, the approvals'
+``approved_at``), never the wall clock, so a replay decides the same. On ``commune_reports``
+the timestamp is the broker's append time (``LogAppendTime``): on-time and lock are judged on
+when the report was received, never on the ``submitted_at`` a commune claims (a claim far
+from it is kept and flagged, ``submitted_at_far_from_receipt``). Reports on
+``historic_reports``, which only the historic loader may write, are judged on their own
+``submitted_at``. The wall
 clock (``clock``) only stamps ``updated_at``, ``known_at`` and ``rejected_at``.
 """
 
@@ -61,8 +66,24 @@ from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
-from baocao.core.topics import Topics
+from baocao.core.topics import (
+    ACCEPTED_REPORTS,
+    APPROVALS,
+    COMMUNE_REPORTS,
+    DEAD_LETTER,
+    PROVINCE_COMPLETENESS,
+    PROVINCE_INDICATOR_CHANGES,
+    PROVINCE_INDICATORS,
+    REPORT_WARNINGS,
+    Topics,
+)
 from baocao.core.validation import validate_report
+from baocao.streams.dead_letters import (
+    DeadLetterLimits,
+    bounded_identity,
+    bounded_raw,
+    bounded_reasons,
+)
 from baocao.streams.encoding import (
     avro_double_map_items,
     avro_long,
@@ -79,7 +100,7 @@ from baocao.streams.rollup import (
     from_millis,
     millis,
 )
-from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks
+from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks, timing_break
 
 __all__ = [
     "ACCEPTED_REPORT_SCHEMA",
@@ -107,14 +128,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-COMMUNE_REPORT_SCHEMA = "commune_report.v2"
-APPROVAL_SCHEMA = "approval.v1"
-ACCEPTED_REPORT_SCHEMA = "accepted_report.v1"
-PROVINCE_INDICATOR_SCHEMA = "province_indicator.v2"
-PROVINCE_INDICATOR_CHANGE_SCHEMA = "province_indicator_change.v1"
-PROVINCE_COMPLETENESS_SCHEMA = "province_completeness.v1"
-REPORT_WARNING_SCHEMA = "report_warning.v1"
-REJECTED_REPORT_SCHEMA = "rejected_report.v1"
+# Writer schemas come from the topic contract (baocao.core.topics); the input codecs decode
+# every version a spec accepts (codec_for knows all shipped versions of a record).
+COMMUNE_REPORT_SCHEMA = COMMUNE_REPORTS.writes
+APPROVAL_SCHEMA = APPROVALS.writes
+ACCEPTED_REPORT_SCHEMA = ACCEPTED_REPORTS.writes
+PROVINCE_INDICATOR_SCHEMA = PROVINCE_INDICATORS.writes
+PROVINCE_INDICATOR_CHANGE_SCHEMA = PROVINCE_INDICATOR_CHANGES.writes
+PROVINCE_COMPLETENESS_SCHEMA = PROVINCE_COMPLETENESS.writes
+REPORT_WARNING_SCHEMA = REPORT_WARNINGS.writes
+REJECTED_REPORT_SCHEMA = DEAD_LETTER.writes
 
 _AVRO_INT = range(-(2**31), 2**31)
 _DOUBLE = struct.Struct("<d")
@@ -350,8 +373,12 @@ class RollupStep:
         deadlines: DeadlineSettings,
         clock: Callable[[], datetime] | None = None,
         registry: SchemaRegistryClient | None = None,
+        dead_letters: DeadLetterLimits | None = None,
+        submitted_at_tolerance_seconds: float = 600.0,
     ) -> None:
         self._topics = topics
+        self._dead_letters = dead_letters or DeadLetterLimits()
+        self._tolerance = submitted_at_tolerance_seconds
         self._reference = reference
         self._catalogue = catalogue
         self._deadlines = deadlines
@@ -380,8 +407,12 @@ class RollupStep:
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 with focus(index):
-                    outcome = self._approval(record, staged, index)
+                    outcome, problem = self._approval(record, staged, index)
                 result.approvals[outcome] += 1
+                if problem is not None:  # a foreign or corrupt record: set aside, bounded
+                    refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid approval: {problem}")
+                    result.outputs.extend(self._reject(record, None, [refusal]).outputs)
+                    result.rejections[refusal.code] += 1
         anchors: dict[tuple[str, str], int] = {}
         causes: dict[tuple[str, str], list[_Cause]] = {}
         communes: dict[tuple[str, str], set[str]] = {}
@@ -424,12 +455,22 @@ class RollupStep:
             with focus(write.anchor):
                 tables.named(write.table)[write.key] = write.value
 
+    def dead_letter(self, record: SourceRecord, reasons: Sequence[Reason]) -> BatchResult:
+        """A result holding only ``record``'s dead letter: for an event the agent sets aside
+        (the step failed on it), decoded no further."""
+        result = BatchResult()
+        result.add_event(self._reject(record, None, reasons))
+        return result
+
     # -- approvals -----------------------------------------------------------------------
 
-    def _approval(self, record: SourceRecord, staged: _Staged, index: int) -> str:
-        """Stage an approval (the earliest per province and period counts); ``stored`` or
-        ``invalid``. ``baocao approve`` checks its input, so an invalid approval is a
-        foreign or corrupt record: logged and counted, never stored."""
+    def _approval(
+        self, record: SourceRecord, staged: _Staged, index: int
+    ) -> tuple[str, str | None]:
+        """Stage an approval (the earliest per province and period counts); ``stored``, or
+        ``invalid`` with the problem. ``baocao approve`` checks its input, so an invalid
+        approval is a foreign or corrupt record: logged, counted and dead-lettered, never
+        stored."""
         problem: str | None = None
         try:
             data = self._approval_codec.decode(record.value or b"")
@@ -452,7 +493,7 @@ class RollupStep:
             problem = f"keyed {record.key!r}, not by its province {province!r}"
         if problem is not None:
             logger.warning("ignoring invalid approval at %s: %s", record.rejection_id, problem)
-            return "invalid"
+            return "invalid", problem
         key = approval_key(str(province), str(period_text))
         approved_at_ms = millis(data["approved_at"])
         held = staged.get("approvals", key)
@@ -468,7 +509,7 @@ class RollupStep:
                 },
                 anchor=index,
             )
-        return "stored"
+        return "stored", None
 
     # -- reports -------------------------------------------------------------------------
 
@@ -497,6 +538,9 @@ class RollupStep:
 
         period = parse_period(report.period)
         event_ms = record.timestamp_ms if record.timestamp_ms is not None else self._now_ms()
+        if record.topic == self._topics.historic_reports:
+            # Written only by the historic loader: its reports carry their own time.
+            event_ms = millis(report.submitted_at)
         stored = staged.get("latest", report.key)
         held = LatestReport.from_state(stored) if stored is not None else None
         decision = decide(held, report)
@@ -541,9 +585,15 @@ class RollupStep:
             previous_period=previous_period,
             catalogue=self._catalogue,
         )
+        late_claim = timing_break(
+            millis(report.submitted_at), event_ms, tolerance_seconds=self._tolerance
+        )
+        if late_claim is not None:
+            breaks.append(late_claim)
         latest = LatestReport.of(
             report,
-            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else None,
+            # Timeliness is judged on when the first accepted revision was received.
+            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else event_ms,
             accepted_at_ms=event_ms,
             amended=locked is not None,
             warned=frozenset().union(*(b.involved for b in breaks)),
@@ -823,7 +873,7 @@ class RollupStep:
             report.commune_code,
             REPORT_WARNING_SCHEMA,
             {
-                "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code}",
+                "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code or ''}",
                 **_report_fields(report, period),
                 "rule_code": rule.rule_code,
                 "indicator_code": rule.indicator_code,
@@ -840,12 +890,12 @@ class RollupStep:
         self, record: SourceRecord, data: Mapping[str, Any] | None, reasons: Sequence[Reason]
     ) -> EventResult:
         """A dead-letter record with every reason and as much of the report as could be read."""
-        identity = dict(_identity(data or {}))
+        identity = bounded_identity(dict(_identity(data or {})))
         payload = {
             "rejection_id": record.rejection_id,
             **identity,
-            "reasons": [r.as_json() for r in reasons],
-            "raw_payload": record.value or b"",
+            "reasons": bounded_reasons(reasons, self._dead_letters),
+            **bounded_raw(record.value or b"", self._dead_letters),
             "source_topic": record.topic,
             "source_partition": record.partition,
             "source_offset": record.offset,

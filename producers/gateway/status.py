@@ -1,8 +1,10 @@
 """What became of a report: the gateway's record of it joined with what ClickHouse holds.
 
 The decision (:func:`decide_status`) is a pure function of three facts: the report as
-submitted, the revision ClickHouse holds as latest for its commune and period
-(``commune_reports`` with ``FINAL``), and the stream's rejections of it (``rejected_reports``).
+submitted, the revision ClickHouse holds as latest for its commune and period (the view
+``latest_commune_reports``), and the stream's rejections of it (the view ``rejected_reports``).
+Both are views, a contract of the pipeline like the BI views: the gateway never reads the
+sink's tables, so the sink may change how it stores reports.
 In that order of precedence:
 
 * ``accepted``: the latest revision is this report, or an exact resend of it under another
@@ -23,11 +25,11 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.models import CommuneReport
 from baocao.core.settings import ClickHouseSettings
 from baocao.producers.gateway.exceptions import ServiceUnavailableError
 from baocao.producers.gateway.submissions import Submission
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 
 __all__ = [
     "KnownReport",
@@ -78,7 +80,7 @@ class KnownReport:
 
 @dataclass(frozen=True, slots=True)
 class LatestRevision:
-    """The row of ``commune_reports FINAL`` for one commune and period."""
+    """The row of ``latest_commune_reports`` for one commune and period."""
 
     report_id: str
     revision: int
@@ -167,7 +169,7 @@ def decide_status(
 
 
 class PipelineReader:
-    """Reads the two ClickHouse relations the status needs; a connection per call (status
+    """Reads the two ClickHouse views the status needs; a connection per call (status
     requests are rare next to submissions, and a client is not thread-safe)."""
 
     def __init__(self, settings: ClickHouseSettings) -> None:
@@ -181,31 +183,39 @@ class PipelineReader:
             return {}
         rows = self._query(
             "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
-            " indicator_codes, indicator_values FROM commune_reports FINAL"
+            " indicator_codes, indicator_values FROM latest_commune_reports"
             " WHERE commune_code = %(commune)s AND period IN %(periods)s",
             {"commune": commune_code, "periods": tuple(sorted(periods))},
         )
         return {row[3]: _latest(row) for row in rows}
 
-    def rejections(self, report_ids: Collection[str]) -> dict[str, StreamRejection]:
-        """The latest rejection of each report id that the stream refused."""
+    def rejections(
+        self, commune_code: str, report_ids: Collection[str]
+    ) -> dict[str, StreamRejection]:
+        """The latest rejection of each report id of ``commune_code`` that the stream
+        refused (report ids are each commune's own: another's rejection is not this one's)."""
         if not report_ids:
             return {}
         rows = self._query(
             "SELECT report_id, rejection_id, rejected_at, reason_code, reason_field,"
             " message_en, message_vi FROM rejected_reports"
-            " WHERE report_id IN %(ids)s ORDER BY rejected_at, rejection_id",
-            {"ids": tuple(sorted(report_ids))},
+            " WHERE commune_code = %(commune)s AND report_id IN %(ids)s"
+            " ORDER BY rejected_at, rejection_id",
+            {"commune": commune_code, "ids": tuple(sorted(report_ids))},
         )
         return _group_rejections(rows)
 
-    def find(self, report_id: str) -> KnownReport | None:
-        """A report the gateway did not publish, if ClickHouse knows it."""
+    def find(self, report_id: str, *, communes: Collection[str]) -> KnownReport | None:
+        """A report of one of ``communes`` the gateway did not publish, if ClickHouse knows
+        it."""
+        if not communes:
+            return None
+        scope = {"id": report_id, "communes": tuple(sorted(communes))}
         rows = self._query(
             "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
-            " indicator_codes, indicator_values FROM commune_reports FINAL"
-            " WHERE report_id = %(id)s LIMIT 1",
-            {"id": report_id},
+            " indicator_codes, indicator_values FROM latest_commune_reports"
+            " WHERE report_id = %(id)s AND commune_code IN %(communes)s LIMIT 1",
+            scope,
         )
         if rows:
             row = rows[0]
@@ -220,8 +230,8 @@ class PipelineReader:
             )
         rows = self._query(
             "SELECT commune_code, province_code, period, revision FROM rejected_reports"
-            " WHERE report_id = %(id)s AND commune_code IS NOT NULL LIMIT 1",
-            {"id": report_id},
+            " WHERE report_id = %(id)s AND commune_code IN %(communes)s LIMIT 1",
+            scope,
         )
         if not rows or rows[0][2] is None or rows[0][3] is None:
             return None

@@ -55,7 +55,11 @@ def test_the_agent_consumes_reports_and_approvals_together(tmp_path: Path) -> No
     app = create_app(settings(tmp_path, web_port=0))
 
     [agent] = app.agents.values()
-    assert agent.channel.topics == ("pre.commune-reports", "pre.approvals")
+    assert agent.channel.topics == (
+        "pre.commune-reports",
+        "pre.commune-reports.historic",
+        "pre.approvals",
+    )
     assert agent.channel.partitions == 6  # co-partitioned: same keys, same partition count
 
 
@@ -105,3 +109,11 @@ def test_a_worker_joins_as_a_static_member_named_after_its_host_and_data_folder(
     assert re.fullmatch(r"[a-zA-Z0-9._-]{1,249}", name)  # Kafka's rule for such names
     dynamic = Settings(worker=WorkerSettings(data_dir=tmp_path, static_membership=False))
     assert create_app(dynamic).conf.consumer_group_instance_id is None
+
+
+def test_the_group_drops_a_vanished_member_within_the_session_timeout(tmp_path: Path) -> None:
+    conf = create_app(settings(tmp_path, web_port=0)).conf
+
+    # Faust's default (60 s) kept a restarted worker without partitions for a minute.
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (10.0, 3.0)
+    assert conf.stream_wait_empty is False  # stopping never waits for a crashed agent
