@@ -54,12 +54,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_gateway(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_gateway(settings: Settings, log: Path, *, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings.as_environment(), "BAOCAO_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "baocao", "gateway", "--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "baocao", "gateway"], env=env, stdout=out, stderr=out
-        )
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
     url = f"http://{settings.gateway.host}:{settings.gateway.port}/openapi.json"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -194,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Gateway worker processes (baocao gateway --workers).",
+    )
     parser.add_argument("--json", dest="json_path", help="Also write the results to this file.")
     args = parser.parse_args(argv)
     reference = load_reference()
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         bodies = [report_line(r).encode() for r in reports]
         tokens = [tokens_by_commune[r.commune_code] for r in reports]
         try:
-            process = start_gateway(settings, Path(folder) / "gateway.log")
+            process = start_gateway(settings, Path(folder) / "gateway.log", workers=args.workers)
             try:
                 submit_seconds, health_seconds = asyncio.run(
                     measure_http(settings.gateway.port, bodies, tokens, args.concurrency)

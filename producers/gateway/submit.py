@@ -11,8 +11,11 @@ pipeline. The same report id sent again gets the same answer and publishes nothi
 The SQLite calls (claim, record) run on the event loop itself: each is a short local
 transaction (WAL, no sync per commit), cheaper than handing it to a worker thread and back,
 which on a busy two-core machine cost a quarter of the throughput. The Kafka send goes to a
-worker thread, because kafka-python blocks in ``send`` while it has no metadata or no buffer
-space (a Kafka outage), and the loop must keep answering then.
+worker thread only while kafka-python does not know the topic's partitions (at start, or
+a Kafka outage before it ever learned them), because ``send`` blocks then and the loop must
+keep answering; otherwise ``send`` only appends to a batch and runs on the loop: a thread
+hand-off per report (a queue, a condition, the GIL passed back and forth) cost more than the
+send itself.
 
 Publishing runs in a task of its own, so a commune whose connection drops, or a request that
 stops waiting after ``publish_timeout`` (503), does not abandon a report Kafka may still
@@ -210,7 +213,10 @@ class SubmissionService:
     async def _publish(self, report: CommuneReport, submission: Submission) -> Accepted:
         started = time.perf_counter()
         try:
-            future = await anyio.to_thread.run_sync(self._publisher.send, report)
+            if self._publisher.sends_without_blocking():
+                future = self._publisher.send(report)
+            else:
+                future = await anyio.to_thread.run_sync(self._publisher.send, report)
             metadata = await _delivered(future)
         except ReportEncodeError as exc:
             self._log.release(report.report_id)
