@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import cli
 from support.gateway import (
     RunningGateway,
     drop_topics,
@@ -22,6 +23,8 @@ from support.gateway import (
     report_document,
     running_gateway,
 )
+from support.net import free_port
+from support.settings import environment
 
 from baocao.core.avro import codec_for
 from baocao.core.models import parse_report
@@ -139,3 +142,20 @@ def test_two_worker_processes_accept_every_report_once(gateway: RunningGateway) 
         assert report is not None and reasons == []
         published.append(report.report_id)
     assert sorted(published) == sorted(accepted)
+
+
+def test_workers_that_cannot_reach_kafka_fail_the_command(
+    test_settings: Settings, tmp_path: Path
+) -> None:
+    """The supervisor checks Kafka and the database once before it spawns workers: exit 2
+    with the reason, instead of workers dying one after the other."""
+    env = environment(
+        test_settings,
+        BAOCAO_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",  # nothing listens there
+        BAOCAO_GATEWAY_DB_PATH=str(tmp_path / "gateway.db"),
+        BAOCAO_GATEWAY_PORT=str(free_port()),
+    )
+    done = cli.run("gateway", "--workers", "2", env=env, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the gateway cannot start" in done.stderr
+    assert "Kafka" in done.stderr
