@@ -42,7 +42,6 @@ _STARTUP_FAILURE = 3
 _LOG_LEVEL_ENV = "BAOCAO_LOG_LEVEL"
 
 
-
 def serve(
     settings: Settings,
     *,
