@@ -24,6 +24,7 @@ import json
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -63,41 +64,53 @@ def reader(stream: IO[bytes]) -> ReportLineReader:
     )
 
 
-def time_publish(settings: Settings, path: Path) -> float:
+@dataclass(frozen=True)
+class Phase:
+    """Wall and CPU seconds (this process, the producer's sender thread included)."""
+
+    seconds: float
+    cpu_seconds: float
+
+    @classmethod
+    def since(cls, started: float, cpu: float) -> Phase:
+        return cls(time.perf_counter() - started, time.process_time() - cpu)
+
+
+def time_publish(settings: Settings, path: Path) -> Phase:
     """``baocao publish --file path`` without its progress bar: the same reader, loop and
     publisher."""
     with path.open("rb") as stream, ReportPublisher(settings.kafka) as publisher:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = publish_lines(reader(stream), publisher, rejects=RejectsWriter(None))
-        seconds = time.perf_counter() - started
+        phase = Phase.since(started, cpu)
     if outcome.rejected.lines:
         raise SystemExit(f"{outcome.rejected.lines} simulated lines were rejected")
-    return seconds
+    return phase
 
 
-def time_without_kafka(path: Path) -> tuple[float, list[tuple[bytes, bytes]]]:
+def time_without_kafka(path: Path) -> tuple[Phase, list[tuple[bytes, bytes]]]:
     """Read, check and encode every line; also returns the records for the bare producer."""
     with path.open("rb") as stream:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         records = [
             (report_key(line.report), encode_report(line.report))
             for line in reader(stream)
             if line.report is not None
         ]
-        return time.perf_counter() - started, records
+        return Phase.since(started, cpu), records
 
 
-def time_bare(settings: Settings, records: list[tuple[bytes, bytes]]) -> float:
+def time_bare(settings: Settings, records: list[tuple[bytes, bytes]]) -> Phase:
     ensure_topics(settings.kafka)
     topic = Topics(settings.kafka.topic_prefix).commune_reports
     client = producer(settings.kafka)
     try:
         client.partitions_for(topic)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for key, value in records:
             client.send(topic, key=key, value=value)
         client.flush()
-        return time.perf_counter() - started
+        return Phase.since(started, cpu)
     finally:
         client.close()
 
@@ -114,29 +127,32 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(folder) / "reports.jsonl"
         count = write_file(path, args.periods)
         try:
-            local_seconds, records = time_without_kafka(path)
-            bare_seconds = time_bare(bare, records)
-            publish_seconds = time_publish(command, path)
+            local, records = time_without_kafka(path)
+            bare_phase = time_bare(bare, records)
+            publish = time_publish(command, path)
         finally:
             delete_topics(command)
             delete_topics(bare)
-    rates = {
-        "publish": count / publish_seconds,
-        "without_kafka": count / local_seconds,
-        "bare": count / bare_seconds,
-    }
-    print(f"{count:,} reports ({args.periods} months of every commune), one broker on loopback")
     rows = (
-        ("baocao publish (read, check, encode, send, flush)", rates["publish"]),
-        ("bare kafka-python producer, encoded values", rates["bare"]),
-        ("read, check and encode only (no Kafka)", rates["without_kafka"]),
+        ("baocao publish (read, check, encode, send, flush)", publish),
+        ("bare kafka-python producer, encoded values", bare_phase),
+        ("read, check and encode only (no Kafka)", local),
     )
-    print(f"{'path':52} {'reports/s':>10} {'publish / this':>15}")
-    for name, rate in rows:
-        print(f"{name:52} {rate:10,.0f} {rates['publish'] / rate:15.3f}")
+    print(f"{count:,} reports ({args.periods} months of every commune), one broker on loopback")
+    print(f"{'path':50} {'reports/s':>9} {'publish/this':>12} {'CPU ms each':>11}")
+    for name, phase in rows:
+        ratio = phase.seconds / publish.seconds  # publish's rate / this one
+        print(
+            f"{name:50} {count / phase.seconds:9,.0f} {ratio:12.3f} "
+            f"{1000 * phase.cpu_seconds / count:11.4f}"
+        )
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as out:
-            json.dump({"reports": count, "reports_per_second": rates}, out, indent=2)
+            phases = {
+                name: {"reports_per_second": count / p.seconds, "cpu_seconds": p.cpu_seconds}
+                for name, p in rows
+            }
+            json.dump({"reports": count, "phases": phases}, out, indent=2)
     return 0
 
 
