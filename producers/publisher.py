@@ -182,8 +182,6 @@ class ReportPublisher:
             wait_for_kafka(self._settings, timeout=self._connect_timeout)
             ensure_topics(self._settings)
             self._producer = producer(self._settings, **self._overrides)
-            # Learn the topic's partitions now, so the first send does not wait for them.
-            self._producer.partitions_for(self.topic)
         except KafkaUnavailableError as exc:  # already says where, and what to do
             raise KafkaUnreachableError(str(exc)) from exc
         except (KafkaError, OSError) as exc:
@@ -194,16 +192,6 @@ class ReportPublisher:
     def stats(self) -> DeliveryStats:
         with self._lock:
             return DeliveryStats(sent=self._sent, delivered=self._delivered, failed=self._failed)
-
-    def sends_without_blocking(self) -> bool:
-        """Whether :meth:`send` returns at once: kafka-python (3.x, which has no buffer pool
-        to wait on) blocks in ``send`` only while it does not know the topic's partitions.
-        An asyncio server may then call :meth:`send` on its event loop instead of handing it
-        to a thread (read through kafka-python internals, checked with ``getattr``; ``False``
-        when they are not there)."""
-        metadata = getattr(self._producer, "_metadata", None)
-        partitions_for_topic = getattr(metadata, "partitions_for_topic", None)
-        return callable(partitions_for_topic) and partitions_for_topic(self.topic) is not None
 
     def send(self, report: CommuneReport) -> FutureRecordMetadata:
         """Queue one report; returns at once (kafka-python batches and sends it) with the

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
+from support.gateway import read_reports_topic, report_document, running_gateway
 from support.net import free_ports
 from support.settings import environment
 from support.wait import eventually
@@ -182,3 +183,20 @@ def test_a_wrong_password_is_a_clear_error(
 def test_plaintext_clients_still_reach_the_plain_listener(sasl_broker: KafkaServer) -> None:
     plain = KafkaSettings(bootstrap_servers=sasl_broker.bootstrap_servers)
     assert wait_for_kafka(plain, timeout=20)["brokers"]
+
+
+def test_the_gateway_publishes_over_sasl_scram(
+    sasl_broker: KafkaServer, test_settings: Settings, tmp_path: Path
+) -> None:
+    """The gateway's own asyncio client (aiokafka) takes the same SASL settings."""
+    kafka = _sasl_kafka(sasl_broker, test_settings.kafka, password=PASSWORD)
+    settings = test_settings.model_copy(update={"kafka": kafka})
+    with running_gateway(settings, tmp_path, rate_limit_per_second=0) as gateway:
+        token = gateway.issue(commune="00070")
+        document = report_document()
+        with gateway.client(token) as client:
+            answer = client.post("/v1/reports", json=document)
+        assert answer.status_code == 202, answer.text
+    codec = codec_for("commune_report.v1")
+    published = [str(codec.decode(r.value)["report_id"]) for r in read_reports_topic(settings)]
+    assert published == [document["report_id"]]
