@@ -53,9 +53,9 @@ def gateway(
     Communes submit with their own API token (`baocao tokens issue`). OpenAPI at
     /openapi.json, interactive docs at /docs. Exit code 2 when it cannot start.
     """
-    from baocao.producers.gateway.server import serve
+    from baocao.producers.gateway.server import gateway_settings, serve
 
-    settings = Settings().with_clickhouse_login("reader")
+    settings = gateway_settings()
     options = settings.gateway
     if not serve(
         settings,

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 from uvicorn.supervisors import Multiprocess
 
 from baocao.core.logs import configure_logging
+from baocao.core.principals import Principal, with_principal
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
 from baocao.producers.exceptions import PublishError
@@ -33,13 +34,19 @@ from baocao.producers.gateway.exceptions import TokenStoreError
 from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.publisher import ReportPublisher
 
-__all__ = ["serve", "worker_app"]
+__all__ = ["gateway_settings", "serve", "worker_app"]
 
 logger = logging.getLogger(__name__)
 
 #: uvicorn's exit code of a worker whose application could not start.
 _STARTUP_FAILURE = 3
 _LOG_LEVEL_ENV = "BAOCAO_LOG_LEVEL"
+
+
+def gateway_settings() -> Settings:
+    """The gateway's settings from the environment: its own Kafka principal and the
+    ClickHouse reader login (the same in the command and in each spawned worker)."""
+    return with_principal(Settings().with_clickhouse_login("reader"), Principal.GATEWAY)
 
 
 def serve(
@@ -59,8 +66,9 @@ def serve(
         return bool(server.started)
     if not _can_start(settings):
         return False
-    # The workers are spawned: they build their own Settings from the same environment
-    # (the host and port are the supervisor's socket) and set up logging at this level.
+    # The workers are spawned: they build their own settings from the same environment
+    # (gateway_settings; the host and port are the supervisor's socket) and set up logging
+    # at this level.
     os.environ[_LOG_LEVEL_ENV] = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     config = _config(
         "baocao.producers.gateway.server:worker_app", host, port, access_log, workers=workers
@@ -74,7 +82,7 @@ def serve(
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory, imported in the spawned process)."""
     configure_logging(os.environ.get(_LOG_LEVEL_ENV, "INFO"))
-    return create_app(Settings(), registry=REGISTRY)
+    return create_app(gateway_settings(), registry=REGISTRY)
 
 
 def _config(
