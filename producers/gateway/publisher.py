@@ -20,6 +20,7 @@ import anyio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.structs import RecordMetadata
+from kafka.errors import KafkaError
 
 from baocao.core.kafka import (
     KafkaUnavailableError,
@@ -105,14 +106,14 @@ class AsyncReportPublisher:
             await producer.partitions_for(self.topic)
         except KafkaUnavailableError as exc:
             raise KafkaUnreachableError(str(exc)) from exc
-        except (AIOKafkaError, OSError) as exc:
+        except (AIOKafkaError, KafkaError, OSError) as exc:
             raise KafkaUnreachableError(f"cannot publish to Kafka at {where}: {exc!r}") from exc
         self._producer = producer
         logger.info("publishing reports to %s at %s (aiokafka)", self.topic, where)
 
     def _prepare(self) -> None:
         wait_for_kafka(self._settings, timeout=self._connect_timeout)
-        ensure_topics(self._settings)
+        ensure_topics(self._settings, [self.topic])  # its own topic only (its ACLs)
 
     async def send(self, report: CommuneReport) -> asyncio.Future[RecordMetadata]:
         """Queue one report; the future resolves when Kafka acknowledged it (``acks=all``).
