@@ -30,6 +30,7 @@ from typing import IO
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.kafka import ensure_topics, producer
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--periods", type=int, default=3, choices=range(1, len(PERIODS) + 1))
     parser.add_argument("--json", dest="json_path", help="Also write the results to this file.")
     args = parser.parse_args(argv)
-    base = Settings()
+    base = with_principal(Settings(), Principal.ADMIN)  # creates and deletes its own topics
     run = f"bench-pub-{uuid.uuid4().hex[:8]}"
     command, bare = with_prefix(base, f"{run}-cmd"), with_prefix(base, f"{run}-bare")
     with tempfile.TemporaryDirectory(prefix="baocao-bench-pub-") as folder:
