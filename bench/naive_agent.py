@@ -25,6 +25,7 @@ import faust
 
 from baocao.core.avro import codec_for
 from baocao.core.settings import Settings
+from baocao.streams.security import broker_credentials
 
 
 def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
@@ -32,6 +33,7 @@ def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
     app = faust.App(
         app_id,
         broker=[f"kafka://{s.strip()}" for s in kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(kafka),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

@@ -55,7 +55,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
-from baocao.core.kafka import client_options, ensure_topics, producer
+from baocao.core.kafka import client_options, ensure_topics, producer, ssl_context
 from baocao.core.models import CommuneReport
 from baocao.core.periods import period_containing
 from baocao.core.reference import load_reference
@@ -180,9 +180,20 @@ def rss_mb(pid: int) -> float:
 
 async def _bare(settings: Settings, expected: int) -> Run:
     topic = Topics(settings.kafka.topic_prefix).commune_reports
+    kafka = settings.kafka
+    security: dict[str, object] = {}
+    if kafka.uses_sasl or ssl_context(kafka) is not None:
+        security = {"security_protocol": kafka.security_protocol, "ssl_context": ssl_context(kafka)}
+    if kafka.uses_sasl:
+        security |= {
+            "sasl_mechanism": kafka.sasl_mechanism,
+            "sasl_plain_username": kafka.sasl_username,
+            "sasl_plain_password": kafka.sasl_password.get_secret_value(),
+        }
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        bootstrap_servers=kafka.bootstrap_servers,
+        **security,
         group_id=f"{settings.kafka.topic_prefix}-bare",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
