@@ -23,7 +23,7 @@ from baocao.app.stack.exceptions import (
     StartupTimeoutError,
 )
 from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_present
-from baocao.app.stack.kafka import KafkaServer
+from baocao.app.stack.kafka import KafkaServer, kafka_nodes
 from baocao.app.stack.locks import file_lock
 from baocao.app.stack.preflight import check_tools
 from baocao.app.stack.process import ManagedProcess, run_dir, tail_file
@@ -39,8 +39,15 @@ STATUS_PROBE_SECONDS = 3.0
 
 
 def servers(settings: StackSettings, *, java: str = "java") -> list[Component]:
-    """The stack's servers in start order (Kafka first: it takes longest to be ready)."""
-    return [KafkaServer(settings, java=java), ClickHouseServer(settings)]
+    """The stack's servers in start order (Kafka first: it takes longest to be ready).
+
+    Kafka is ``kafka_brokers`` nodes, or as many as the stack home already holds.
+    """
+    nodes = kafka_nodes(settings)
+    kafka: list[Component] = [
+        KafkaServer(settings, java=java, node=node, nodes=nodes) for node in range(1, nodes + 1)
+    ]
+    return [*kafka, ClickHouseServer(settings)]
 
 
 def stack_up(
