@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,7 +199,7 @@ class Pipeline:
         self.published.extend(lines)
         self.refused_ids |= set(refused)
 
-    def send_raw(self, records: list[tuple[str, bytes | None, bytes | None]]) -> list[str]:
+    def send_raw(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> list[str]:
         """Write raw records to the report topic; record each one's position as poison.
         A record the broker refuses (too large for the topic) is reported, not recorded."""
         producer = KafkaProducer(

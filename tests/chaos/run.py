@@ -10,8 +10,9 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    broker brought back (``baocao stack up``);
 4. the schema registry stopped: only when the run uses one (this one does not: messages carry
    their schema's fingerprint, so there is no registry to lose);
-5. poison records on the report topic: a 1,000,010-byte value, an empty value, garbage, a
-   valid magic with a corrupt body, a valid report with a null key and one with a wrong key.
+5. poison records on the report topic, in three rounds: an empty value, garbage and a valid
+   magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
+   1,000,010-byte value (the record that stopped the whole roll-up in issue 10).
 
 After each fault it measures the time from the fault's end until both the worker and the
 sink have committed everything (lag 0), then requires every row of ``province_indicators``,
@@ -35,6 +36,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from chaos.harness import REPO, ChaosStack, Pipeline
@@ -168,14 +170,22 @@ class Scenario:
                 not_run=True,
             )
         )
-        outcomes.append(
-            self.check(
-                "poison records (6)",
-                "worker alive; a dead letter each; views",
-                self.inject_poison,
-                roles_alive=("worker", "sink"),
+        # Poison, the record that stopped everything in issue 10 last (a worker that cannot
+        # pass it fails every later check too).
+        for kind, checked in (
+            ("undecodable", "worker alive; a dead letter each; views"),
+            ("badly keyed", "worker alive; refused with a dead letter, not counted; views"),
+            ("oversized", "worker alive; a bounded dead letter; views"),
+        ):
+            records = self.poison(kind)
+            outcomes.append(
+                self.check(
+                    f"poison: {', '.join(what for what, _, _ in records)}",
+                    checked,
+                    partial(self.inject, records),
+                    roles_alive=("worker", "sink"),
+                )
             )
-        )
         return outcomes
 
     def dataset(self) -> tuple[list[Line], list[Line]]:
@@ -255,32 +265,44 @@ class Scenario:
         """Publish a chunk, telling the pipeline which of its reports must be refused."""
         self.pipeline.publish(chunk, {line["report_id"] for line in chunk} & self.refused_ids)
 
-    def inject_poison(self) -> str:
-        p = self.pipeline
+    def poison(self, kind: str) -> list[tuple[str, bytes | None, bytes]]:
+        """The poison records of one kind: (what, key, value)."""
         codec = codec_for("commune_report.v2")
-        # Two communes with no report in the run: whatever the worker makes of them shows.
-        used = {line["commune_code"] for line in p.published}
+        if kind == "oversized":
+            return [(f"{OVERSIZED_BYTES:,}-byte value", b"01", b"x" * OVERSIZED_BYTES)]
+        if kind == "undecodable":
+            valid = self._report(codec, str(uuid.uuid4()), "00070", "01")
+            return [
+                ("empty value", b"01", b""),
+                ("garbage", b"01", b"not avro \xff\xfe at all"),
+                ("valid magic, corrupt body", b"01", valid[:10] + b"\xff" * 40),
+            ]
+        # Valid reports of two communes with no report in the run, wrongly keyed: whatever
+        # the worker makes of them shows in the views.
+        used = {line["commune_code"] for line in self.pipeline.published}
         spare = [
             c
             for c in sorted(load_reference().communes.values(), key=lambda c: c.code)
             if c.code not in used
         ][:2]
-        valid = self._report(codec, str(uuid.uuid4()), spare[0].code, spare[0].province_code)
         null_key_id, wrong_key_id = str(uuid.uuid4()), str(uuid.uuid4())
-        null_key = self._report(codec, null_key_id, spare[0].code, spare[0].province_code)
-        wrong_key = self._report(codec, wrong_key_id, spare[1].code, spare[1].province_code)
+        self.pipeline.must_refuse |= {null_key_id, wrong_key_id}
         other_province = "79" if spare[1].province_code != "79" else "01"
-        p.must_refuse |= {null_key_id, wrong_key_id}
-        refused = p.send_raw(
-            [
-                ("oversized value", b"01", b"x" * OVERSIZED_BYTES),
-                ("empty value", b"01", b""),
-                ("garbage", b"01", b"not avro \xff\xfe at all"),
-                ("valid magic, corrupt body", b"01", valid[:10] + b"\xff" * 40),
-                ("null key", None, null_key),
-                ("wrong key", other_province.encode(), wrong_key),
-            ]
-        )
+        return [
+            (
+                "null key",
+                None,
+                self._report(codec, null_key_id, spare[0].code, spare[0].province_code),
+            ),
+            (
+                "wrong key",
+                other_province.encode(),
+                self._report(codec, wrong_key_id, spare[1].code, spare[1].province_code),
+            ),
+        ]
+
+    def inject(self, records: list[tuple[str, bytes | None, bytes]]) -> str:
+        refused = self.pipeline.send_raw(records)
         return f"refused by the broker: {', '.join(refused)}" if refused else ""
 
     @staticmethod
