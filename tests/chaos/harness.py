@@ -30,6 +30,7 @@ from support.recompute import (
     expected_latest,
     expected_national_rows,
     expected_province_rows,
+    expected_reporting_communes,
     stale_report_ids,
 )
 
@@ -367,6 +368,17 @@ class Pipeline:
                 for per, code, v, pr, cr in self.query(
                     "SELECT period, indicator_code, value, provinces_reported,"
                     " communes_reported FROM national_indicators"
+                )
+            },
+        )
+        problems += _compare(
+            "province_completeness",
+            expected_reporting_communes(latest),
+            {
+                (p, per): n
+                for p, per, n in self.query(
+                    "SELECT province_code, period, communes_reported FROM province_completeness"
+                    " WHERE communes_reported > 0"
                 )
             },
         )

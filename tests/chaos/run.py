@@ -15,10 +15,12 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    1,000,010-byte value (the record that stopped the whole roll-up in issue 10).
 
 After each fault it measures the time from the fault's end until both the worker and the
-sink have committed everything (lag 0), then requires every row of ``province_indicators``,
-``commune_indicators``, ``national_indicators`` and the report ids of ``rejected_reports`` to
-equal a recomputation of everything published so far (``support.recompute``), exactly, and a
-dead letter for each poison record. It prints one row per fault and exits 1 if any failed.
+sink have committed everything (lag 0, groups stable), then requires every row of
+``province_indicators``, ``commune_indicators``, ``national_indicators``, the communes
+reported in ``province_completeness`` and the report ids of ``rejected_reports`` to equal a
+recomputation of everything published so far (``support.recompute``): keys, counts and
+revisions exactly, values to the last 12 digits (ClickHouse sums decimals in its own order),
+and a dead letter for each poison record. It prints one row per fault and exits 1 if any failed.
 
 Usage: ``make chaos`` (full size) or ``PYTHONPATH=tests .venv/bin/python -m chaos.run --help``.
 """

@@ -25,6 +25,7 @@ __all__ = [
     "expected_latest",
     "expected_national_rows",
     "expected_province_rows",
+    "expected_reporting_communes",
     "load_catalogue_file",
     "mixed_input",
     "stale_report_ids",
@@ -128,6 +129,15 @@ def expected_commune_rows(
         for (commune, period), line in latest.items()
         for code, value in line["indicators"].items()
     }
+
+
+def expected_reporting_communes(latest: dict[tuple[str, str], Line]) -> dict[tuple[str, str], int]:
+    """``province_completeness``: (province, period) -> communes that reported (rows with
+    none are the announced periods nobody reported for yet)."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for line in latest.values():
+        counts[(line["province_code"], line["period"])] += 1
+    return dict(counts)
 
 
 def stale_report_ids(lines: list[Line]) -> set[str]:
