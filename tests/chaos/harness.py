@@ -13,10 +13,9 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
+from support.cli import Background, run, start
 from support.recompute import (
     Line,
     expected_commune_rows,
@@ -75,18 +75,8 @@ class ChaosStack:
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{port}" for port in self.kafka_ports())
 
-    def baocao(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "baocao", *args],
-            env={**os.environ, **self.stack_env()},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"baocao {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-        return done
+    def baocao(self, *args: str, timeout: float = 300) -> str:
+        return _checked(*args, env={**os.environ, **self.stack_env()}, timeout=timeout)
 
     def up(self) -> None:
         self.baocao("stack", "up", "--brokers", str(BROKERS))
@@ -110,7 +100,10 @@ class Pipeline:
     stack: ChaosStack
     name: str
     logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, Background] = field(default_factory=dict)
+    starts: dict[str, int] = field(default_factory=dict)
+    #: Group members SIGKILLed: caught up means they are gone from their group.
+    killed_members: set[str] = field(default_factory=set)
     published: list[Line] = field(default_factory=list)
     refused_ids: set[str] = field(default_factory=set)
     #: Poison records: (partition, offset) -> what it was; each needs a dead letter.
@@ -143,44 +136,37 @@ class Pipeline:
     # ------------------------------------------------------------ processes
 
     def run(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "baocao", *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"baocao {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
+        return _checked(*args, env=self.env(), timeout=timeout)
 
     def start(self, role: str) -> None:
-        """Start (or restart) ``worker`` or ``sink``; its output is appended to its log."""
-        log = (self.logs / f"{role}.log").open("ab")
-        self.processes[role] = subprocess.Popen(
-            [sys.executable, "-m", "baocao", role],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        """Start (or restart) ``worker`` or ``sink``; each start logs to a file of its own
+        (``worker-1.log``, ``worker-2.log``, ...)."""
+        self.starts[role] = self.starts.get(role, 0) + 1
+        log_path = self.logs / f"{role}-{self.starts[role]}.log"
+        self.processes[role] = start(role, env=self.env(), log_path=log_path)
 
     def kill(self, role: str) -> None:
-        """SIGKILL a process this harness started, and reap it."""
-        process = self.processes[role]
+        """SIGKILL a process this harness started, and reap it; its group member (taken
+        just before) must leave the group before the pipeline counts as caught up."""
+        group = f"{self.name}-rollup" if role == "worker" else f"{self.name}-sink"
+        admin = self.admin()
+        try:
+            described = admin.describe_groups([group])
+            self.killed_members |= {m["member_id"] for m in described[group]["members"]}
+        finally:
+            admin.close()
+        process = self.processes[role].process
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 
     def alive(self, role: str) -> bool:
-        return self.processes[role].poll() is None
+        return self.processes[role].process.poll() is None
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
+        running = [b.process for b in self.processes.values() if b.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -244,12 +230,16 @@ class Pipeline:
         )
 
     def groups_stable(self, admin: KafkaAdminClient) -> bool:
-        """Both groups have members and no rebalance under way. A SIGKILLed member stays in
-        its group until its session times out, and the group only settles after that: lag 0
-        alone would also hold for a pipeline that had finished before the kill."""
+        """Both groups have members, none of them a killed one, and no rebalance under way.
+        A SIGKILLed member stays in its group until its session times out, and only then
+        does the group settle with the restarted process: lag 0 alone would also hold for a
+        pipeline that had finished its work just before the kill."""
         groups = admin.describe_groups([f"{self.name}-rollup", f"{self.name}-sink"])
         return all(
-            group["group_state"] == "Stable" and group["members"] for group in groups.values()
+            group["group_state"] == "Stable"
+            and group["members"]
+            and not {m["member_id"] for m in group["members"]} & self.killed_members
+            for group in groups.values()
         )
 
     def _group_lag(self, admin: KafkaAdminClient, group: str, topics: list[str]) -> int:
@@ -440,7 +430,9 @@ def _compare(view: str, expected: dict[Any, Any], actual: dict[Any, Any]) -> lis
     ]
 
 
-def timed(action: Callable[[], object]) -> float:
-    """Run ``action``; return the monotonic time it finished (a fault's end)."""
-    action()
-    return time.monotonic()
+def _checked(*args: str, env: dict[str, str], timeout: float) -> str:
+    """``baocao *args`` to its end; its output, or an error with it when it failed."""
+    done = run(*args, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"baocao {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout

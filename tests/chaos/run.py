@@ -137,7 +137,7 @@ class Scenario:
 
             def kill_and_restart(role: str = role, chunk: list[Line] = chunk) -> None:
                 publish(chunk)
-                time.sleep(self.rng.uniform(0.0, 1.0))  # while the chunk is processed
+                time.sleep(self.rng.uniform(0.0, 0.5))  # offsets not all committed yet
                 p.kill(role)
                 p.start(role)
 
