@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=REPO / ".baocao-chaos")
     parser.add_argument("--keep-stack", action="store_true", help="Leave the stack running.")
     args = parser.parse_args(argv)
+    # A timeout (CI's `timeout`, say) sends SIGTERM: stop the worker, the sink and the stack
+    # on the way out rather than leave them running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.environ.get("BAOCAO_SCHEMA_REGISTRY_URL"):
         print("chaos: BAOCAO_SCHEMA_REGISTRY_URL is set, but this suite runs without a registry")
 
