@@ -327,51 +327,39 @@ class Pipeline:
             and line["report_id"] not in self.must_refuse
         ]
         latest = expected_latest(counted)
+        # Each view: its expected rows, the query of its key columns then its value columns.
+        checks: list[tuple[str, dict[Any, Any], str, int]] = [
+            (
+                "province_indicators",
+                expected_province_rows(latest),
+                "province_code, period, indicator_code, value, communes_reported",
+                3,
+            ),
+            (
+                "commune_indicators",
+                expected_commune_rows(latest),
+                "commune_code, period, indicator_code, value, revision",
+                3,
+            ),
+            (
+                "national_indicators",
+                expected_national_rows(latest),
+                "period, indicator_code, value, provinces_reported, communes_reported",
+                2,
+            ),
+            (
+                "province_completeness",
+                {key: (n,) for key, n in expected_reporting_communes(latest).items()},
+                "province_code, period, communes_reported",
+                2,
+            ),
+        ]
         problems: list[str] = []
-        problems += _compare(
-            "province_indicators",
-            expected_province_rows(latest),
-            {
-                (p, per, c): (v, n)
-                for p, per, c, v, n in self.query(
-                    "SELECT province_code, period, indicator_code, value, communes_reported"
-                    " FROM province_indicators"
-                )
-            },
-        )
-        problems += _compare(
-            "commune_indicators",
-            expected_commune_rows(latest),
-            {
-                (c, per, code): (v, r)
-                for c, per, code, v, r in self.query(
-                    "SELECT commune_code, period, indicator_code, value, revision"
-                    " FROM commune_indicators"
-                )
-            },
-        )
-        problems += _compare(
-            "national_indicators",
-            expected_national_rows(latest),
-            {
-                (per, code): (v, pr, cr)
-                for per, code, v, pr, cr in self.query(
-                    "SELECT period, indicator_code, value, provinces_reported,"
-                    " communes_reported FROM national_indicators"
-                )
-            },
-        )
-        problems += _compare(
-            "province_completeness",
-            expected_reporting_communes(latest),
-            {
-                (p, per): n
-                for p, per, n in self.query(
-                    "SELECT province_code, period, communes_reported FROM province_completeness"
-                    " WHERE communes_reported > 0"
-                )
-            },
-        )
+        for view, expected, columns, keys in checks:
+            # Completeness also lists announced periods nobody reported for: not a figure.
+            where = " WHERE communes_reported > 0" if view == "province_completeness" else ""
+            rows = self.query(f"SELECT {columns} FROM {view}{where}")
+            problems += _compare(view, expected, {row[:keys]: row[keys:] for row in rows})
         refused = self.refused_ids | stale_report_ids(counted) | self.must_refuse
         rejected_rows = self.query(
             "SELECT report_id, source_partition, source_offset FROM rejected_reports"

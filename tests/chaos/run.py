@@ -28,7 +28,6 @@ Usage: ``make chaos`` (full size) or ``PYTHONPATH=tests .venv/bin/python -m chao
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -42,7 +41,7 @@ from functools import partial
 from pathlib import Path
 
 from chaos.harness import REPO, ChaosStack, Pipeline
-from support.recompute import Line, mixed_input
+from support.recompute import Line, mixed_input, simulated_month
 
 from baocao.core.avro import AvroCodec, codec_for
 from baocao.core.reference import load_reference
@@ -194,21 +193,13 @@ class Scenario:
         return outcomes
 
     def dataset(self) -> tuple[list[Line], list[Line]]:
-        generated = self.pipeline.logs / "generated.jsonl"
-        self.pipeline.run(
-            "simulate",
-            "--communes",
-            str(self.args.communes),
-            "--seed",
-            str(self.args.seed),
-            "--period",
-            PERIOD,
-            "--revisions",
-            "0.25",
-            "--output",
-            str(generated),
+        lines = simulated_month(
+            self.pipeline.env(),
+            self.pipeline.logs / "generated.jsonl",
+            communes=self.args.communes,
+            seed=self.args.seed,
+            period=PERIOD,
         )
-        lines = [json.loads(text) for text in generated.read_text().splitlines() if text]
         return mixed_input(lines, second_period=SECOND_PERIOD)
 
     def check(

@@ -27,6 +27,7 @@ from support.recompute import (
     expected_latest,
     expected_province_rows,
     mixed_input,
+    simulated_month,
     stale_report_ids,
 )
 from support.settings import environment
@@ -67,23 +68,7 @@ def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterato
 def make_input(env: dict[str, str], tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict]]:
     """Simulated reports plus revisions, resends, stale and conflicting revisions and invalid
     reports; returns (lines to publish in order, the invalid ones among them)."""
-    generated = tmp_path / "generated.jsonl"
-    result = run(
-        "simulate",
-        "--communes",
-        "400",
-        "--seed",
-        "7",
-        "--period",
-        PERIOD,
-        "--revisions",
-        "0.25",
-        "--output",
-        str(generated),
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = [json.loads(text) for text in generated.read_text().splitlines() if text.strip()]
+    lines = simulated_month(env, tmp_path / "generated.jsonl", communes=400, seed=7, period=PERIOD)
     assert len({line["commune_code"] for line in lines}) == 400
     corrected = [line for line in lines if line["revision"] == 2]
     assert len(corrected) >= 50, "the simulation must contain corrections to test them"

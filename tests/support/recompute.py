@@ -7,7 +7,7 @@ in the worker cannot hide in its own check. The end-to-end test and the chaos su
 compare ClickHouse with these functions.
 
 Lines are the canonical JSON form of reports (what ``baocao publish`` reads), in the order
-they were published.
+they were published; :func:`simulated_month` and :func:`mixed_input` make them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import json
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from support.cli import run
 
 __all__ = [
     "Line",
@@ -28,6 +31,7 @@ __all__ = [
     "expected_reporting_communes",
     "load_catalogue_file",
     "mixed_input",
+    "simulated_month",
     "stale_report_ids",
 ]
 
@@ -150,6 +154,29 @@ def stale_report_ids(lines: list[Line]) -> set[str]:
             stale.add(line["report_id"])
         highest[key] = max(highest.get(key, 0), line["revision"])
     return stale
+
+
+def simulated_month(
+    env: Mapping[str, str], output: Path, *, communes: int, seed: int, period: str
+) -> list[Line]:
+    """``baocao simulate`` for ``communes`` communes with 25% corrections, as lines."""
+    done = run(
+        "simulate",
+        "--communes",
+        str(communes),
+        "--seed",
+        str(seed),
+        "--period",
+        period,
+        "--revisions",
+        "0.25",
+        "--output",
+        str(output),
+        env=env,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"baocao simulate failed:\n{done.stdout}\n{done.stderr}")
+    return [json.loads(text) for text in output.read_text().splitlines() if text.strip()]
 
 
 def mixed_input(lines: list[Line], *, second_period: str) -> tuple[list[Line], list[Line]]:
