@@ -219,6 +219,7 @@ class Scenario:
             if isinstance(result, str):
                 note = result
         except Exception as exc:
+            print(f"chaos: {fault}: FAILED while injecting: {exc!r}", flush=True)
             return Outcome(fault, checked, None, [f"injecting failed: {exc!r}"])
         ended = time.monotonic()
         seconds = self.pipeline.wait_caught_up(since=ended, timeout=self.args.catch_up_timeout)
