@@ -16,9 +16,9 @@ from types import FrameType
 
 import typer
 
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.kafka import KafkaUnavailableError
 from baocao.core.settings import Settings
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.sinks.clickhouse.migrate import migrate as apply_migrations
 from baocao.sinks.clickhouse.migrate import migration_status
 from baocao.sinks.clickhouse.sink import run_sink
@@ -134,7 +134,7 @@ def sink(
     Replaying a topic is harmless: rows are replaced by key and version.
     SIGTERM or Ctrl-C finishes the current batch, commits and exits.
     """
-    settings = Settings()
+    settings = Settings().with_clickhouse_login("sink")
     metrics = SinkMetrics()
     stats = SinkStats(metrics=metrics)
     if metrics_port is not None:
