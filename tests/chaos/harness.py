@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
 from support.cli import Background, run, start
@@ -33,6 +32,9 @@ from support.recompute import (
     expected_reporting_communes,
     stale_report_ids,
 )
+
+from baocao.core.clickhouse import connect
+from baocao.core.settings import ClickHouseSettings, clickhouse_logins_path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Kafka nodes of the chaos stack: one can be lost while topics keep 3 replicas, 2 in sync.
@@ -306,12 +308,13 @@ class Pipeline:
     # ------------------------------------------------------------ the views
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        client = Client(
-            host="127.0.0.1",
+        # As the stack's administrator, whose password `stack up` generated into its home.
+        settings = ClickHouseSettings(
             port=self.stack.clickhouse_tcp_port,
             database=self.name,
-            send_receive_timeout=60,
+            logins_file=clickhouse_logins_path(self.stack.home),
         )
+        client = connect(settings, send_receive_timeout=60)
         try:
             return list(client.execute(sql))
         finally:
