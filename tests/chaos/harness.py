@@ -47,6 +47,9 @@ class ChaosStack:
 
     home: Path
     port_base: int
+    #: The run's ClickHouse database: `stack up` gives the sink's and the readers' logins
+    #: access to this one database only.
+    database: str
 
     @property
     def kafka_port(self) -> int:
@@ -71,6 +74,7 @@ class ChaosStack:
             # Clients of the stack commands (`up` probes) reach the stack's own Kafka.
             "BAOCAO_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "BAOCAO_CLICKHOUSE_PORT": str(self.clickhouse_tcp_port),
+            "BAOCAO_CLICKHOUSE_DATABASE": self.database,
         }
 
     @property

@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BAOCAO_SCHEMA_REGISTRY_URL"):
         print("chaos: BAOCAO_SCHEMA_REGISTRY_URL is set, but this suite runs without a registry")
 
-    stack = ChaosStack(home=args.home.absolute(), port_base=args.port_base)
     name = f"chaos{uuid.uuid4().hex[:8]}"
+    stack = ChaosStack(home=args.home.absolute(), port_base=args.port_base, database=name)
     logs = stack.home / "runs" / name
     logs.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(stack=stack, name=name, logs=logs)
