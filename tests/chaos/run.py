@@ -12,7 +12,8 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    their schema's fingerprint, so there is no registry to lose);
 5. poison records on the report topic, in three rounds: an empty value, garbage and a valid
    magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
-   1,000,010-byte value (the record that stopped the whole roll-up in issue 10).
+   1,000,010-byte value (the record that stopped the whole roll-up in issue 10; the topic's
+   ``max.message.bytes`` may refuse it) and a 999,000-byte one the broker takes.
 
 After each fault it measures the time from the fault's end until both the worker and the
 sink have committed everything (lag 0, groups stable), then requires every row of
@@ -52,6 +53,9 @@ SECOND_PERIOD = f"{TODAY:%Y-%m}"
 PERIOD = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 #: The value size that stopped the whole roll-up in issue 10.
 OVERSIZED_BYTES = 1_000_010
+#: Below the topics' ``max.message.bytes`` (1,000,000 by default) by the record's overhead:
+#: the broker takes it, so the worker must dead-letter it within the producers' own limit.
+NEAR_LIMIT_BYTES = 999_000
 
 
 @dataclass
@@ -179,7 +183,7 @@ class Scenario:
         for kind, checked in (
             ("undecodable", "worker alive; a dead letter each; views"),
             ("badly keyed", "worker alive; refused with a dead letter, not counted; views"),
-            ("oversized", "worker alive; a bounded dead letter; views"),
+            ("oversized", "worker alive; refused by the broker or a bounded dead letter; views"),
         ):
             records = self.poison(kind)
             outcomes.append(
@@ -266,7 +270,10 @@ class Scenario:
         """The poison records of one kind: (what, key, value)."""
         codec = codec_for("commune_report.v2")
         if kind == "oversized":
-            return [(f"{OVERSIZED_BYTES:,}-byte value", b"01", b"x" * OVERSIZED_BYTES)]
+            return [
+                (f"{OVERSIZED_BYTES:,}-byte value", b"01", b"x" * OVERSIZED_BYTES),
+                (f"{NEAR_LIMIT_BYTES:,}-byte value", b"01", b"y" * NEAR_LIMIT_BYTES),
+            ]
         if kind == "undecodable":
             valid = self._report(codec, str(uuid.uuid4()), "00070", "01")
             return [
