@@ -194,23 +194,25 @@ class Pipeline:
 
     def send_raw(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> list[str]:
         """Write raw records to the report topic; record each one's position as poison.
-        A record the broker refuses (too large for the topic) is reported, not recorded."""
-        producer = KafkaProducer(
-            bootstrap_servers=self.stack.bootstrap_servers.split(","),
-            acks="all",
-            max_request_size=4 * 1024 * 1024,
-        )
+        A record the broker refuses (too large for the topic) is reported, not recorded.
+
+        One producer per record: after a refused record, kafka-python 3.0 refuses every
+        later one of the same producer as too large as well."""
         refused_by_broker: list[str] = []
-        try:
-            for what, key, value in records:
-                try:
-                    meta = producer.send(self.commune_reports, key=key, value=value).get(60)
-                except Exception as exc:  # the broker's size limit, say: it never gets in
-                    refused_by_broker.append(f"{what}: {type(exc).__name__}")
-                    continue
-                self.poison[(meta.partition, meta.offset)] = what
-        finally:
-            producer.close()
+        for what, key, value in records:
+            producer = KafkaProducer(
+                bootstrap_servers=self.stack.bootstrap_servers.split(","),
+                acks="all",
+                max_request_size=4 * 1024 * 1024,
+            )
+            try:
+                meta = producer.send(self.commune_reports, key=key, value=value).get(60)
+            except Exception as exc:  # the broker's size limit, say: it never gets in
+                refused_by_broker.append(f"{what}: {type(exc).__name__}")
+                continue
+            finally:
+                producer.close()
+            self.poison[(meta.partition, meta.offset)] = what
         return refused_by_broker
 
     # ------------------------------------------------------------ measuring
