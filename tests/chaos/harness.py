@@ -34,7 +34,8 @@ from support.recompute import (
 )
 
 from baocao.core.clickhouse import connect
-from baocao.core.settings import ClickHouseSettings, clickhouse_logins_path
+from baocao.core.kafka import admin_client, client_options
+from baocao.core.settings import ClickHouseSettings, KafkaSettings, clickhouse_logins_path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Kafka nodes of the chaos stack: one can be lost while topics keep 3 replicas, 2 in sync.
@@ -200,8 +201,10 @@ class Pipeline:
         later one of the same producer as too large as well."""
         refused_by_broker: list[str] = []
         for what, key, value in records:
+            # Not the project's producer: no idempotence or batching, and a size limit above
+            # the topic's, so the broker is the one that judges the size.
             producer = KafkaProducer(
-                bootstrap_servers=self.stack.bootstrap_servers.split(","),
+                **client_options(self.kafka_settings()),
                 acks="all",
                 max_request_size=4 * 1024 * 1024,
             )
@@ -218,9 +221,11 @@ class Pipeline:
     # ------------------------------------------------------------ measuring
 
     def admin(self) -> KafkaAdminClient:
-        return KafkaAdminClient(
-            bootstrap_servers=self.stack.bootstrap_servers.split(","), request_timeout_ms=10000
-        )
+        return admin_client(self.kafka_settings(), request_timeout_ms=10000)
+
+    def kafka_settings(self) -> KafkaSettings:
+        """How this harness's own Kafka clients reach the stack (the project's options)."""
+        return KafkaSettings(bootstrap_servers=self.stack.bootstrap_servers, topic_prefix=self.name)
 
     def lag(self, admin: KafkaAdminClient) -> int:
         """Records the worker and the sink have not committed yet, summed over the topics
