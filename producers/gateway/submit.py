@@ -4,15 +4,16 @@ The steps, each answered by its own status: the body must be a report of the cal
 commune (403 otherwise; nothing is published), meet the stream's rules (422 with every
 reason), and not reuse a report id for other content (409). A valid report is published as
 the same Avro event ``baocao publish`` writes, through the process's one shared
-:class:`~baocao.producers.publisher.ReportPublisher` (idempotent producer, ``acks=all``), and the
-answer (202) waits for Kafka's acknowledgement: a 202 means the report is durably in the
-pipeline. The same report id sent again gets the same answer and publishes nothing.
+:class:`~baocao.producers.gateway.publisher.AsyncReportPublisher` (aiokafka on the event loop,
+idempotent producer, ``acks=all``), and the answer (202) waits for Kafka's acknowledgement: a
+202 means the report is durably in the pipeline. The same report id sent again gets the same
+answer and publishes nothing.
 
 The SQLite calls (claim, record) run on the event loop itself: each is a short local
 transaction (WAL, no sync per commit), cheaper than handing it to a worker thread and back,
-which on a busy two-core machine cost a quarter of the throughput. The Kafka send goes to a
-worker thread, because kafka-python blocks in ``send`` while it has no metadata or no buffer
-space (a Kafka outage), and the loop must keep answering then.
+which on a busy two-core machine cost a quarter of the throughput. The Kafka client runs on
+the loop too: a send only appends to a batch (it awaits, without blocking the loop, while
+the client has no metadata for the topic).
 
 Publishing runs in a task of its own, so a commune whose connection drops, or a request that
 stops waiting after ``publish_timeout`` (503), does not abandon a report Kafka may still
@@ -30,9 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata, RecordMetadata
+from aiokafka.errors import KafkaError
 
 from baocao.core.catalogue import Catalogue
 from baocao.core.models import CommuneReport
@@ -46,9 +45,9 @@ from baocao.producers.gateway.exceptions import (
     ServiceUnavailableError,
 )
 from baocao.producers.gateway.metrics import GatewayMetrics, ReportOutcome
+from baocao.producers.gateway.publisher import AsyncReportPublisher
 from baocao.producers.gateway.submissions import Submission, SubmissionLog, SubmissionState
 from baocao.producers.gateway.tokens import Principal, Scope
-from baocao.producers.publisher import ReportPublisher
 from baocao.producers.verdicts import decode_text, judge_document, parse_json
 
 __all__ = ["Accepted", "SubmissionService", "accepted_body"]
@@ -88,7 +87,7 @@ class SubmissionService:
     def __init__(
         self,
         *,
-        publisher: ReportPublisher,
+        publisher: AsyncReportPublisher,
         log: SubmissionLog,
         reference: ReferenceData,
         catalogue: Catalogue,
@@ -101,7 +100,8 @@ class SubmissionService:
         self._catalogue = catalogue
         self._metrics = metrics
         self._publish_timeout = publish_timeout
-        self._inflight: dict[str, asyncio.Task[Accepted]] = {}
+        #: Publishes running, by (commune, report id): report ids are each commune's own.
+        self._inflight: dict[tuple[str, str], asyncio.Task[Accepted]] = {}
 
     async def submit(self, principal: Principal, body: bytes) -> Accepted:
         try:
@@ -172,16 +172,17 @@ class SubmissionService:
             )
         if held.state is SubmissionState.PUBLISHED and held.response is not None:
             return Accepted(held.response, replayed=True)
-        task = self._inflight.get(held.report_id)
+        task = self._inflight.get((held.commune_code, held.report_id))
         if task is not None:
             accepted = await self._wait(task)
             return Accepted(accepted.body, replayed=True)
-        return await self._poll(held.report_id)
+        return await self._poll(held.commune_code, held.report_id)
 
     async def _publish_and_wait(self, report: CommuneReport, submission: Submission) -> Accepted:
         task = asyncio.create_task(self._publish(report, submission))
-        self._inflight[submission.report_id] = task
-        task.add_done_callback(lambda done: self._forget(submission.report_id, done))
+        key = (submission.commune_code, submission.report_id)
+        self._inflight[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
         return await self._wait(task)
 
     async def _wait(self, task: asyncio.Task[Accepted]) -> Accepted:
@@ -193,12 +194,12 @@ class SubmissionService:
             )
         return task.result()
 
-    async def _poll(self, report_id: str) -> Accepted:
+    async def _poll(self, commune_code: str, report_id: str) -> Accepted:
         """Wait for a publish that another gateway process is running."""
         deadline = time.monotonic() + self._publish_timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(_POLL_SECONDS)
-            held = self._log.get(report_id)
+            held = self._log.get(commune_code, report_id)
             if held is None:
                 break  # that publish failed and released the report id
             if held.state is SubmissionState.PUBLISHED and held.response is not None:
@@ -210,21 +211,22 @@ class SubmissionService:
     async def _publish(self, report: CommuneReport, submission: Submission) -> Accepted:
         started = time.perf_counter()
         try:
-            future = await anyio.to_thread.run_sync(self._publisher.send, report)
-            metadata = await _delivered(future)
+            future = await self._publisher.send(report)
+            metadata = await future
         except ReportEncodeError as exc:
-            self._log.release(report.report_id)
+            self._log.release(report.commune_code, report.report_id)
             raise ReportRejectedError(
                 (reason(ReasonCode.SCHEMA_ERROR, str(exc)),), report_id=report.report_id
             ) from exc
-        except (KafkaError, PublishError) as exc:
-            self._log.release(report.report_id)
+        except (KafkaError, PublishError) as exc:  # aiokafka's errors, or the publisher's
+            self._log.release(report.commune_code, report.report_id)
             logger.error("Kafka did not take report %s: %r", report.report_id, exc)
             raise ServiceUnavailableError(f"Kafka did not take the report ({exc!r})") from exc
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         body = accepted_body(submission)
         try:
             self._log.mark_published(
+                report.commune_code,
                 report.report_id,
                 partition=metadata.partition,
                 offset=metadata.offset,
@@ -235,26 +237,7 @@ class SubmissionService:
             logger.exception("could not record the publication of report %s", report.report_id)
         return Accepted(body)
 
-    def _forget(self, report_id: str, task: asyncio.Task[Accepted]) -> None:
-        self._inflight.pop(report_id, None)
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[Accepted]) -> None:
+        self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here: a request that stopped waiting may never ask
-
-
-def _delivered(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
-    """An asyncio future of a kafka-python delivery, resolved on the event loop (kafka-python
-    calls back on its sender thread)."""
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[RecordMetadata] = loop.create_future()
-
-    def settle(metadata: RecordMetadata | None, error: BaseException | None) -> None:
-        if waiter.done():
-            return
-        if error is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(metadata)
-
-    future.add_callback(lambda metadata: loop.call_soon_threadsafe(settle, metadata, None))
-    future.add_errback(lambda error: loop.call_soon_threadsafe(settle, None, error))
-    return waiter

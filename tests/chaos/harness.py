@@ -35,7 +35,13 @@ from support.recompute import (
 
 from baocao.core.clickhouse import connect
 from baocao.core.kafka import admin_client, client_options
-from baocao.core.settings import ClickHouseSettings, KafkaSettings, clickhouse_logins_path
+from baocao.core.principals import Principal, resolve_kafka
+from baocao.core.settings import (
+    ClickHouseSettings,
+    KafkaSettings,
+    StackSettings,
+    clickhouse_logins_path,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 #: Kafka nodes of the chaos stack: one can be lost while topics keep 3 replicas, 2 in sync.
@@ -76,6 +82,12 @@ class ChaosStack:
             "BAOCAO_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "BAOCAO_CLICKHOUSE_PORT": str(self.clickhouse_tcp_port),
             "BAOCAO_CLICKHOUSE_DATABASE": self.database,
+            # `stack up` creates the run's topics and grants each principal its ACLs on them
+            # (only the stack's admin creates topics).
+            "BAOCAO_KAFKA_TOPIC_PREFIX": self.database,
+            "BAOCAO_WORKER_APP_ID": f"{self.database}-rollup",
+            "BAOCAO_SINK_GROUP_ID": f"{self.database}-sink",
+            "BAOCAO_KAFKA_REPLICATION_FACTOR": str(BROKERS),
         }
 
     @property
@@ -224,8 +236,10 @@ class Pipeline:
         return admin_client(self.kafka_settings(), request_timeout_ms=10000)
 
     def kafka_settings(self) -> KafkaSettings:
-        """How this harness's own Kafka clients reach the stack (the project's options)."""
-        return KafkaSettings(bootstrap_servers=self.stack.bootstrap_servers, topic_prefix=self.name)
+        """How this harness's own Kafka clients reach the stack: the project's options, as
+        the stack's admin principal (credentials from the stack home)."""
+        base = KafkaSettings(bootstrap_servers=self.stack.bootstrap_servers, topic_prefix=self.name)
+        return resolve_kafka(base, StackSettings(home=self.stack.home), Principal.ADMIN)
 
     def lag(self, admin: KafkaAdminClient) -> int:
         """Records the worker and the sink have not committed yet, summed over the topics

@@ -59,9 +59,11 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Iterator[RunningGateway]:
-    """``baocao gateway`` with ``settings`` (and gateway ``options``), ready when it yields;
-    stopped with SIGTERM afterwards. Its log is printed when the test fails."""
+def running_gateway(
+    settings: Settings, tmp_path: Path, *, workers: int = 1, **options: Any
+) -> Iterator[RunningGateway]:
+    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), ready
+    when it yields; stopped with SIGTERM afterwards. Its log is printed when the test fails."""
     port = free_port()
     gateway = GatewaySettings(
         **{
@@ -75,7 +77,8 @@ def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Itera
     settings = settings.model_copy(update={"gateway": gateway})
     log_path = tmp_path / f"gateway-{port}.log"
     env = environment(settings, BAOCAO_LOG_LEVEL="INFO")
-    with cli.running("gateway", env=env, log_path=log_path) as background:
+    args = ("gateway", "--workers", str(workers))
+    with cli.running(*args, env=env, log_path=log_path) as background:
         running = RunningGateway(
             url=f"http://127.0.0.1:{port}",
             settings=settings,
@@ -147,12 +150,13 @@ def read_reports_topic(settings: Settings, *, timeout: float = 30.0) -> list[Con
         reader.close()
 
 
-def drop_topics(settings: Settings) -> None:
-    """The broker is shared: leave no per-test topics behind."""
+def drop_topics(settings: Settings, *, also: tuple[str, ...] = ()) -> None:
+    """The broker is shared: leave no per-test topics behind (nor those starting with one of
+    ``also``, e.g. a worker's changelogs)."""
     admin = admin_client(settings.kafka)
     try:
-        prefix = f"{settings.kafka.topic_prefix}."
-        created = [name for name in admin.list_topics() if name.startswith(prefix)]
+        owned = (f"{settings.kafka.topic_prefix}.", *also)
+        created = [name for name in admin.list_topics() if name.startswith(owned)]
         if created:
             admin.delete_topics(created)
     finally:
