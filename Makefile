@@ -13,6 +13,9 @@
 #                    make bench-worker: the worker on a backlog, MONTHS=12 for the full one)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
 #                    alone and compared row by row with the local 18.16 (CI runs it)
+#   make chaos       faults injected for real (SIGKILL worker/sink, ClickHouse frozen, a broker
+#                    lost, poison records) on a stack of its own, then exact views
+#                    (CHAOS_ARGS="--communes 400 --freeze-seconds 20": smaller, as in CI)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
 #
 # Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
@@ -29,6 +32,7 @@ SYSTEM_DEPS := scripts/install-system-deps.sh
 # lint-imports follow them).
 LINT_PATHS := baocao producers streams sinks schemas tests bench scripts
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 # A venv of its own for chdb (a current ClickHouse in process): pinned, without its optional
 # dependencies, so the project's .venv stays what pyproject.toml says.
 CHDB_VENV := .venv-chdb
@@ -37,7 +41,7 @@ CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-181
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink bench-worker clean distclean system-deps setup \
-	check-current-clickhouse
+	check-current-clickhouse chaos
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -88,6 +92,11 @@ check-current-clickhouse: stack-up $(CHDB_VENV)/.installed
 	$(CHDB_VENV)/bin/python scripts/check_current_clickhouse.py
 	$(CHDB_VENV)/bin/python scripts/check_current_clickhouse.py --server "$(CLICKHOUSE_HTTP_URL)"
 
+# Its own stack (.baocao-chaos, three Kafka nodes, ports 25000..25123 by default: see
+# `PYTHONPATH=tests .venv/bin/python -m chaos.run --help`), stopped at the end.
+chaos: setup
+	PYTHONPATH=tests $(BIN)/python -m chaos.run $(CHAOS_ARGS)
+
 bench: setup
 	$(BIN)/python -m bench
 
@@ -114,7 +123,9 @@ bench-worker: stack-up
 	$(BIN)/python -m bench.worker --months $(MONTHS)
 
 clean: stack-down
-	rm -rf .baocao ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	@if [ -d .baocao-chaos ] && [ -x $(BIN)/baocao ]; then \
+		BAOCAO_STACK_HOME=.baocao-chaos $(BIN)/baocao stack down; fi
+	rm -rf .baocao .baocao-chaos ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

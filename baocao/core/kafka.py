@@ -18,7 +18,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic, OffsetSpec
 from kafka.errors import (
     ClusterAuthorizationFailedError,
+    KafkaConnectionError,
     KafkaError,
+    NodeNotReadyError,
     SaslAuthenticationFailedError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 #: How long topic creation waits for the new partitions' leaders (a loaded broker needs
 #: a second or two; a stuck one is an error, not a reason to hang).
 LEADER_TIMEOUT_SECONDS = 30.0
+#: Errors of a request sent to one node that another node may answer (a broker just lost).
+_UNREACHABLE_NODE: tuple[type[Exception], ...] = (KafkaConnectionError, NodeNotReadyError)
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -256,12 +260,31 @@ def ensure_topics(
     It returns only once every partition of the new topics has a leader that serves requests
     (see :func:`wait_for_leaders`), so the first publish after it is not refused with
     ``NotLeaderForPartitionError`` (which kafka-python retries, but logs as warnings).
+
     A principal that may not create topics (every one but the admin, on the local stack)
     gets a warning for the ones it cannot see and goes on: the admin creates them
     (``baocao stack up``), and a client of a topic that is really missing fails on it.
+
+    A broker that just died is still in the cluster's metadata for a few seconds, and an
+    admin request sent to it fails to connect; with several brokers that is asked again (of
+    another broker) until ``leader_timeout``, instead of failing the caller.
     """
+    wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
+    deadline = time.monotonic() + leader_timeout
+    while True:
+        try:
+            return _ensure_topics_once(settings, wanted, leader_timeout=leader_timeout)
+        except _UNREACHABLE_NODE as exc:
+            if time.monotonic() >= deadline:
+                raise
+            logger.info("a Kafka node did not answer while checking topics (%s); again", exc)
+            time.sleep(0.5)
+
+
+def _ensure_topics_once(
+    settings: KafkaSettings, wanted: list[str], *, leader_timeout: float
+) -> list[str]:
     topics = Topics(settings.topic_prefix)
-    wanted = list(names) if names is not None else list(topics.all())
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())

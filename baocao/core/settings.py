@@ -330,6 +330,9 @@ class StackSettings(BaseSettings):
     #: user so a fresh checkout or a test stack does not download them again.
     cache_dir: Path = Field(default_factory=lambda: _user_cache_dir() / "baocao")
     kafka_version: str = "4.1.1"
+    #: Kafka nodes (each a broker and a KRaft controller); from 3 on, topics get 3 replicas and
+    #: ``min.insync.replicas=2``. Node k uses the ports below plus ``10 * (k - 1)``.
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
     kafka_port: int = 19092
     #: The controller listener (SASL/PLAIN, the broker's own password; loopback only).
     kafka_controller_port: int = 19093

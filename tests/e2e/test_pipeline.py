@@ -1,9 +1,10 @@
-"""The whole pipeline through its public commands, checked against totals computed here.
+"""The whole pipeline through its public commands, checked against a recomputation.
 
 ``baocao migrate``, ``worker``, ``sink``, ``simulate`` and ``publish`` run as subprocesses
 against the real Kafka and ClickHouse, exactly as an operator runs them. The expected figures
-are recomputed in this file from the published lines with plain Python (no pipeline code), and
-every row of both BI views must match them: a revision counted twice, a stale or duplicate
+are recomputed from the published lines with plain Python (``support.recompute``, no pipeline
+code; the chaos suite checks with the same functions), and every row of both BI views must
+match them: a revision counted twice, a stale or duplicate
 report counted at all, or a ratio averaged instead of summed makes this test fail.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -22,6 +22,14 @@ import pytest
 import vietnam_provinces as vp
 from clickhouse_driver import Client
 from support.cli import run, start
+from support.recompute import (
+    expected_commune_rows,
+    expected_latest,
+    expected_province_rows,
+    mixed_input,
+    simulated_month,
+    stale_report_ids,
+)
 from support.settings import environment
 from support.wait import eventually
 
@@ -54,134 +62,18 @@ def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterato
         process.stop()
 
 
-# ---------------------------------------------------------------- the test's own arithmetic
-
-
-def load_catalogue_file() -> list[dict[str, Any]]:
-    return list(json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["indicators"])
-
-
-def expected_latest(lines: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The report that counts per commune and period: the highest revision, first come."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for line in lines:
-        key = (line["commune_code"], line["period"])
-        if key not in latest or line["revision"] > latest[key]["revision"]:
-            latest[key] = line
-    return latest
-
-
-def expected_province_rows(
-    latest: dict[tuple[str, str], dict[str, Any]],
-) -> dict[tuple[str, str, str], tuple[float | None, int]]:
-    catalogue = load_catalogue_file()
-    by_province: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
-    for line in latest.values():
-        by_province[(line["province_code"], line["period"])].append(line["indicators"])
-    rows: dict[tuple[str, str, str], tuple[float | None, int]] = {}
-    for (province, period), reports in by_province.items():
-        for indicator in catalogue:
-            code = indicator["code"]
-            if indicator["aggregation"] == "ratio":
-                pairs = [
-                    (r[indicator["numerator"]], r[indicator["denominator"]])
-                    for r in reports
-                    if indicator["numerator"] in r and indicator["denominator"] in r
-                ]
-                if pairs:
-                    den = math.fsum(d for _, d in pairs)
-                    value = math.fsum(n for n, _ in pairs) / den if den else None
-                    rows[(province, period, code)] = (value, len(pairs))
-                continue
-            values = [r[code] for r in reports if code in r]
-            if not values:
-                continue
-            if indicator["aggregation"] == "max":
-                figure = max(values)
-            elif indicator["aggregation"] == "min":
-                figure = min(values)
-            else:
-                figure = math.fsum(values)
-            rows[(province, period, code)] = (figure, len(values))
-    return rows
-
-
-def stale_report_ids(lines: list[dict[str, Any]]) -> set[str]:
-    """Reports that arrive after a higher revision of the same commune and period."""
-    highest: dict[tuple[str, str], int] = {}
-    stale: set[str] = set()
-    for line in lines:
-        key = (line["commune_code"], line["period"])
-        if line["revision"] < highest.get(key, 0):
-            stale.add(line["report_id"])
-        highest[key] = max(highest.get(key, 0), line["revision"])
-    return stale
-
-
 # ---------------------------------------------------------------- the input
 
 
 def make_input(env: dict[str, str], tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict]]:
     """Simulated reports plus revisions, resends, stale and conflicting revisions and invalid
     reports; returns (lines to publish in order, the invalid ones among them)."""
-    generated = tmp_path / "generated.jsonl"
-    result = run(
-        "simulate",
-        "--communes",
-        "400",
-        "--seed",
-        "7",
-        "--period",
-        PERIOD,
-        "--revisions",
-        "0.25",
-        "--output",
-        str(generated),
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = [json.loads(text) for text in generated.read_text().splitlines() if text.strip()]
+    lines = simulated_month(env, tmp_path / "generated.jsonl", communes=400, seed=7, period=PERIOD)
     assert len({line["commune_code"] for line in lines}) == 400
     corrected = [line for line in lines if line["revision"] == 2]
     assert len(corrected) >= 50, "the simulation must contain corrections to test them"
 
-    first_revision = {line["commune_code"]: line for line in lines if line["revision"] == 1}
-    extra: list[dict[str, Any]] = []
-    # A resend of a report already accepted (exact duplicate) and of a superseded one (stale).
-    extra += [dict(line) for line in corrected[:10]]
-    extra += [dict(first_revision[line["commune_code"]]) for line in corrected[10:20]]
-    # A third revision that corrects a correction.
-    for line in corrected[20:30]:
-        third = json.loads(json.dumps(line))
-        third.update(report_id=str(uuid.uuid4()), revision=3)
-        third["indicators"]["tthc_received"] += 1000
-        extra.append(third)
-    # Same revision number, different figures: a conflict, refused.
-    conflicts = []
-    for line in corrected[30:35]:
-        conflict = json.loads(json.dumps(line))
-        conflict["report_id"] = str(uuid.uuid4())
-        conflict["indicators"]["tthc_received"] += 7
-        conflicts.append(conflict)
-    # A few reports for a second period, so periods stay apart.
-    for line in lines[:15]:
-        other = json.loads(json.dumps(line))
-        other.update(report_id=str(uuid.uuid4()), period=SECOND_PERIOD, revision=1)
-        extra.append(other)
-
-    template = first_revision[next(iter(first_revision))]
-    invalid: list[dict[str, Any]] = []
-    for changes in (
-        {"commune_code": "99999"},
-        {"province_code": "79" if template["province_code"] != "79" else "01"},
-        {"indicators": {"tthc_received": -5.0}},
-        {"indicators": {"no_such_indicator": 1.0}},
-        {"indicators": {"tthc_on_time_rate": 0.9}},
-        {"period": "2025-13"},
-    ):
-        bad = {**json.loads(json.dumps(template)), **changes, "report_id": str(uuid.uuid4())}
-        invalid.append(bad)
-    return lines + extra + conflicts + invalid, invalid + conflicts
+    return mixed_input(lines, second_period=SECOND_PERIOD)
 
 
 # ---------------------------------------------------------------- the test
@@ -273,11 +165,7 @@ def test_views_match_an_independent_recomputation(
         test_settings,
         "SELECT commune_code, period, indicator_code, value, revision FROM commune_indicators",
     )
-    expected_communes = {
-        (c, per, code): (value, line["revision"])
-        for (c, per), line in latest.items()
-        for code, value in line["indicators"].items()
-    }
+    expected_communes = expected_commune_rows(latest)
     assert {(c, per, code): (v, r) for c, per, code, v, r in commune_rows} == expected_communes
 
     # Province metadata in the view comes from the reference data.

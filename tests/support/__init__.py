@@ -6,6 +6,7 @@
 - :mod:`support.clock`: a fake clock for code that sleeps.
 - :mod:`support.net`: free loopback ports.
 - :mod:`support.records`: records of the worker's output topics.
+- :mod:`support.recompute`: the views' figures recomputed from published lines (e2e, chaos).
 - :mod:`support.gateway`, :mod:`support.dashboard`: a running gateway; a seeded dashboard month.
 
 ``tests/`` is on ``sys.path`` when pytest loads ``tests/conftest.py`` (rootdir import mode), so

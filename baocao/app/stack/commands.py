@@ -18,6 +18,7 @@ from rich.table import Table
 from baocao.app.bi.exceptions import BiAccessError
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.exceptions import StackError
+from baocao.app.stack.kafka import kafka_client_environment
 from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
 from baocao.app.stack.lifecycle import stack_down, stack_status, stack_up
 from baocao.app.stack.status import ComponentStatus, render_table, to_json
@@ -45,7 +46,10 @@ stack_app = typer.Typer(
     "The first run downloads the Kafka jars with Maven (cached for later runs) and formats"
     " Kafka's storage. Running it again while the servers run changes nothing.\n\n"
     "It also writes ClickHouse's read-only BI users (baocao_bi and one per province,"
-    " passwords generated into the stack home); `baocao bi credentials` prints them.",
+    " passwords generated into the stack home); `baocao bi credentials` prints them.\n\n"
+    "--brokers 3 runs three Kafka nodes (a KRaft quorum; topics with 3 replicas and"
+    " min.insync.replicas=2) on the Kafka ports plus 0, 10 and 20; it prints the client"
+    " settings to export.",
 )
 def up(
     timeout: float | None = typer.Option(
@@ -55,9 +59,20 @@ def up(
         help="Seconds to wait for the servers to answer"
         " (default: BAOCAO_STACK_STARTUP_TIMEOUT_SECONDS).",
     ),
+    brokers: int | None = typer.Option(
+        None,
+        "--brokers",
+        min=1,
+        max=9,
+        help="Kafka nodes (broker and controller each); fixed when a stack home is first"
+        " started (default: BAOCAO_STACK_KAFKA_BROKERS, 1).",
+    ),
 ) -> None:
     """Start the servers that are not running; wait until every one answers."""
     settings = Settings()
+    if brokers is not None:
+        stack = settings.stack.model_copy(update={"kafka_brokers": brokers})
+        settings = settings.model_copy(update={"stack": stack})
     bi_access = BiAccess.configured(settings)
     try:
         statuses = stack_up(
@@ -68,7 +83,16 @@ def up(
         )
     except (StackError, BiAccessError) as exc:
         _fail(exc)
-    _console().print(_table(statuses, settings))
+    console = _console()
+    console.print(_table(statuses, settings))
+    client_env = kafka_client_environment(settings.stack)
+    if client_env:
+        console.print(
+            "Kafka runs on several nodes: give every client (worker, sink, publish, ...)\n  "
+            + " ".join(f"{name}={value}" for name, value in client_env.items()),
+            markup=False,
+            highlight=False,
+        )
 
 
 @stack_app.command(

@@ -1,6 +1,9 @@
-"""Kafka 4 in KRaft mode: one process that is both controller and broker, on loopback.
+"""Kafka 4 in KRaft mode on loopback: one node, or a cluster of N (``--brokers 3``).
 
-Files under the stack home::
+Every node is both a controller and a broker (KRaft "combined" mode), so N nodes are a
+controller quorum of N voters as well as N brokers: with three, one node can die and the
+cluster still elects leaders and accepts ``acks=all`` writes. Files under the stack home, for
+node 1 (``kafka``) and for node k > 1 (``kafka-k``)::
 
     kafka/server.properties   rendered from kafka-server.properties (ports from StackSettings;
                               mode 0600: the broker's own passwords)
@@ -11,14 +14,23 @@ Files under the stack home::
     logs/kafka.log            the broker's log (Log4j 2, rolling)
     logs/kafka.out            the JVM's own stdout/stderr (start-up failures, crashes)
 
+Node k listens on ``kafka_port + 10 * (k - 1)`` (clients, SASL) and ``kafka_controller_port +
+10 * (k - 1)`` (the quorum), so a one-node stack keeps exactly the ports it always had; every
+node has the same principals' credentials (kept once, under ``kafka/credentials``). With three
+or more nodes every topic the brokers create by default has three replicas and
+``min.insync.replicas=2``.
+
 The storage is formatted once, when ``data/meta.properties`` does not exist yet; later starts
-reuse the data and the cluster id.
+reuse the data and the cluster id. Node 1 draws the cluster id; the others take it from node 1.
+The number of nodes is fixed when the storage is formatted (the quorum's voters): to change it,
+stop the stack and start from a new stack home.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,13 +55,62 @@ from baocao.core.principals import (
 )
 from baocao.core.settings import KafkaSettings, StackSettings
 
-__all__ = ["KafkaServer", "new_cluster_id"]
+__all__ = [
+    "KafkaServer",
+    "kafka_client_environment",
+    "kafka_nodes",
+    "new_cluster_id",
+    "node_port",
+]
 
 logger = logging.getLogger(__name__)
 
 FORMAT_TIMEOUT_SECONDS = 120.0
 #: The static PLAIN user of the controller listener (the node itself).
 CONTROLLER_USER = "controller"
+#: Node k's ports are node 1's plus ``PORT_STEP * (k - 1)``.
+PORT_STEP = 10
+#: Replicas of a topic and the replicas that must acknowledge a write, once there are enough
+#: nodes: one node may be down (or restarting) without refusing ``acks=all`` producers.
+REPLICAS = 3
+MIN_INSYNC_REPLICAS = 2
+
+
+def node_port(base: int, node: int) -> int:
+    """Node ``node``'s port for a port whose node-1 value is ``base`` (0: off stays off)."""
+    return base + PORT_STEP * (node - 1) if base else 0
+
+
+def node_name(node: int) -> str:
+    """The managed process and folder name of a node: ``kafka``, ``kafka-2``, ..."""
+    return "kafka" if node == 1 else f"kafka-{node}"
+
+
+def kafka_nodes(settings: StackSettings) -> int:
+    """How many Kafka nodes the stack home has: ``kafka_brokers``, or more when a larger
+    cluster was formatted there (so ``status`` and ``down`` find every node of it)."""
+    home = settings.home.absolute()
+    found = [
+        int(match.group(1))
+        for path in home.glob("kafka-*")
+        if (match := re.fullmatch(r"kafka-(\d+)", path.name)) and path.is_dir()
+    ]
+    return max([settings.kafka_brokers, *found])
+
+
+def kafka_client_environment(settings: StackSettings) -> dict[str, str]:
+    """What clients of a several-node stack need beyond the defaults (empty for one node):
+    every node to bootstrap from, and the replication of the topics they create."""
+    nodes = kafka_nodes(settings)
+    if nodes == 1:
+        return {}
+    servers = ",".join(
+        f"127.0.0.1:{node_port(settings.kafka_port, node)}" for node in range(1, nodes + 1)
+    )
+    return {
+        "BAOCAO_KAFKA_BOOTSTRAP_SERVERS": servers,
+        "BAOCAO_KAFKA_REPLICATION_FACTOR": str(min(REPLICAS, nodes)),
+    }
 
 
 def new_cluster_id() -> str:
@@ -65,18 +126,24 @@ def new_cluster_id() -> str:
 
 
 class KafkaServer:
-    """The stack's Kafka broker (see the module docstring for its files)."""
+    """One node of the stack's Kafka: broker and controller (see the module docstring)."""
 
-    name = "kafka"
-
-    def __init__(self, settings: StackSettings, *, java: str = "java") -> None:
+    def __init__(
+        self, settings: StackSettings, *, java: str = "java", node: int = 1, nodes: int = 1
+    ) -> None:
+        if not 1 <= node <= nodes:
+            raise ValueError(f"node {node} of {nodes}")
         self.settings = settings
+        self.node = node
+        self.nodes = nodes
+        self.name = node_name(node)
         home = settings.home.absolute()
-        self.folder = home / "kafka"
+        self.folder = home / self.name
         self.data_dir = self.folder / "data"
         self.properties_file = self.folder / "server.properties"
         self.log4j_file = self.folder / "log4j2.xml"
-        self.log_file = logs_dir(home) / "kafka.log"
+        self.log_file = logs_dir(home) / f"{self.name}.log"
+        self._first_data_dir = home / node_name(1) / "data"
         self.libs = kafka_jars_dir(
             cache_dir=settings.cache_dir, kafka_version=settings.kafka_version
         )
@@ -96,19 +163,27 @@ class KafkaServer:
             ],
             home=home,
             cwd=self.folder,
-            log_file=logs_dir(home) / "kafka.out",
+            log_file=logs_dir(home) / f"{self.name}.out",
             # A clean shutdown flushes logs and writes a checkpoint, which makes the next start
             # faster; a single node needs a few seconds for it.
             stop_timeout=45.0,
         )
 
     @property
+    def port(self) -> int:
+        return node_port(self.settings.kafka_port, self.node)
+
+    @property
+    def controller_port(self) -> int:
+        return node_port(self.settings.kafka_controller_port, self.node)
+
+    @property
     def ports(self) -> tuple[int, ...]:
-        return (self.settings.kafka_port, self.settings.kafka_controller_port)
+        return (self.port, self.controller_port)
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.settings.kafka_port}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def plain_admin_marker(self) -> Path:
@@ -118,8 +193,13 @@ class KafkaServer:
         return self.folder / "plain-admin"
 
     def admin_settings(self) -> KafkaSettings:
-        """Client settings of the stack's admin principal (a super user) on its listener."""
-        base = KafkaSettings(bootstrap_servers=self.bootstrap_servers, client_id="baocao-stack")
+        """Client settings of the stack's admin principal (a super user) on its listener;
+        the topics it creates get the replication the cluster can give."""
+        base = KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id="baocao-stack",
+            replication_factor=min(REPLICAS, self.nodes),
+        )
         admin = resolve_kafka(base, self.settings, Principal.ADMIN)
         if self.plain_admin_marker.exists():
             return admin.model_copy(update={"sasl_mechanism": "PLAIN"})
@@ -158,10 +238,11 @@ class KafkaServer:
             self.properties_file,
             render(
                 "kafka-server.properties",
-                port=self.settings.kafka_port,
-                controller_port=self.settings.kafka_controller_port,
+                port=self.port,
+                controller_port=self.controller_port,
                 data_dir=self.data_dir,
                 partitions=4,
+                **self._cluster_template_values(),
                 broker_password=broker,
                 controller_password=_jaas_quoted(credentials[CONTROLLER_USER].password),
                 plain_mechanism=",PLAIN" if plain else "",
@@ -195,6 +276,20 @@ class KafkaServer:
         brokers = len(cluster.get("brokers", []))
         return Health(ok=True, detail=f"cluster {cluster.get('cluster_id')}, {brokers} broker(s)")
 
+    def _cluster_template_values(self) -> dict[str, object]:
+        """This node's id, the quorum's voters and the replication the cluster can give."""
+        voters = ",".join(
+            f"{node}@127.0.0.1:{node_port(self.settings.kafka_controller_port, node)}"
+            for node in range(1, self.nodes + 1)
+        )
+        replicas = min(REPLICAS, self.nodes)
+        return {
+            "node_id": self.node,
+            "voters": voters,
+            "replicas": replicas,
+            "min_insync": min(MIN_INSYNC_REPLICAS, replicas - 1) if replicas > 1 else 1,
+        }
+
     def _jvm_logging_options(self) -> list[str]:
         return [
             f"-Dlog4j2.configurationFile={self.log4j_file}",
@@ -203,6 +298,23 @@ class KafkaServer:
             f"{self.libs}/*",
         ]
 
+    def _cluster_id(self) -> str:
+        """A new id for node 1; node 1's id for the others (one cluster, one id)."""
+        if self.node == 1:
+            return new_cluster_id()
+        meta = self._first_data_dir / "meta.properties"
+        try:
+            text = meta.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ProcessStartError(
+                f"cannot format {self.name}: node 1 has no storage yet ({meta})"
+            ) from exc
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster.id":
+                return value.strip()
+        raise ProcessStartError(f"{meta} names no cluster.id")
+
     def _format_storage(self, users: Sequence[ScramCredential]) -> None:
         """``kafka-storage format`` with the SCRAM users ``users``.
 
@@ -210,7 +322,7 @@ class KafkaServer:
         world-readable): the tool's class and arguments go into a Java argument file (mode
         0600, removed afterwards) that the launcher reads, so ``ps`` only shows ``@file``.
         """
-        cluster_id = new_cluster_id()
+        cluster_id = self._cluster_id()
         arguments = [
             "kafka.tools.StorageTool",
             "format",

@@ -25,7 +25,7 @@ from baocao.app.stack.exceptions import (
     StartupTimeoutError,
 )
 from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_present
-from baocao.app.stack.kafka import KafkaServer
+from baocao.app.stack.kafka import KafkaServer, kafka_nodes
 from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
 from baocao.app.stack.locks import file_lock
 from baocao.app.stack.preflight import check_tools
@@ -51,8 +51,15 @@ STATUS_PROBE_SECONDS = 3.0
 def servers(
     settings: StackSettings, *, java: str = "java", database: str = "baocao"
 ) -> list[Component]:
-    """The stack's servers in start order (Kafka first: it takes longest to be ready)."""
-    return [KafkaServer(settings, java=java), ClickHouseServer(settings, database=database)]
+    """The stack's servers in start order (Kafka first: it takes longest to be ready).
+
+    Kafka is ``kafka_brokers`` nodes, or as many as the stack home already holds.
+    """
+    nodes = kafka_nodes(settings)
+    kafka: list[Component] = [
+        KafkaServer(settings, java=java, node=node, nodes=nodes) for node in range(1, nodes + 1)
+    ]
+    return [*kafka, ClickHouseServer(settings, database=database)]
 
 
 def stack_up(
@@ -107,7 +114,12 @@ def stack_up(
         for component in components:
             health = _wait_healthy(component, deadline=deadline, timeout=wait)
             logger.info("%s is healthy: %s", component.name, health.detail)
-            if pipeline is not None and isinstance(component, KafkaServer):
+            # Once every node answers: topics with three replicas need all three brokers.
+            if (
+                pipeline is not None
+                and isinstance(component, KafkaServer)
+                and component.node == component.nodes
+            ):
                 _apply_kafka_access(component, pipeline)
     return stack_status(settings)
 

@@ -48,6 +48,7 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
             controller_port=31093,
             data_dir=server.data_dir,
             partitions=4,
+            **server._cluster_template_values(),  # one node
             broker_password="b",
             controller_password="c",
             plain_mechanism="",
