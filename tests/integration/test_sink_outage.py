@@ -30,6 +30,7 @@ from test_sink import all_committed, committed, publish, running_sink
 
 from baocao.core import kafka
 from baocao.core.clickhouse import connect
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.settings import (
     ClickHouseSettings,
@@ -88,21 +89,25 @@ def test_frozen_clickhouse_pauses_the_sink_without_a_rebalance_and_loses_nothing
     own_stack: StackSettings,
 ) -> None:
     name = f"t{uuid.uuid4().hex[:10]}"
-    settings = Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=f"127.0.0.1:{own_stack.kafka_port}", topic_prefix=name
-        ),
-        clickhouse=ClickHouseSettings(port=own_stack.clickhouse_tcp_port, database=name),
-        sink=SinkSettings(
-            group_id=f"{name}-sink",
-            batch_rows=200,
-            flush_interval_seconds=0.3,
-            retry_initial_seconds=0.2,
-            retry_max_seconds=1.0,
-            max_poll_interval_seconds=MAX_POLL_INTERVAL_SECONDS,
-        ),
-        stack=own_stack,
-    ).with_clickhouse_login("admin")  # the stack generated its logins
+    # The stack generated its ClickHouse logins and Kafka principals: the test is the admin.
+    settings = with_principal(
+        Settings(
+            kafka=KafkaSettings(
+                bootstrap_servers=f"127.0.0.1:{own_stack.kafka_port}", topic_prefix=name
+            ),
+            clickhouse=ClickHouseSettings(port=own_stack.clickhouse_tcp_port, database=name),
+            sink=SinkSettings(
+                group_id=f"{name}-sink",
+                batch_rows=200,
+                flush_interval_seconds=0.3,
+                retry_initial_seconds=0.2,
+                retry_max_seconds=1.0,
+                max_poll_interval_seconds=MAX_POLL_INTERVAL_SECONDS,
+            ),
+            stack=own_stack,
+        ).with_clickhouse_login("admin"),
+        Principal.ADMIN,
+    )
     topics = Topics(name)
     migrate(settings.clickhouse)
     kafka.ensure_topics(settings.kafka)
