@@ -37,6 +37,7 @@ __all__ = [
     "PREVIOUS",
     "Seeded",
     "add_report",
+    "announce_upcoming",
     "insert",
     "missing_commune_reports",
     "seed",
@@ -167,3 +168,11 @@ def missing_commune_reports(client: Client, seeded: Seeded) -> None:
             records.figure(HANOI, PERIOD, "tthc_received", 4, 33.0, communes_reported=3)
         ),
     )
+
+
+def announce_upcoming(client: Client) -> str:
+    """What the worker's clock announces before anyone reports: today's daily period, due
+    tomorrow, empty. The newest period the views know, and not where the news is."""
+    today = period_containing(ReportType.DAILY, NOW).text
+    insert(client, REPORTING_PERIODS, reporting_period_row(records.reporting_period(today, NOW)))
+    return today

@@ -24,12 +24,14 @@ from rich.table import Table
 
 from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import credentials_path, ensure_credentials
+from baocao.app.dashboard.links import dashboard_link
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.lifecycle import stack_up
 from baocao.app.stack.process import ManagedProcess
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
 from baocao.core.models import CommuneReport
+from baocao.core.periods import parse_period
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
@@ -37,7 +39,7 @@ from baocao.producers.publisher import ReportPublisher
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 
-__all__ = ["DemoError", "DemoResult", "dashboard_process", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "dashboard_process", "published_link", "run_demo"]
 
 #: The indicator whose provincial totals the demo waits for: every report carries it.
 CHECK_INDICATOR = "tthc_received"
@@ -69,7 +71,7 @@ class DemoResult:
     #: From the first report sent to the last provincial figure visible in ClickHouse.
     end_to_end_seconds: float
     provinces: int
-    #: Where the dashboard started by the demo answers (None: not asked for).
+    #: The dashboard's link to the published period (None: no dashboard asked for).
     dashboard_url: str | None = None
 
     @property
@@ -105,6 +107,14 @@ def dashboard_process(settings: Settings, *, port: int) -> ManagedProcess:
         [*_baocao_command(), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
         home=settings.stack.home,
         env=settings.as_environment(),
+    )
+
+
+def published_link(port: int, period: str) -> str:
+    """The dashboard's link to the period the demo published: it opens on that month,
+    whatever else the views hold (announced daily periods, older months)."""
+    return dashboard_link(
+        f"http://127.0.0.1:{port}", report_type=str(parse_period(period).report_type), period=period
     )
 
 
@@ -198,7 +208,7 @@ def run_demo(
     if dashboard_port is not None:
         dashboard = dashboard_process(settings, port=dashboard_port)
         status = dashboard.start()
-        dashboard_url = f"http://127.0.0.1:{dashboard_port}/"
+        dashboard_url = published_link(dashboard_port, period)
         console.print(f"dashboard: pid {status.pid}, log {status.log_file}")
     return DemoResult(
         period=period,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from clickhouse_driver import Client
@@ -24,6 +25,7 @@ __all__ = [
     "connect",
     "describe_error",
     "quote_identifier",
+    "select_rows",
     "wait_for_clickhouse",
 ]
 
@@ -60,6 +62,17 @@ def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overri
         options["database"] = settings.database
     options.update(overrides)
     return Client(**options)
+
+
+def select_rows(
+    client: Client, query: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of ``query`` as dicts keyed by column name (``with_column_types``), so a
+    reader names what it uses and a column added to a view, or moved in it, breaks nothing.
+    Give every computed column an alias: its name is the expression's text otherwise."""
+    rows, columns = client.execute(query, params, with_column_types=True)
+    names = [name for name, _type in columns]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def describe_error(exc: BaseException) -> str:

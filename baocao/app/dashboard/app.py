@@ -56,6 +56,12 @@ def create_app(queries: DashboardQueries) -> FastAPI:
     def periods() -> list[dict[str, Any]]:
         return queries.periods()
 
+    @app.get("/api/periods/default")
+    def default_period() -> dict[str, str]:
+        """Where the page opens when its URL names no period (see
+        :meth:`DashboardQueries.default_period`)."""
+        return queries.default_period()
+
     @app.get("/api/overview")
     def overview(report_type: str = Query(...), period: str = Query(...)) -> dict[str, Any]:
         return queries.overview(report_type=_report_type(report_type), period=period)
