@@ -33,6 +33,7 @@ from baocao.sinks.clickhouse.rows import (
 
 __all__ = [
     "HANOI",
+    "NOW",
     "PERIOD",
     "PREVIOUS",
     "Seeded",

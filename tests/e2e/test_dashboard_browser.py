@@ -25,6 +25,7 @@ from dashboard_support import (
     seed,
 )
 from net_support import free_port
+from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from baocao.app.dashboard.links import dashboard_link
@@ -158,7 +159,7 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
 
 
 def test_shared_links_open_their_period_and_survive_reload_and_back(
-    page: Page, dashboard_url: str, db: Client
+    page: Page, dashboard_url: str, db: Client, tmp_path: Path
 ) -> None:
     """The demo prints a link to the month it published; a province link is shared, reloaded,
     and the browser's back button returns to the overview."""
@@ -193,6 +194,15 @@ def test_shared_links_open_their_period_and_survive_reload_and_back(
     expect(page.locator("#period")).to_have_value(PERIOD)
     expect(page.locator("#province-reported")).to_have_text(f"2 / {Seeded().expected}")
     expect(page.locator("main")).to_contain_text("Hà Nội")
+
+    # The report to hand upward: the province page's button downloads its workbook.
+    with page.expect_download() as download:
+        page.locator("#export-xlsx").click()
+    assert download.value.suggested_filename == f"baocao-{HANOI}-monthly-{PERIOD}.xlsx"
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    workbook = load_workbook(saved)
+    assert workbook.sheetnames == ["Tổng hợp", "Chỉ tiêu", "Xã"]
 
     page.go_back()
     expect(page).to_have_url(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))

@@ -83,6 +83,11 @@ class DashboardQueries:
         self._settings = settings
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
 
+    @property
+    def settings(self) -> ClickHouseSettings:
+        """Where it reads (the download routes export from the same database)."""
+        return self._settings
+
     @contextmanager
     def _client(self) -> Iterator[Client]:
         client = connect(self._settings)
