@@ -16,9 +16,9 @@ import pytest
 import sink_support as records
 from clickhouse_driver import Client
 from dashboard_support import HANOI, NOW, PERIOD, Seeded, insert, seed
+from export_support import facts, table
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from openpyxl.worksheet.worksheet import Worksheet
 from typer.testing import CliRunner
 
 from baocao.app.cli import app
@@ -98,22 +98,6 @@ def export(settings: Settings, tmp_path: Path, *args: str) -> Path:
 
 def view(db: Client, sql: str, **params: Any) -> list[dict[str, Any]]:
     return select_rows(db, sql, {"t": "monthly", "p": PERIOD, **params})
-
-
-def table(ws: Worksheet) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
-    """The header (text -> column index) and the rows below it, the total row last."""
-    header = [cell.value for cell in ws[HEADER_ROW]]
-    rows = list(ws.iter_rows(min_row=HEADER_ROW + 1, values_only=True))
-    return {str(text): index for index, text in enumerate(header)}, rows
-
-
-def facts(ws: Worksheet) -> dict[str, Any]:
-    """The summary sheet: label -> value."""
-    return {
-        str(name): value
-        for name, value in ws.iter_rows(min_row=HEADER_ROW, max_col=2, values_only=True)
-        if name
-    }
 
 
 def dossiers_column(columns: dict[str, int]) -> str:
