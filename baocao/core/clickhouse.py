@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from clickhouse_driver import Client
@@ -25,6 +26,7 @@ __all__ = [
     "connect",
     "describe_error",
     "quote_identifier",
+    "reading",
     "select_rows",
     "wait_for_clickhouse",
 ]
@@ -62,6 +64,24 @@ def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overri
         options["database"] = settings.database
     options.update(overrides)
     return Client(**options)
+
+
+@contextmanager
+def reading(settings: ClickHouseSettings, *, error: type[Exception]) -> Iterator[Client]:
+    """A client for one reader's batch of queries, disconnected after it (a fresh one per
+    batch keeps readers thread-safe: clickhouse-driver clients are not). A server that does
+    not answer, or a missing view, becomes ``error`` (the reader's own family) with where it
+    looked and what to try."""
+    client = connect(settings)
+    try:
+        yield client
+    except TRANSIENT_ERRORS as exc:
+        raise error(
+            f"ClickHouse {settings.host}:{settings.port} database {settings.database}:"
+            f" {describe_error(exc)} (is it up, and migrated? `baocao migrate`)"
+        ) from exc
+    finally:
+        client.disconnect()
 
 
 def select_rows(

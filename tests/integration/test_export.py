@@ -45,6 +45,15 @@ from baocao.sinks.clickhouse.rows import (
 pytestmark = pytest.mark.integration
 
 HCMC = "79"
+#: The views' columns and the export's labels of the counts and percentages.
+COUNTS = (
+    ("communes_expected", "expected"),
+    ("communes_reported", "reported"),
+    ("communes_on_time", "on_time"),
+    ("communes_late", "late"),
+    ("communes_missing", "missing"),
+)
+PERCENTAGES = (("completeness_pct", "completeness"), ("timeliness_pct", "timeliness"))
 APPROVED_AT = (NOW - timedelta(days=3)).replace(microsecond=0)
 
 
@@ -283,24 +292,10 @@ def test_national_workbook_equals_the_views(
     }
     for row in provinces:
         expected = views[row[columns[words["province_code"]]]]
-        for key, column in (
-            ("communes_expected", "expected"),
-            ("communes_reported", "reported"),
-            ("communes_on_time", "on_time"),
-            ("communes_late", "late"),
-            ("communes_missing", "missing"),
-            ("completeness_pct", "completeness"),
-            ("timeliness_pct", "timeliness"),
-        ):
+        for key, column in (*COUNTS, *PERCENTAGES):
             assert row[columns[words[column]]] == expected[key], (row, key)
     # The national row is the views' own, and the provinces add up to it.
-    for key, column in (
-        ("communes_expected", "expected"),
-        ("communes_reported", "reported"),
-        ("communes_on_time", "on_time"),
-        ("communes_late", "late"),
-        ("communes_missing", "missing"),
-    ):
+    for key, column in COUNTS:
         assert total[columns[words[column]]] == national[key]
         assert sum(row[columns[words[column]]] for row in provinces) == national[key]
     by_code = {row[columns[words["province_code"]]]: row for row in provinces}

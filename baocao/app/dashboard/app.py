@@ -20,12 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from baocao.app.dashboard.exceptions import DashboardQueryError
 from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
-from baocao.app.export.labels import Lang
 from baocao.app.export.service import (
     XLSX_MEDIA_TYPE,
+    check_request,
     export_filename,
     export_workbook,
-    validate_request,
 )
 
 __all__ = ["create_app"]
@@ -58,10 +57,10 @@ def create_app(queries: DashboardQueries) -> FastAPI:
 
     def _xlsx(province: str | None, report_type: str, period: str, lang: str) -> Response:
         """The workbook ``baocao export`` writes, as a download."""
-        if lang not in {item.value for item in Lang}:
-            raise HTTPException(422, "lang must be vi or en")
         try:
-            validate_request(province=province, report_type=report_type, period=period)
+            language = check_request(
+                province=province, report_type=report_type, period=period, lang=lang
+            )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         data = export_workbook(
@@ -69,7 +68,7 @@ def create_app(queries: DashboardQueries) -> FastAPI:
             province=province,
             report_type=report_type,
             period=period,
-            lang=Lang(lang),
+            lang=language,
         )
         name = export_filename(province=province, report_type=report_type, period=period)
         return Response(

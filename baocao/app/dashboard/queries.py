@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -22,7 +21,7 @@ from clickhouse_driver import Client
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
 from baocao.core.catalogue import Catalogue, load_catalogue
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error, select_rows
+from baocao.core.clickhouse import reading, select_rows
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.settings import ClickHouseSettings
 
@@ -76,6 +75,21 @@ def _number(value: float | None) -> float | None:
     return float(value)
 
 
+def _counts(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of ``province_completeness`` or ``national_completeness`` as the page names it."""
+    return {
+        "expected": row["communes_expected"],
+        "reported": row["communes_reported"],
+        "on_time": row["communes_on_time"],
+        "late": row["communes_late"],
+        "missing": row["communes_missing"],
+        "completeness_pct": row["completeness_pct"],
+        "timeliness_pct": row["timeliness_pct"],
+        "deadline": _iso(row["deadline"]),
+        "status": row["status"],
+    }
+
+
 class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
@@ -88,19 +102,8 @@ class DashboardQueries:
         """Where it reads (the download routes export from the same database)."""
         return self._settings
 
-    @contextmanager
-    def _client(self) -> Iterator[Client]:
-        client = connect(self._settings)
-        try:
-            yield client
-        except TRANSIENT_ERRORS as exc:
-            raise DashboardQueryError(
-                f"ClickHouse {self._settings.host}:{self._settings.port} database "
-                f"{self._settings.database}: {describe_error(exc)} (is it up, and migrated?"
-                " `baocao migrate`)"
-            ) from exc
-        finally:
-            client.disconnect()
+    def _client(self) -> AbstractContextManager[Client]:
+        return reading(self._settings, error=DashboardQueryError)
 
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
@@ -178,7 +181,7 @@ class DashboardQueries:
                 client,
                 "SELECT province_code, province_name, communes_expected, communes_reported,"
                 " communes_on_time, communes_late, communes_missing, completeness_pct,"
-                " timeliness_pct, status FROM province_completeness"
+                " timeliness_pct, deadline, status FROM province_completeness"
                 " WHERE report_type = %(t)s AND period = %(p)s ORDER BY province_code",
                 params,
             )
@@ -219,14 +222,7 @@ class DashboardQueries:
                 "name": row["province_name"],
                 "row": positions.get(row["province_code"], (0, 0))[0],
                 "col": positions.get(row["province_code"], (0, 0))[1],
-                "expected": row["communes_expected"],
-                "reported": row["communes_reported"],
-                "on_time": row["communes_on_time"],
-                "late": row["communes_late"],
-                "missing": row["communes_missing"],
-                "completeness_pct": row["completeness_pct"],
-                "timeliness_pct": row["timeliness_pct"],
-                "status": row["status"],
+                **_counts(row),
             }
             for row in provinces
         ]
@@ -234,17 +230,9 @@ class DashboardQueries:
         if national:
             row = national[0]
             totals = {
-                "expected": row["communes_expected"],
-                "reported": row["communes_reported"],
-                "on_time": row["communes_on_time"],
-                "late": row["communes_late"],
-                "missing": row["communes_missing"],
-                "completeness_pct": row["completeness_pct"],
-                "timeliness_pct": row["timeliness_pct"],
-                "deadline": _iso(row["deadline"]),
+                **_counts(row),
                 "provinces_complete": row["provinces_complete"],
                 "provinces_approved": row["provinces_approved"],
-                "status": row["status"],
             }
         by_code = {row["indicator_code"]: row for row in figures}
         indicators = [
@@ -359,21 +347,7 @@ class DashboardQueries:
             }
             for indicator in self._pick(set(current))
         ]
-        totals = None
-        if summary:
-            row = summary[0]
-            totals = {
-                "name": row["province_name"],
-                "expected": row["communes_expected"],
-                "reported": row["communes_reported"],
-                "on_time": row["communes_on_time"],
-                "late": row["communes_late"],
-                "missing": row["communes_missing"],
-                "completeness_pct": row["completeness_pct"],
-                "timeliness_pct": row["timeliness_pct"],
-                "deadline": _iso(row["deadline"]),
-                "status": row["status"],
-            }
+        totals = {"name": summary[0]["province_name"], **_counts(summary[0])} if summary else None
         return {
             "code": code,
             "report_type": report_type,

@@ -41,17 +41,16 @@ def export(
     nationally), completeness, timeliness, the deadline and the approval, all read from the
     BI views."""
     from baocao.app.export.exceptions import ExportError
-    from baocao.app.export.labels import Lang
-    from baocao.app.export.service import export_filename, export_workbook, validate_request
+    from baocao.app.export.service import check_request, export_filename, export_workbook
 
     if national == (province is not None):
         raise typer.BadParameter(
             "give either --province CODE or --national", param_hint="--province"
         )
-    if lang not in {item.value for item in Lang}:
-        raise typer.BadParameter("vi or en", param_hint="--lang")
     try:
-        validate_request(province=province, report_type=report_type, period=period)
+        language = check_request(
+            province=province, report_type=report_type, period=period, lang=lang
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     target = output or Path(
@@ -64,7 +63,7 @@ def export(
             province=province,
             report_type=report_type,
             period=period,
-            lang=Lang(lang),
+            lang=language,
         )
     except ExportError as exc:
         typer.echo(f"export failed: {exc}", err=True)

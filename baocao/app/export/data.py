@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from clickhouse_driver import Client
 
 from baocao.app.dashboard.queries import commune_status
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error, select_rows
+from baocao.core.clickhouse import reading, select_rows
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = [
@@ -171,6 +170,20 @@ def _completeness(row: dict[str, Any]) -> Completeness:
     )
 
 
+def _figure(row: dict[str, Any]) -> Figure:
+    """A row of ``province_indicators`` or ``national_indicators`` (which also counts the
+    provinces that reported)."""
+    provinces = row.get("provinces_reported")
+    return Figure(
+        code=row["indicator_code"],
+        value=row["value"],
+        communes_reported=int(row["communes_reported"]),
+        communes_expected=int(row["communes_expected"]),
+        status=row["status"],
+        provinces_reported=None if provinces is None else int(provinces),
+    )
+
+
 def _approval(row: dict[str, Any] | None) -> Approval | None:
     if row is None:
         return None
@@ -197,19 +210,8 @@ class ExportReader:
     def __init__(self, settings: ClickHouseSettings) -> None:
         self._settings = settings
 
-    @contextmanager
-    def _client(self) -> Iterator[Client]:
-        client = connect(self._settings)
-        try:
-            yield client
-        except TRANSIENT_ERRORS as exc:
-            raise ExportQueryError(
-                f"ClickHouse {self._settings.host}:{self._settings.port} database "
-                f"{self._settings.database}: {describe_error(exc)} (is it up, and migrated?"
-                " `baocao migrate`)"
-            ) from exc
-        finally:
-            client.disconnect()
+    def _client(self) -> AbstractContextManager[Client]:
+        return reading(self._settings, error=ExportQueryError)
 
     @staticmethod
     def _known_periods(client: Client, report_type: str) -> str:
@@ -306,16 +308,7 @@ class ExportReader:
             period=period,
             completeness=_completeness(summary[0]),
             approval=_approval(approvals[0] if approvals else None),
-            figures=[
-                Figure(
-                    code=row["indicator_code"],
-                    value=row["value"],
-                    communes_reported=int(row["communes_reported"]),
-                    communes_expected=int(row["communes_expected"]),
-                    status=row["status"],
-                )
-                for row in figures
-            ],
+            figures=[_figure(row) for row in figures],
             communes=rows,
             generated_at=now if now is not None else datetime.now(UTC),
         )
@@ -378,17 +371,7 @@ class ExportReader:
             completeness=_completeness(national[0]),
             provinces_complete=int(national[0]["provinces_complete"]),
             provinces_approved=int(national[0]["provinces_approved"]),
-            figures=[
-                Figure(
-                    code=row["indicator_code"],
-                    value=row["value"],
-                    communes_reported=int(row["communes_reported"]),
-                    communes_expected=int(row["communes_expected"]),
-                    status=row["status"],
-                    provinces_reported=int(row["provinces_reported"]),
-                )
-                for row in figures
-            ],
+            figures=[_figure(row) for row in figures],
             provinces=[
                 ProvinceRow(
                     code=row["province_code"],

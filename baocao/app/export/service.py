@@ -13,7 +13,13 @@ from baocao.core.periods import PeriodError, ReportType, parse_period
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
 
-__all__ = ["XLSX_MEDIA_TYPE", "export_filename", "export_workbook", "validate_request"]
+__all__ = [
+    "XLSX_MEDIA_TYPE",
+    "check_request",
+    "export_filename",
+    "export_workbook",
+    "validate_request",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +40,15 @@ def validate_request(*, province: str | None, report_type: str, period: str) -> 
         raise ValueError(f"{period!r} is a {parsed.report_type} period, not a {report_type} one")
     if province is not None and province not in load_reference().provinces:
         raise ValueError(f"{province!r} is not a province code (two digits, e.g. 01 for Hà Nội)")
+
+
+def check_request(*, province: str | None, report_type: str, period: str, lang: str) -> Lang:
+    """:func:`validate_request` and the language, as the CLI and the download route get
+    them (strings); the language to use, or :class:`ValueError` saying what is wrong."""
+    if lang not in {item.value for item in Lang}:
+        raise ValueError(f"language {lang!r}: give vi or en")
+    validate_request(province=province, report_type=report_type, period=period)
+    return Lang(lang)
 
 
 def export_filename(*, province: str | None, report_type: str, period: str) -> str:

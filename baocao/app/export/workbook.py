@@ -296,10 +296,26 @@ def _warning_text(lang: Lang, commune: CommuneRow) -> str:
     return "; ".join(w.message_vi if lang is Lang.VI else w.message_en for w in commune.warnings)
 
 
-def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) -> Workbook:
-    """The province's report: summary, its figures, and every commune."""
-    title = _title(lang, report.report_type, report.period, name=report.name, code=report.code)
-    subtitle = _subtitle(lang, report.generated_at)
+def _period_items(lang: Lang, report_type: str, period: str) -> list[tuple[str, Any, str]]:
+    return [
+        ("report_type", label(lang, report_type).capitalize(), "General"),
+        ("period", period, "@"),
+    ]
+
+
+def _book(
+    lang: Lang,
+    catalogue: Catalogue,
+    *,
+    title: str,
+    generated_at: datetime,
+    facts: Sequence[tuple[str, Any, str]],
+    figures: Sequence[Figure],
+    national: bool,
+) -> tuple[Workbook, Worksheet]:
+    """A workbook with the summary of ``facts`` and the figures' sheet, and the headed third
+    sheet (communes, or provinces nationally) for the caller to fill."""
+    subtitle = _subtitle(lang, generated_at)
     book = Workbook()
     summary = book.active
     assert summary is not None
@@ -307,14 +323,7 @@ def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) 
     _summary(
         summary,
         lang,
-        [
-            ("province", f"{report.name} ({report.code})", "General"),
-            ("report_type", label(lang, report.report_type).capitalize(), "General"),
-            ("period", report.period, "@"),
-            *_completeness_items(lang, report.completeness),
-            *_approval_items(lang, report.approval),
-            ("generated_at", _local(report.generated_at), _DATE[lang]),
-        ],
+        [*facts, ("generated_at", _local(generated_at), _DATE[lang])],
         title=title,
         subtitle=subtitle,
     )
@@ -322,13 +331,33 @@ def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) 
         book.create_sheet(label(lang, "sheet_indicators")),
         lang,
         catalogue,
-        report.figures,
+        figures,
         title=title,
         subtitle=subtitle,
+        national=national,
+    )
+    ws = book.create_sheet(label(lang, "sheet_provinces" if national else "sheet_communes"))
+    _heading(ws, title, subtitle)
+    return book, ws
+
+
+def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) -> Workbook:
+    """The province's report: summary, its figures, and every commune."""
+    title = _title(lang, report.report_type, report.period, name=report.name, code=report.code)
+    book, ws = _book(
+        lang,
+        catalogue,
+        title=title,
+        generated_at=report.generated_at,
+        facts=[
+            ("province", f"{report.name} ({report.code})", "General"),
+            *_period_items(lang, report.report_type, report.period),
+            *_completeness_items(lang, report.completeness),
+            *_approval_items(lang, report.approval),
+        ],
+        figures=report.figures,
         national=False,
     )
-    ws = book.create_sheet(label(lang, "sheet_communes"))
-    _heading(ws, title, subtitle)
     reported_codes = {code for commune in report.communes for code in commune.figures}
     codes = _ordered(catalogue, reported_codes)
     status_words = {
@@ -383,36 +412,20 @@ def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) 
 def national_workbook(report: NationalReport, catalogue: Catalogue, lang: Lang) -> Workbook:
     """The national report: summary, the national figures, and every province."""
     title = _title(lang, report.report_type, report.period)
-    subtitle = _subtitle(lang, report.generated_at)
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = label(lang, "sheet_summary")
-    _summary(
-        summary,
+    book, ws = _book(
         lang,
-        [
-            ("report_type", label(lang, report.report_type).capitalize(), "General"),
-            ("period", report.period, "@"),
+        catalogue,
+        title=title,
+        generated_at=report.generated_at,
+        facts=[
+            *_period_items(lang, report.report_type, report.period),
             *_completeness_items(lang, report.completeness),
             ("provinces_complete", report.provinces_complete, COUNT),
             ("provinces_approved", report.provinces_approved, COUNT),
-            ("generated_at", _local(report.generated_at), _DATE[lang]),
         ],
-        title=title,
-        subtitle=subtitle,
-    )
-    _figures_sheet(
-        book.create_sheet(label(lang, "sheet_indicators")),
-        lang,
-        catalogue,
-        report.figures,
-        title=title,
-        subtitle=subtitle,
+        figures=report.figures,
         national=True,
     )
-    ws = book.create_sheet(label(lang, "sheet_provinces"))
-    _heading(ws, title, subtitle)
     codes = _ordered(catalogue, {code for p in report.provinces for code in p.figures})
     columns = [
         Column(label(lang, "province_code"), 8),
