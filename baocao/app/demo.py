@@ -29,7 +29,7 @@ from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.lifecycle import stack_up
 from baocao.app.stack.process import ManagedProcess
 from baocao.core.catalogue import load_catalogue
-from baocao.core.clickhouse import connect
+from baocao.core.clickhouse import connect, select_rows
 from baocao.core.models import CommuneReport
 from baocao.core.periods import parse_period
 from baocao.core.reference import load_reference
@@ -248,12 +248,15 @@ def _wait_for_figures(
         with _progress(console) as progress:
             task = progress.add_task("provinces up to date", total=len(expected))
             while True:
-                rows = client.execute(
+                rows = select_rows(
+                    client,
                     "SELECT province_code, value, communes_reported FROM province_indicators"
                     " WHERE period = %(period)s AND indicator_code = %(code)s",
                     {"period": period, "code": CHECK_INDICATOR},
                 )
-                actual = {province: (value, count) for province, value, count in rows}
+                actual = {
+                    row["province_code"]: (row["value"], row["communes_reported"]) for row in rows
+                }
                 done = sum(
                     1
                     for province, (value, count) in expected.items()
@@ -283,9 +286,11 @@ def _wait_for_figures(
 def _provincial_table(settings: Settings, period: str) -> list[dict[str, Any]]:
     client = connect(settings.clickhouse)
     try:
-        rows = client.execute(
-            "SELECT province_code, any(province_name), any(communes_expected),"
-            " max(communes_reported), groupArray(indicator_code), groupArray(value)"
+        rows = select_rows(
+            client,
+            "SELECT province_code, any(province_name) AS name,"
+            " any(communes_expected) AS expected, max(communes_reported) AS reported,"
+            " groupArray(indicator_code) AS codes, groupArray(value) AS figures"
             " FROM province_indicators WHERE period = %(period)s"
             " GROUP BY province_code ORDER BY province_code",
             {"period": period},
@@ -294,13 +299,13 @@ def _provincial_table(settings: Settings, period: str) -> list[dict[str, Any]]:
         client.disconnect()
     return [
         {
-            "code": code,
-            "name": name,
-            "expected": expected,
-            "reported": reported,
-            "values": dict(zip(codes, values, strict=True)),
+            "code": row["province_code"],
+            "name": row["name"],
+            "expected": row["expected"],
+            "reported": row["reported"],
+            "values": dict(zip(row["codes"], row["figures"], strict=True)),
         }
-        for code, name, expected, reported, codes, values in rows
+        for row in rows
     ]
 
 
