@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -403,6 +403,11 @@ def check_exports(
     assert {c for c, row in listed.items() if row[columns["Report status"]] != "Missing"} == set(
         reported
     )
+    # Each commune's status (commune_indicators) agrees with the worker's completeness counts.
+    statuses = Counter(row[columns["Report status"]] for row in communes)
+    assert statuses == {
+        key: summary[key] for key in ("On time", "Late", "Missing") if summary[key]
+    }, statuses
     received = next(name for name in columns if name.startswith("Administrative dossiers"))
     for commune, line in reported.items():
         assert listed[commune][columns["Revision"]] == line["revision"]
