@@ -171,7 +171,7 @@ def _table(
             cell.font, cell.fill = _TOTAL, _TOTAL_FILL
     last = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{max(last_data_row, HEADER_ROW + 1)}"
-    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=freeze_columns + 1)
+    ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{HEADER_ROW + 1}"
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     if freeze_columns:
         ws.print_title_cols = f"A:{get_column_letter(freeze_columns)}"

@@ -129,3 +129,31 @@ def test_requests_are_checked_before_any_query() -> None:
     assert export_filename(province=None, report_type="yearly", period="2025") == (
         "baocao-national-yearly-2025.xlsx"
     )
+
+
+def test_a_period_nobody_reported_in_still_lists_every_commune() -> None:
+    empty = ProvinceReport(
+        code="01",
+        name="Thành phố Hà Nội",
+        report_type="daily",
+        period="2025-08-31",
+        completeness=Completeness(2, 0, 0, 0, 2, 0.0, 0.0, AT, "provisional"),
+        approval=None,
+        figures=[],
+        communes=[
+            CommuneRow("00004", "Phường Ba Đình", "missing"),
+            CommuneRow("00008", "B", "missing"),
+        ],
+        generated_at=AT,
+    )
+    book = province_workbook(empty, CATALOGUE, Lang.EN)
+    assert book["Summary"]["A1"].value == "Daily report 2025-08-31 — Thành phố Hà Nội (01)"
+    assert [r[0] for r in book["Indicators"].iter_rows(min_row=HEADER_ROW, values_only=True)] == [
+        "Indicator code"
+    ]
+    rows = list(book["Communes"].iter_rows(min_row=HEADER_ROW + 1, values_only=True))
+    assert [(r[0], r[2]) for r in rows] == [
+        ("00004", "Missing"),
+        ("00008", "Missing"),
+        ("01", "0 / 2"),
+    ]
