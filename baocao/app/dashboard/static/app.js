@@ -10,6 +10,7 @@
 
 const POLL_MS = 3000;
 const TYPES = ["daily", "weekly", "monthly", "quarterly", "yearly"];
+const MAX_PERIODS = 60;
 const LABELS = {
   vi: {
     title: "Giám sát báo cáo", period: "Kỳ", other: "English",
@@ -142,7 +143,8 @@ function fillSelectors() {
   const types = TYPES.filter((k) => k === type || state.periods.some((p) => p.report_type === k));
   $("type").innerHTML = types.map((k) => `<option value="${k}">${esc(t(k))}</option>`).join("");
   $("type").value = type;
-  const options = periodsOf(type);
+  // A short list: the newest periods of the type (a link to an older one still shows it).
+  const options = periodsOf(type).slice(0, MAX_PERIODS);
   if (period && !options.some((p) => p.period === period)) options.unshift({ period, upcoming: false });
   $("period").innerHTML = options
     .map((p) => `<option value="${esc(p.period)}">${esc(p.period)}${p.upcoming ? ` (${esc(t("upcoming"))})` : ""}</option>`)
