@@ -7,6 +7,8 @@
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
 #                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99)
+#   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
+#                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
 #
 # Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
@@ -22,9 +24,15 @@ SYSTEM_DEPS := scripts/install-system-deps.sh
 # baocao/ reaches producers/, streams/, sinks/ and schemas/ through its symlinks.
 LINT_PATHS := baocao tests bench scripts
 PYTEST_ARGS ?=
+# A venv of its own for chdb (a current ClickHouse in process): pinned, without its optional
+# dependencies, so the project's .venv stays what pyproject.toml says.
+CHDB_VENV := .venv-chdb
+CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
+CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness clean distclean system-deps setup
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness clean distclean system-deps setup \
+	check-current-clickhouse
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -64,6 +72,17 @@ lint: setup
 	$(BIN)/mypy --explicit-package-bases baocao tests bench
 	$(BIN)/lint-imports
 
+$(CHDB_VENV)/.installed: $(CHDB_REQUIREMENTS)
+	rm -rf $(CHDB_VENV)
+	$(PYTHON) -m venv $(CHDB_VENV)
+	$(CHDB_VENV)/bin/python -m pip install --quiet --no-deps --only-binary=:all: \
+		-r $(CHDB_REQUIREMENTS)
+	touch $@
+
+check-current-clickhouse: stack-up $(CHDB_VENV)/.installed
+	$(CHDB_VENV)/bin/python scripts/check_current_clickhouse.py
+	$(CHDB_VENV)/bin/python scripts/check_current_clickhouse.py --server "$(CLICKHOUSE_HTTP_URL)"
+
 bench: setup
 	$(BIN)/python -m bench
 
@@ -81,4 +100,4 @@ clean: stack-down
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) $(CHDB_VENV) *.egg-info

@@ -1,10 +1,12 @@
 """Run the ClickHouse migrations and the BI views on a *current* ClickHouse (chdb, in process),
 and optionally compare every view's answer with a server (the local 18.16).
 
-Not part of CI: chdb is a ~900 MB wheel. See docs/clickhouse.md for when and how to run it:
+CI runs it (``make check-current-clickhouse``: a venv of its own, ``.venv-chdb``, with the
+pinned chdb of ``scripts/chdb-requirements.txt`` installed without its optional dependencies,
+then both modes below). See docs/clickhouse.md. By hand::
 
-    python3.11 -m venv /tmp/chdbvenv && /tmp/chdbvenv/bin/pip install chdb
-    /tmp/chdbvenv/bin/python scripts/check_current_clickhouse.py --server http://127.0.0.1:18123
+    make check-current-clickhouse
+    .venv-chdb/bin/python scripts/check_current_clickhouse.py --server http://127.0.0.1:18123
 
 What it does, on a fresh database of each engine:
 
@@ -19,12 +21,15 @@ What it does, on a fresh database of each engine:
    compares each view's columns, types and rows with chdb's.
 
 Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
-the venv needs nothing else. Exit status 0 when everything matches.
+the venv needs nothing else. The server's login is ``BAOCAO_CLICKHOUSE_USER`` and
+``BAOCAO_CLICKHOUSE_PASSWORD`` when set (as for every client of the project), else ``default``
+without a password. Exit status 0 when everything matches, 1 on any difference or error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -211,13 +216,16 @@ def chdb_engine() -> Engine:
     )
 
 
-def server_engine(url: str) -> Engine:
+def server_engine(url: str, *, user: str, password: str) -> Engine:
     database = f"baocao_check_{uuid.uuid4().hex[:8]}"
+    login = {"X-ClickHouse-User": user, "X-ClickHouse-Key": password}
 
     def post(sql: str, db: str | None) -> str:
         params = {"database": db} if db else {}
         address = f"{url.rstrip('/')}/?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(address, data=sql.encode("utf-8"), method="POST")
+        request = urllib.request.Request(
+            address, data=sql.encode("utf-8"), headers=login, method="POST"
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return str(response.read().decode("utf-8")).strip()
 
@@ -302,7 +310,11 @@ def main() -> int:
     current = run(current_engine)
     problems = check(current_engine.name, current)
     if options.server:
-        server = server_engine(options.server)
+        server = server_engine(
+            options.server,
+            user=os.environ.get("BAOCAO_CLICKHOUSE_USER") or "default",
+            password=os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD", ""),
+        )
         other = run(server)
         problems += check(server.name, other)
         for view in current:

@@ -14,15 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.settings import environment, isolated
 
-from baocao.core.settings import (
-    ClickHouseSettings,
-    KafkaSettings,
-    Settings,
-    SinkSettings,
-    StackSettings,
-    WorkerSettings,
-)
+from baocao.core.settings import Settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,27 +62,15 @@ def unique_name() -> str:
 
 @pytest.fixture
 def test_settings(servers: Settings, unique_name: str, tmp_path: Path) -> Settings:
-    """Settings isolated for one test: own topic prefix, database, groups and worker state."""
-    base = servers
-    return Settings(
-        kafka=KafkaSettings(**{**base.kafka.model_dump(), "topic_prefix": unique_name}),
-        clickhouse=ClickHouseSettings(**{**base.clickhouse.model_dump(), "database": unique_name}),
-        worker=WorkerSettings(
-            **{
-                **base.worker.model_dump(),
-                "app_id": f"{unique_name}-rollup",
-                "data_dir": tmp_path / "worker",
-                "web_port": 0,
-            }
-        ),
-        sink=SinkSettings(**{**base.sink.model_dump(), "group_id": f"{unique_name}-sink"}),
-        stack=StackSettings(**base.stack.model_dump()),
-    )
+    """Settings isolated for one test: own topic prefix, database, groups and worker state
+    (the one settings fixture; :func:`support.settings.isolated` builds it)."""
+    return isolated(servers, unique_name, tmp_path)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a `baocao` subprocess use ``settings``."""
-    return settings.as_environment()
+    """Environment variables that make a `baocao` subprocess use ``settings`` (kept for
+    callers outside the tests; tests use :func:`support.settings.environment`)."""
+    return environment(settings, inherit=False)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Avro body. A consumer therefore knows which schema wrote a message without any r
 can resolve it against its own (reader) schema when versions are mixed.
 
 Versions of one record (``commune_report.v1``, ``commune_report.v2`` ...) only ever add
-fields with defaults (``tests/unit/shared/test_schema_compatibility.py`` enforces it both
+fields with defaults (``tests/unit/core/test_schema_compatibility.py`` enforces it both
 ways), and every codec knows every version *shipped* with the package: a v1 reader decodes
 v2 data (Avro resolution drops the fields it does not know) and a v2 reader decodes v1 data
 (the new fields take their defaults). A version a process was not shipped with is unknown to

@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic, OffsetSpec
 from kafka.errors import KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError
 
 from baocao.core.settings import KafkaSettings
@@ -31,9 +31,14 @@ __all__ = [
     "producer",
     "ssl_context",
     "wait_for_kafka",
+    "wait_for_leaders",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: How long topic creation waits for the new partitions' leaders (a loaded broker needs
+#: a second or two; a stuck one is an error, not a reason to hang).
+LEADER_TIMEOUT_SECONDS = 30.0
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -184,10 +189,18 @@ def _wait_for_metadata(
     )
 
 
-def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
+def ensure_topics(
+    settings: KafkaSettings,
+    names: Iterable[str] | None = None,
+    *,
+    leader_timeout: float = LEADER_TIMEOUT_SECONDS,
+) -> list[str]:
     """Create the pipeline's topics that do not exist yet; return the ones created.
 
     Safe to call from every process at start-up: creating an existing topic is not an error.
+    It returns only once every partition of the new topics has a leader that serves requests
+    (see :func:`wait_for_leaders`), so the first publish after it is not refused with
+    ``NotLeaderForPartitionError`` (which kafka-python retries, but logs as warnings).
     """
     wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
     admin = admin_client(settings)
@@ -208,7 +221,37 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
                     for name in missing
                 ]
             )
+        wait_for_leaders(admin, missing, timeout=leader_timeout)
         logger.info("created Kafka topics %s", ", ".join(missing))
         return missing
     finally:
         admin.close()
+
+
+def wait_for_leaders(admin: KafkaAdminClient, topics: list[str], *, timeout: float) -> None:
+    """Block until every partition of ``topics`` has a leader that answers as the leader.
+
+    A created topic is not usable at once: the controller first elects the leaders, then
+    each leader broker applies that to its own partitions. A metadata request can already
+    name a leader that still refuses produce requests, so this asks in two steps: metadata
+    until every partition names a leader, then a ListOffsets request to each leader, which
+    only the acting leader of a partition answers without ``NotLeaderForPartitionError``.
+
+    Raises:
+        KafkaUnavailableError: some partition had no serving leader within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        admin.wait_for_topics(topics, timeout_ms=int(timeout * 1000))
+        partitions = {
+            TopicPartition(topic["name"], partition["partition_index"]): OffsetSpec.LATEST
+            for topic in admin.describe_topics(topics)
+            for partition in topic["partitions"]
+        }
+        remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
+        admin.list_partition_offsets(partitions, timeout_ms=remaining_ms)
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"the partitions of {', '.join(topics)} had no serving leader within"
+            f" {timeout:.0f}s: {exc}"
+        ) from exc

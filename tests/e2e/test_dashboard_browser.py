@@ -5,18 +5,18 @@ screenshots land in ``ci-artifacts/screenshots/`` for a person to look at."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from clickhouse_driver import Client
-from dashboard_support import (
+from openpyxl import load_workbook
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from support.dashboard import (
     HANOI,
     PERIOD,
     Seeded,
@@ -24,9 +24,9 @@ from dashboard_support import (
     missing_commune_reports,
     seed,
 )
-from net_support import free_port
-from openpyxl import load_workbook
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from support.net import free_port
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.app.dashboard.links import dashboard_link
 from baocao.core.clickhouse import connect
@@ -64,7 +64,7 @@ def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterat
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dashboard.log"
-    env = {**os.environ, **test_settings.as_environment()}
+    env = environment(test_settings)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "baocao", "dashboard", "--port", str(port)],
@@ -73,15 +73,19 @@ def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterat
             stderr=log,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def alive() -> None:
             assert process.poll() is None, log_path.read_text()
-            try:
-                httpx.get(f"{url}/api/periods", timeout=1.0).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
+
+        eventually(
+            lambda: httpx.get(f"{url}/api/periods", timeout=1.0).raise_for_status(),
+            what="the dashboard to answer",
+            timeout=30,
+            interval=0.1,
+            ignoring=(httpx.HTTPError,),
+            alive=alive,
+            log=log_path.read_text,
+        )
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

@@ -5,11 +5,6 @@ reasons, and an exact resend recognised as a duplicate."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import RunningGateway, drop_topics, report_document, running_gateway
+from support.cli import Background, run, start
+from support.gateway import RunningGateway, drop_topics, report_document, running_gateway
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.settings import Settings
@@ -26,23 +24,12 @@ from baocao.core.settings import Settings
 PERIOD = datetime.now(LOCAL_TIMEZONE).strftime("%Y-%m")
 
 
-def baocao(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baocao", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.fixture
 def gateway(
     test_settings: Settings, tmp_path: Path, clickhouse_db: str
 ) -> Iterator[RunningGateway]:
-    env = {**os.environ, **test_settings.as_environment()}
-    migrated = baocao("migrate", env=env)
+    env = environment(test_settings)
+    migrated = run("migrate", env=env)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     with running_gateway(test_settings, tmp_path, rate_limit_per_second=0) as running:
         yield running
@@ -52,46 +39,34 @@ def gateway(
 @pytest.fixture
 def start_pipeline(test_settings: Settings, tmp_path: Path) -> Iterator[Any]:
     """Starts the worker and the sink when called; stops them (logs printed) afterwards."""
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    env = {**os.environ, **test_settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
+    processes: list[Background] = []
+    env = environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
 
-    def start() -> None:
+    def start_both() -> None:
         for name in ("worker", "sink"):
-            with (tmp_path / f"{name}.log").open("wb") as log:
-                processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "baocao", name],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            processes.append(start(name, env=env, log_path=tmp_path / f"{name}.log"))
 
-    yield start
-    for name, process in processes.items():
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        print(f"--- {name} log (tail) ---")
-        print((tmp_path / f"{name}.log").read_text(errors="replace")[-3000:])
+    yield start_both
+    for process in processes:
+        process.stop()
 
 
 def wait_for_states(
     client: httpx.Client, expected: dict[str, str], *, timeout: float = 180.0
 ) -> dict[str, dict[str, Any]]:
     """Poll the status of each report until all have their expected state."""
-    deadline = time.monotonic() + timeout
-    answers: dict[str, dict[str, Any]] = {}
-    while True:
+
+    def answers() -> dict[str, dict[str, Any]]:
+        got: dict[str, dict[str, Any]] = {}
         for report_id in expected:
             answer = client.get(f"/v1/reports/{report_id}")
             assert answer.status_code == 200, answer.text
-            answers[report_id] = answer.json()
-        states = {report_id: a["state"] for report_id, a in answers.items()}
-        if states == expected:
-            return answers
-        assert time.monotonic() < deadline, f"states {states}, expected {expected}"
-        time.sleep(1.0)
+            got[report_id] = answer.json()
+        states = {report_id: a["state"] for report_id, a in got.items()}
+        assert states == expected, f"states {states}, expected {expected}"
+        return got
+
+    return eventually(answers, what="the reports' states", timeout=timeout, interval=1.0)
 
 
 def test_the_status_follows_the_report_through_the_pipeline(

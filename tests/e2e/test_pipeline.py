@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -26,8 +21,11 @@ from typing import Any
 import pytest
 import vietnam_provinces as vp
 from clickhouse_driver import Client
-from export_support import facts, table
 from openpyxl import load_workbook
+from support.cli import run, start
+from support.export import facts, table
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.core.settings import Settings
 
@@ -40,43 +38,22 @@ PERIOD = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 CATALOGUE_FILE = Path(__file__).parents[2] / "schemas" / "indicators.json"
 
 
-def baocao(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baocao", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        **kwargs,
-    )
-
-
 @pytest.fixture
 def env(test_settings: Settings) -> dict[str, str]:
-    return {**os.environ, **test_settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
+    return environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
 
 
 @pytest.fixture
 def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
     """Migrated database plus a running worker and sink, stopped (and their logs kept) after."""
-    migrated = baocao("migrate", env=env)
+    migrated = run("migrate", env=env)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    for name in ("worker", "sink"):
-        log = (tmp_path / f"{name}.log").open("wb")
-        processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "baocao", name], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+    processes = [
+        start(name, env=env, log_path=tmp_path / f"{name}.log") for name in ("worker", "sink")
+    ]
     yield
-    for name, process in processes.items():
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        print(f"--- {name} log (tail) ---")
-        print((tmp_path / f"{name}.log").read_text(errors="replace")[-3000:])
+    for process in processes:
+        process.stop()
 
 
 # ---------------------------------------------------------------- the test's own arithmetic
@@ -150,7 +127,7 @@ def make_input(env: dict[str, str], tmp_path: Path) -> tuple[list[dict[str, Any]
     """Simulated reports plus revisions, resends, stale and conflicting revisions and invalid
     reports; returns (lines to publish in order, the invalid ones among them)."""
     generated = tmp_path / "generated.jsonl"
-    result = baocao(
+    result = run(
         "simulate",
         "--communes",
         "400",
@@ -227,17 +204,6 @@ def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
         client.disconnect()
 
 
-def wait_until(condition: Any, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last is True:
-            return
-        time.sleep(1.0)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}: {last}")
-
-
 def publish_malformed(settings: Settings, count: int) -> None:
     from kafka import KafkaProducer
 
@@ -260,7 +226,7 @@ def test_views_match_an_independent_recomputation(
     published, refused = make_input(env, tmp_path)
     source = tmp_path / "reports.jsonl"
     source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in published))
-    result = baocao("publish", "--file", str(source), "--skip-validation", env=env)
+    result = run("publish", "--file", str(source), "--skip-validation", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     publish_malformed(test_settings, 3)
 
@@ -281,15 +247,14 @@ def test_views_match_an_independent_recomputation(
     )
     assert naive > exact
 
-    def provinces_match() -> bool | str:
+    def provinces_match() -> bool:
         rows = query(
             test_settings,
             "SELECT province_code, period, indicator_code, value, "
             "communes_reported FROM province_indicators",
         )
         actual = {(p, per, c): (v, n) for p, per, c, v, n in rows}
-        if set(actual) != set(expected):
-            return f"{len(actual)} rows, expected {len(expected)}"
+        assert set(actual) == set(expected), f"{len(actual)} rows, expected {len(expected)}"
         wrong = [
             k
             for k, (v, n) in expected.items()
@@ -297,13 +262,12 @@ def test_views_match_an_independent_recomputation(
             or (v is None) != (actual[k][0] is None)
             or (v is not None and actual[k][0] != pytest.approx(v, rel=1e-12))
         ]
-        return (
-            True
-            if not wrong
-            else f"{len(wrong)} wrong, e.g. {wrong[0]}: {actual[wrong[0]]} != {expected[wrong[0]]}"
+        assert not wrong, (
+            f"{len(wrong)} wrong, e.g. {wrong[0]}: {actual[wrong[0]]} != {expected[wrong[0]]}"
         )
+        return True
 
-    wait_until(provinces_match, timeout=180, what="province_indicators to match")
+    eventually(provinces_match, what="province_indicators to match", timeout=180, interval=1.0)
 
     # Every commune row is the latest revision's figure.
     commune_rows = query(
@@ -332,7 +296,7 @@ def test_views_match_an_independent_recomputation(
     assert len(counts) == len({line["province_code"] for line in latest.values()})
 
     # Every refused report and malformed event landed with its reason, nothing more.
-    def rejections_match() -> bool | str:
+    def rejections_match() -> bool:
         rows = query(test_settings, "SELECT report_id, reason_code FROM rejected_reports")
         by_report: dict[str | None, set[str]] = defaultdict(set)
         for report_id, code in rows:
@@ -342,11 +306,12 @@ def test_views_match_an_independent_recomputation(
         )
         wanted = refused_ids | stale
         got = {r for r in by_report if r}
-        if got != wanted or len(by_report.get(None, ())) == 0:
-            return f"rejected {len(got)} ids (want {len(wanted)}), malformed: {by_report.get(None)}"
+        assert got == wanted and by_report.get(None), (
+            f"rejected {len(got)} ids (want {len(wanted)}), malformed: {by_report.get(None)}"
+        )
         return True
 
-    wait_until(rejections_match, timeout=60, what="rejected_reports to match")
+    eventually(rejections_match, what="rejected_reports to match", timeout=60, interval=1.0)
     reasons = {
         code
         for (code,) in query(test_settings, "SELECT DISTINCT reason_code FROM rejected_reports")
@@ -379,8 +344,7 @@ def check_exports(
     reported = {c: line for c, line in month.items() if line["province_code"] == province}
     target = tmp_path / "province.xlsx"
     options = ("--period", PERIOD, "--lang", "en", "-o", str(target))
-    result = baocao("export", "--province", province, *options, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run("export", "--province", province, *options, env=env, check=True)
     book = load_workbook(target)
     summary = facts(book["Summary"])
     assert summary["Communes reported"] == len(reported)
@@ -415,8 +379,7 @@ def check_exports(
 
     target = tmp_path / "national.xlsx"
     options = ("--period", PERIOD, "--lang", "en", "-o", str(target))
-    result = baocao("export", "--national", *options, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run("export", "--national", *options, env=env, check=True)
     book = load_workbook(target)
     assert facts(book["Summary"])["Communes reported"] == len(month)
     columns, rows = table(book["Provinces"])

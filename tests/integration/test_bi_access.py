@@ -13,7 +13,7 @@ table functions; 291 (DATABASE_ACCESS_DENIED) for a database the user may not re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 from clickhouse_driver.errors import ErrorCodes, ServerException
-from net_support import free_ports
+from support.net import free_ports
+from support.wait import eventually
 
 from baocao.app.bi.access import BI_USER, RELAY_CLUSTER, AccessPlan, province_user
 from baocao.app.bi.apply import ServerKind, apply_access
@@ -86,14 +87,6 @@ class Server:
         with pytest.raises(ServerException) as refused:
             self.query(user, sql, database=database)
         return refused.value.code
-
-
-def _wait(condition: Callable[[], bool], *, what: str, timeout: float = RELOAD_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def _logs_in(server: Server, user: str) -> bool:
@@ -162,7 +155,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     clickhouse.process.start()
     try:
         running = Server(stack, plan, credentials)
-        _wait(lambda: _logs_in(running, "default"), what="the test ClickHouse", timeout=60)
+        eventually(lambda: _logs_in(running, "default"), what="the test ClickHouse", timeout=60)
         assert _has_relay_cluster(running)
         migrate(running.admin_settings, reference=reference)
         assert _logs_in(running, BI_USER)
@@ -382,10 +375,18 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: Server) -> N
         assert clickhouse.write_bi_access(
             BiAccess(plan=server.plan, overrides={BI_USER: "a new password"})
         )
-        _wait(lambda: _logs_in(changed, BI_USER), what="the new password to be accepted")
+        eventually(
+            lambda: _logs_in(changed, BI_USER),
+            what="the new password to be accepted",
+            timeout=RELOAD_SECONDS,
+        )
         assert not _logs_in(server, BI_USER)
     finally:
         while time.time() - users_file.stat().st_mtime < 1.5:
             time.sleep(0.1)
         clickhouse.write_bi_access(BiAccess(plan=server.plan))
-        _wait(lambda: _logs_in(server, BI_USER), what="the old password to be accepted again")
+        eventually(
+            lambda: _logs_in(server, BI_USER),
+            what="the old password to be accepted again",
+            timeout=RELOAD_SECONDS,
+        )

@@ -3,7 +3,6 @@ known province month written into the tables the BI views read."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from clickhouse_driver import Client
-from dashboard_support import (
+from fastapi.testclient import TestClient
+from support.dashboard import (
     HANOI,
     PERIOD,
     PREVIOUS,
@@ -20,8 +20,8 @@ from dashboard_support import (
     missing_commune_reports,
     seed,
 )
-from fastapi.testclient import TestClient
-from net_support import free_port
+from support.net import free_port
+from support.wait import eventually
 
 from baocao.app.dashboard.app import create_app
 from baocao.app.dashboard.queries import DashboardQueries, tile_positions
@@ -197,15 +197,19 @@ def test_the_demos_dashboard_answers_and_stack_down_stops_it(
     process = dashboard_process(settings, port=port)
     process.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/periods", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                assert process.is_running(), process.log_tail(30)
-                assert time.monotonic() < deadline, process.log_tail(30)
-                time.sleep(0.1)
+
+        def alive() -> None:
+            assert process.is_running(), process.log_tail(30)
+
+        response = eventually(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/api/periods", timeout=1.0),
+            what="the dashboard to answer",
+            timeout=30,
+            interval=0.1,
+            ignoring=(httpx.HTTPError,),
+            alive=alive,
+            log=lambda: process.log_tail(30),
+        )
         assert response.status_code == 200 and response.json() == []
         stopped, _ = stack_down(stack)
         assert "dashboard" in stopped

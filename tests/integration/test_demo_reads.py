@@ -4,8 +4,8 @@ dashboard's known month: its wait for the published figures and its provincial t
 from __future__ import annotations
 
 import pytest
-from dashboard_support import HANOI, PERIOD, seed
 from rich.console import Console
+from support.dashboard import HANOI, PERIOD, seed
 
 from baocao.app.demo import _provincial_table, _wait_for_figures
 from baocao.core.clickhouse import connect

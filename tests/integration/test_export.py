@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sink_support as records
 from clickhouse_driver import Client
-from dashboard_support import HANOI, NOW, PERIOD, Seeded, insert, seed
-from export_support import facts, table
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from typer.testing import CliRunner
+from support import records
+from support.cli import invoke
+from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
+from support.export import facts, table
 
-from baocao.app.cli import app
 from baocao.app.dashboard.app import create_app
 from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.export.labels import LABELS, Lang
@@ -96,11 +95,10 @@ def seeded(db: Client) -> Seeded:
 
 def export(settings: Settings, tmp_path: Path, *args: str) -> Path:
     target = tmp_path / "report.xlsx"
-    result = CliRunner().invoke(
-        app,
-        ["export", "--report-type", "monthly", "--period", PERIOD, "-o", str(target), *args],
-        env=settings.as_environment(),
-    )
+    result = invoke(
+        "export", "--report-type", "monthly", "--period", PERIOD, "-o", str(target), *args,
+        settings=settings,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     return target
 
@@ -347,10 +345,9 @@ def load_workbook_bytes(data: bytes, tmp_path: Path) -> Any:
 def test_an_unknown_period_or_bad_option_is_a_clear_error(
     test_settings: Settings, seeded: Seeded, tmp_path: Path
 ) -> None:
-    runner, env = CliRunner(), test_settings.as_environment()
     target = str(tmp_path / "x.xlsx")
-    unknown = runner.invoke(
-        app, ["export", "--province", HANOI, "--period", "2019-01", "-o", target], env=env
+    unknown = invoke(
+        "export", "--province", HANOI, "--period", "2019-01", "-o", target, settings=test_settings
     )
     assert unknown.exit_code == 1
     assert "no monthly period 2019-01" in unknown.output and PERIOD in unknown.output
@@ -361,6 +358,6 @@ def test_an_unknown_period_or_bad_option_is_a_clear_error(
         (["--province", HANOI, "--period", "2025-Q3"], "is a quarterly period"),
         (["--national", "--period", PERIOD, "--lang", "fr"], "vi or en"),
     ):
-        result = runner.invoke(app, ["export", *args, "-o", target], env=env)
+        result = invoke("export", *args, "-o", target, settings=test_settings)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import (
+from support.gateway import (
     RunningGateway,
     drop_topics,
     read_reports_topic,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_support import (
+from support.gateway import (
     RunningGateway,
     drop_topics,
     read_reports_topic,

@@ -15,14 +15,10 @@ A panel whose SQL does not run (a view or column missing) FAILS; it is never ski
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +26,9 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
+from support.cli import Background, run, start
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
@@ -207,20 +206,6 @@ def _previous_month() -> str:
     return f"{last.year:04d}-{last.month:02d}"
 
 
-def _baocao(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "baocao", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, f"baocao {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def _reports(period: str) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """The published lines and the expected tthc_received per province."""
     reference = load_reference()
@@ -277,14 +262,6 @@ def _report(
     }
 
 
-def _wait_for(check: Callable[[], bool], *, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
-
-
 @dataclass
 class Fed:
     client: Client
@@ -295,9 +272,9 @@ class Fed:
 @pytest.fixture
 def fed(test_settings: Settings, clickhouse_db: str, tmp_path: Path) -> Iterator[Fed]:
     """Migrated test database, running worker and sink, the reports published and stored."""
-    env = {**os.environ, **test_settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
-    _baocao("migrate", env=env)
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+    env = environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
+    run("migrate", env=env, check=True)
+    processes: list[Background] = []
     ch = test_settings.clickhouse
     client = Client(
         host=ch.host,
@@ -308,28 +285,18 @@ def fed(test_settings: Settings, clickhouse_db: str, tmp_path: Path) -> Iterator
     )
     try:
         for name in ("worker", "sink"):
-            log = (tmp_path / f"{name}.log").open("wb")
-            processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "baocao", name],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            processes.append(start(name, env=env, log_path=tmp_path / f"{name}.log"))
         period = _previous_month()
         lines, received = _reports(period)
-        _baocao(
-            "publish", "--file", "-", env=env, stdin="".join(json.dumps(x) + "\n" for x in lines)
-        )
+        published = "".join(json.dumps(x) + "\n" for x in lines)
+        run("publish", "--file", "-", env=env, input=published, check=True)
         refused = _report(
             lines[0]["commune_code"], "01", period, 3, lines[0]["submitted_at"], {"no_such": 1.0}
         )
-        _baocao(
-            "publish", "--file", "-", "--skip-validation", env=env, stdin=json.dumps(refused) + "\n"
-        )
+        refused_line = json.dumps(refused) + "\n"
+        run("publish", "--file", "-", "--skip-validation", env=env, input=refused_line, check=True)
 
         def stored() -> bool:
-            for name, process in processes.items():
-                assert process.poll() is None, f"{name} exited: {(tmp_path / f'{name}.log')}"
             figures = client.execute(
                 "SELECT province_code, value FROM province_indicators"
                 " WHERE period = %(p)s AND indicator_code = 'tthc_received'",
@@ -340,16 +307,17 @@ def fed(test_settings: Settings, clickhouse_db: str, tmp_path: Path) -> Iterator
             )
             return dict(figures) == received and rejections[0][0] >= 1
 
-        _wait_for(stored, what="the worker and sink to store the reports")
+        def alive() -> None:
+            for process in processes:
+                process.assert_running()
+
+        eventually(
+            stored, what="the worker and sink to store the reports", timeout=120, alive=alive
+        )
         yield Fed(client=client, period=period, received=received)
     finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for process in processes:
+            process.stop()
         client.disconnect()
 
 

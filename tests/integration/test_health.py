@@ -3,11 +3,9 @@ holds partitions, 503 naming ClickHouse when its port is closed."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from net_support import free_port
+from support.net import free_port
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.core.settings import ClickHouseSettings, Settings
 from baocao.sinks.clickhouse.migrate import migrate
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 def running(command: str, settings: Settings, log_path: Path) -> Iterator[str]:
     """``baocao <command> --metrics-port P`` with ``settings``; yields its health URL."""
     port = free_port()
-    env = {**os.environ, **settings.as_environment()}
+    env = environment(settings)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "baocao", command, "--metrics-port", str(port)],
@@ -48,18 +48,14 @@ def running(command: str, settings: Settings, log_path: Path) -> Iterator[str]:
 
 
 def wait_for_status(url: str, status: int, timeout: float = 45.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(url, timeout=10.0)
-            last = (response.status_code, response.text)
-            if response.status_code == status:
-                return dict(response.json())
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer {status} in {timeout:.0f}s; last: {last}")
+    def answer() -> dict[str, Any]:
+        response = httpx.get(url, timeout=10.0)
+        assert response.status_code == status, (response.status_code, response.text)
+        return dict(response.json())
+
+    return eventually(
+        answer, what=f"{url} to answer {status}", timeout=timeout, ignoring=(httpx.HTTPError,)
+    )
 
 
 def test_sink_healthz_is_200_with_servers_up(

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_env
-from gateway_support import drop_topics, read_reports_topic
-from typer.testing import CliRunner
+from support.cli import invoke
+from support.gateway import drop_topics, read_reports_topic
 
-from baocao.app.cli import app
 from baocao.core.avro import codec_for
 from baocao.core.models import parse_report
 from baocao.core.settings import Settings
@@ -25,10 +23,8 @@ def _drop_topics_afterwards(test_settings: Settings) -> Iterator[None]:
 
 
 def test_import_publishes_the_accepted_rows(test_settings: Settings, tmp_path: Path) -> None:
-    env = settings_env(test_settings)
     sheet = tmp_path / "weekly.csv"
-    runner = CliRunner()
-    made = runner.invoke(app, ["template", "-t", "weekly", "-o", str(sheet)], env=env)
+    made = invoke("template", "-t", "weekly", "-o", str(sheet), settings=test_settings)
     assert made.exit_code == 0, made.stderr
     with sheet.open("a", encoding="utf-8", newline="") as stream:
         header = sheet.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
@@ -45,7 +41,7 @@ def test_import_publishes_the_accepted_rows(test_settings: Settings, tmp_path: P
             {"commune_code": "00070", "province_code": "01", "period": "2025-W31",
              "revision": "1", "tthc_received": "-3"}
         )  # fmt: skip
-    result = runner.invoke(app, ["import", str(sheet)], env=env)
+    result = invoke("import", str(sheet), settings=test_settings)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "published 2, rejected 1 (of 3 rows" in result.stdout
     assert "value_out_of_range" in result.stdout and "G (tthc_received)" in result.stdout
@@ -64,7 +60,7 @@ def test_import_publishes_the_accepted_rows(test_settings: Settings, tmp_path: P
     assert dict(events[0].indicators) == {"tthc_received": 40.0, "tthc_online": 12.0}
     assert events[0].submitted_at.isoformat() == "2025-08-04T01:00:00+00:00"  # Vietnam time
 
-    again = runner.invoke(app, ["import", str(sheet)], env=env)
+    again = invoke("import", str(sheet), settings=test_settings)
     assert again.exit_code == 0
     ids = sorted(r.report_id for r in events)
     republished = sorted(

@@ -9,22 +9,21 @@ development broker is not involved.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
-from net_support import free_ports
 from pydantic import SecretStr
+from support.net import free_ports
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.app.stack.kafka import KafkaServer
 from baocao.core.avro import codec_for
@@ -120,7 +119,7 @@ def test_the_pipeline_runs_over_sasl_scram(
     with log.open("ab") as out:
         worker = subprocess.Popen(
             [str(Path(sys.executable).with_name("baocao")), "worker"],
-            env={**os.environ, **settings_env(settings)},
+            env=environment(settings),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -132,15 +131,26 @@ def test_the_pipeline_runs_over_sasl_scram(
         consumer.seek_to_beginning(*partitions)
         codec = codec_for("province_indicator.v2")
         figure: dict[str, object] = {}
-        deadline = time.monotonic() + 90
         key = f"{PROVINCE}|{PERIOD}|tthc_received"
-        while time.monotonic() < deadline and figure.get("value") != 15.0:
-            assert worker.poll() is None, f"the worker exited:\n{log.read_text()[-4000:]}"
+
+        def fifteen() -> bool:
             for batch in consumer.poll(timeout_ms=500).values():
                 for message in batch:
                     if message.key == key.encode():
-                        figure = codec.decode(message.value)
-        assert figure.get("value") == 15.0, f"no figure over SASL; log:\n{log.read_text()[-4000:]}"
+                        figure.update(codec.decode(message.value))
+            return figure.get("value") == 15.0
+
+        def alive() -> None:
+            assert worker.poll() is None, f"the worker exited:\n{log.read_text()[-4000:]}"
+
+        eventually(
+            fifteen,
+            what="the figure over SASL",
+            timeout=90,
+            interval=0,
+            alive=alive,
+            log=lambda: log.read_text()[-4000:],
+        )
         assert figure["communes_reported"] == 2
     finally:
         consumer.close()

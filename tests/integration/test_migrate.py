@@ -7,7 +7,6 @@ and the highest version: FINAL, not a background merge, is what makes them right
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
-from conftest import settings_env
+from support.settings import environment
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
@@ -537,7 +536,7 @@ def test_rejected_reports_have_one_row_per_reason(migrated: Client) -> None:
 
 
 def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
-    env = {**os.environ, **settings_env(test_settings)}
+    env = environment(test_settings)
     command = [str(Path(sys.executable).with_name("baocao"))]
     first = subprocess.run(
         [*command, "migrate"], env=env, capture_output=True, text=True, timeout=120

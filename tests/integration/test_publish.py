@@ -4,21 +4,18 @@ afterwards is read back with kafka-python, decoded and compared with what was se
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import settings_env
-from gateway_support import drop_topics, read_reports_topic
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from typer.testing import CliRunner
+from support.cli import invoke
+from support.gateway import drop_topics, read_reports_topic
+from support.settings import environment
 
-from baocao.app.cli import app
 from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
 from baocao.core.kafka import admin_client
@@ -66,10 +63,6 @@ def by_id(reports: Sequence[CommuneReport]) -> dict[str, CommuneReport]:
     return {r.report_id: r for r in reports}
 
 
-def invoke(settings: Settings, *args: str, input: str | None = None) -> Any:
-    return CliRunner().invoke(app, list(args), env=settings_env(settings), input=input)
-
-
 def write_lines(path: Path, lines: Sequence[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
@@ -87,7 +80,9 @@ def test_publish_sends_accepted_lines_and_rejects_the_rest(
     source = write_lines(tmp_path / "reports.jsonl", lines)
     rejects = tmp_path / "rejects.jsonl"
 
-    result = invoke(test_settings, "publish", "--file", str(source), "--rejects-file", str(rejects))
+    result = invoke(
+        "publish", "--file", str(source), "--rejects-file", str(rejects), settings=test_settings
+    )
 
     assert result.exit_code == 0, result.output
     assert "published 36, rejected 3 (of 39 lines" in result.output
@@ -115,8 +110,10 @@ def test_strict_fails_on_rejected_lines_only(test_settings: Settings, tmp_path: 
     clean = write_lines(tmp_path / "clean.jsonl", [report_line(r) for r in reports])
     dirty = write_lines(tmp_path / "dirty.jsonl", [report_line(reports[0]), "{"])
 
-    assert invoke(test_settings, "publish", "--file", str(clean), "--strict").exit_code == 0
-    result = invoke(test_settings, "publish", "--file", str(dirty), "--strict")
+    assert (
+        invoke("publish", "--file", str(clean), "--strict", settings=test_settings).exit_code == 0
+    )
+    result = invoke("publish", "--file", str(dirty), "--strict", settings=test_settings)
     assert result.exit_code == 1
     assert "published 1, rejected 1" in result.output
     assert len(read_reports_topic(test_settings)) == 5  # the dirty file's good line was published
@@ -131,7 +128,7 @@ def test_skip_validation_publishes_structurally_valid_reports(
     lines = [report_line(good), unknown_line, wrong_province_line, '["not", "a report"]']
     source = write_lines(tmp_path / "invalid.jsonl", lines)
 
-    result = invoke(test_settings, "publish", "--file", str(source), "--skip-validation")
+    result = invoke("publish", "--file", str(source), "--skip-validation", settings=test_settings)
 
     assert result.exit_code == 0, result.output
     assert "published 3, rejected 1" in result.output
@@ -148,7 +145,7 @@ def test_skip_validation_publishes_structurally_valid_reports(
 
 def test_simulate_to_a_file_then_publish_it(test_settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "simulated.jsonl"
-    env = {**os.environ, **settings_env(test_settings)}
+    env = environment(test_settings)
     options = ["--communes", "50", "--revisions", "0.1", "--period", "2025-08"]
     simulate = subprocess.run(
         [BAOCAO, "simulate", *options, "--output", str(out)],
@@ -182,7 +179,7 @@ def test_publish_reads_standard_input(test_settings: Settings) -> None:
     result = subprocess.run(
         [BAOCAO, "publish", "--file", "-"],
         input=stdin,
-        env={**os.environ, **settings_env(test_settings)},
+        env=environment(test_settings),
         capture_output=True,
         text=True,
         timeout=120,
@@ -194,9 +191,8 @@ def test_publish_reads_standard_input(test_settings: Settings) -> None:
 
 
 def test_simulate_publishes_200_communes(test_settings: Settings) -> None:
-    result = invoke(
-        test_settings, "simulate", "--communes", "200", "--seed", "9", "--period", "2025-08"
-    )
+    options = ["--communes", "200", "--seed", "9", "--period", "2025-08"]
+    result = invoke("simulate", *options, settings=test_settings)
 
     assert result.exit_code == 0, result.output
     topic = Topics(test_settings.kafka.topic_prefix).commune_reports
@@ -216,7 +212,7 @@ def test_an_unreachable_kafka_exits_2(test_settings: Settings, tmp_path: Path) -
         **{**test_settings.kafka.model_dump(), "bootstrap_servers": "127.0.0.1:1"}
     )
     nowhere = test_settings.model_copy(update={"kafka": kafka})
-    result = invoke(nowhere, "publish", "--file", str(source))
+    result = invoke("publish", "--file", str(source), settings=nowhere)
     assert result.exit_code == 2
     assert "Kafka failure" in result.stderr
     assert "127.0.0.1:1" in result.stderr
@@ -234,7 +230,7 @@ def test_reports_the_broker_refuses_exit_2(test_settings: Settings, tmp_path: Pa
         tmp_path / "reports.jsonl", [report_line(r) for r in simulated(communes=20)]
     )
 
-    result = invoke(test_settings, "publish", "--file", str(source))
+    result = invoke("publish", "--file", str(source), settings=test_settings)
 
     assert result.exit_code == 2
     assert f"20 of 20 reports were not delivered to {topic}" in result.stderr

@@ -1,6 +1,6 @@
 """baocao's Schema Registry support against a real Confluent-compatible registry.
 
-The unit tests (``tests/unit/shared/test_registry.py``) use an in-process stub; here the
+The unit tests (``tests/unit/core/test_registry.py``) use an in-process stub; here the
 registry is Apicurio Registry (see :mod:`baocao.app.stack.schema_registry`), started once for the
 module on a free loopback port with in-memory storage, so nothing outlives the test run. It
 proves what a stub cannot: the registry accepts the project's schemas as the client sends
@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from net_support import free_port
+from support.net import free_port
+from support.wait import eventually
 
 from baocao.app.stack.schema_registry import (
     CCOMPAT_PATH,
@@ -69,17 +70,22 @@ def _call(method: str, url: str, body: Any = None) -> Any:
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> float:
+    """Seconds until the registry answers (printed: start-up time is worth seeing)."""
     started = time.monotonic()
-    while time.monotonic() - started < STARTUP_TIMEOUT_SECONDS:
+
+    def exited() -> None:
         if process.poll() is not None:
             pytest.fail(f"the schema registry exited ({process.returncode}); see {log}")
-        try:
-            _call("GET", f"{url}/subjects")
-        except (urllib.error.URLError, OSError, ValueError):
-            time.sleep(0.25)
-            continue
-        return time.monotonic() - started
-    pytest.fail(f"the schema registry did not answer in {STARTUP_TIMEOUT_SECONDS:.0f}s; see {log}")
+
+    eventually(
+        lambda: _call("GET", f"{url}/subjects") is not None,
+        what=f"the schema registry to answer (log: {log})",
+        timeout=STARTUP_TIMEOUT_SECONDS,
+        interval=0.25,
+        ignoring=(urllib.error.URLError, OSError, ValueError),
+        alive=exited,
+    )
+    return time.monotonic() - started
 
 
 @pytest.fixture(scope="module")

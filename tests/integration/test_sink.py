@@ -1,34 +1,33 @@
 """The ClickHouse sink against the real Kafka and ClickHouse.
 
 Records are encoded with the project's Avro codecs (current and older schemas, see
-``sink_support``) and published with kafka-python to the test's own topics; the sink runs in
+``support.records``) and published with kafka-python to the test's own topics; the sink runs in
 a thread (or as the `baocao sink` command) and the test reads the BI views. Offsets are read
 back from the broker to check they are committed only after ClickHouse has the rows.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sink_support as records
 from clickhouse_driver import Client
-from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
-from net_support import free_port
-from sink_support import Message, due
+from support import records
+from support.net import free_port
+from support.records import Message, due
+from support.settings import environment
+from support.wait import eventually
 
 from baocao.core import kafka
 from baocao.core.avro import codec_for
@@ -55,14 +54,6 @@ def fast(settings: Settings, **sink_changes: Any) -> Settings:
         **sink_changes,
     }
     return settings.model_copy(update={"sink": settings.sink.model_copy(update=changes)})
-
-
-def wait_until(condition: Callable[[], bool], what: str, *, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 @contextmanager
@@ -346,8 +337,8 @@ def test_sink_writes_every_topic_old_and_new_schemas_and_a_replay_changes_nothin
     settings = fast(test_settings)
 
     with running_sink(settings) as (stats, _):
-        wait_until(lambda: stats.records == len(messages), "the sink to consume every record")
-        wait_until(lambda: all_committed(settings), "the offsets to be committed")
+        eventually(lambda: stats.records == len(messages), what="the sink to consume every record")
+        eventually(lambda: all_committed(settings), what="the offsets to be committed")
     assert stats.poison == 0 and stats.retries == 0
     assert stats.rows_written == {
         "commune_reports": 5,
@@ -518,8 +509,8 @@ def test_poison_messages_are_kept_and_the_sink_goes_on(
         producer.close()
 
     with running_sink(settings) as (stats, _):
-        wait_until(lambda: stats.records == len(messages), "the sink to consume every record")
-        wait_until(lambda: all_committed(settings), "the offsets to be committed")
+        eventually(lambda: stats.records == len(messages), what="the sink to consume every record")
+        eventually(lambda: all_committed(settings), what="the offsets to be committed")
     assert stats.poison == 3
     poison = prepared.execute(
         "SELECT source_topic, source_partition, source_offset, message_key, hex(raw_payload),"
@@ -556,13 +547,13 @@ def test_clickhouse_outage_is_retried_and_offsets_wait_for_success(
     ]
     with running_sink(settings) as (stats, _):
         publish(settings, first)
-        wait_until(lambda: stats.batches >= 1 and all_committed(settings), "the first batch")
+        eventually(lambda: stats.batches >= 1 and all_committed(settings), what="the first batch")
         before = committed(settings)
 
         prepared.execute("DETACH TABLE province_indicator_values")
         try:
             publish(settings, second)
-            wait_until(lambda: stats.retries >= 3, "the sink to retry the refused insert")
+            eventually(lambda: stats.retries >= 3, what="the sink to retry the refused insert")
             assert committed(settings) == before, "offsets were committed before the insert"
             # The table that did accept its rows keeps them; only the failed one is retried.
             assert prepared.execute(
@@ -571,7 +562,7 @@ def test_clickhouse_outage_is_retried_and_offsets_wait_for_success(
         finally:
             prepared.execute("ATTACH TABLE province_indicator_values")
 
-        wait_until(lambda: all_committed(settings), "the batch to be written and committed")
+        eventually(lambda: all_committed(settings), what="the batch to be written and committed")
         assert committed(settings) != before
     assert stats.poison == 0
     assert stats.rows_written == {"commune_reports": 2, "province_indicator_values": 2}
@@ -586,7 +577,7 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
 ) -> None:
     topics = Topics(test_settings.kafka.topic_prefix)
     settings = fast(test_settings)
-    env = {**os.environ, **settings_env(settings)}
+    env = environment(settings)
     baocao = str(Path(sys.executable).with_name("baocao"))
     c1, c2 = communes_of("01", 2)
     publish(settings, [report_message(topics, c1, 1, {"births": 1.0})])
@@ -616,9 +607,9 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
         now = datetime.now(UTC)
         fresh = records.accepted_report(c2, "2025-08", 1, submitted_at=now)
         publish(settings, [records.message(topics, "accepted_reports", f"{c2}|2025-08", fresh)])
-        wait_until(
+        eventually(
             lambda: prepared.execute("SELECT count() FROM commune_indicators") == [(2,)],
-            "the running command to write the second report",
+            what="the running command to write the second report",
         )
 
         def metric_written() -> bool:
@@ -640,7 +631,7 @@ def test_sink_command_stops_when_idle_and_on_sigterm(
                 and all(line.endswith(" 0.0") for line in lags)
             )
 
-        wait_until(metric_written, "the metrics endpoint to count the row")
+        eventually(metric_written, what="the metrics endpoint to count the row")
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -663,7 +654,7 @@ def test_stopping_during_an_outage_commits_nothing_and_the_next_run_writes_the_b
     try:
         publish(settings, [report_message(topics, commune, 1, {"births": 7.0})])
         with running_sink(settings) as (stats, _):
-            wait_until(lambda: stats.retries >= 2, "the sink to retry the refused insert")
+            eventually(lambda: stats.retries >= 2, what="the sink to retry the refused insert")
         assert stats.batches == 0
         assert committed(settings) == {}, "offsets were committed without the rows"
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
-from net_support import free_ports
+from support.net import free_ports
 
 from baocao.app.stack.exceptions import PortInUseError
 from baocao.app.stack.lifecycle import stack_down, stack_up

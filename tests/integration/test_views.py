@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import sink_support as records
 from clickhouse_driver import Client
-from sink_support import due
+from support import records
+from support.records import due
 
 from baocao.core.clickhouse import connect
 from baocao.core.periods import ReportType, period_containing

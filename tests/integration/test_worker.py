@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,9 +20,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import settings_env
 from kafka import KafkaConsumer, TopicPartition
-from net_support import free_port
+from support.net import free_port
+from support.settings import environment
+from support.wait import eventually_some
 
 from baocao.core.avro import codec_for
 from baocao.core.kafka import admin_client, client_options, ensure_topics, producer
@@ -73,7 +73,7 @@ class Worker:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(baocao), "worker", *self.args],
-                env={**os.environ, **settings_env(self.settings)},
+                env=environment(self.settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -135,13 +135,14 @@ def wait_for(
     what: str, check: Callable[[], T | None], *, worker: Worker, timeout: float = DEADLINE_SECONDS
 ) -> T:
     """Poll ``check`` until it returns something, the worker dies, or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found is not None:
-            return found
-        worker.assert_running()
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; worker log:\n{worker.tail()}")
+    return eventually_some(
+        check,
+        what=what,
+        timeout=timeout,
+        interval=0,  # check() itself polls Kafka for up to a second
+        alive=worker.assert_running,
+        log=lambda: f"worker log:\n{worker.tail()}",
+    )
 
 
 def latest_by_key(records: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,6 @@ input topics with unlimited retention first.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from kafka.admin import NewTopic
 from kafka.structs import TopicPartition
+from support.settings import environment
 from test_worker import (
     REPORTS,
     TopicReader,
@@ -393,7 +393,7 @@ def test_an_approval_locks_later_submissions(
             "--note",
             "đã rà soát",
         ],
-        env={**os.environ, **test_settings.as_environment()},
+        env=environment(test_settings),
         capture_output=True,
         text=True,
         timeout=120,

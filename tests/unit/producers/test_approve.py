@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from support.cli import invoke
 
-from baocao.app.cli import app
 from baocao.core.avro import codec_for
 from baocao.core.reference import load_reference
 from baocao.producers.approve import ApprovalError, approval
@@ -79,9 +78,7 @@ def test_bad_arguments_are_named(changes: dict[str, Any], param: str, message: s
 
 
 def test_the_command_refuses_bad_arguments_with_exit_code_2() -> None:
-    result = CliRunner().invoke(
-        app, ["approve", "--province", "01", "--period", "2025-08", "--report-type", "daily"]
-    )
+    result = invoke("approve", "--province", "01", "--period", "2025-08", "--report-type", "daily")
 
     assert result.exit_code == 2
     assert "--report-type" in result.output and "monthly period" in result.output

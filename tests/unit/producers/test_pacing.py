@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support.clock import FakeTime
 
 from baocao.producers.pacing import Pacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
 
 
 def test_calls_are_spaced_evenly() -> None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from support.settings import RULES
 
 from baocao.core.avro import codec_for
-from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
 from baocao.sinks.clickhouse.rows import (
     APPROVALS,
@@ -49,15 +49,6 @@ KAFKA_TIME = datetime(2025, 9, 2, 2, 45, 1, 250000, tzinfo=UTC)
 REPORT_ID = "6f1c1e9e-8a5b-4c55-9d6a-2f0a4c7b1e01"
 #: Monthly reports on August 2025 are due by the end of 5 September, local time (UTC+7).
 AUGUST_DEADLINE = datetime(2025, 9, 5, 16, 59, 59, 999000, tzinfo=UTC)
-RULES = DeadlineSettings(
-    daily_days=1,
-    weekly_days=2,
-    monthly_days=5,
-    quarterly_days=10,
-    yearly_days=15,
-    lock_days=30,
-    alert_horizon_hours=72,
-)
 TOPICS = Topics("p")
 
 

@@ -148,11 +148,9 @@ def test_report_types_are_put_in_canonical_order() -> None:
 def test_indicators_json_command_publishes_report_types() -> None:
     import json
 
-    from typer.testing import CliRunner
+    from support.cli import invoke
 
-    from baocao.app.cli import app
-
-    result = CliRunner().invoke(app, ["indicators", "--json"])
+    result = invoke("indicators", "--json")
 
     assert result.exit_code == 0, result.output
     entries = {entry["code"]: entry for entry in json.loads(result.stdout)}

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.wait import eventually
 
 from baocao.app.stack.exceptions import ProcessStartError
 from baocao.app.stack.process import ManagedProcess, ProcessState, run_dir
@@ -100,10 +101,12 @@ def test_stop_kills_a_process_that_ignores_sigterm_and_its_children(tmp_path: Pa
     pid = stubborn.start().pid
     assert pid is not None
     try:
-        deadline = time.monotonic() + 5
-        while len(_group_members(pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(_group_members(pid)) == 2  # the shell and its sleep
+        eventually(
+            lambda: len(_group_members(pid)) == 2,  # the shell and its sleep
+            what="the shell to start its sleep",
+            timeout=5,
+            interval=0.05,
+        )
 
         started = time.monotonic()
         assert stubborn.stop(timeout=0.5) is True
@@ -149,9 +152,7 @@ def test_env_is_added_to_the_inherited_environment(tmp_path: Path) -> None:
         env={"BAOCAO_TEST_VALUE": "42"},
     )
     process.start()
-    deadline = time.monotonic() + 5
-    while process.is_running() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not process.is_running(), what="printer to end", timeout=5, interval=0.05)
 
     assert process.status().state is ProcessState.STOPPED  # it ended by itself
     assert f"value=42 home={os.environ['HOME']}" in process.log_tail()

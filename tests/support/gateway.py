@@ -3,7 +3,6 @@ tokens in its database, and the commune-reports topic read back."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,13 +17,15 @@ from typing import Any
 import httpx
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from net_support import free_port
 
 from baocao.core.kafka import admin_client, consumer
 from baocao.core.settings import GatewaySettings, Settings
 from baocao.core.topics import Topics
 from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.gateway.tokens import Scope, TokenStore
+from support.net import free_port
+from support.settings import environment
+from support.wait import eventually
 
 
 @dataclass
@@ -74,7 +75,7 @@ def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Itera
     )
     settings = settings.model_copy(update={"gateway": gateway})
     log_path = tmp_path / f"gateway-{port}.log"
-    env = {**os.environ, **settings.as_environment(), "BAOCAO_LOG_LEVEL": "INFO"}
+    env = environment(settings, BAOCAO_LOG_LEVEL="INFO")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "baocao", "gateway"], env=env, stdout=log, stderr=log
@@ -97,16 +98,20 @@ def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Itera
 
 def _wait_ready(running: RunningGateway, timeout: float = 60.0) -> None:
     """Ready when it answers HTTP (the lifespan, which connects to Kafka, has completed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def alive() -> None:
         if running.process.poll() is not None:
             raise AssertionError(f"the gateway exited early:\n{running.log()}")
-        try:
-            httpx.get(f"{running.url}/openapi.json", timeout=1.0).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the gateway did not start in {timeout:.0f}s:\n{running.log()}")
+
+    eventually(
+        lambda: httpx.get(f"{running.url}/openapi.json", timeout=1.0).raise_for_status(),
+        what="the gateway to start",
+        timeout=timeout,
+        interval=0.1,
+        ignoring=(httpx.HTTPError,),
+        alive=alive,
+        log=running.log,
+    )
 
 
 def report_document(

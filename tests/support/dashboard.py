@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sink_support as records
 from clickhouse_driver import Client
 
 from baocao.core.periods import ReportType, period_containing
@@ -30,6 +29,7 @@ from baocao.sinks.clickhouse.rows import (
     reporting_period_row,
     warning_row,
 )
+from support import records
 
 __all__ = [
     "HANOI",

@@ -14,8 +14,8 @@ from typing import Any
 from baocao.core.avro import codec_for
 from baocao.core.periods import Period, deadline, locks_at, parse_period
 from baocao.core.reference import load_reference
-from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
+from support.settings import RULES
 
 __all__ = [
     "RULES",
@@ -33,16 +33,6 @@ __all__ = [
     "warning",
 ]
 
-#: The documented default deadline rules (monthly reports due 5 days after the month, ...).
-RULES = DeadlineSettings(
-    daily_days=1,
-    weekly_days=2,
-    monthly_days=5,
-    quarterly_days=10,
-    yearly_days=15,
-    lock_days=30,
-    alert_horizon_hours=72,
-)
 
 Message = tuple[str, bytes | None, bytes | None]  # topic, key, value
 

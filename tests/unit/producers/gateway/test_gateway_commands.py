@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from typer.testing import CliRunner
+from support.cli import invoke
 
-from baocao.app.cli import app
 from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.gateway.tokens import TokenStore
 
@@ -25,7 +24,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), env=env)
+    result = invoke(*args, env=env)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.settings import RULES
 
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import (
@@ -22,16 +23,6 @@ from baocao.core.periods import (
     periods_due,
 )
 from baocao.core.settings import DeadlineSettings
-
-RULES = DeadlineSettings(
-    daily_days=1,
-    weekly_days=2,
-    monthly_days=5,
-    quarterly_days=10,
-    yearly_days=15,
-    lock_days=30,
-    alert_horizon_hours=72,
-)
 
 
 def local(

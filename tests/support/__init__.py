@@ -1,0 +1,13 @@
+"""What the tests share, in one place (issue 8 part 5): import ``support.<module>``.
+
+- :mod:`support.wait`: :func:`~support.wait.eventually`, the one poll-until-true loop.
+- :mod:`support.cli`: the one way to run ``baocao`` (in-process, as a command, in the background).
+- :mod:`support.settings`: the default deadline rules, per-test settings and their environment.
+- :mod:`support.clock`: a fake clock for code that sleeps.
+- :mod:`support.net`: free loopback ports.
+- :mod:`support.records`: records of the worker's output topics.
+- :mod:`support.gateway`, :mod:`support.dashboard`: a running gateway; a seeded dashboard month.
+
+``tests/`` is on ``sys.path`` when pytest loads ``tests/conftest.py`` (rootdir import mode), so
+``support`` imports as a top-level package from every test tier.
+"""
