@@ -30,14 +30,14 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import KafkaSettings, Settings
-from baocao.core.topics import Topics
+from baocao.core.topics import APPROVALS, Topics
 from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
 
 __all__ = ["APPROVAL_SCHEMA", "ApprovalError", "approval", "approve", "publish_approval"]
 
 logger = logging.getLogger(__name__)
 
-APPROVAL_SCHEMA = "approval.v1"
+APPROVAL_SCHEMA = APPROVALS.writes
 EXIT_INVALID = 2
 EXIT_KAFKA = 2
 #: How long to wait for the broker, and for the approval's acknowledgement.

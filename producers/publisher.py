@@ -25,7 +25,7 @@ from baocao.core.models import CommuneReport
 from baocao.core.periods import PeriodError, parse_period
 from baocao.core.registry import SchemaRegistryClient, SchemaRegistryError, WireCodec, wire_codec
 from baocao.core.settings import KafkaSettings
-from baocao.core.topics import Topics
+from baocao.core.topics import COMMUNE_REPORTS, Topics
 from baocao.producers.exceptions import (
     DeliveryFailedError,
     KafkaUnreachableError,
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 #: Consumers decode every shipped version, and are upgraded before producers (see
 #: :mod:`baocao.core.avro`), so producers always write the newest version.
-REPORT_SCHEMA = "commune_report.v2"
+REPORT_SCHEMA = COMMUNE_REPORTS.writes
 #: ``revision`` is an Avro ``int``; fastavro would write a larger number without complaint and
 #: a reader in another language would then fail on it, so the range is checked here.
 _AVRO_INT_MIN, _AVRO_INT_MAX = -(2**31), 2**31 - 1

@@ -130,6 +130,7 @@ VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_histor
 VIEWS = {
     "province_indicators": "ORDER BY province_code, period, indicator_code",
     "commune_indicators": "ORDER BY commune_code, period, indicator_code",
+    "latest_commune_reports": "ORDER BY commune_code, period",
     "rejected_reports": "ORDER BY rejection_id, reason_code",
     "province_completeness": "ORDER BY report_type, period, province_code",
     "national_completeness": "ORDER BY report_type, period",
@@ -154,6 +155,9 @@ EXPECTED = {
     ],
     "commune_indicators": [
         "00005\tE\t02\t2025-07\tbirths\t7\t1\t2025-08-02 00:00:00\tmonthly\t\\N\t0",
+    ],
+    "latest_commune_reports": [
+        "r2\t00001\t01\t2025-08\t2\t2025-09-09 00:00:00\tmonthly\t['births']\t[2]",
     ],
     "national_indicators": [
         "2025-08\trate\t0.17272727272727273\t2\t2\t5\tmonthly\t2025-09-05 16:59:59\tfinal",

@@ -32,7 +32,7 @@ from kafka.partitioner.default import murmur2
 from baocao.core.periods import Period, deadline, locks_at, periods_due
 from baocao.core.reference import ReferenceData
 from baocao.core.settings import DeadlineSettings
-from baocao.core.topics import Topics
+from baocao.core.topics import MISSING_REPORT_ALERTS, REPORTING_PERIODS, Topics
 from baocao.streams.step import OutputRecord, latest_key
 
 __all__ = [
@@ -45,8 +45,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-REPORTING_PERIOD_SCHEMA = "reporting_period.v1"
-MISSING_REPORTS_ALERT_SCHEMA = "missing_reports_alert.v1"
+# Writer schemas from the topic contract (baocao.core.topics).
+REPORTING_PERIOD_SCHEMA = REPORTING_PERIODS.writes
+MISSING_REPORTS_ALERT_SCHEMA = MISSING_REPORT_ALERTS.writes
 
 
 def province_partition(province_code: str, partitions: int) -> int:

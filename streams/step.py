@@ -55,7 +55,17 @@ from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
-from baocao.core.topics import Topics
+from baocao.core.topics import (
+    ACCEPTED_REPORTS,
+    APPROVALS,
+    COMMUNE_REPORTS,
+    DEAD_LETTER,
+    PROVINCE_COMPLETENESS,
+    PROVINCE_INDICATOR_CHANGES,
+    PROVINCE_INDICATORS,
+    REPORT_WARNINGS,
+    Topics,
+)
 from baocao.core.validation import validate_report
 from baocao.streams.rollup import (
     Decision,
@@ -94,14 +104,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-COMMUNE_REPORT_SCHEMA = "commune_report.v2"
-APPROVAL_SCHEMA = "approval.v1"
-ACCEPTED_REPORT_SCHEMA = "accepted_report.v1"
-PROVINCE_INDICATOR_SCHEMA = "province_indicator.v2"
-PROVINCE_INDICATOR_CHANGE_SCHEMA = "province_indicator_change.v1"
-PROVINCE_COMPLETENESS_SCHEMA = "province_completeness.v1"
-REPORT_WARNING_SCHEMA = "report_warning.v1"
-REJECTED_REPORT_SCHEMA = "rejected_report.v1"
+# Writer schemas come from the topic contract (baocao.core.topics); the input codecs decode
+# every version a spec accepts (codec_for knows all shipped versions of a record).
+COMMUNE_REPORT_SCHEMA = COMMUNE_REPORTS.writes
+APPROVAL_SCHEMA = APPROVALS.writes
+ACCEPTED_REPORT_SCHEMA = ACCEPTED_REPORTS.writes
+PROVINCE_INDICATOR_SCHEMA = PROVINCE_INDICATORS.writes
+PROVINCE_INDICATOR_CHANGE_SCHEMA = PROVINCE_INDICATOR_CHANGES.writes
+PROVINCE_COMPLETENESS_SCHEMA = PROVINCE_COMPLETENESS.writes
+REPORT_WARNING_SCHEMA = REPORT_WARNINGS.writes
+REJECTED_REPORT_SCHEMA = DEAD_LETTER.writes
 
 _AVRO_INT = range(-(2**31), 2**31)
 

@@ -28,7 +28,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from baocao.schemas import avro_schema_names, avro_schema_path
 
-__all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions"]
+__all__ = ["AvroCodec", "DecodeError", "codec_for", "schema_versions", "writer_fingerprint"]
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 _HEADER = struct.Struct("<2s8s")
@@ -40,6 +40,16 @@ class DecodeError(ValueError):
 
 def _load_schema(name: str) -> Any:
     return fastavro.parse_schema(json.loads(avro_schema_path(name).read_text(encoding="utf-8")))
+
+
+def writer_fingerprint(payload: bytes) -> bytes | None:
+    """The writer schema's fingerprint a single-object message carries, or ``None`` when
+    ``payload`` is not in single-object encoding (too short, other magic bytes). The framing
+    is this module's business: readers ask here instead of slicing the bytes themselves."""
+    if len(payload) < _HEADER.size:
+        return None
+    magic, fingerprint_bytes = _HEADER.unpack_from(payload)
+    return bytes(fingerprint_bytes) if magic == SINGLE_OBJECT_MAGIC else None
 
 
 def schema_fingerprint(parsed_schema: Any) -> bytes:
@@ -58,6 +68,10 @@ class AvroCodec:
     def __post_init__(self) -> None:
         self._writer_fingerprint = schema_fingerprint(self.writer_schema)
         self.known_schemas = {self._writer_fingerprint: self.writer_schema, **self.known_schemas}
+
+    def knows(self, payload: bytes) -> bool:
+        """Whether ``payload`` was written by a schema this codec decodes."""
+        return writer_fingerprint(payload) in self.known_schemas
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         return SINGLE_OBJECT_MAGIC + self._writer_fingerprint + self.encode_body(record)

@@ -1,82 +1,255 @@
-"""Every Kafka topic of the pipeline, named in one place.
+"""Every Kafka topic of the pipeline, declared once: its name, key, writer schema, the schema
+versions its readers accept, and which component writes and which read it.
 
-A prefix (``BAOCAO_KAFKA_TOPIC_PREFIX``) lets several pipelines, or several tests, share one
+A :class:`TopicSpec` is the contract between a topic's writer and its readers: the publisher,
+``approve``, the worker and the schedule take their writer schema from it, so a new schema
+version is a one-line change here (consumers are upgraded before producers, see
+:mod:`baocao.core.avro`). :class:`Topics` turns the specs into names under a prefix
+(``BAOCAO_KAFKA_TOPIC_PREFIX``), which lets several pipelines, or several tests, share one
 broker without seeing each other's events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["Topics"]
+__all__ = [
+    "ACCEPTED_REPORTS",
+    "APPROVALS",
+    "COMMUNE_REPORTS",
+    "DEAD_LETTER",
+    "MISSING_REPORT_ALERTS",
+    "PROVINCE_COMPLETENESS",
+    "PROVINCE_INDICATORS",
+    "PROVINCE_INDICATOR_CHANGES",
+    "REPORTING_PERIODS",
+    "REPORT_WARNINGS",
+    "SPECS",
+    "Component",
+    "TopicSpec",
+    "Topics",
+]
+
+
+class Component(StrEnum):
+    """The pipeline packages that write or read topics (``baocao.<component>``)."""
+
+    PRODUCERS = "producers"
+    STREAMS = "streams"
+    SINKS = "sinks"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: what a writer must put on it and what its readers can take from it."""
+
+    #: The :class:`Topics` attribute naming it (``commune_reports``).
+    attribute: str
+    #: The name after the prefix (``commune-reports``): a contract, never renamed.
+    suffix: str
+    #: The record fields the message key is made of, joined by ``|``.
+    key: tuple[str, ...]
+    #: The schema its writer writes now (``schemas/avro/<writes>.avsc``).
+    writes: str
+    #: Every schema a reader must decode: older versions still in the log, other records
+    #: older writers put there. Always includes ``writes``.
+    accepts: tuple[str, ...]
+    #: The one component that writes it.
+    writer: Component
+    #: The components that consume it.
+    readers: tuple[Component, ...]
+    #: What it carries, for people.
+    doc: str
+
+
+COMMUNE_REPORTS = TopicSpec(
+    attribute="commune_reports",
+    suffix="commune-reports",
+    key=("province_code",),
+    writes="commune_report.v2",
+    accepts=("commune_report.v1", "commune_report.v2"),
+    writer=Component.PRODUCERS,
+    readers=(Component.STREAMS,),
+    doc="Reports as communes submit them (publish, simulate, import, the gateway); keyed by "
+    "province so one province's reports share a partition and keep their order.",
+)
+ACCEPTED_REPORTS = TopicSpec(
+    attribute="accepted_reports",
+    suffix="commune-reports.accepted",
+    key=("commune_code", "period"),
+    writes="accepted_report.v1",
+    # Workers before accepted_report.v1 put the commune report itself here.
+    accepts=("accepted_report.v1", "commune_report.v1", "commune_report.v2"),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Reports the worker accepted as the latest revision, keyed by commune and period.",
+)
+PROVINCE_INDICATORS = TopicSpec(
+    attribute="province_indicators",
+    suffix="province-indicators",
+    key=("province_code", "period", "indicator_code"),
+    writes="province_indicator.v2",
+    accepts=("province_indicator.v1", "province_indicator.v2"),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Absolute provincial figures, keyed by province, period and indicator.",
+)
+DEAD_LETTER = TopicSpec(
+    attribute="dead_letter",
+    suffix="commune-reports.dead-letter",
+    key=("commune_code",),
+    writes="rejected_report.v1",
+    accepts=("rejected_report.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Refused reports with their reasons, keyed by commune code.",
+)
+APPROVALS = TopicSpec(
+    attribute="approvals",
+    suffix="approvals",
+    key=("province_code",),
+    writes="approval.v1",
+    accepts=("approval.v1",),
+    writer=Component.PRODUCERS,
+    readers=(Component.STREAMS, Component.SINKS),
+    doc="Provinces approving a period (baocao approve), keyed by province code like the "
+    "reports, so both land in the same partition number and the worker sees them together.",
+)
+PROVINCE_COMPLETENESS = TopicSpec(
+    attribute="province_completeness",
+    suffix="province-completeness",
+    key=("province_code", "report_type", "period"),
+    writes="province_completeness.v1",
+    accepts=("province_completeness.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Who has reported, keyed by province, report type and period.",
+)
+PROVINCE_INDICATOR_CHANGES = TopicSpec(
+    attribute="province_indicator_changes",
+    suffix="province-indicator-changes",
+    key=("province_code", "period", "indicator_code"),
+    writes="province_indicator_change.v1",
+    accepts=("province_indicator_change.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Every change of a provincial figure with its causes.",
+)
+REPORT_WARNINGS = TopicSpec(
+    attribute="report_warnings",
+    suffix="report-warnings",
+    key=("commune_code",),
+    writes="report_warning.v1",
+    accepts=("report_warning.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Soft rule breaks of accepted reports, keyed by commune.",
+)
+REPORTING_PERIODS = TopicSpec(
+    attribute="reporting_periods",
+    suffix="reporting-periods",
+    key=("report_type", "period"),
+    writes="reporting_period.v1",
+    accepts=("reporting_period.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Periods communes are expected to report on, announced by the worker's clock.",
+)
+MISSING_REPORT_ALERTS = TopicSpec(
+    attribute="missing_report_alerts",
+    suffix="alerts.missing-reports",
+    key=("province_code",),
+    writes="missing_reports_alert.v1",
+    accepts=("missing_reports_alert.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="Communes that have not reported as a deadline nears or passes, keyed by province.",
+)
+
+#: Every topic, in the order :meth:`Topics.all` lists (and ``baocao`` creates) them.
+SPECS: tuple[TopicSpec, ...] = (
+    COMMUNE_REPORTS,
+    ACCEPTED_REPORTS,
+    PROVINCE_INDICATORS,
+    DEAD_LETTER,
+    APPROVALS,
+    PROVINCE_COMPLETENESS,
+    PROVINCE_INDICATOR_CHANGES,
+    REPORT_WARNINGS,
+    REPORTING_PERIODS,
+    MISSING_REPORT_ALERTS,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Topics:
+    """The topic names under one prefix: ``Topics("baocao").commune_reports`` is
+    ``baocao.commune-reports``."""
+
     prefix: str = "baocao"
+
+    def name(self, spec: TopicSpec) -> str:
+        return f"{self.prefix}.{spec.suffix}"
+
+    def spec(self, topic: str) -> TopicSpec:
+        """The spec of the topic named ``topic`` under this prefix (KeyError if none)."""
+        for spec in SPECS:
+            if self.name(spec) == topic:
+                return spec
+        raise KeyError(f"{topic!r} is not a topic of prefix {self.prefix!r}")
 
     @property
     def commune_reports(self) -> str:
         """Reports as communes submit them (Avro ``CommuneReport``), keyed by province code."""
-        return f"{self.prefix}.commune-reports"
+        return self.name(COMMUNE_REPORTS)
 
     @property
     def accepted_reports(self) -> str:
         """Reports the worker accepted as the latest revision, keyed by commune and period."""
-        return f"{self.prefix}.commune-reports.accepted"
+        return self.name(ACCEPTED_REPORTS)
 
     @property
     def province_indicators(self) -> str:
         """Absolute provincial figures (Avro ``ProvinceIndicator``), keyed by province,
         period and indicator."""
-        return f"{self.prefix}.province-indicators"
+        return self.name(PROVINCE_INDICATORS)
 
     @property
     def dead_letter(self) -> str:
         """Refused reports with their reasons (Avro ``RejectedReport``), keyed by commune code."""
-        return f"{self.prefix}.commune-reports.dead-letter"
+        return self.name(DEAD_LETTER)
 
     @property
     def approvals(self) -> str:
         """Provinces approving a period (Avro ``Approval``), keyed by province code like the
         reports, so both land in the same partition number and the worker sees them together."""
-        return f"{self.prefix}.approvals"
+        return self.name(APPROVALS)
 
     @property
     def province_completeness(self) -> str:
         """Who has reported (Avro ``ProvinceCompleteness``), keyed by province, type and period."""
-        return f"{self.prefix}.province-completeness"
+        return self.name(PROVINCE_COMPLETENESS)
 
     @property
     def province_indicator_changes(self) -> str:
         """Every change of a provincial figure with its causes (``ProvinceIndicatorChange``)."""
-        return f"{self.prefix}.province-indicator-changes"
+        return self.name(PROVINCE_INDICATOR_CHANGES)
 
     @property
     def report_warnings(self) -> str:
         """Soft rule breaks of accepted reports (Avro ``ReportWarning``), keyed by commune."""
-        return f"{self.prefix}.report-warnings"
+        return self.name(REPORT_WARNINGS)
 
     @property
     def reporting_periods(self) -> str:
         """Periods communes are expected to report on (``ReportingPeriod``), from the clock."""
-        return f"{self.prefix}.reporting-periods"
+        return self.name(REPORTING_PERIODS)
 
     @property
     def missing_report_alerts(self) -> str:
         """Communes that have not reported as a deadline nears or passes, keyed by province."""
-        return f"{self.prefix}.alerts.missing-reports"
+        return self.name(MISSING_REPORT_ALERTS)
 
     def all(self) -> tuple[str, ...]:
-        return (
-            self.commune_reports,
-            self.accepted_reports,
-            self.province_indicators,
-            self.dead_letter,
-            self.approvals,
-            self.province_completeness,
-            self.province_indicator_changes,
-            self.report_warnings,
-            self.reporting_periods,
-            self.missing_report_alerts,
-        )
+        return tuple(self.name(spec) for spec in SPECS)

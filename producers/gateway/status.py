@@ -1,8 +1,10 @@
 """What became of a report: the gateway's record of it joined with what ClickHouse holds.
 
 The decision (:func:`decide_status`) is a pure function of three facts: the report as
-submitted, the revision ClickHouse holds as latest for its commune and period
-(``commune_reports`` with ``FINAL``), and the stream's rejections of it (``rejected_reports``).
+submitted, the revision ClickHouse holds as latest for its commune and period (the view
+``latest_commune_reports``), and the stream's rejections of it (the view ``rejected_reports``).
+Both are views, a contract of the pipeline like the BI views: the gateway never reads the
+sink's tables, so the sink may change how it stores reports.
 In that order of precedence:
 
 * ``accepted``: the latest revision is this report, or an exact resend of it under another
@@ -78,7 +80,7 @@ class KnownReport:
 
 @dataclass(frozen=True, slots=True)
 class LatestRevision:
-    """The row of ``commune_reports FINAL`` for one commune and period."""
+    """The row of ``latest_commune_reports`` for one commune and period."""
 
     report_id: str
     revision: int
@@ -167,7 +169,7 @@ def decide_status(
 
 
 class PipelineReader:
-    """Reads the two ClickHouse relations the status needs; a connection per call (status
+    """Reads the two ClickHouse views the status needs; a connection per call (status
     requests are rare next to submissions, and a client is not thread-safe)."""
 
     def __init__(self, settings: ClickHouseSettings) -> None:
@@ -181,7 +183,7 @@ class PipelineReader:
             return {}
         rows = self._query(
             "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
-            " indicator_codes, indicator_values FROM commune_reports FINAL"
+            " indicator_codes, indicator_values FROM latest_commune_reports"
             " WHERE commune_code = %(commune)s AND period IN %(periods)s",
             {"commune": commune_code, "periods": tuple(sorted(periods))},
         )
@@ -203,7 +205,7 @@ class PipelineReader:
         """A report the gateway did not publish, if ClickHouse knows it."""
         rows = self._query(
             "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
-            " indicator_codes, indicator_values FROM commune_reports FINAL"
+            " indicator_codes, indicator_values FROM latest_commune_reports"
             " WHERE report_id = %(id)s LIMIT 1",
             {"id": report_id},
         )

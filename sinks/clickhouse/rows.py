@@ -614,7 +614,7 @@ class Reader:
 
     def knows(self, payload: bytes) -> bool:
         """Whether ``payload``'s writer fingerprint is one this reader's codec decodes."""
-        return payload[2:10] in self.codec.known_schemas
+        return self.codec.knows(payload)
 
 
 @dataclass(frozen=True, slots=True)

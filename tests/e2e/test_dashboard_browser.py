@@ -5,9 +5,6 @@ screenshots land in ``ci-artifacts/screenshots/`` for a person to look at."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 from clickhouse_driver import Client
 from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from support import cli
 from support.dashboard import (
     HANOI,
     PERIOD,
@@ -65,36 +63,18 @@ def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterat
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dashboard.log"
     env = environment(test_settings)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "baocao", "dashboard", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-
-        def alive() -> None:
-            assert process.poll() is None, log_path.read_text()
-
+    args = ("dashboard", "--port", str(port))
+    with cli.running(*args, env=env, log_path=log_path, stop_timeout=15) as dashboard:
         eventually(
             lambda: httpx.get(f"{url}/api/periods", timeout=1.0).raise_for_status(),
             what="the dashboard to answer",
             timeout=30,
             interval=0.1,
             ignoring=(httpx.HTTPError,),
-            alive=alive,
-            log=log_path.read_text,
+            alive=dashboard.assert_running,
+            log=dashboard.log,
         )
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- dashboard log ---\n{log_path.read_text()[-3000:]}")
 
 
 @pytest.fixture

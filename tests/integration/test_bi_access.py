@@ -89,6 +89,16 @@ class Server:
         return refused.value.code
 
 
+def next_second(path: Path) -> None:
+    """Wait until a rewrite of ``path`` gets another whole-second time than its last one."""
+    eventually(
+        lambda: time.time() - path.stat().st_mtime >= 1.5,
+        what=f"a new second for {path.name}",
+        timeout=5,
+        interval=0.1,
+    )
+
+
 def _logs_in(server: Server, user: str) -> bool:
     try:
         return server.query(user, "SELECT 1") == [(1,)]
@@ -368,8 +378,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: Server) -> N
     """
     clickhouse = ClickHouseServer(server.stack)
     users_file = clickhouse.users_dir / "baocao-bi.xml"
-    while time.time() - users_file.stat().st_mtime < 1.5:
-        time.sleep(0.1)
+    next_second(users_file)
     changed = Server(server.stack, server.plan, Credentials({BI_USER: "a new password"}))
     try:
         assert clickhouse.write_bi_access(
@@ -382,8 +391,7 @@ def test_a_changed_users_file_applies_while_the_server_runs(server: Server) -> N
         )
         assert not _logs_in(server, BI_USER)
     finally:
-        while time.time() - users_file.stat().st_mtime < 1.5:
-            time.sleep(0.1)
+        next_second(users_file)
         clickhouse.write_bi_access(BiAccess(plan=server.plan))
         eventually(
             lambda: _logs_in(server, BI_USER),

@@ -3,9 +3,6 @@ holds partitions, 503 naming ClickHouse when its port is closed."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import cli
 from support.net import free_port
 from support.settings import environment
 from support.wait import eventually
@@ -27,24 +25,9 @@ pytestmark = pytest.mark.integration
 def running(command: str, settings: Settings, log_path: Path) -> Iterator[str]:
     """``baocao <command> --metrics-port P`` with ``settings``; yields its health URL."""
     port = free_port()
-    env = environment(settings)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "baocao", command, "--metrics-port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    try:
+    args = (command, "--metrics-port", str(port))
+    with cli.running(*args, env=environment(settings), log_path=log_path):
         yield f"http://127.0.0.1:{port}/healthz"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- {command} log ---\n{log_path.read_text()[-3000:]}")
 
 
 def wait_for_status(url: str, status: int, timeout: float = 45.0) -> dict[str, Any]:

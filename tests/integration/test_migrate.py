@@ -74,6 +74,17 @@ VIEW_COLUMNS = {
         "on_time",
         "amended",
     ],
+    "latest_commune_reports": [
+        "report_id",
+        "commune_code",
+        "province_code",
+        "period",
+        "revision",
+        "submitted_at",
+        "report_type",
+        "indicator_codes",
+        "indicator_values",
+    ],
     "rejected_reports": [
         "rejection_id",
         "report_id",
@@ -414,6 +425,44 @@ def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
     assert migrated.execute(
         "SELECT count(), sum(value) FROM commune_indicators WHERE period = '2025-08'"
     ) == [(2, 8.0)]
+
+
+def test_latest_commune_reports_shows_the_latest_revision_per_commune_and_period(
+    migrated: Client,
+) -> None:
+    """The view the gateway's report status reads, queried as the gateway does."""
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 1.0, "deaths": 9.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 3, {"births": 3.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 2, {"births": 2.0, "deaths": 2.0})])
+    insert(migrated, COMMUNE_REPORTS, [report("00070", 1, {"births": 7.0}, period="2025-09")])
+    insert(migrated, COMMUNE_REPORTS, [report("00073", 1, {"births": 5.0})])
+
+    rows = migrated.execute(
+        "SELECT report_id, period, revision, submitted_at, report_type, indicator_codes,"
+        " indicator_values FROM latest_commune_reports"
+        " WHERE commune_code = %(commune)s AND period IN %(periods)s ORDER BY period",
+        {"commune": "00070", "periods": ("2025-08", "2025-09", "2025-10")},
+    )
+    assert rows == [
+        (
+            "00000000-0000-4000-8000-000700000003",
+            "2025-08",
+            3,
+            T0.replace(day=3),
+            "monthly",
+            ["births"],
+            [3.0],
+        ),
+        (
+            "00000000-0000-4000-8000-000700000001",
+            "2025-09",
+            1,
+            T0.replace(day=1),
+            "monthly",
+            ["births"],
+            [7.0],
+        ),
+    ]
 
 
 def figure(province: str, indicator: str, version: int, value: float | None, reported: int):

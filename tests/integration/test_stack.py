@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -156,9 +155,7 @@ def test_status_reports_both_healthy(stack: StackSettings) -> None:
 
 def test_up_again_changes_nothing(stack: StackSettings) -> None:
     before = {name: row["pid"] for name, row in _status(stack).items()}
-    started = time.monotonic()
     _baocao(stack, "stack", "up")
-    assert time.monotonic() - started < 20
     assert {name: row["pid"] for name, row in _status(stack).items()} == before
 
 

@@ -85,7 +85,7 @@ class Background:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        print(f"--- {self.name} log (tail) ---\n{self.log()[-3000:]}")
+        print(f"--- {self.name} log (tail) ---\n{self.log()[-4000:]}")
 
 
 def start(*args: str, env: Mapping[str, str], log_path: Path, **popen: Any) -> Background:

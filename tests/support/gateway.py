@@ -3,9 +3,7 @@ tokens in its database, and the commune-reports topic read back."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from baocao.core.settings import GatewaySettings, Settings
 from baocao.core.topics import Topics
 from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.gateway.tokens import Scope, TokenStore
+from support import cli
 from support.net import free_port
 from support.settings import environment
 from support.wait import eventually
@@ -76,24 +75,15 @@ def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Itera
     settings = settings.model_copy(update={"gateway": gateway})
     log_path = tmp_path / f"gateway-{port}.log"
     env = environment(settings, BAOCAO_LOG_LEVEL="INFO")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "baocao", "gateway"], env=env, stdout=log, stderr=log
+    with cli.running("gateway", env=env, log_path=log_path) as background:
+        running = RunningGateway(
+            url=f"http://127.0.0.1:{port}",
+            settings=settings,
+            process=background.process,
+            log_path=log_path,
         )
-    running = RunningGateway(
-        url=f"http://127.0.0.1:{port}", settings=settings, process=process, log_path=log_path
-    )
-    try:
         _wait_ready(running)
         yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- gateway log (tail) ---\n{running.log()[-4000:]}")
 
 
 def _wait_ready(running: RunningGateway, timeout: float = 60.0) -> None:

@@ -36,20 +36,6 @@ __all__ = [
 
 Message = tuple[str, bytes | None, bytes | None]  # topic, key, value
 
-#: The schema each topic carries now (the older ones are written by name where a test
-#: wants an older worker's record).
-_SCHEMAS = {
-    "accepted_reports": "accepted_report.v1",
-    "province_indicators": "province_indicator.v2",
-    "province_completeness": "province_completeness.v1",
-    "province_indicator_changes": "province_indicator_change.v1",
-    "report_warnings": "report_warning.v1",
-    "reporting_periods": "reporting_period.v1",
-    "missing_report_alerts": "missing_reports_alert.v1",
-    "approvals": "approval.v1",
-    "dead_letter": "rejected_report.v1",
-}
-
 
 def due(period: str) -> datetime:
     """The deadline of ``period`` under :data:`RULES`, in UTC."""
@@ -60,8 +46,9 @@ def message(
     topics: Topics, topic: str, key: str, record: dict[str, Any], *, schema: str | None = None
 ) -> Message:
     """``record`` encoded for ``topics.<topic>`` (with ``schema``, or the topic's current one)."""
-    codec = codec_for(schema or _SCHEMAS[topic])
-    return getattr(topics, topic), key.encode(), codec.encode(record)
+    name = getattr(topics, topic)
+    codec = codec_for(schema or topics.spec(name).writes)
+    return name, key.encode(), codec.encode(record)
 
 
 def _province_of(commune: str) -> str:
