@@ -35,7 +35,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # right owner.
 RUN groupadd --system --gid 10001 baocao \
     && useradd --system --uid 10001 --gid baocao --home-dir /home/baocao --create-home baocao \
-    && install -d -o baocao -g baocao /var/lib/baocao/worker /var/lib/baocao/stack/bi
+    && install -d -o baocao -g baocao /var/lib/baocao/worker /var/lib/baocao/stack/bi /var/lib/baocao/grafana-secrets
 
 COPY --from=build /opt/venv /opt/venv
 

@@ -22,13 +22,15 @@ What it does, on a fresh database of each engine:
 
 Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
 the venv needs nothing else. The server's login is ``BAOCAO_CLICKHOUSE_USER`` and
-``BAOCAO_CLICKHOUSE_PASSWORD`` when set (as for every client of the project), else ``default``
+``BAOCAO_CLICKHOUSE_PASSWORD`` when set (as for every client of the project), else the local
+stack's ``baocao_admin`` from ``$BAOCAO_STACK_HOME/secrets/clickhouse.json``, else ``default``
 without a password. Exit status 0 when everything matches, 1 on any difference or error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -220,7 +222,23 @@ def chdb_engine() -> Engine:
     )
 
 
-def server_engine(url: str, *, user: str, password: str) -> Engine:
+def server_login() -> tuple[str, str]:
+    """The login for ``--server``: BAOCAO_CLICKHOUSE_USER/_PASSWORD when set, else the local
+    stack's administrator from its home (every login of the stack has a password; ``default``
+    is locked), else ``default`` without a password (a server the stack did not configure)."""
+    user = os.environ.get("BAOCAO_CLICKHOUSE_USER") or ""
+    password = os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD", "")
+    if user:
+        return user, password
+    home = Path(os.environ.get("BAOCAO_STACK_HOME") or ".baocao").absolute()
+    try:
+        logins = json.loads((home / "secrets" / "clickhouse.json").read_text(encoding="utf-8"))
+        return "baocao_admin", str(logins["users"]["baocao_admin"])
+    except (OSError, ValueError, KeyError):
+        return "default", password
+
+
+def server_engine(url: str, user: str, password: str) -> Engine:
     database = f"baocao_check_{uuid.uuid4().hex[:8]}"
     login = {"X-ClickHouse-User": user, "X-ClickHouse-Key": password}
 
@@ -316,8 +334,7 @@ def main() -> int:
     if options.server:
         server = server_engine(
             options.server,
-            user=os.environ.get("BAOCAO_CLICKHOUSE_USER") or "default",
-            password=os.environ.get("BAOCAO_CLICKHOUSE_PASSWORD", ""),
+            *server_login(),
         )
         other = run(server)
         problems += check(server.name, other)

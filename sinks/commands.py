@@ -134,7 +134,7 @@ def sink(
     Replaying a topic is harmless: rows are replaced by key and version.
     SIGTERM or Ctrl-C finishes the current batch, commits and exits.
     """
-    settings = Settings()
+    settings = Settings().with_clickhouse_login("sink")
     metrics = SinkMetrics()
     stats = SinkStats(metrics=metrics)
     if metrics_port is not None:

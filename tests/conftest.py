@@ -30,8 +30,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """The settings the environment gives (defaults: the local stack)."""
-    return Settings()
+    """The settings the environment gives (defaults: the local stack), logging in to
+    ClickHouse as the stack's administrator (``baocao_admin``, password from the stack home's
+    ``secrets/clickhouse.json``) unless BAOCAO_CLICKHOUSE_USER names another login. Tests
+    create and drop databases, so they need it; the explicit login reaches every subprocess."""
+    return Settings().with_clickhouse_login("admin")
 
 
 @pytest.fixture(scope="session")

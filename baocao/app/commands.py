@@ -94,9 +94,12 @@ def demo(
     )
     console.print(
         "[bold]Query it yourself[/] (views: province_indicators, commune_indicators, "
-        "rejected_reports):",
-        f'  clickhouse-client --port {ch.port} --database {ch.database} --query "{sql}"',
-        f"  curl 'http://{ch.host}:{settings.stack.clickhouse_http_port}/?database={ch.database}'"
+        "rejected_reports) as the read-only BI login; `baocao bi credentials` prints its"
+        " password ($PW):",
+        f'  clickhouse-client --port {ch.port} --user baocao_bi --password "$PW"'
+        f' --database {ch.database} --query "{sql}"',
+        f'  curl --user "baocao_bi:$PW"'
+        f" 'http://{ch.host}:{settings.stack.clickhouse_http_port}/?database={ch.database}'"
         f' --data-binary "{sql} FORMAT PrettyCompact"',
         "The worker and the sink keep running: publish more with `baocao simulate --period "
         "YYYY-MM` or `baocao publish --file reports.jsonl`; `baocao stack status` shows "

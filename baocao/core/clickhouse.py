@@ -51,7 +51,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DriverError, OSError, EOFEr
 def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overrides: Any) -> Client:
     """A client for ``settings``; with ``use_database=False`` it connects to ``default`` (to
     create the configured database). The driver connects lazily, on the first query, and
-    reconnects by itself after :meth:`Client.disconnect`."""
+    reconnects by itself after :meth:`Client.disconnect`.
+
+    Settings without a user log in as the stack's administrator (``baocao_admin``); a process
+    with less to do resolves its own role first (``Settings.with_clickhouse_login``)."""
+    settings = settings.for_login("admin")
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -17,8 +17,12 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from baocao.core.credentials import load_passwords
+
 __all__ = [
+    "CLICKHOUSE_LOGINS",
     "BiSettings",
+    "ClickHouseRole",
     "ClickHouseSettings",
     "DeadlineSettings",
     "GatewaySettings",
@@ -28,7 +32,24 @@ __all__ = [
     "SinkSettings",
     "StackSettings",
     "WorkerSettings",
+    "clickhouse_logins_path",
 ]
+
+#: What a process does with ClickHouse decides the account it logs in with: ``admin``
+#: (migrations, ``baocao bi apply``, the demo's checks, tests), ``sink`` (inserts only),
+#: ``reader`` (the dashboard and the gateway's status lookups: read-only).
+ClickHouseRole = Literal["admin", "sink", "reader"]
+#: The account of each role; ``baocao stack up`` creates them with generated passwords.
+CLICKHOUSE_LOGINS: dict[str, str] = {
+    "admin": "baocao_admin",
+    "sink": "baocao_sink",
+    "reader": "baocao_reader",
+}
+
+
+def clickhouse_logins_path(home: Path) -> Path:
+    """Where ``baocao stack up`` keeps the ClickHouse service passwords (0600 in a 0700 folder)."""
+    return home.absolute() / "secrets" / "clickhouse.json"
 
 
 class KafkaSettings(BaseSettings):
@@ -76,16 +97,41 @@ class SchemaRegistrySettings(BaseSettings):
 
 
 class ClickHouseSettings(BaseSettings):
-    """Where the sink writes and where readers (demo, tests, dashboard) query."""
+    """Where the sink writes and where readers (demo, tests, dashboard) query.
+
+    ``user`` and ``password`` empty (the default): each process logs in with the account of
+    its role (:data:`CLICKHOUSE_LOGINS`), whose password ``baocao stack up`` generated into
+    ``logins_file`` (default ``<BAOCAO_STACK_HOME>/secrets/clickhouse.json``), so the local
+    stack needs no configuration. Set ``BAOCAO_CLICKHOUSE_USER`` / ``_PASSWORD`` to log in as
+    someone else (Docker, production): they then win for every role.
+    """
 
     model_config = SettingsConfigDict(env_prefix="BAOCAO_CLICKHOUSE_", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = 19000
     database: str = "baocao"
-    user: str = "default"
+    user: str = ""
     password: SecretStr = SecretStr("")
+    #: The stack's generated service passwords; unset: under ``BAOCAO_STACK_HOME``.
+    logins_file: Path | None = None
     connect_timeout: float = 5.0
+
+    def for_login(self, role: ClickHouseRole) -> ClickHouseSettings:
+        """These settings with the user and password of ``role`` filled in.
+
+        An explicit user wins. Without one, the role's account from the logins file; when the
+        file (or the account) is missing, ``default`` with the given password, which is what a
+        ClickHouse without baocao's accounts (an old stack home, a bare server) expects.
+        """
+        if self.user:
+            return self
+        path = self.logins_file or clickhouse_logins_path(StackSettings().home)
+        account = CLICKHOUSE_LOGINS[role]
+        password = load_passwords(path).get(account)
+        if password is None:
+            return self.model_copy(update={"user": "default"})
+        return self.model_copy(update={"user": account, "password": SecretStr(password)})
 
 
 class WorkerSettings(BaseSettings):
@@ -230,6 +276,12 @@ class Settings(BaseModel):
     stack: StackSettings = Field(default_factory=StackSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     bi: BiSettings = Field(default_factory=BiSettings)
+
+    def with_clickhouse_login(self, role: ClickHouseRole) -> Settings:
+        """These settings logging in to ClickHouse as ``role`` (see ClickHouseSettings)."""
+        logins_file = self.clickhouse.logins_file or clickhouse_logins_path(self.stack.home)
+        clickhouse = self.clickhouse.model_copy(update={"logins_file": logins_file})
+        return self.model_copy(update={"clickhouse": clickhouse.for_login(role)})
 
     def as_environment(self) -> dict[str, str]:
         """The environment variables that give a child ``baocao`` process these settings.

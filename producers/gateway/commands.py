@@ -47,7 +47,7 @@ def gateway(
     """
     from baocao.producers.gateway.server import serve
 
-    settings = Settings()
+    settings = Settings().with_clickhouse_login("reader")
     options = settings.gateway
     if not serve(
         settings,

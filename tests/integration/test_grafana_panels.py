@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 from support.cli import Background, run, start
+from support.grafana import DASHBOARDS, panel_queries, substitute, variable_queries
 from support.settings import environment
 from support.wait import eventually
 
@@ -34,7 +35,6 @@ from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 PROVINCES = ("01", "79")
 VIETNAM = timedelta(hours=7)
 
@@ -136,26 +136,6 @@ PANELS: dict[str, Expected] = {
     ),
 }
 
-_VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(__\w+|\w+)")
-
-
-def substitute(sql: str, values: dict[str, list[str]]) -> str:
-    """Grafana's variable interpolation for the formats the dashboard uses."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(3)
-        fmt = match.group(2)
-        if name not in values:
-            raise AssertionError(f"the test does not know Grafana variable or macro ${name}")
-        items = values[name]
-        if fmt == "singlequote":
-            return ",".join("'" + item.replace("'", "\\'") + "'" for item in items)
-        if fmt in (None, "raw") and len(items) == 1:
-            return items[0]
-        raise AssertionError(f"the test does not know format {fmt!r} for ${name}")
-
-    return _VARIABLE.sub(replace, sql)
-
 
 def kind_of(clickhouse_type: str) -> str:
     inner = clickhouse_type
@@ -168,31 +148,6 @@ def kind_of(clickhouse_type: str) -> str:
     if re.match(r"(Date|DateTime)", inner):
         return TIME
     return inner
-
-
-def panel_queries(path: Path) -> list[tuple[str, str]]:
-    """(panel title, SQL) of every target of every panel, rows nested in panels included."""
-    dashboard = json.loads(path.read_text(encoding="utf-8"))
-    found: list[tuple[str, str]] = []
-
-    def walk(panels: list[dict[str, Any]]) -> None:
-        for panel in panels:
-            walk(panel.get("panels") or [])
-            for target in panel.get("targets") or []:
-                assert target.get("editorType", "sql") == "sql", panel["title"]
-                found.append((panel["title"], target["rawSql"]))
-
-    walk(dashboard.get("panels") or [])
-    return found
-
-
-def variable_queries(path: Path) -> dict[str, str]:
-    dashboard = json.loads(path.read_text(encoding="utf-8"))
-    return {
-        variable["name"]: variable["query"]
-        for variable in dashboard["templating"]["list"]
-        if variable["type"] == "query"
-    }
 
 
 # -- the pipeline ------------------------------------------------------------------------------
@@ -334,15 +289,27 @@ def test_the_dashboard_is_there_and_its_panels_are_all_known() -> None:
 def test_substitution_is_grafanas() -> None:
     values = {"period": ["2025-08"], "province": ["01", "79"]}
     assert (
-        substitute("period = '${period}' AND p IN (${province:singlequote})", values)
+        substitute("period = ${period:sqlstring} AND p IN (${province:sqlstring})", values)
         == "period = '2025-08' AND p IN ('01','79')"
     )
-    assert substitute("x = '$period'", values) == "x = '2025-08'"
+    assert substitute("x = ${period:sqlstring}", {"period": ["a'b"]}) == "x = 'a''b'"
+    with pytest.raises(AssertionError, match="not quoted"):
+        substitute("x = '${period}'", values)
+    with pytest.raises(AssertionError, match="not quoted"):
+        substitute("p IN (${province:singlequote})", values)
     with pytest.raises(AssertionError, match="__timeFilter"):
         substitute("WHERE $__timeFilter(t)", values)
     assert kind_of("Nullable(Float64)") == NUM
     assert kind_of("DateTime('UTC')") == TIME
     assert kind_of("LowCardinality(Nullable(String))") == STR
+
+
+def test_every_variable_of_every_panel_is_quoted_for_sql() -> None:
+    values = {"period": ["2025-08"], "province": ["01"]}
+    for title, raw_sql in panel_queries(DASHBOARDS[0]):
+        assert "${period:sqlstring}" in raw_sql, title
+        assert "'$" not in raw_sql and "singlequote" not in raw_sql, title
+        substitute(raw_sql, values)  # raises on a variable that is not quoted
 
 
 def test_every_panel_runs_on_clickhouse_with_its_columns(fed: Fed) -> None:
@@ -377,6 +344,12 @@ def test_every_panel_runs_on_clickhouse_with_its_columns(fed: Fed) -> None:
                 break
             time.sleep(1)
     assert failures == []
+
+    # A crafted link (?var-period=...) cannot widen a panel: sqlstring keeps the quote inside
+    # the literal, so no period matches and no row comes back.
+    crafted = {"period": [f"{fed.period}' OR 1 = 1 OR period = '"], "province": list(PROVINCES)}
+    for title, raw_sql in panel_queries(DASHBOARDS[0]):
+        assert fed.client.execute(substitute(raw_sql, crafted)) == [], title
 
     key = {row[0]: row for row in results["Key indicators per province"]}
     assert sorted(key) == list(PROVINCES)

@@ -25,6 +25,7 @@ from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
 from support.net import free_ports
 
+from baocao.app.stack.clickhouse import ClickHouseServer
 from baocao.app.stack.exceptions import PortInUseError
 from baocao.app.stack.lifecycle import stack_down, stack_up
 from baocao.app.stack.process import ManagedProcess
@@ -101,6 +102,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
         _baocao(settings, "stack", "down", check=False)
 
 
+def _admin(stack: StackSettings) -> Client:
+    """The stack's administrator login (``default`` is locked), password from its home."""
+    user, password = ClickHouseServer(stack).admin_login()
+    assert user and password
+    return Client(host="127.0.0.1", port=stack.clickhouse_tcp_port, user=user, password=password)
+
+
 def test_up_starts_kafka_and_clickhouse_that_answer(stack: StackSettings) -> None:
     bootstrap = f"127.0.0.1:{stack.kafka_port}"
     cluster = wait_for_kafka(KafkaSettings(bootstrap_servers=bootstrap), timeout=10)
@@ -124,7 +132,7 @@ def test_up_starts_kafka_and_clickhouse_that_answer(stack: StackSettings) -> Non
     consumer.close()
     assert values == [b"hello"]
 
-    client = Client(host="127.0.0.1", port=stack.clickhouse_tcp_port, user="default")
+    client = _admin(stack)
     assert client.execute("SELECT 1") == [(1,)]
     client.disconnect()
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.clickhouse_http_port}/ping") as answer:
@@ -174,7 +182,7 @@ def test_up_refuses_ports_taken_by_others_before_starting_anything(
 
 
 def test_down_stops_the_servers_and_the_managed_processes(stack: StackSettings) -> None:
-    client = Client(host="127.0.0.1", port=stack.clickhouse_tcp_port, user="default")
+    client = _admin(stack)
     client.execute("CREATE TABLE default.kept (x UInt8) ENGINE = MergeTree ORDER BY x")
     client.execute("INSERT INTO default.kept VALUES", [(7,)])
     client.disconnect()
@@ -203,7 +211,7 @@ def test_down_stops_the_servers_and_the_managed_processes(stack: StackSettings) 
 
     # Up again: same data, same Kafka cluster (the storage is formatted once).
     _baocao(stack, "stack", "up")
-    client = Client(host="127.0.0.1", port=stack.clickhouse_tcp_port, user="default")
+    client = _admin(stack)
     assert client.execute("SELECT x FROM default.kept") == [(7,)]
     client.disconnect()
     assert (stack.home / "kafka" / "data" / "meta.properties").read_text() == cluster_id

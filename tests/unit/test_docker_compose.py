@@ -40,6 +40,13 @@ KAFKA_IMAGE = "apache/kafka"
 CLICKHOUSE_IMAGES = ("clickhouse/clickhouse-server", "clickhouse")
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN")
+#: Secrets Compose must refuse to start without (``${VAR:?message}``): the ClickHouse
+#: administrator's password, Grafana's BI login and Grafana's own admin.
+REQUIRED_ENV = {
+    "BAOCAO_CLICKHOUSE_PASSWORD": "ch-admin-secret",
+    "BAOCAO_BI_PASSWORD": "bi-secret",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+}
 
 Compose = dict[str, Any]
 Problems = list[str]
@@ -227,7 +234,7 @@ def valid_env_names(cli: CliCommand) -> set[str]:
 
 @pytest.fixture(scope="module")
 def compose() -> Compose:
-    return load()
+    return load(env=REQUIRED_ENV)
 
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -418,7 +425,24 @@ def check_no_secrets(raw: Compose) -> Problems:
         for key, value in environment(svc).items()
         if any(word in key for word in SECRET_WORDS)
         and value
-        and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?-[^}]*)?\}", value)
+        and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}", value)
+    ]
+
+
+def check_required_secrets(raw: Compose) -> Problems:
+    """The administrator passwords have no default: each is ``${VAR:?message}``, so Compose
+    refuses to start when the variable is unset or empty."""
+    required = {
+        "CLICKHOUSE_PASSWORD",
+        "BAOCAO_CLICKHOUSE_PASSWORD",
+        "BAOCAO_BI_PASSWORD",
+        "GF_SECURITY_ADMIN_PASSWORD",
+    }
+    return [
+        f"{name}: {key} is {value!r}, not a required ${{VAR:?message}}"
+        for name, svc in services(raw).items()
+        for key, value in environment(svc).items()
+        if key in required and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}", value)
     ]
 
 
@@ -485,6 +509,37 @@ def bind_mounts(service: Mapping[str, Any]) -> dict[str, str]:
     return mounts
 
 
+PROVINCE_UID = "baocao-clickhouse-p"
+
+
+def check_province_datasources(
+    name: str, svc: Mapping[str, Any], sources: list[dict[str, Any]], compose: Compose
+) -> Problems:
+    """One data source per province, logged in as that province's user, its password read
+    from a file on a volume that ``bi-access`` writes with ``--password-files``."""
+    from baocao.app.bi.access import AccessPlan
+    from baocao.core.reference import load_reference
+
+    plan = AccessPlan.for_reference("baocao", load_reference())
+    problems: Problems = []
+    users = [(s.get("jsonData") or {}).get("username") for s in sources]
+    if users != list(plan.province_users().values()):
+        problems.append(f"{name}: the province data sources log in as {users}")
+    writer = services(compose).get("bi-access") or {}
+    args = command_args(writer)
+    folder = args[args.index("--password-files") + 1] if "--password-files" in args else None
+    mounted = {str(v).split(":")[1] for v in svc.get("volumes") or [] if ":" in str(v)}
+    written = {str(v).split(":")[1] for v in writer.get("volumes") or [] if ":" in str(v)}
+    if folder is None or folder not in mounted or folder not in written:
+        problems.append(f"{name}: bi-access does not write the province passwords it reads")
+    for source in sources:
+        password = str((source.get("secureJsonData") or {}).get("password", ""))
+        login = (source.get("jsonData") or {}).get("username")
+        if password != f"$__file{{{folder}/{login}}}":
+            problems.append(f"{name}: {source.get('uid')} reads its password from {password!r}")
+    return problems
+
+
 def check_grafana(compose: Compose, *, root: Path = ROOT) -> Problems:
     """Grafana runs a pinned plugin, mounts provisioning that exists in the repository, and its
     data source logs in to the compose ClickHouse as the read-only BI user with the password
@@ -515,9 +570,13 @@ def check_grafana(compose: Compose, *, root: Path = ROOT) -> Problems:
         )
         if source.get("type") == GRAFANA_PLUGIN
     ]
-    if len(datasources) != 1:
-        return [*problems, f"{name}: expected one {GRAFANA_PLUGIN} data source: {datasources}"]
-    source = datasources[0]
+    everyone = [d for d in datasources if not str(d.get("uid", "")).startswith(PROVINCE_UID)]
+    if len(everyone) != 1:
+        return [*problems, f"{name}: expected one {GRAFANA_PLUGIN} data source: {everyone}"]
+    problems += check_province_datasources(
+        name, svc, [d for d in datasources if d not in everyone], compose
+    )
+    source = everyone[0]
     data = source.get("jsonData") or {}
     clickhouse_name, _ = find_service(compose, *CLICKHOUSE_IMAGES)
     if data.get("username") != BI_USER:
@@ -537,7 +596,9 @@ def check_grafana(compose: Compose, *, root: Path = ROOT) -> Problems:
             )
     dashboards = mounts.get("/etc/grafana/dashboards/baocao")
     for path in sorted((root / (dashboards or "missing")).glob("*.json")):
-        uids = set(re.findall(r'"uid":\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        # A panel names the data source, or the $datasource variable that defaults to it.
+        uids = set(re.findall(r'"(?:uid|value)":\s*"([^"]+)"', text))
         if source.get("uid") not in uids:
             problems.append(f"{name}: {path.name} does not use data source {source.get('uid')}")
     if dashboards is None:
@@ -625,12 +686,53 @@ def test_clickhouse_password_is_the_same_for_server_and_apps() -> None:
     for name, svc in services(raw).items():
         if is_app_service(svc):
             assert environment(svc)["BAOCAO_CLICKHOUSE_PASSWORD"] == source, name
-    with_password = load(env={"BAOCAO_CLICKHOUSE_PASSWORD": "s3cret"})
+    with_password = load(env={**REQUIRED_ENV, "BAOCAO_CLICKHOUSE_PASSWORD": "s3cret"})
     assert (
         environment(find_service(with_password, *CLICKHOUSE_IMAGES)[1])["CLICKHOUSE_PASSWORD"]
         == "s3cret"
     )
     assert environment(services(with_password)["sink"])["BAOCAO_CLICKHOUSE_PASSWORD"] == "s3cret"
+
+
+def test_administrator_passwords_are_required() -> None:
+    assert check_required_secrets(load_raw()) == []
+
+
+@pytest.mark.parametrize("variable", sorted(REQUIRED_ENV))
+@pytest.mark.parametrize("value", [None, ""])
+def test_compose_refuses_to_start_without_a_password(variable: str, value: str | None) -> None:
+    env = {key: secret for key, secret in REQUIRED_ENV.items() if key != variable}
+    if value is not None:
+        env[variable] = value
+    with pytest.raises(ValueError, match=variable):
+        load(env=env)
+
+
+def test_rejects_a_password_with_a_default() -> None:
+    def change(d: Compose) -> None:
+        d["services"]["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"] = (
+            "${BAOCAO_CLICKHOUSE_PASSWORD:-}"
+        )
+        d["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = (
+            "${GRAFANA_ADMIN_PASSWORD:-admin}"
+        )
+
+    assert check_required_secrets(broken(load_raw(), change)) == [
+        "clickhouse: CLICKHOUSE_PASSWORD is '${BAOCAO_CLICKHOUSE_PASSWORD:-}', not a required"
+        " ${VAR:?message}",
+        "grafana: GF_SECURITY_ADMIN_PASSWORD is '${GRAFANA_ADMIN_PASSWORD:-admin}', not a"
+        " required ${VAR:?message}",
+    ]
+
+
+def test_the_province_data_sources_are_generated_from_the_reference() -> None:
+    from baocao.app.bi.access import AccessPlan
+    from baocao.app.bi.grafana import province_datasources_yaml
+    from baocao.core.reference import load_reference
+
+    committed = ROOT / "grafana" / "provisioning" / "datasources" / "provinces.yml"
+    plan = AccessPlan.for_reference("baocao", load_reference())
+    assert committed.read_text(encoding="utf-8") == province_datasources_yaml(plan)
 
 
 def test_grafana_is_provisioned_with_the_read_only_bi_user() -> None:
@@ -644,7 +746,7 @@ def test_bi_access_keeps_its_passwords_on_a_volume_the_image_prepares(compose: C
     volume = f"{home}/bi"
     assert any(str(entry).endswith(f":{volume}") for entry in service["volumes"])
     assert re.search(rf"install -d .*{re.escape(volume)}\b", DOCKERFILE.read_text(encoding="utf-8"))
-    assert command_args(service) == ["bi", "apply", "--require-env-password"]
+    assert command_args(service)[:3] == ["bi", "apply", "--require-env-password"]
 
 
 def test_data_lives_on_named_volumes(compose: Compose) -> None:
@@ -928,4 +1030,17 @@ def test_rejects_grafana_without_the_bi_user_or_its_files(tmp_path: Path) -> Non
     (tmp_path / "grafana/provisioning/datasources/clickhouse.yml").write_text(
         source.replace("username: baocao_bi", "username: default")
     )
+    provinces = "grafana/provisioning/datasources/provinces.yml"
+    (tmp_path / provinces).write_text((ROOT / provinces).read_text())
     assert check_grafana(raw, root=tmp_path) == ["grafana: the data source logs in as 'default'"]
+
+
+def test_rejects_a_province_data_source_with_another_login(tmp_path: Path) -> None:
+    folder = tmp_path / "grafana" / "provisioning" / "datasources"
+    folder.mkdir(parents=True)
+    (tmp_path / "grafana" / "dashboards").mkdir()
+    for name in ("clickhouse.yml", "provinces.yml"):
+        text = (ROOT / "grafana/provisioning/datasources" / name).read_text()
+        (folder / name).write_text(text.replace("username: baocao_p79", "username: baocao_bi"))
+    problems = check_grafana(load_raw(), root=tmp_path)
+    assert "province data sources log in as" in problems[0] and "'baocao_bi'" in problems[0]

@@ -18,8 +18,6 @@ __all__ = [
     "BI_ROLE",
     "BI_USER",
     "PROVINCE_COLUMN",
-    "RELAY_CLUSTER",
-    "RELAY_USER",
     "AccessPlan",
     "province_relations",
     "province_user",
@@ -32,12 +30,6 @@ BI_USER = "baocao_bi"
 BI_ROLE = "baocao_bi_reader"
 #: Settings profile of every BI user (read-only, no DDL, bounded queries).
 BI_PROFILE = "baocao_bi"
-#: ClickHouse 18.16 only: the internal account through which a province database reads its
-#: province's rows (see :mod:`baocao.app.bi.legacy`). Nobody logs in with it.
-RELAY_USER = "baocao_bi_relay"
-#: ClickHouse 18.16 only: the loopback "cluster" (one shard, this server) that logs in as
-#: :data:`RELAY_USER`.
-RELAY_CLUSTER = "baocao_bi_relay"
 #: Rows of a relation with this column belong to one province.
 PROVINCE_COLUMN = "province_code"
 
@@ -83,8 +75,14 @@ class AccessPlan:
         return cls(database=database, provinces=tuple(sorted(reference.provinces)))
 
     @property
-    def relay_database(self) -> str:
-        """ClickHouse 18.16 only: the per-province filtered views the relay account reads."""
+    def feed_database(self) -> str:
+        """ClickHouse 18.16 only: the materialized views that copy each province's rows from
+        the main tables into its database as they are inserted. No BI login may read it."""
+        return f"{self.database}_bi_feed"
+
+    @property
+    def retired_relay_database(self) -> str:
+        """The loopback relay of the first release (leaked other provinces): dropped by apply."""
         return f"{self.database}_bi_relay"
 
     def province_database(self, code: str) -> str:
@@ -100,8 +98,8 @@ class AccessPlan:
         return (BI_USER, *self.province_users().values())
 
     def all_users(self) -> tuple[str, ...]:
-        """Every account of the plan, the internal relay included (it needs a password too)."""
-        return (*self.login_users(), RELAY_USER)
+        """Every account of the plan (all of them log in: there is no internal account)."""
+        return self.login_users()
 
 
 def relation_filter(code: str) -> str:

@@ -1,8 +1,8 @@
 """``baocao bi apply``: make the configured ClickHouse serve the BI users, by its own mechanism.
 
 * ClickHouse 18.16 (and any release before SQL access management, < 20.4): the users come
-  from the configuration ``baocao stack up`` wrote; this builds the province databases over
-  the relay (:mod:`baocao.app.bi.legacy`). It checks that the relay cluster is configured first.
+  from the configuration ``baocao stack up`` wrote; this builds the province databases, with
+  their own copies of their province's rows (:mod:`baocao.app.bi.legacy`).
 * A current ClickHouse (21 and later): runs :func:`baocao.app.bi.modern.grant_statements`.
 
 Run it after ``baocao migrate`` (a new view reaches the province users only then).
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from clickhouse_driver import Client
 
-from baocao.app.bi.access import RELAY_CLUSTER, AccessPlan
+from baocao.app.bi.access import AccessPlan
 from baocao.app.bi.catalog import Relation, describe_database, server_version
 from baocao.app.bi.credentials import Credentials
 from baocao.app.bi.exceptions import BiApplyError, UnsupportedServerError
-from baocao.app.bi.legacy import plan_marts
+from baocao.app.bi.legacy import mart_of, plan_marts, snapshot_select
 from baocao.app.bi.modern import grant_statements
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.settings import ClickHouseSettings
@@ -97,13 +97,9 @@ def apply_access(
             raise BiApplyError(
                 f"cannot read the schema of {plan.database!r}: {describe_error(exc)}"
             ) from exc
-        for statement in statements:
-            try:
-                client.execute(statement)
-            except TRANSIENT_ERRORS as exc:
-                raise BiApplyError(
-                    f"ClickHouse refused `{_redacted(statement)}`: {describe_error(exc)}"
-                ) from exc
+        _run(client, statements)
+        if kind is ServerKind.LEGACY:
+            statements = [*statements, *_refresh_snapshots(client, plan, source)]
     finally:
         client.disconnect()
     views = tuple(sorted(r.name for r in source if r.is_view and r.per_province))
@@ -111,17 +107,47 @@ def apply_access(
     return ApplyResult(kind, version, tuple(statements), views)
 
 
+def _run(client: Client, statements: Sequence[str]) -> None:
+    for statement in statements:
+        try:
+            client.execute(statement)
+        except TRANSIENT_ERRORS as exc:
+            raise BiApplyError(
+                f"ClickHouse refused `{_redacted(statement)}`: {describe_error(exc)}"
+            ) from exc
+
+
+def _refresh_snapshots(client: Client, plan: AccessPlan, source: Sequence[Relation]) -> list[str]:
+    """Reload a province's copy of a reference table whose rows differ from the main table's
+    (``baocao migrate`` truncates and reloads those; a materialized view would not follow)."""
+    statements: list[str] = []
+    for table in mart_of(plan, source).snapshots:
+        order = ", ".join(f"`{c}`" for c in table.stored_columns)
+        for code in plan.provinces:
+            database = plan.province_database(code)
+            columns = ", ".join(f"`{c}`" for c in table.stored_columns)
+            wanted = client.execute(f"{snapshot_select(plan, code, table)} ORDER BY {order}")
+            held = client.execute(
+                f"SELECT {columns} FROM `{database}`.`{table.name}` ORDER BY {order}"
+            )
+            if wanted == held:
+                continue
+            reload = [
+                f"TRUNCATE TABLE `{database}`.`{table.name}`",
+                f"INSERT INTO `{database}`.`{table.name}` ({columns})"
+                f" {snapshot_select(plan, code, table)}",
+            ]
+            _run(client, reload)
+            statements += reload
+    return statements
+
+
 def _legacy_statements(client: Client, plan: AccessPlan, source: Sequence[Relation]) -> list[str]:
-    clusters = client.execute(
-        "SELECT count() FROM system.clusters WHERE cluster = %(c)s", {"c": RELAY_CLUSTER}
-    )
-    if not clusters[0][0]:
-        raise BiApplyError(
-            f"this ClickHouse has no {RELAY_CLUSTER!r} cluster: its BI users are configured by"
-            " `baocao stack up` (users.d and config.d of the stack's server); run it first,"
-            " with the same BAOCAO_CLICKHOUSE_DATABASE"
-        )
-    databases = [plan.relay_database, *(plan.province_database(c) for c in plan.provinces)]
+    databases = [
+        plan.feed_database,
+        plan.retired_relay_database,
+        *(plan.province_database(c) for c in plan.provinces),
+    ]
     present = {
         name
         for (name,) in client.execute(

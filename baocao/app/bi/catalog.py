@@ -32,14 +32,27 @@ class Relation:
     engine_full: str
     #: (name, type) in the relation's own order.
     columns: tuple[tuple[str, str], ...]
+    #: ``create_table_query`` as the server stores it (table names qualified by database).
+    create_query: str = ""
+    #: Columns computed by the server (MATERIALIZED, ALIAS): never inserted or copied.
+    computed: tuple[str, ...] = ()
 
     @property
     def is_view(self) -> bool:
         return self.engine == "View"
 
     @property
+    def is_materialized_view(self) -> bool:
+        return self.engine == "MaterializedView"
+
+    @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """The columns an ``INSERT ... SELECT`` copies."""
+        return tuple(name for name in self.column_names if name not in self.computed)
 
     @property
     def per_province(self) -> bool:
@@ -59,12 +72,12 @@ def server_version(client: Client) -> tuple[int, int]:
 def describe_database(client: Client, database: str) -> list[Relation]:
     """Every relation of ``database`` by name (empty when the database does not exist)."""
     rows = client.execute(
-        "SELECT name, engine, engine_full FROM system.tables"
+        "SELECT name, engine, engine_full, create_table_query FROM system.tables"
         " WHERE database = %(database)s ORDER BY name",
         {"database": database},
     )
     relations = []
-    for name, engine, engine_full in rows:
+    for name, engine, engine_full, create_query in rows:
         described = client.execute(f"DESCRIBE TABLE `{database}`.`{name}`")
         relations.append(
             Relation(
@@ -72,6 +85,10 @@ def describe_database(client: Client, database: str) -> list[Relation]:
                 engine=engine,
                 engine_full=engine_full,
                 columns=tuple((str(row[0]), str(row[1])) for row in described),
+                create_query=str(create_query),
+                computed=tuple(
+                    str(row[0]) for row in described if str(row[2]) in ("MATERIALIZED", "ALIAS")
+                ),
             )
         )
     return relations

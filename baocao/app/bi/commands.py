@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from baocao.app.bi.credentials import (
     read_credentials,
 )
 from baocao.app.bi.exceptions import BiAccessError, BiApplyError, CredentialsError
+from baocao.app.bi.grafana import write_password_files
 from baocao.app.bi.modern import grant_statements
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.reference import load_reference
@@ -87,6 +89,12 @@ def apply(
         help="Fail unless BAOCAO_BI_PASSWORD is set (a service such as Grafana must know the"
         " password in advance).",
     ),
+    password_files: Path | None = typer.Option(
+        None,
+        "--password-files",
+        help="Also write each province login's password to DIR/<login> (mode 0644: for a"
+        " volume only Grafana mounts), for its per-province data sources ($__file{...}).",
+    ),
 ) -> None:
     """Create or update the BI users' access on the configured ClickHouse.
 
@@ -105,7 +113,9 @@ def apply(
             credentials_path(settings.stack), plan.all_users(), overrides=overrides
         )
         result = apply_access(settings.clickhouse, plan, credentials)
-    except BiAccessError as exc:
+        if password_files is not None:
+            write_password_files(password_files, plan, credentials)
+    except (BiAccessError, OSError) as exc:
         _fail(exc)
     major, minor = result.version
     typer.echo(

@@ -10,16 +10,14 @@ file keeps the clear text because ``baocao bi credentials`` must be able to hand
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from baocao.app.bi.access import BI_USER
 from baocao.app.bi.exceptions import CredentialsError
+from baocao.core.credentials import PasswordFileError, ensure_passwords, load_passwords
 from baocao.core.settings import BiSettings, StackSettings
 
 __all__ = [
@@ -32,10 +30,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: 32 random bytes, URL-safe: no character needs quoting in a URL, XML or SQL string.
-_PASSWORD_BYTES = 32
-_FORMAT_VERSION = 1
 
 
 def credentials_path(stack: StackSettings) -> Path:
@@ -87,49 +81,14 @@ def ensure_credentials(
     Idempotent: an existing password is never changed, so running it again (every
     ``baocao stack up``) rewrites nothing and BI tools keep working.
     """
-    imposed = dict(overrides or {})
-    stored = _load(path)
-    missing = [user for user in users if user not in stored and user not in imposed]
-    if missing:
-        for user in missing:
-            stored[user] = secrets.token_urlsafe(_PASSWORD_BYTES)
-        _store(path, stored)
-        logger.info("generated BI passwords for %s into %s", ", ".join(missing), path)
-    return Credentials({**stored, **imposed})
+    try:
+        return Credentials(ensure_passwords(path, users, overrides=overrides))
+    except (PasswordFileError, OSError) as exc:
+        raise CredentialsError(str(exc)) from exc
 
 
 def _load(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise CredentialsError(f"cannot read {path}: {exc}") from exc
-    try:
-        document = json.loads(text)
-        users = document["users"]
-        if not isinstance(users, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in users.items()
-        ):
-            raise TypeError("users must map names to non-empty strings")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CredentialsError(
-            f"{path} is not a baocao credentials file ({exc}); move it away and run"
-            " `baocao stack up` again to generate new passwords"
-        ) from exc
-    return dict(users)
-
-
-def _store(path: Path, passwords: Mapping[str, str]) -> None:
-    """Write atomically, readable by the owner only, from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    partial = path.with_name(path.name + ".partial")
-    text = json.dumps(
-        {"version": _FORMAT_VERSION, "users": dict(sorted(passwords.items()))}, indent=2
-    )
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    os.chmod(partial, 0o600)
-    os.replace(partial, path)
+        return load_passwords(path)
+    except PasswordFileError as exc:
+        raise CredentialsError(str(exc)) from exc

@@ -1,48 +1,142 @@
 """Per-province databases for ClickHouse 18.16, which has neither row policies nor CREATE USER.
 
-What 18.16 offers is database-level access (``allow_databases``) and the rule that a view is
-read with the *querying* user's rights (a view cannot lend access to the tables it reads). So a
-province user gets a database of its own, ``baocao_p01``, that holds nothing but its rows:
+What 18.16 offers is database-level access (``allow_databases``), checked for every table a
+query touches, subqueries included, and the rule that a view is read with the *querying*
+user's rights. So a province login gets a database of its own, ``baocao_p01``, that holds
+nothing but its province's rows, *physically*: no object a province login can reach reads
+the main database, so no query it writes (``IN``, ``GLOBAL IN``, ``JOIN``, scalar or
+error-raising subqueries, ``merge()``/``remote()``) can touch another province's rows; it
+gets "Access denied" (291) for anything outside its database.
 
-``baocao_bi_relay.p01__<view>``
-    ``SELECT * FROM baocao.<view> WHERE province_code = '01'``, one per BI view with a
-    ``province_code`` column. Readable only by the internal relay user.
+``baocao_p01.<table>`` (a copy of each main table the BI views need)
+    * tables the sink writes (``ReplacingMergeTree``): kept current by a materialized view
+      ``baocao_bi_feed.p01__<table>`` (``SELECT ... FROM baocao.<table> WHERE province_code =
+      '01'``, ``TO baocao_p01.<table>``). It runs inside the sink's insert, with the sink's
+      block only; the province login never runs it and needs no right on ``baocao``.
+    * reference tables (``provinces``, ``communes`` filtered to the province; the public
+      ``indicators`` and ``reporting_periods`` whole): copied by ``baocao bi apply``, which
+      reloads a copy whose rows differ (migrate truncates and reloads them, which a
+      materialized view would not follow).
 ``baocao_p01.<view>``
-    a ``Distributed`` table over the relay cluster (one shard: this server, logging in as
-    ``baocao_bi_relay``) reading ``baocao_bi_relay.p01__<view>``. Same name and columns as the
-    BI view, so a dashboard written for ``baocao`` runs unchanged on ``baocao_p01``.
+    every BI view with a ``province_code`` column, created from the main view's own stored
+    query with its tables pointed at ``baocao_p01``: same names, columns and logic, so a
+    dashboard written for ``baocao`` runs unchanged on ``baocao_p01``.
 
-The province user may read only ``baocao_p01``: ``baocao`` (the raw tables and the other
-provinces' rows) and the relay database answer "Access denied". Its queries, whatever their
-``WHERE``, reach only the filtered views, because the filter sits on the far side of the relay.
-Nothing is copied: every query reads the live views.
+The copies follow the main tables as the sink inserts (the same transaction-less insert,
+block by block); a backfill copies what was there before. Rows that arrive between the feed's
+creation and the backfill are copied twice, which the ``ReplacingMergeTree`` tables and the
+views' ``FINAL`` absorb.
 
 :func:`plan_marts` compares the wanted objects with what exists and returns only the DDL that
-changes something, so running ``baocao bi apply`` again is a no-op and a BI user is not cut
-off while nothing changed.
+changes something, so running ``baocao bi apply`` again is a no-op.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from baocao.app.bi.access import RELAY_CLUSTER, AccessPlan, relation_filter
+from baocao.app.bi.access import AccessPlan, relation_filter
 from baocao.app.bi.catalog import Relation
+from baocao.app.bi.exceptions import BiApplyError
 
-__all__ = ["distributed_engine", "plan_marts", "relay_view_name"]
+__all__ = [
+    "PUBLIC_TABLES",
+    "Mart",
+    "feed_name",
+    "mart_of",
+    "plan_marts",
+    "point_at",
+    "references",
+    "snapshot_select",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Tables without a province column that the province views read and that hold nothing of any
+#: province: the indicator catalogue and the announced reporting periods. Any other table
+#: without a province column (e.g. ``sink_poison_messages``, raw payloads of every province)
+#: is never copied; a province view that needs one is an error of apply, not a silent leak.
+PUBLIC_TABLES = frozenset({"indicators", "reporting_periods"})
 
-def relay_view_name(code: str, view: str) -> str:
-    """The filtered view of province ``code`` for BI view ``view`` in the relay database."""
-    return f"p{code}__{view}"
+
+def feed_name(code: str, table: str) -> str:
+    """The materialized view that copies province ``code``'s rows of ``table``."""
+    return f"p{code}__{table}"
 
 
-def distributed_engine(plan: AccessPlan, code: str, view: str) -> str:
-    """``engine_full`` of a province table, as 18.16 prints it in system.tables."""
-    return f"Distributed({RELAY_CLUSTER}, {plan.relay_database}, {relay_view_name(code, view)})"
+def references(create_query: str, database: str) -> set[str]:
+    """Names of ``database``'s relations a stored CREATE query reads (itself excluded)."""
+    pattern = re.compile(rf"(?<![\w`.]){re.escape(database)}\.`?(\w+)`?")
+    names = pattern.findall(create_query)
+    return set(names[1:]) if names else set()
+
+
+def point_at(create_query: str, source: str, target: str) -> str:
+    """A stored CREATE query of ``source`` with every table name moved to ``target``."""
+    return re.sub(rf"(?<![\w`.]){re.escape(source)}\.", f"{target}.", create_query)
+
+
+@dataclass(frozen=True, slots=True)
+class Mart:
+    """What every province database holds, derived from the main database's schema."""
+
+    #: Tables the sink writes, kept current by materialized views.
+    feeds: tuple[Relation, ...]
+    #: Reference tables, copied (and refreshed) by apply.
+    snapshots: tuple[Relation, ...]
+    #: The BI views with a province column and the views they read, dependencies first.
+    views: tuple[Relation, ...]
+
+    def published(self) -> tuple[str, ...]:
+        return tuple(sorted(v.name for v in self.views if v.per_province))
+
+
+def mart_of(plan: AccessPlan, source: Sequence[Relation]) -> Mart:
+    """Which tables and views a province database needs for the BI views of ``source``."""
+    by_name = {relation.name: relation for relation in source}
+    wanted = [r for r in source if r.is_view and r.per_province]
+    views: dict[str, Relation] = {}
+    tables: dict[str, Relation] = {}
+
+    def visit(relation: Relation, path: tuple[str, ...]) -> None:
+        if relation.name in views or relation.name in tables:
+            return
+        if relation.is_view:
+            for name in sorted(references(relation.create_query, plan.database)):
+                if name in path:
+                    raise BiApplyError(f"views read each other in a cycle: {(*path, name)}")
+                if name not in by_name:
+                    raise BiApplyError(f"view {relation.name!r} reads {name!r}, which is missing")
+                visit(by_name[name], (*path, name))
+            views[relation.name] = relation
+            return
+        if not relation.per_province and relation.name not in PUBLIC_TABLES:
+            raise BiApplyError(
+                f"a province view reads {relation.name!r}, which has no province_code column"
+                " and is not public reference data; a province login must not read it"
+            )
+        if relation.is_materialized_view:
+            raise BiApplyError(f"a province view reads materialized view {relation.name!r}")
+        tables[relation.name] = relation
+
+    for relation in wanted:
+        visit(relation, (relation.name,))
+    ordered = sorted(tables.values(), key=lambda r: r.name)
+    return Mart(
+        feeds=tuple(t for t in ordered if t.engine.startswith("Replacing")),
+        snapshots=tuple(t for t in ordered if not t.engine.startswith("Replacing")),
+        views=tuple(views.values()),
+    )
+
+
+def snapshot_select(plan: AccessPlan, code: str, table: Relation) -> str:
+    """The rows of a main table that province ``code``'s copy holds."""
+    columns = ", ".join(f"`{c}`" for c in table.stored_columns)
+    where = f" WHERE {relation_filter(code)}" if table.per_province else ""
+    return f"SELECT {columns} FROM `{plan.database}`.`{table.name}`{where}"
 
 
 def plan_marts(
@@ -50,73 +144,87 @@ def plan_marts(
     source: Sequence[Relation],
     existing: Mapping[str, Sequence[Relation]],
 ) -> list[str]:
-    """The DDL that makes the relay and province databases match the BI views of ``source``.
+    """The DDL that makes the feed and province databases match the BI views of ``source``.
 
     ``existing`` maps a database name to its relations now (a missing key: no such database).
-    Only views with a ``province_code`` column are published; tables never are.
     """
-    views = [relation for relation in source if relation.is_view and relation.per_province]
+    mart = mart_of(plan, source)
     statements: list[str] = []
-    relay = plan.relay_database
-    statements += _sync_database(
-        relay,
-        existing.get(relay),
-        wanted={
-            name: (view.columns, "View", _relay_view_sql(plan, name, view, code))
-            for code in plan.provinces
-            for view in views
-            for name in [relay_view_name(code, view.name)]
-        },
-    )
+    if plan.retired_relay_database in existing:
+        statements.append(f"DROP DATABASE IF EXISTS `{plan.retired_relay_database}`")
+    feed_db = plan.feed_database
+    feeds_now = {r.name: r for r in existing.get(feed_db, ())}
+    if feed_db not in existing:
+        statements.append(f"CREATE DATABASE IF NOT EXISTS `{feed_db}`")
+    wanted_feeds = {feed_name(code, t.name) for code in plan.provinces for t in mart.feeds}
+    for name in sorted(set(feeds_now) - wanted_feeds):
+        statements.append(f"DROP TABLE IF EXISTS `{feed_db}`.`{name}`")
     for code in plan.provinces:
-        database = plan.province_database(code)
-        statements += _sync_database(
-            database,
-            existing.get(database),
-            wanted={
-                view.name: (
-                    view.columns,
-                    distributed_engine(plan, code, view.name),
-                    _distributed_sql(database, view, distributed_engine(plan, code, view.name)),
-                )
-                for view in views
-            },
-        )
+        statements += _province(plan, code, mart, existing, feeds_now)
     return statements
 
 
-def _sync_database(
-    database: str,
-    current: Sequence[Relation] | None,
-    *,
-    wanted: Mapping[str, tuple[tuple[tuple[str, str], ...], str, str]],
+def _province(
+    plan: AccessPlan,
+    code: str,
+    mart: Mart,
+    existing: Mapping[str, Sequence[Relation]],
+    feeds_now: Mapping[str, Relation],
 ) -> list[str]:
-    """DDL for one database: wanted maps a name to (columns, engine_full or "View", CREATE)."""
-    statements = [] if current is not None else [f"CREATE DATABASE IF NOT EXISTS `{database}`"]
-    have = {relation.name: relation for relation in current or ()}
-    for name in sorted(set(have) - set(wanted)):
+    database = plan.province_database(code)
+    statements: list[str] = []
+    if database not in existing:
+        statements.append(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    have = {relation.name: relation for relation in existing.get(database, ())}
+    wanted = {t.name for t in (*mart.feeds, *mart.snapshots)} | {v.name for v in mart.views}
+    for name in sorted(set(have) - wanted):
         statements.append(f"DROP TABLE IF EXISTS `{database}`.`{name}`")
-    for name, (columns, engine, create) in wanted.items():
-        relation = have.get(name)
-        if relation is not None:
-            same_engine = (
-                relation.engine == "View" if engine == "View" else relation.engine_full == engine
-            )
-            if same_engine and relation.columns == columns:
-                continue
-            statements.append(f"DROP TABLE IF EXISTS `{database}`.`{name}`")
+    for table in mart.feeds:
+        feed = feed_name(code, table.name)
+        copy = have.get(table.name)
+        current = feeds_now.get(feed)
+        if (
+            _same_table(copy, table)
+            and current is not None
+            and current.column_names == table.stored_columns
+        ):
+            continue
+        statements += [
+            f"DROP TABLE IF EXISTS `{plan.feed_database}`.`{feed}`",
+            f"DROP TABLE IF EXISTS `{database}`.`{table.name}`",
+            f"CREATE TABLE `{database}`.`{table.name}` AS `{plan.database}`.`{table.name}`",
+            f"CREATE MATERIALIZED VIEW `{plan.feed_database}`.`{feed}`"
+            f" TO `{database}`.`{table.name}` AS {snapshot_select(plan, code, table)}",
+            _copy(plan, code, table),
+        ]
+    for table in mart.snapshots:
+        if _same_table(have.get(table.name), table):
+            continue  # its rows are compared and refreshed by apply
+        statements += [
+            f"DROP TABLE IF EXISTS `{database}`.`{table.name}`",
+            f"CREATE TABLE `{database}`.`{table.name}` AS `{plan.database}`.`{table.name}`",
+            _copy(plan, code, table),
+        ]
+    for view in mart.views:
+        create = point_at(view.create_query, plan.database, database)
+        current = have.get(view.name)
+        if current is not None and current.is_view and current.create_query == create:
+            continue
+        if current is not None:
+            statements.append(f"DROP TABLE IF EXISTS `{database}`.`{view.name}`")
         statements.append(create)
     return statements
 
 
-def _relay_view_sql(plan: AccessPlan, name: str, view: Relation, code: str) -> str:
-    columns = ", ".join(f"`{column}`" for column in view.column_names)
+def _copy(plan: AccessPlan, code: str, table: Relation) -> str:
+    columns = ", ".join(f"`{c}`" for c in table.stored_columns)
+    database = plan.province_database(code)
     return (
-        f"CREATE VIEW `{plan.relay_database}`.`{name}` AS SELECT {columns}"
-        f" FROM `{plan.database}`.`{view.name}` WHERE {relation_filter(code)}"
+        f"INSERT INTO `{database}`.`{table.name}` ({columns}) {snapshot_select(plan, code, table)}"
     )
 
 
-def _distributed_sql(database: str, view: Relation, engine: str) -> str:
-    columns = ", ".join(f"`{name}` {type_}" for name, type_ in view.columns)
-    return f"CREATE TABLE `{database}`.`{view.name}` ({columns}) ENGINE = {engine}"
+def _same_table(copy: Relation | None, table: Relation) -> bool:
+    return (
+        copy is not None and copy.engine_full == table.engine_full and copy.columns == table.columns
+    )

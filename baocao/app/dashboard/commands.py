@@ -24,7 +24,7 @@ def dashboard(
     from baocao.app.dashboard.app import create_app
     from baocao.app.dashboard.queries import DashboardQueries
 
-    settings = Settings()
+    settings = Settings().with_clickhouse_login("reader")
     app = create_app(DashboardQueries(settings.clickhouse))
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

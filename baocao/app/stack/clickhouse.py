@@ -4,8 +4,10 @@ configuration, so it shares nothing with a system ClickHouse but the binary.
 Files under the stack home::
 
     clickhouse/config.xml      rendered from clickhouse-config.xml (ports from StackSettings)
-    clickhouse/users.xml       rendered from clickhouse-users.xml (`default`, loopback only)
-    clickhouse/users.d/, config.d/   the BI users and their relay cluster (clickhouse_access.py)
+    clickhouse/users.xml       rendered from clickhouse-users.xml: the service logins
+                               (baocao_admin, baocao_sink, baocao_reader) and a locked `default`
+    secrets/clickhouse.json    their generated passwords (0600, folder 0700)
+    clickhouse/users.d/        the BI users (clickhouse_access.py)
     clickhouse/data/           databases and tables (kept across restarts)
     clickhouse/tmp/, user_files/, format_schemas/
     logs/clickhouse.log        the server's log; errors also in logs/clickhouse.err.log
@@ -19,16 +21,22 @@ import logging
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
-from baocao.app.bi.credentials import credentials_path, ensure_credentials
+from baocao.app.bi.access import AccessPlan
+from baocao.app.bi.credentials import credentials_path, ensure_credentials, sha256_hex
 from baocao.app.stack.clickhouse_access import BiAccess, write_access_files
 from baocao.app.stack.component import Health
 from baocao.app.stack.process import ManagedProcess, logs_dir
 from baocao.app.stack.templates import render, write_if_changed
-from baocao.core.settings import StackSettings
+from baocao.core.credentials import ensure_passwords, load_passwords
+from baocao.core.settings import CLICKHOUSE_LOGINS, StackSettings, clickhouse_logins_path
 
-__all__ = ["ClickHouseServer"]
+__all__ = ["DEFAULT_USER", "NOTHING_DATABASE", "ClickHouseServer"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_USER = "default"
+#: The one database `default` may read; nothing ever creates it, so `default` reads nothing.
+NOTHING_DATABASE = "baocao_default_user_reads_nothing"
 
 
 class ClickHouseServer:
@@ -36,9 +44,12 @@ class ClickHouseServer:
 
     name = "clickhouse"
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, *, database: str = "baocao") -> None:
         self.settings = settings
+        #: The database the sink and the readers may use (BAOCAO_CLICKHOUSE_DATABASE).
+        self.database = database
         home = settings.home.absolute()
+        self.logins_file = clickhouse_logins_path(home)
         self.folder = home / "clickhouse"
         self.data_dir = self.folder / "data"
         self.config_file = self.folder / "config.xml"
@@ -83,7 +94,36 @@ class ClickHouseServer:
                 **folders,
             ),
         )
-        write_if_changed(self.users_file, render("clickhouse-users.xml"))
+        self.write_logins()
+
+    def write_logins(self) -> bool:
+        """Give every service login a password (generated once into the stack home) and write
+        users.xml with their digests; return whether it changed.
+
+        Safe while the server runs: it reloads users.xml by itself within seconds.
+        """
+        passwords = ensure_passwords(self.logins_file, (DEFAULT_USER, *CLICKHOUSE_LOGINS.values()))
+        digests = {
+            f"{role}_sha256": sha256_hex(passwords[user])
+            for role, user in CLICKHOUSE_LOGINS.items()
+        }
+        text = render(
+            "clickhouse-users.xml",
+            database=self.database,
+            feed_database=AccessPlan(database=self.database, provinces=()).feed_database,
+            nothing_database=NOTHING_DATABASE,
+            default_sha256=sha256_hex(passwords[DEFAULT_USER]),
+            **digests,
+        )
+        changed = write_if_changed(self.users_file, text, mode=0o600)
+        if changed:
+            logger.info("wrote %s", self.users_file)
+        return changed
+
+    def admin_login(self) -> tuple[str, str]:
+        """(user, password) of the stack's administrator, from the stack home."""
+        user = CLICKHOUSE_LOGINS["admin"]
+        return user, load_passwords(self.logins_file).get(user, "")
 
     def write_bi_access(self, access: BiAccess) -> bool:
         """Give BI tools their users (generating missing passwords into the stack home).
@@ -99,15 +139,16 @@ class ClickHouseServer:
             config_dir=self.config_dir,
             plan=access.plan,
             credentials=credentials,
-            tcp_port=self.settings.clickhouse_tcp_port,
         )
 
     def probe(self, *, timeout: float) -> Health:
-        """``SELECT 1`` over the native protocol on the stack's own port."""
+        """``SELECT 1`` over the native protocol on the stack's own port, as its administrator."""
+        user, password = self.admin_login()
         client = Client(
             host="127.0.0.1",
             port=self.settings.clickhouse_tcp_port,
-            user="default",
+            user=user,
+            password=password,
             connect_timeout=timeout,
             send_receive_timeout=timeout,
             settings={"max_execution_time": max(1, int(timeout))},

@@ -1,22 +1,22 @@
-"""The BI users of the stack's ClickHouse 18.16, written as configuration files it reloads live.
+"""The BI users of the stack's ClickHouse 18.16, written as a configuration file it reloads live.
 
 ClickHouse 18.16 has no ``CREATE USER`` and no row policies, so its access is configuration:
+``clickhouse/users.d/baocao-bi.xml`` (merged into users.xml by the server) holds the profile
+``baocao_bi`` (``readonly=1``, no DDL, bounded queries) and the users ``baocao_bi`` (database
+``baocao``) and ``baocao_pNN`` (only database ``baocao_pNN``, which holds copies of its
+province's rows: :mod:`baocao.app.bi.legacy`); passwords as ``password_sha256_hex``, loopback
+only.
 
-``clickhouse/users.d/baocao-bi.xml`` (merged into users.xml by the server)
-    the profile ``baocao_bi`` (``readonly=1``, no DDL, bounded queries) and the users
-    ``baocao_bi`` (database ``baocao``), ``baocao_pNN`` (only database ``baocao_pNN``) and the
-    internal ``baocao_bi_relay``; passwords as ``password_sha256_hex``, loopback only.
-``clickhouse/config.d/baocao-bi.xml`` (merged into config.xml)
-    the one-shard loopback cluster ``baocao_bi_relay`` through which a province database's
-    Distributed tables read that province's filtered views as ``baocao_bi_relay``.
+Why readonly=1 and not 2 on 18.16: readonly=2 lets a login change every setting (18.16 has no
+settings constraints: ``SET max_memory_usage`` lifts the profile's limits) and allows table
+functions, and ``url('http://127.0.0.1:8765/api/provinces/79')`` would read another
+province through any unauthenticated HTTP service on the host (the live dashboard serves every
+province). With readonly=1 table functions and ``SET`` are refused; settings a client sends
+over the native protocol are ignored, over HTTP they are refused.
 
-Why readonly=1 and not 2: on 18.16, readonly=2 allows table functions, and
-``url('http://127.0.0.1:18123/?query=...')`` would read everything as the password-less
-``default`` user. With readonly=1 table functions are refused; settings a client sends over the
-native protocol are ignored, over HTTP they are refused.
-
-The server watches both folders and applies a changed file within seconds, without a restart,
-so ``baocao stack up`` can (re)write them while the server runs. ``default`` is untouched.
+The server watches the folder and applies a changed file within seconds, without a restart,
+so ``baocao stack up`` can (re)write it while the server runs. The first release's relay
+cluster (``config.d/baocao-bi.xml``) is removed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from baocao.app.bi.access import BI_PROFILE, BI_USER, RELAY_CLUSTER, RELAY_USER, AccessPlan
+from baocao.app.bi.access import BI_PROFILE, BI_USER, AccessPlan
 from baocao.app.bi.credentials import Credentials, environment_passwords
 from baocao.app.stack.templates import write_if_changed
 from baocao.core.reference import load_reference
@@ -37,7 +37,6 @@ __all__ = [
     "LOOPBACK",
     "PROFILE_SETTINGS",
     "BiAccess",
-    "cluster_config_xml",
     "users_config_xml",
     "write_access_files",
 ]
@@ -46,15 +45,14 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1")
 
-#: The BI profile on 18.16. prefer_localhost_replica=0 makes a province database's Distributed
-#: tables really connect as the relay user instead of reading locally as the province user
-#: (which is refused: the province user may not read the main database).
+#: The BI profile on 18.16: limits a readonly=1 login cannot change (SET is refused, settings
+#: sent over the native protocol are ignored).
 PROFILE_SETTINGS: dict[str, str] = {
     "readonly": "1",
     "allow_ddl": "0",
     "max_execution_time": "300",
     "max_memory_usage": "4000000000",
-    "prefer_localhost_replica": "0",
+    "max_result_rows": "10000000",
 }
 
 _HEADER = (
@@ -92,40 +90,24 @@ def users_config_xml(plan: AccessPlan, credentials: Credentials) -> str:
     _user(users, BI_USER, credentials, databases=[plan.database])
     for code, login in plan.province_users().items():
         _user(users, login, credentials, databases=[plan.province_database(code)])
-    _user(users, RELAY_USER, credentials, databases=[plan.database, plan.relay_database])
-    return _serialise(root)
-
-
-def cluster_config_xml(plan: AccessPlan, credentials: Credentials, *, tcp_port: int) -> str:
-    """The config.d file: the loopback cluster the province databases read through."""
-    root = ET.Element("yandex")
-    replica = ET.SubElement(
-        ET.SubElement(ET.SubElement(ET.SubElement(root, "remote_servers"), RELAY_CLUSTER), "shard"),
-        "replica",
-    )
-    for name, value in (
-        ("host", "127.0.0.1"),
-        ("port", str(tcp_port)),
-        ("user", RELAY_USER),
-        # remote_servers takes the clear text; the file is 0600 like the credentials.
-        ("password", credentials.password(RELAY_USER)),
-    ):
-        ET.SubElement(replica, name).text = value
     return _serialise(root)
 
 
 def write_access_files(
-    *, users_dir: Path, config_dir: Path, plan: AccessPlan, credentials: Credentials, tcp_port: int
+    *, users_dir: Path, config_dir: Path, plan: AccessPlan, credentials: Credentials
 ) -> bool:
-    """Write both files (mode 0600) unless they already hold this; return whether one changed."""
+    """Write the users.d file (mode 0600) unless it already holds this, and remove the relay
+    cluster of the first release from config.d; return whether a file changed."""
     changed = False
-    for path, text in (
-        (users_dir / "baocao-bi.xml", users_config_xml(plan, credentials)),
-        (config_dir / "baocao-bi.xml", cluster_config_xml(plan, credentials, tcp_port=tcp_port)),
-    ):
-        if write_if_changed(path, text, mode=0o600):
-            changed = True
-            logger.info("wrote %s", path)
+    path = users_dir / "baocao-bi.xml"
+    if write_if_changed(path, users_config_xml(plan, credentials), mode=0o600):
+        changed = True
+        logger.info("wrote %s", path)
+    retired = config_dir / "baocao-bi.xml"
+    if retired.exists():
+        retired.unlink()
+        changed = True
+        logger.info("removed the retired relay cluster %s", retired)
     return changed
 
 

@@ -38,9 +38,11 @@ logger = logging.getLogger(__name__)
 STATUS_PROBE_SECONDS = 3.0
 
 
-def servers(settings: StackSettings, *, java: str = "java") -> list[Component]:
+def servers(
+    settings: StackSettings, *, java: str = "java", database: str = "baocao"
+) -> list[Component]:
     """The stack's servers in start order (Kafka first: it takes longest to be ready)."""
-    return [KafkaServer(settings, java=java), ClickHouseServer(settings)]
+    return [KafkaServer(settings, java=java), ClickHouseServer(settings, database=database)]
 
 
 def stack_up(
@@ -68,16 +70,19 @@ def stack_up(
             kafka_version=settings.kafka_version,
             mvn=tools.mvn or "mvn",
         )
-        components = servers(settings, java=tools.java)
+        database = bi_access.plan.database if bi_access is not None else "baocao"
+        components = servers(settings, java=tools.java, database=database)
         to_start = [component for component in components if not component.process.is_running()]
         for component in components:
             if component not in to_start:
                 logger.info("%s already running", component.name)
         for component in to_start:  # all ports first: fail before starting anything
             _check_ports_free(component)
-        if bi_access is not None:
-            for component in components:
-                if isinstance(component, ClickHouseServer):
+        for component in components:
+            if isinstance(component, ClickHouseServer):
+                # Also for a running server: it reloads users.xml and users.d live.
+                component.write_logins()
+                if bi_access is not None:
                     component.write_bi_access(bi_access)
         for component in to_start:
             component.prepare()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from baocao.app.bi.access import BI_USER, RELAY_USER, AccessPlan, province_user
+from baocao.app.bi.access import BI_USER, AccessPlan, province_user
 from baocao.app.bi.apply import ServerKind, kind_of_version
 from baocao.app.bi.catalog import Relation
 from baocao.app.bi.credentials import (
@@ -17,10 +17,10 @@ from baocao.app.bi.credentials import (
     read_credentials,
     sha256_hex,
 )
-from baocao.app.bi.exceptions import CredentialsError, UnsupportedServerError
-from baocao.app.bi.legacy import plan_marts
+from baocao.app.bi.exceptions import BiApplyError, CredentialsError, UnsupportedServerError
+from baocao.app.bi.legacy import mart_of, plan_marts, point_at, references
 from baocao.app.bi.modern import grant_statements
-from baocao.app.stack.clickhouse_access import cluster_config_xml, users_config_xml
+from baocao.app.stack.clickhouse_access import users_config_xml
 from baocao.core.reference import load_reference
 
 PLAN = AccessPlan(database="baocao", provinces=("01", "79"))
@@ -28,18 +28,35 @@ CREDENTIALS = Credentials({user: f"pw-{user}" for user in PLAN.all_users()})
 FIGURES = (("province_code", "String"), ("period", "String"), ("value", "Nullable(Float64)"))
 
 
-def view(name: str, columns: tuple[tuple[str, str], ...] = FIGURES) -> Relation:
-    return Relation(name=name, engine="View", engine_full="View", columns=columns)
+VIEW_SQL = (
+    "CREATE VIEW baocao.province_indicators (province_code String, period String, value"
+    " Nullable(Float64)) AS SELECT province_code, period, value FROM"
+    " baocao.province_indicator_values FINAL ANY LEFT JOIN (SELECT province_code FROM"
+    " baocao.provinces) AS names USING (province_code)"
+)
 
 
-def table(name: str, columns: tuple[tuple[str, str], ...] = FIGURES) -> Relation:
-    return Relation(name=name, engine="MergeTree", engine_full="MergeTree ...", columns=columns)
+def view(
+    name: str, columns: tuple[tuple[str, str], ...] = FIGURES, *, sql: str = VIEW_SQL
+) -> Relation:
+    return Relation(name=name, engine="View", engine_full="", columns=columns, create_query=sql)
+
+
+def table(
+    name: str, columns: tuple[tuple[str, str], ...] = FIGURES, *, engine: str = "MergeTree"
+) -> Relation:
+    return Relation(name=name, engine=engine, engine_full=f"{engine} ...", columns=columns)
 
 
 SOURCE = [
     view("province_indicators"),
-    view("national_indicators", (("period", "String"), ("value", "Nullable(Float64)"))),
-    table("province_indicator_values"),
+    view(
+        "national_indicators",
+        (("period", "String"), ("value", "Nullable(Float64)")),
+        sql="CREATE VIEW baocao.national_indicators AS SELECT period FROM baocao.poison",
+    ),
+    table("province_indicator_values", engine="ReplacingMergeTree"),
+    table("provinces", (("province_code", "String"), ("province_name", "String"))),
     table("sink_poison_messages", (("error", "String"),)),
 ]
 
@@ -49,9 +66,9 @@ def test_names_follow_the_province_codes() -> None:
     assert len(plan.provinces) == 34
     assert plan.province_users()["01"] == "baocao_p01"
     assert plan.province_database("79") == "baocao_p79"
-    assert plan.relay_database == "baocao_bi_relay"
-    assert plan.login_users()[0] == BI_USER and RELAY_USER not in plan.login_users()
-    assert plan.all_users()[-1] == RELAY_USER
+    assert plan.feed_database == "baocao_bi_feed"
+    assert plan.login_users()[0] == BI_USER
+    assert plan.all_users() == plan.login_users()  # no internal account any more
 
 
 @pytest.mark.parametrize("database", ["bao-cao", "1db", "x; DROP", ""])
@@ -109,9 +126,9 @@ def test_users_file_holds_digests_profiles_and_allowed_databases() -> None:
     assert profile is not None
     assert profile.findtext("readonly") == "1"
     assert profile.findtext("allow_ddl") == "0"
-    assert profile.findtext("prefer_localhost_replica") == "0"
+    assert profile.findtext("max_execution_time") == "300"
     users = {user.tag: user for user in root.findall("users/*")}
-    assert list(users) == [BI_USER, "baocao_p01", "baocao_p79", RELAY_USER]
+    assert list(users) == [BI_USER, "baocao_p01", "baocao_p79"]
     allowed = {
         name: [db.text for db in user.findall("allow_databases/database")]
         for name, user in users.items()
@@ -120,85 +137,102 @@ def test_users_file_holds_digests_profiles_and_allowed_databases() -> None:
         BI_USER: ["baocao"],
         "baocao_p01": ["baocao_p01"],
         "baocao_p79": ["baocao_p79"],
-        RELAY_USER: ["baocao", "baocao_bi_relay"],
     }
     for name, user in users.items():
         assert user.findtext("password_sha256_hex") == sha256_hex(f"pw-{name}")
         assert user.findtext("profile") == "baocao_bi"
         assert [ip.text for ip in user.findall("networks/ip")] == ["127.0.0.1", "::1"]
         assert f"pw-{name}" not in text
-    assert "<default>" not in text  # the default user is never redefined
+    assert "<default>" not in text  # the locked default user lives in users.xml
 
 
-def test_relay_cluster_is_this_server_as_the_relay_user() -> None:
-    root = ET.fromstring(cluster_config_xml(PLAN, CREDENTIALS, tcp_port=19000).split("\n", 2)[2])
-    replica = root.find("remote_servers/baocao_bi_relay/shard/replica")
-    assert replica is not None
-    assert [(child.tag, child.text) for child in replica] == [
-        ("host", "127.0.0.1"),
-        ("port", "19000"),
-        ("user", RELAY_USER),
-        ("password", f"pw-{RELAY_USER}"),
-    ]
+def test_view_queries_are_read_and_moved_by_database() -> None:
+    assert references(VIEW_SQL, "baocao") == {"province_indicator_values", "provinces"}
+    moved = point_at(VIEW_SQL, "baocao", "baocao_p01")
+    assert moved.startswith("CREATE VIEW baocao_p01.province_indicators (")
+    assert "FROM baocao_p01.province_indicator_values FINAL" in moved
+    assert "baocao." not in moved
+    # A database whose name ends like another is not touched.
+    assert point_at("SELECT 1 FROM xbaocao.t, baocao.t", "baocao", "p") == (
+        "SELECT 1 FROM xbaocao.t, p.t"
+    )
 
 
-def test_province_databases_publish_only_views_with_a_province_column() -> None:
+def test_a_province_database_holds_copies_of_what_its_views_read_and_nothing_else() -> None:
+    mart = mart_of(PLAN, SOURCE)
+    assert [t.name for t in mart.feeds] == ["province_indicator_values"]
+    assert [t.name for t in mart.snapshots] == ["provinces"]
+    assert mart.published() == ("province_indicators",)
     statements = plan_marts(PLAN, SOURCE, existing={})
-    assert statements[0] == "CREATE DATABASE IF NOT EXISTS `baocao_bi_relay`"
+    assert statements[0] == "CREATE DATABASE IF NOT EXISTS `baocao_bi_feed`"
     assert (
-        "CREATE VIEW `baocao_bi_relay`.`p01__province_indicators` AS SELECT `province_code`,"
-        " `period`, `value` FROM `baocao`.`province_indicators` WHERE province_code = '01'"
+        "CREATE MATERIALIZED VIEW `baocao_bi_feed`.`p79__province_indicator_values`"
+        " TO `baocao_p79`.`province_indicator_values` AS SELECT `province_code`, `period`,"
+        " `value` FROM `baocao`.`province_indicator_values` WHERE province_code = '79'"
     ) in statements
     assert (
-        "CREATE TABLE `baocao_p79`.`province_indicators` (`province_code` String, `period`"
-        " String, `value` Nullable(Float64)) ENGINE = Distributed(baocao_bi_relay,"
-        " baocao_bi_relay, p79__province_indicators)"
+        "INSERT INTO `baocao_p01`.`provinces` (`province_code`, `province_name`) SELECT"
+        " `province_code`, `province_name` FROM `baocao`.`provinces` WHERE province_code = '01'"
     ) in statements
-    assert "CREATE DATABASE IF NOT EXISTS `baocao_p01`" in statements
-    assert not [s for s in statements if "national" in s or "poison" in s or "_values" in s]
-    assert len(statements) == 1 + 2 + 2 * 2  # relay db, 2 relay views, 2 x (db + table)
+    assert point_at(VIEW_SQL, "baocao", "baocao_p01") in statements
+    # The views of a province database read nothing but that database.
+    for statement in statements:
+        if statement.startswith("CREATE VIEW"):
+            assert references(statement, "baocao") == set(), statement
+    assert not [s for s in statements if "national" in s or "poison" in s]
+
+
+def test_a_province_view_over_a_private_table_is_refused() -> None:
+    leaky = view(
+        "province_leak",
+        sql="CREATE VIEW baocao.province_leak AS SELECT * FROM baocao.sink_poison_messages",
+    )
+    with pytest.raises(BiApplyError, match="sink_poison_messages"):
+        plan_marts(PLAN, [*SOURCE, leaky], existing={})
 
 
 def test_province_databases_change_only_what_changed() -> None:
-    statements = plan_marts(PLAN, SOURCE, existing={})
-    relay = [
-        view(f"p{code}__province_indicators") for code in PLAN.provinces
-    ]  # as the server describes them
+    first = plan_marts(PLAN, SOURCE, existing={})
+    values, provinces = SOURCE[2], SOURCE[3]
     existing = {
-        "baocao_bi_relay": relay,
+        "baocao_bi_feed": [
+            Relation(f"p{code}__province_indicator_values", "MaterializedView", "", FIGURES)
+            for code in PLAN.provinces
+        ],
         **{
             PLAN.province_database(code): [
-                Relation(
-                    "province_indicators",
-                    "Distributed",
-                    f"Distributed(baocao_bi_relay, baocao_bi_relay, p{code}__province_indicators)",
-                    FIGURES,
-                )
+                values,
+                provinces,
+                view("province_indicators", sql=point_at(VIEW_SQL, "baocao", f"baocao_p{code}")),
             ]
             for code in PLAN.provinces
         },
     }
-    assert statements and plan_marts(PLAN, SOURCE, existing) == []
-    # A column added to the view: both objects of every province are rebuilt, nothing else.
-    wider = (*FIGURES, ("status", "String"))
-    changed = plan_marts(PLAN, [view("province_indicators", wider)], existing)
-    assert [s.split(" (")[0].split(" AS ")[0] for s in changed] == [
-        "DROP TABLE IF EXISTS `baocao_bi_relay`.`p01__province_indicators`",
-        "CREATE VIEW `baocao_bi_relay`.`p01__province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_bi_relay`.`p79__province_indicators`",
-        "CREATE VIEW `baocao_bi_relay`.`p79__province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_p01`.`province_indicators`",
-        "CREATE TABLE `baocao_p01`.`province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_p79`.`province_indicators`",
-        "CREATE TABLE `baocao_p79`.`province_indicators`",
+    assert first and plan_marts(PLAN, SOURCE, existing) == []
+    # A column added to a main table: its copy and feed are rebuilt and refilled, nothing else.
+    wider = table("province_indicator_values", (*FIGURES, ("status", "String")))
+    wider = Relation(wider.name, "ReplacingMergeTree", "ReplacingMergeTree ...", wider.columns)
+    changed = plan_marts(PLAN, [SOURCE[0], wider, provinces], existing)
+    assert [s.split(" AS ")[0].split(" (")[0] for s in changed] == [
+        stmt
+        for code in PLAN.provinces
+        for stmt in (
+            f"DROP TABLE IF EXISTS `baocao_bi_feed`.`p{code}__province_indicator_values`",
+            f"DROP TABLE IF EXISTS `baocao_p{code}`.`province_indicator_values`",
+            f"CREATE TABLE `baocao_p{code}`.`province_indicator_values`",
+            f"CREATE MATERIALIZED VIEW `baocao_bi_feed`.`p{code}__province_indicator_values`"
+            f" TO `baocao_p{code}`.`province_indicator_values`",
+            f"INSERT INTO `baocao_p{code}`.`province_indicator_values`",
+        )
     ]
-    # A view that disappeared is dropped from every province.
-    assert plan_marts(PLAN, [], existing) == [
-        "DROP TABLE IF EXISTS `baocao_bi_relay`.`p01__province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_bi_relay`.`p79__province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_p01`.`province_indicators`",
-        "DROP TABLE IF EXISTS `baocao_p79`.`province_indicators`",
-    ]
+    # The first release's relay and its Distributed tables are replaced.
+    old = {
+        "baocao_bi_relay": [],
+        "baocao_p01": [Relation("province_indicators", "Distributed", "Distributed(...)", FIGURES)],
+    }
+    upgrade = plan_marts(PLAN, SOURCE, old)
+    assert upgrade[0] == "DROP DATABASE IF EXISTS `baocao_bi_relay`"
+    assert "DROP TABLE IF EXISTS `baocao_p01`.`province_indicators`" in upgrade
 
 
 def test_modern_sql_grants_filters_and_hides_the_passwords() -> None:
@@ -207,7 +241,6 @@ def test_modern_sql_grants_filters_and_hides_the_passwords() -> None:
     for user in PLAN.login_users():
         assert f"pw-{user}" not in text
         assert f"IDENTIFIED WITH sha256_hash BY '{sha256_hex(f'pw-{user}')}'" in text
-    assert RELAY_USER not in text  # the relay exists on 18.16 only
     assert "readonly = 2" in statements[0] and "MAX 300" in statements[0]
     assert "GRANT SELECT ON `baocao`.* TO baocao_bi_reader" in statements
     assert "GRANT baocao_bi_reader TO baocao_bi" in statements
@@ -236,3 +269,16 @@ def test_the_server_version_picks_the_mechanism(version: tuple[int, int], kind: 
 def test_an_early_access_management_release_is_refused() -> None:
     with pytest.raises(UnsupportedServerError, match="21 and later"):
         kind_of_version((20, 8))
+
+
+def test_grafana_password_files_hold_one_province_login_each(tmp_path: Path) -> None:
+    from baocao.app.bi.grafana import province_datasources_yaml, write_password_files
+
+    written = write_password_files(tmp_path / "secrets", PLAN, CREDENTIALS)
+    assert [path.name for path in written] == ["baocao_p01", "baocao_p79"]
+    for path in written:
+        assert path.read_text() == f"pw-{path.name}"
+        assert path.stat().st_mode & 0o777 == 0o644
+    text = province_datasources_yaml(PLAN, secrets_dir="/s")
+    assert "password: $__file{/s/baocao_p79}" in text and "pw-" not in text
+    assert "username: baocao_p01" in text and BI_USER not in text.replace("baocao_bi_", "")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from baocao.app.stack.clickhouse import ClickHouseServer
+from baocao.app.bi.credentials import sha256_hex
+from baocao.app.stack.clickhouse import NOTHING_DATABASE, ClickHouseServer
 from baocao.app.stack.exceptions import MissingDependencyError
 from baocao.app.stack.kafka import KafkaServer, new_cluster_id
 from baocao.app.stack.preflight import check_tools, java_major_version
 from baocao.app.stack.templates import render
-from baocao.core.settings import StackSettings
+from baocao.core.credentials import load_passwords
+from baocao.core.settings import StackSettings, clickhouse_logins_path
 
 
 def _settings(home: Path) -> StackSettings:
@@ -95,9 +97,30 @@ def test_clickhouse_config_is_its_own_loopback_server(tmp_path: Path) -> None:
         assert (tmp_path / "clickhouse" / folder).is_dir()
 
     users = ET.parse(server.users_file).getroot()
-    assert [user.tag for user in users.find("users") or []] == ["default"]
-    networks = [ip.text for ip in users.findall("users/default/networks/ip")]
-    assert networks == ["127.0.0.1", "::1"]
+    logins = ["default", "baocao_admin", "baocao_sink", "baocao_reader"]
+    assert [user.tag for user in users.find("users") or []] == logins
+    passwords = load_passwords(clickhouse_logins_path(tmp_path))
+    assert sorted(passwords) == sorted(logins)
+    text = server.users_file.read_text()
+    for login in logins:
+        networks = [ip.text for ip in users.findall(f"users/{login}/networks/ip")]
+        assert networks == ["127.0.0.1", "::1"], login
+        digest = users.findtext(f"users/{login}/password_sha256_hex")
+        assert digest == sha256_hex(passwords[login]) and passwords[login] not in text, login
+        assert users.find(f"users/{login}/password") is None, login
+    # default is locked: read-only and allowed a database that never exists.
+    assert users.findtext("profiles/baocao_locked/readonly") == "1"
+    assert users.findtext("users/default/profile") == "baocao_locked"
+    assert users.findtext("users/default/allow_databases/database") == NOTHING_DATABASE
+    assert users.findtext("users/baocao_sink/allow_databases/database") == "baocao"
+    assert users.findtext("profiles/baocao_writer/allow_ddl") == "0"
+    assert users.findtext("profiles/baocao_reader/readonly") == "1"
+    for secret in (server.users_file, clickhouse_logins_path(tmp_path)):
+        assert secret.stat().st_mode & 0o777 == 0o600, secret
+    assert clickhouse_logins_path(tmp_path).parent.stat().st_mode & 0o777 == 0o700
+    # Written again: the same passwords, nothing rewritten.
+    assert not server.write_logins()
+    assert load_passwords(clickhouse_logins_path(tmp_path)) == passwords
     assert server.process.argv[1] == f"--config-file={server.config_file}"
 
 
