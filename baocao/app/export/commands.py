@@ -56,7 +56,7 @@ def export(
     target = output or Path(
         export_filename(province=province, report_type=report_type, period=period)
     )
-    settings = Settings()
+    settings = Settings().with_clickhouse_login("reader")  # read-only, as the dashboard
     try:
         data = export_workbook(
             settings.clickhouse,
