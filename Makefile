@@ -6,7 +6,8 @@
 #   make stack-up    start Kafka and ClickHouse (make stack-down stops them, and the demo's
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
-#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99)
+#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99;
+#                    make bench-schedule: the schedule's tick time and RSS by lock window)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
 #                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
@@ -21,8 +22,9 @@ BIN := $(VENV)/bin
 # Written once `pip install -e '.[dev]'` succeeded; pyproject.toml newer than it means redo.
 INSTALLED := $(VENV)/.installed
 SYSTEM_DEPS := scripts/install-system-deps.sh
-# baocao/ reaches producers/, streams/, sinks/ and schemas/ through its symlinks.
-LINT_PATHS := baocao tests bench scripts
+# ruff does not follow baocao/'s symlinks, so it is given the real folders too (mypy and
+# lint-imports follow them).
+LINT_PATHS := baocao producers streams sinks schemas tests bench scripts
 PYTEST_ARGS ?=
 # A venv of its own for chdb (a current ClickHouse in process): pinned, without its optional
 # dependencies, so the project's .venv stays what pyproject.toml says.
@@ -31,7 +33,7 @@ CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
 CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness clean distclean system-deps setup \
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness bench-schedule clean distclean system-deps setup \
 	check-current-clickhouse
 
 help:
@@ -94,6 +96,9 @@ bench-freshness: stack-up
 
 bench-gateway: stack-up
 	$(BIN)/python -m bench.gateway
+
+bench-schedule: setup
+	$(BIN)/python -m bench.schedule
 
 clean: stack-down
 	rm -rf .baocao ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,9 +16,9 @@ from types import FrameType
 
 import typer
 
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.kafka import KafkaUnavailableError
 from baocao.core.settings import Settings
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.sinks.clickhouse.migrate import migrate as apply_migrations
 from baocao.sinks.clickhouse.migrate import migration_status
 from baocao.sinks.clickhouse.sink import run_sink

@@ -32,6 +32,14 @@ One visible trace of a replay remains: an event accepted before the crash and su
 later revision of the same batch window comes back as STALE and gets a dead letter (with the
 same ``rejection_id`` on every replay), which is true by then but was not at first.
 
+No record stops the worker: bad input becomes a dead letter in the step, and a record the
+step itself fails on (a bug) is found by running the batch again record by record against an
+overlay of the tables, and set aside as an ``internal_error`` dead letter while the others are
+processed as usual. A bug that fails record after record
+(``BAOCAO_WORKER_MAX_CONSECUTIVE_INTERNAL_ERRORS``) is no poison record: the worker reports
+it on ``/healthz``, then crashes, and the process exits non-zero (see
+:mod:`baocao.streams.liveness`) so a supervisor restarts it; the batch stays unacknowledged.
+
 Approvals and reports are two topics consumed by one stream: Faust does not order records
 of different topics by time, so an approval that reaches the worker after a report
 published later than ``approved_at`` does not lock that report (the window is the
@@ -43,20 +51,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import faust
+import faust.exceptions
 from faust.types import EventT
 from faust.types.tuples import FutureMessage
 
-from baocao.streams.exceptions import DeliveryError
+from baocao.core.reasons import ReasonCode, reason
+from baocao.core.registry import (
+    SchemaRegistryClient,
+    SchemaRegistryUnavailableError,
+    confluent_schema_id,
+    prefetch_schemas,
+)
+from baocao.core.settings import SchemaRegistrySettings
+from baocao.streams.exceptions import DeliveryError, WorkerFatalError
+from baocao.streams.liveness import WorkerState, arm_exit_watchdog
 from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.schedule import Schedule
-from baocao.streams.step import BatchResult, OutputRecord, RollupStep, SourceRecord, Tables
+from baocao.streams.step import (
+    BatchResult,
+    OutputRecord,
+    RollupStep,
+    SourceRecord,
+    StagedWrite,
+    Tables,
+)
 
-__all__ = ["ChangelogTrackingTable", "RollupAgent", "ScheduleTimer", "event_focus"]
+__all__ = [
+    "ENVIRONMENT_ERRORS",
+    "ChangelogTrackingTable",
+    "CrashPolicy",
+    "RollupAgent",
+    "ScheduleTimer",
+    "event_focus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +178,77 @@ async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awai
     return pending
 
 
+class _Overlay(MutableMapping[str, Any]):
+    """A table as a record-by-record re-run sees it: the re-run's own writes, then the
+    stored state (read in the focus the step sets). Nothing reaches the table itself."""
+
+    def __init__(self, base: MutableMapping[str, Any]) -> None:
+        self._base = base
+        self._writes: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._writes:
+            return self._writes[key]
+        return self._base[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._writes:
+            return self._writes[key]
+        return self._base.get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._writes[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise NotImplementedError("the roll-up never deletes state")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._writes)
+
+    def __len__(self) -> int:
+        return len(self._writes)
+
+
+def _merge(into: BatchResult, part: BatchResult) -> None:
+    """Add a one-record result's outputs and counts to ``into`` (writes are merged apart)."""
+    into.outputs.extend(part.outputs)
+    into.outcomes.update(part.outcomes)
+    into.rejections.update(part.rejections)
+    into.warnings.update(part.warnings)
+    into.approvals.update(part.approvals)
+    into.figures += part.figures
+    into.changes += part.changes
+    into.recomputed += part.recomputed
+
+
+class CrashPolicy:
+    """When the agent gives up, and how it leaves (the settings of ``BAOCAO_WORKER_*``)."""
+
+    def __init__(
+        self,
+        *,
+        state: WorkerState | None = None,
+        max_consecutive_internal_errors: int = 50,
+        fatal_exit_delay_seconds: float = 0.0,
+        shutdown_timeout_seconds: float = 30.0,
+        exit_watchdog: bool = True,
+    ) -> None:
+        self.state = state or WorkerState()
+        self.max_consecutive_internal_errors = max_consecutive_internal_errors
+        self.fatal_exit_delay_seconds = fatal_exit_delay_seconds
+        self.shutdown_timeout_seconds = shutdown_timeout_seconds
+        self.exit_watchdog = exit_watchdog
+
+
+#: Failures of the worker's environment, not of an event: they crash the agent (the batch is
+#: replayed after the restart) instead of setting events aside as internal errors.
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    faust.exceptions.FaustError,
+)
+
+
 def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
     return [
         cast(ChangelogTrackingTable, table)
@@ -165,6 +268,9 @@ class RollupAgent:
         metrics: WorkerMetrics,
         batch_max: int,
         batch_within: float,
+        registry: SchemaRegistryClient | None = None,
+        registry_settings: SchemaRegistrySettings | None = None,
+        crash: CrashPolicy | None = None,
     ) -> None:
         self._step = step
         self._tables = tables
@@ -172,22 +278,48 @@ class RollupAgent:
         self._metrics = metrics
         self._batch_max = batch_max
         self._batch_within = batch_within
+        self._registry = registry
+        self._registry_settings = registry_settings or SchemaRegistrySettings()
+        self._crash = crash or CrashPolicy()
+        self._consecutive_internal_errors = 0
 
     async def __call__(self, stream: faust.Stream[Any]) -> None:
-        async for events in stream.take_events(self._batch_max, within=self._batch_within):
-            await self.process(stream, events)
-            # Leaving the body lets take_events acknowledge the batch's events.
+        try:
+            async for events in stream.take_events(self._batch_max, within=self._batch_within):
+                await self.process(stream, events)
+                # Leaving the body lets take_events acknowledge the batch's events.
+        except Exception as exc:
+            await self._give_up(exc)
+            raise
+
+    async def _give_up(self, exc: Exception) -> None:
+        """Say why on /healthz, wait so it can be read, and make sure the process ends.
+
+        The exception then crashes the agent (``CrashingSupervisor``), Faust stops the app
+        and exits non-zero; should that hang, the watchdog ends the process.
+        """
+        why = f"{type(exc).__name__}: {exc}"
+        self._crash.state.set_fatal(why)
+        self._metrics.fatal.set(1)
+        logger.critical("the roll-up stops: %s; the process will exit non-zero", why)
+        if self._crash.exit_watchdog:
+            arm_exit_watchdog(
+                self._crash.fatal_exit_delay_seconds + self._crash.shutdown_timeout_seconds
+            )
+        if self._crash.fatal_exit_delay_seconds:
+            await asyncio.sleep(self._crash.fatal_exit_delay_seconds)
 
     async def process(
         self, stream: faust.Stream[Any], events: Sequence[EventT[Any]]
     ) -> BatchResult:
         started = time.perf_counter()
         records = [_source_record(event) for event in events]
+        await self._await_schemas(records)
 
         def focus(index: int) -> AbstractContextManager[None]:
             return event_focus(stream, events[index])
 
-        result = self._step.run(records, tables=self._tables, focus=focus)
+        result = self._run(stream, events, records, focus)
         stepped = time.perf_counter()
         await _await_all(await _publish(self._app, result.outputs), what="output records")
         delivered = time.perf_counter()
@@ -219,6 +351,119 @@ class RollupAgent:
             result.recomputed,
         )
         return result
+
+    async def _await_schemas(self, records: Sequence[SourceRecord]) -> None:
+        """Cache the registry schemas the batch needs, waiting out a registry outage (the
+        batch waits; no valid report is refused because the registry is down)."""
+        if self._registry is None:
+            return
+        ids = {i for r in records if (i := confluent_schema_id(r.value)) is not None}
+        if not ids:
+            return
+        settings = self._registry_settings
+
+        def on_retry(exc: SchemaRegistryUnavailableError, attempts: int, delay: float) -> None:
+            self._metrics.registry_retries.inc()
+            self._crash.state.set_registry_waiting(str(exc))
+            logger.warning(
+                "schema registry unavailable (attempt %d), retrying in %.1fs: %s",
+                attempts,
+                delay,
+                exc,
+            )
+
+        try:
+            await prefetch_schemas(
+                self._registry,
+                ids,
+                initial_seconds=settings.retry_initial_seconds,
+                max_seconds=settings.retry_max_seconds,
+                on_retry=on_retry,
+            )
+        finally:
+            self._crash.state.set_registry_waiting(None)
+
+    def _run(
+        self,
+        stream: faust.Stream[Any],
+        events: Sequence[EventT[Any]],
+        records: Sequence[SourceRecord],
+        focus: Any,
+    ) -> BatchResult:
+        try:
+            result = self._step.run(records, tables=self._tables, focus=focus)
+        except ENVIRONMENT_ERRORS:
+            raise  # the disk, memory or Faust failing: not the events' fault; crash, replay
+        except Exception:
+            logger.warning(
+                "a batch of %d events failed; running it again event by event to set the "
+                "failing ones aside",
+                len(records),
+                exc_info=True,
+            )
+            return self._isolate(stream, events, records)
+        self._consecutive_internal_errors = 0
+        return result
+
+    def _isolate(
+        self,
+        stream: faust.Stream[Any],
+        events: Sequence[EventT[Any]],
+        records: Sequence[SourceRecord],
+    ) -> BatchResult:
+        """The batch, run one event at a time over an overlay of the tables: what every
+        event does alone, in order, with an ``internal_error`` dead letter for each event
+        the step fails on. The same as the batch for every other event (a batch of one is
+        a batch), and nothing is stored until the whole result was delivered."""
+        tables = self._tables
+        overlay = Tables(
+            latest=_Overlay(tables.latest),
+            versions=_Overlay(tables.versions),
+            approvals=_Overlay(tables.approvals),
+            figures=_Overlay(tables.figures),
+        )
+        merged = BatchResult()
+        writes: dict[tuple[str, str], StagedWrite] = {}
+        for index, record in enumerate(records):
+
+            def focus(_: int, index: int = index) -> AbstractContextManager[None]:
+                return event_focus(stream, events[index])
+
+            try:
+                part = self._step.run([record], tables=overlay, focus=focus)
+            except ENVIRONMENT_ERRORS:
+                raise
+            except Exception as exc:
+                part = self._internal_error(record, exc)
+            else:
+                self._consecutive_internal_errors = 0
+            for write in part.writes:
+                overlay.named(write.table)[write.key] = write.value
+                writes[(write.table, write.key)] = StagedWrite(
+                    write.table, write.key, write.value, anchor=index
+                )
+            _merge(merged, part)
+        merged.writes = list(writes.values())
+        return merged
+
+    def _internal_error(self, record: SourceRecord, exc: Exception) -> BatchResult:
+        """Set ``record`` aside as a dead letter; give up when it is one failure too many."""
+        kind = type(exc).__name__
+        self._consecutive_internal_errors += 1
+        self._metrics.internal_errors.labels(exception=kind).inc()
+        logger.error(
+            "internal error on %s (%d in a row): set aside as a dead letter",
+            record.rejection_id,
+            self._consecutive_internal_errors,
+            exc_info=exc,
+        )
+        limit = self._crash.max_consecutive_internal_errors
+        if self._consecutive_internal_errors >= limit:
+            raise WorkerFatalError(
+                f"{limit} events in a row failed with internal errors (last: {kind}: {exc} "
+                f"at {record.rejection_id}): a bug, not bad input"
+            ) from exc
+        return self._step.dead_letter(record, [reason(ReasonCode.INTERNAL_ERROR, kind)])
 
 
 class ScheduleTimer:
@@ -276,9 +521,21 @@ class ScheduleTimer:
         for province in provinces:
             self._schedule.check_province(tick, province, self._latest)
             await asyncio.sleep(0)
+        # Then older periods, with what is left of the tick's budget.
+        for province in provinces:
+            self._schedule.backfill(tick, [province], self._latest)
+            await asyncio.sleep(0)
+        if not provinces:
+            self._schedule.backfill(tick, [], self._latest)
         await _await_all(await _publish(self._app, tick.outputs), what="schedule records")
         self._schedule.done(tick)
         self._metrics.observe_tick(announced=len(tick.announced), alerts=tick.alerts)
+        if tick.budget <= 0:
+            logger.info(
+                "schedule at %s: this tick's budget (BAOCAO_DEADLINES_SCHEDULE_MAX_PER_TICK) is "
+                "spent; older periods follow at the next ticks",
+                tick.now.isoformat(timespec="seconds"),
+            )
         if tick.outputs:
             logger.info(
                 "schedule at %s: %d periods announced, %d missing-report alerts for %d provinces",

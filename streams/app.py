@@ -33,7 +33,9 @@ from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.streams.agent import ChangelogTrackingTable, RollupAgent, ScheduleTimer
+from baocao.streams.agent import ChangelogTrackingTable, CrashPolicy, RollupAgent, ScheduleTimer
+from baocao.streams.dead_letters import DeadLetterLimits
+from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.schedule import Schedule
 from baocao.streams.security import broker_credentials
@@ -67,12 +69,14 @@ def create_app(
     *,
     metrics: WorkerMetrics | None = None,
     clock: Callable[[], datetime] | None = None,
+    state: WorkerState | None = None,
 ) -> faust.App:
     """The worker's Faust app: its topics, tables and agent, configured from ``settings``.
 
     ``metrics`` defaults to a private registry (tests); ``baocao worker`` passes the one it
-    serves. ``clock`` defaults to :func:`worker_clock` with the configured offset. Building
-    the app connects to nothing: Faust connects when a worker starts it.
+    serves (and ``state``, which its ``/healthz`` reads). ``clock`` defaults to
+    :func:`worker_clock` with the configured offset. Building the app connects to nothing:
+    Faust connects when a worker starts it.
     """
     kafka, worker = settings.kafka, settings.worker
     topics = Topics(kafka.topic_prefix)
@@ -98,6 +102,12 @@ def create_app(
         broker_commit_interval=1.0,
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,
+        # Stopping must not wait for the stream to drain: a crashed agent never drains it,
+        # and the worker then idled for minutes ("Wait for streams...") instead of exiting.
+        # Unacknowledged events are simply processed again after the restart.
+        stream_wait_empty=False,
+        broker_session_timeout=worker.session_timeout_seconds,
+        broker_heartbeat_interval=worker.heartbeat_interval_seconds,
         Table=ChangelogTrackingTable,
         autodiscover=False,
         **web,
@@ -125,6 +135,7 @@ def create_app(
     )
     clock = clock or worker_clock(worker.clock_offset_seconds)
     reference, metrics = load_reference(), metrics or WorkerMetrics(registry=CollectorRegistry())
+    registry = registry_client(settings.schema_registry)
     agent = RollupAgent(
         step=RollupStep(
             topics=topics,
@@ -132,13 +143,25 @@ def create_app(
             catalogue=load_catalogue(),
             deadlines=settings.deadlines,
             clock=clock,
-            registry=registry_client(settings.schema_registry),
+            registry=registry,
+            dead_letters=DeadLetterLimits(
+                max_payload_bytes=worker.dead_letter_max_payload_bytes,
+                max_reasons=worker.dead_letter_max_reasons,
+            ),
         ),
         tables=tables,
         app=app,
         metrics=metrics,
         batch_max=worker.batch_max,
         batch_within=worker.batch_within_seconds,
+        registry=registry,
+        registry_settings=settings.schema_registry,
+        crash=CrashPolicy(
+            state=state,
+            max_consecutive_internal_errors=worker.max_consecutive_internal_errors,
+            fatal_exit_delay_seconds=worker.fatal_exit_delay_seconds,
+            shutdown_timeout_seconds=worker.shutdown_timeout_seconds,
+        ),
     )
 
     async def rollup(stream: StreamT[Any]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -15,6 +17,7 @@ from baocao.core.logs import FORMAT
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
+from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
 
 __all__ = ["worker"]
@@ -42,6 +45,25 @@ def _logging_config(level: str) -> dict[str, Any]:
         # kafka-python (topic creation) is chatty about every connection it opens.
         "loggers": {"kafka": {"level": "WARNING"}},
     }
+
+
+def prepare_data_dir(folder: Path) -> Path:
+    """Create the worker's state folder (parents included) and check it takes files.
+
+    RocksDB only creates the last level, so a folder whose parent was missing stopped the
+    worker with a bare ``FileNotFoundError`` from deep inside Faust.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".baocao-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkerStartupError(
+            f"cannot use {folder} as the worker's state folder (BAOCAO_WORKER_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    return folder
 
 
 def prepare_kafka(settings: Settings) -> None:
@@ -84,14 +106,16 @@ def worker(
     settings = Settings()
     level = (log_level or settings.worker.log_level).upper()
     try:
+        prepare_data_dir(settings.worker.data_dir)
         prepare_kafka(settings)
     except WorkerStartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    metrics = WorkerMetrics(registry=REGISTRY)
-    app = create_app(settings, metrics=metrics)
+    metrics, state = WorkerMetrics(registry=REGISTRY), WorkerState()
+    app = create_app(settings, metrics=metrics, state=state)
     if metrics_port is not None:
-        serve_metrics(metrics_port, registry=REGISTRY, checks=worker_checks(app, settings.kafka))
+        checks = worker_checks(app, settings.kafka, state)
+        serve_metrics(metrics_port, registry=REGISTRY, checks=checks)
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

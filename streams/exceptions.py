@@ -7,7 +7,7 @@ the only safe move is to stop without committing offsets and let a restart repla
 
 from __future__ import annotations
 
-__all__ = ["DeliveryError", "StreamsError", "WorkerStartupError"]
+__all__ = ["DeliveryError", "StreamsError", "WorkerFatalError", "WorkerStartupError"]
 
 
 class StreamsError(Exception):
@@ -29,3 +29,8 @@ class DeliveryError(StreamsError):
         super().__init__(message)
         self.failed = failed
         self.total = total
+
+
+class WorkerFatalError(StreamsError):
+    """The worker cannot go on (e.g. every record fails with an internal error): it stops
+    and the process exits non-zero, for a supervisor to restart it."""

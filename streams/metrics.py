@@ -17,6 +17,7 @@ from baocao.core.health import Check, HealthServer, serve_health
 from baocao.core.kafka import wait_for_kafka
 from baocao.core.reasons import ReasonCode
 from baocao.core.settings import KafkaSettings
+from baocao.streams.liveness import WorkerState
 from baocao.streams.soft_rules import (
     FAR_FROM_HISTORY,
     RESOLVED_EXCEEDS_RECEIVED,
@@ -100,6 +101,23 @@ class WorkerMetrics:
             buckets=_BATCH_SECONDS_BUCKETS,
             registry=registry,
         )
+        self.internal_errors = Counter(
+            "baocao_worker_internal_errors",
+            "Events the worker itself failed on (set aside as internal_error dead letters), by"
+            " exception type.",
+            ["exception"],
+            registry=registry,
+        )
+        self.registry_retries = Counter(
+            "baocao_worker_schema_registry_retries",
+            "Schema-registry lookups retried because the registry was unreachable or failing.",
+            registry=registry,
+        )
+        self.fatal = Gauge(
+            "baocao_worker_fatal",
+            "1 once the worker gave up (it is exiting; /healthz says why), else 0.",
+            registry=registry,
+        )
         # Publish every series at zero from the start, so rates and alerts see them.
         for outcome in Outcome:
             self.events.labels(outcome=outcome.value)
@@ -145,10 +163,13 @@ def serve_metrics(
     return serve_health(port, registry=registry, checks=checks or {}, address=host)
 
 
-def worker_checks(app: Any, kafka_settings: KafkaSettings) -> dict[str, Check]:
+def worker_checks(
+    app: Any, kafka_settings: KafkaSettings, state: WorkerState | None = None
+) -> dict[str, Check]:
     """What ``/healthz`` of the worker checks: the broker answers a metadata request now,
     and the worker's consumer holds partitions (a worker that lost its group, or has not
-    joined it yet, processes nothing)."""
+    joined it yet, processes nothing); with ``state``, that the roll-up has not given up
+    (the reason it is exiting) and is not waiting for the schema registry."""
 
     def kafka_metadata() -> int:
         return len(wait_for_kafka(kafka_settings, timeout=5.0)["brokers"])
@@ -164,4 +185,11 @@ def worker_checks(app: Any, kafka_settings: KafkaSettings) -> dict[str, Check]:
             raise RuntimeError("no partition assigned to the worker")
         return assigned
 
-    return {"kafka_metadata": kafka_metadata, "kafka_assignment": partitions_assigned}
+    checks: dict[str, Check] = {
+        "kafka_metadata": kafka_metadata,
+        "kafka_assignment": partitions_assigned,
+    }
+    if state is not None:
+        checks["rollup"] = state.check_running
+        checks["schema_registry"] = state.check_registry
+    return checks

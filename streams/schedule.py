@@ -4,14 +4,25 @@ Absence is no event: a commune that never reports sends nothing to react to. So 
 the worker asks :class:`Schedule` at every tick, with the time of the worker's clock:
 
 * every period whose deadline lies in the window of :func:`~baocao.core.periods.periods_due`
-  is announced once (``reporting_period.v1``): downstream then knows a period is expected
-  before anybody reported on it;
-* for every such period and every province this worker owns, the communes without an
-  accepted report are listed in a ``missing_reports_alert.v1``: phase ``approaching`` from
-  the alert horizon before the deadline, ``overdue`` after it, until the period locks. Each
-  (province, type, period, phase) is checked once per process, when it first comes due;
-  ``alert_id`` is stable, so an alert raised again by a restarted worker replaces itself
-  downstream.
+  (from the lock plus one alert horizon ago to one horizon ahead) is announced once
+  (``reporting_period.v1``): downstream then knows a period is expected before anybody
+  reported on it;
+* for every such period of a *chased* report type (``BAOCAO_DEADLINES_CHASED_REPORT_TYPES``)
+  and every province this worker owns, the communes without an accepted report are listed
+  in a ``missing_reports_alert.v1``: phase ``approaching`` from the alert horizon before the
+  deadline, ``overdue`` after it, until the period locks. Each (province, type, period,
+  phase) is checked once per process, when it first comes due; ``alert_id`` is stable, so
+  an alert raised again by a restarted worker replaces itself downstream.
+
+**Cost.** Neither a tick's time nor the worker's memory grows with the lock window (with
+``BAOCAO_DEADLINES_LOCK_DAYS=100000`` the first tick used to walk and remember every day
+of 270 years: a 6-minute tick and 2.9 GB). What was announced or checked is kept as a
+*sweep* per report type (and per province and phase): the newest and the oldest period done
+of a contiguous run, since periods of one type are ordered by deadline. A tick first takes
+the periods that came due since the last one, then works back towards the oldest period of
+the window, and does at most ``BAOCAO_DEADLINES_SCHEDULE_MAX_PER_TICK`` announcements and
+checks in all: a long window costs more ticks, never a longer tick, and the newest periods
+always come first.
 
 A province belongs to the worker that owns its partition of the input topic, computed as the
 producers place the reports: kafka-python's murmur2 partitioner over the province code.
@@ -22,14 +33,21 @@ event), and what it marks as done is only marked after the records were delivere
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from baocao.core.periods import Period, deadline, locks_at, periods_due
+from baocao.core.periods import (
+    REPORT_TYPES,
+    Period,
+    ReportType,
+    deadline,
+    locks_at,
+    period_containing,
+)
 from baocao.core.reference import ReferenceData
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import MISSING_REPORT_ALERTS, REPORTING_PERIODS, Topics
@@ -39,6 +57,7 @@ __all__ = [
     "MISSING_REPORTS_ALERT_SCHEMA",
     "REPORTING_PERIOD_SCHEMA",
     "Schedule",
+    "Sweep",
     "Tick",
     "province_partition",
 ]
@@ -48,6 +67,7 @@ logger = logging.getLogger(__name__)
 # Writer schemas from the topic contract (baocao.core.topics).
 REPORTING_PERIOD_SCHEMA = REPORTING_PERIODS.writes
 MISSING_REPORTS_ALERT_SCHEMA = MISSING_REPORT_ALERTS.writes
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def province_partition(province_code: str, partitions: int) -> int:
@@ -56,16 +76,29 @@ def province_partition(province_code: str, partitions: int) -> int:
     return (murmur2(province_code.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
+#: A sweep's key: ("announce", type) or (province, type, phase).
+SweepKey = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A contiguous run of one report type's periods already done, newest and oldest."""
+
+    newest: Period
+    oldest: Period
+
+
 @dataclass
 class Tick:
     """The records of one tick, and what to mark done once they are delivered."""
 
     now: datetime
-    #: The periods due at ``now``.
-    due: list[Period] = field(default_factory=list)
+    #: Announcements plus (province, period) checks this tick may still make.
+    budget: int
     outputs: list[OutputRecord] = field(default_factory=list)
     announced: set[str] = field(default_factory=set)
-    checked: set[str] = field(default_factory=set)
+    #: The sweeps as they stand after this tick (stored by :meth:`Schedule.done`).
+    sweeps: dict[SweepKey, Sweep | None] = field(default_factory=dict)
 
     @property
     def alerts(self) -> int:
@@ -87,8 +120,10 @@ class Schedule:
         self._reference = reference
         self._deadlines = deadlines
         self._clock = clock
-        self._announced: set[str] = set()
-        self._checked: set[str] = set()
+        self._horizon = timedelta(hours=deadlines.alert_horizon_hours)
+        self._lock = timedelta(days=deadlines.lock_days)
+        self._chased = tuple(ReportType(t) for t in deadlines.chased)
+        self._sweeps: dict[SweepKey, Sweep | None] = {}
 
     def provinces_of(self, partitions: Container[int], *, partition_count: int) -> list[str]:
         """The provinces whose reports land in one of ``partitions``."""
@@ -98,89 +133,163 @@ class Schedule:
             if province_partition(code, partition_count) in partitions
         ]
 
+    # -- a tick ------------------------------------------------------------------------
+
     def start(self) -> Tick:
-        """A new tick at the clock's time, with the announcements still to make."""
-        now = self._clock()
-        tick = Tick(now=now, due=periods_due(now, self._deadlines))
-        for period in tick.due:
-            key = f"{period.report_type}|{period.text}"
-            if key in self._announced:
-                continue
-            tick.announced.add(key)
-            tick.outputs.append(
-                OutputRecord.of(
-                    self._topics.reporting_periods,
-                    key,
-                    REPORTING_PERIOD_SCHEMA,
-                    {
-                        "report_type": str(period.report_type),
-                        "period": period.text,
-                        "starts_at": period.starts_at,
-                        "ends_at": period.ends_at,
-                        "deadline": deadline(period, self._deadlines),
-                        "locks_at": locks_at(period, self._deadlines),
-                        "announced_at": tick.now,
-                    },
-                )
-            )
+        """A new tick at the clock's time, with the newest announcements still to make."""
+        tick = Tick(now=self._clock(), budget=self._deadlines.schedule_max_per_tick)
+        self._announce(tick, backfill=False)
         return tick
 
     def check_province(self, tick: Tick, province: str, latest: Mapping[str, Any]) -> None:
-        """Add the alerts ``province`` is due at ``tick`` (reads ``latest`` only)."""
-        horizon = timedelta(hours=self._deadlines.alert_horizon_hours)
-        for period in tick.due:
-            phase = _phase(period, tick.now, self._deadlines, horizon)
-            if phase is None:
-                continue
-            alert_id = f"{province}|{period.report_type}|{period.text}|{phase}"
-            if alert_id in self._checked:
-                continue
-            tick.checked.add(alert_id)
-            communes = self._reference.communes_by_province.get(province, ())
-            missing = [c for c in communes if latest_key(c, period.text) not in latest]
-            if not missing:
-                continue
-            tick.outputs.append(
-                OutputRecord.of(
-                    self._topics.missing_report_alerts,
-                    province,
-                    MISSING_REPORTS_ALERT_SCHEMA,
-                    {
-                        "alert_id": alert_id,
-                        "province_code": province,
-                        "report_type": str(period.report_type),
-                        "period": period.text,
-                        "deadline": deadline(period, self._deadlines),
-                        "phase": phase,
-                        "commune_codes": missing,
-                        "communes_expected": len(communes),
-                        "generated_at": tick.now,
-                    },
-                )
-            )
+        """Add the alerts of ``province`` for the periods that came due since the last tick
+        (reads ``latest`` only)."""
+        self._check(tick, province, latest, backfill=False)
+
+    def backfill(self, tick: Tick, provinces: Iterable[str], latest: Mapping[str, Any]) -> None:
+        """With the budget left: older announcements, then older checks of ``provinces``."""
+        self._announce(tick, backfill=True)
+        for province in provinces:
+            if tick.budget <= 0:
+                return
+            self._check(tick, province, latest, backfill=True)
 
     def done(self, tick: Tick) -> None:
         """Mark a tick's announcements and checks done (after its records were delivered)."""
-        self._announced |= tick.announced
-        self._checked |= tick.checked
+        self._sweeps.update(tick.sweeps)
 
     def plan(self, provinces: Iterable[str], latest: Mapping[str, Any]) -> Tick:
         """A whole tick at once (tests; the worker interleaves provinces with other work)."""
         tick = self.start()
+        provinces = list(provinces)
         for province in provinces:
             self.check_province(tick, province, latest)
+        self.backfill(tick, provinces, latest)
         return tick
 
+    # -- announcements and alerts -------------------------------------------------------
 
-def _phase(
-    period: Period, now: datetime, rules: DeadlineSettings, horizon: timedelta
-) -> str | None:
-    """``approaching`` within the horizon before the deadline, ``overdue`` until the lock."""
-    due = deadline(period, rules)
-    if now > locks_at(period, rules):
-        return None
-    if now > due:
-        return "overdue"
-    if now >= due - horizon:
-        return "approaching"
-    return None
+    def _announce(self, tick: Tick, *, backfill: bool) -> None:
+        earliest = tick.now - self._lock - self._horizon
+        latest = tick.now + self._horizon
+        for report_type in REPORT_TYPES:
+            for period in self._sweep(tick, ("announce", report_type), earliest, latest, backfill):
+                key = f"{period.report_type}|{period.text}"
+                tick.announced.add(key)
+                tick.outputs.append(
+                    OutputRecord.of(
+                        self._topics.reporting_periods,
+                        key,
+                        REPORTING_PERIOD_SCHEMA,
+                        {
+                            "report_type": str(period.report_type),
+                            "period": period.text,
+                            "starts_at": period.starts_at,
+                            "ends_at": period.ends_at,
+                            "deadline": deadline(period, self._deadlines),
+                            "locks_at": locks_at(period, self._deadlines),
+                            "announced_at": tick.now,
+                        },
+                    )
+                )
+
+    def _check(
+        self, tick: Tick, province: str, latest: Mapping[str, Any], *, backfill: bool
+    ) -> None:
+        # approaching: due in [now, now + horizon]; overdue: due in [now - lock, now).
+        windows = (
+            ("approaching", tick.now, tick.now + self._horizon),
+            ("overdue", tick.now - self._lock, tick.now - _MILLISECOND),
+        )
+        communes = self._reference.communes_by_province.get(province, ())
+        for report_type in self._chased:
+            for phase, earliest, newest in windows:
+                key = (province, str(report_type), phase)
+                for period in self._sweep(tick, key, earliest, newest, backfill):
+                    missing = [c for c in communes if latest_key(c, period.text) not in latest]
+                    if missing:
+                        tick.outputs.append(
+                            self._alert(tick, province, period, phase, missing, len(communes))
+                        )
+
+    def _alert(
+        self,
+        tick: Tick,
+        province: str,
+        period: Period,
+        phase: str,
+        missing: list[str],
+        expected: int,
+    ) -> OutputRecord:
+        return OutputRecord.of(
+            self._topics.missing_report_alerts,
+            province,
+            MISSING_REPORTS_ALERT_SCHEMA,
+            {
+                "alert_id": f"{province}|{period.report_type}|{period.text}|{phase}",
+                "province_code": province,
+                "report_type": str(period.report_type),
+                "period": period.text,
+                "deadline": deadline(period, self._deadlines),
+                "phase": phase,
+                "commune_codes": missing,
+                "communes_expected": expected,
+                "generated_at": tick.now,
+            },
+        )
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    def _sweep(
+        self,
+        tick: Tick,
+        key: SweepKey,
+        earliest: datetime,
+        newest: datetime,
+        backfill: bool,
+    ) -> Iterator[Period]:
+        """The periods of ``key``'s type due in ``[earliest, newest]`` and not done yet:
+        those after the sweep's newest (or the newest of all, for a new sweep), or with
+        ``backfill`` those before its oldest, newest first; each costs one of the budget.
+        """
+        report_type = ReportType(key[1])
+        sweep = tick.sweeps.get(key, self._sweeps.get(key))
+        if sweep is not None and self._due(sweep.newest) < earliest:
+            sweep = None  # all of it fell out of the window (a worker down for long)
+        if not backfill:
+            if sweep is None:
+                if tick.budget <= 0:
+                    return
+                first = _newest_due_by(report_type, newest, self._deadlines)
+                if self._due(first) < earliest:
+                    return
+                tick.budget -= 1
+                sweep = tick.sweeps[key] = Sweep(first, first)
+                yield first
+            period = sweep.newest.next()
+            while tick.budget > 0 and self._due(period) <= newest:
+                tick.budget -= 1
+                sweep = tick.sweeps[key] = Sweep(period, sweep.oldest)
+                yield period
+                period = period.next()
+            return
+        if sweep is None:
+            return
+        period = sweep.oldest.previous()
+        while tick.budget > 0 and self._due(period) >= earliest:
+            tick.budget -= 1
+            sweep = tick.sweeps[key] = Sweep(sweep.newest, period)
+            yield period
+            period = period.previous()
+
+    def _due(self, period: Period) -> datetime:
+        return deadline(period, self._deadlines)
+
+
+def _newest_due_by(report_type: ReportType, moment: datetime, rules: DeadlineSettings) -> Period:
+    """The last period of ``report_type`` whose deadline is at or before ``moment``: a
+    few steps back from the period containing it (its deadline is after ``moment``)."""
+    period = period_containing(report_type, moment)
+    while deadline(period, rules) > moment:
+        period = period.previous()
+    return period

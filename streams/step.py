@@ -67,6 +67,12 @@ from baocao.core.topics import (
     Topics,
 )
 from baocao.core.validation import validate_report
+from baocao.streams.dead_letters import (
+    DeadLetterLimits,
+    bounded_identity,
+    bounded_raw,
+    bounded_reasons,
+)
 from baocao.streams.rollup import (
     Decision,
     LatestReport,
@@ -318,8 +324,10 @@ class RollupStep:
         deadlines: DeadlineSettings,
         clock: Callable[[], datetime] | None = None,
         registry: SchemaRegistryClient | None = None,
+        dead_letters: DeadLetterLimits | None = None,
     ) -> None:
         self._topics = topics
+        self._dead_letters = dead_letters or DeadLetterLimits()
         self._reference = reference
         self._catalogue = catalogue
         self._deadlines = deadlines
@@ -348,8 +356,12 @@ class RollupStep:
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 with focus(index):
-                    outcome = self._approval(record, staged, index)
+                    outcome, problem = self._approval(record, staged, index)
                 result.approvals[outcome] += 1
+                if problem is not None:  # a foreign or corrupt record: set aside, bounded
+                    refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid approval: {problem}")
+                    result.outputs.extend(self._reject(record, None, [refusal]).outputs)
+                    result.rejections[refusal.code] += 1
         anchors: dict[tuple[str, str], int] = {}
         causes: dict[tuple[str, str], list[_Cause]] = {}
         for index, record in enumerate(records):
@@ -384,12 +396,22 @@ class RollupStep:
             with focus(write.anchor):
                 tables.named(write.table)[write.key] = write.value
 
+    def dead_letter(self, record: SourceRecord, reasons: Sequence[Reason]) -> BatchResult:
+        """A result holding only ``record``'s dead letter: for an event the agent sets aside
+        (the step failed on it), decoded no further."""
+        result = BatchResult()
+        result.add_event(self._reject(record, None, reasons))
+        return result
+
     # -- approvals -----------------------------------------------------------------------
 
-    def _approval(self, record: SourceRecord, staged: _Staged, index: int) -> str:
-        """Stage an approval (the earliest per province and period counts); ``stored`` or
-        ``invalid``. ``baocao approve`` checks its input, so an invalid approval is a
-        foreign or corrupt record: logged and counted, never stored."""
+    def _approval(
+        self, record: SourceRecord, staged: _Staged, index: int
+    ) -> tuple[str, str | None]:
+        """Stage an approval (the earliest per province and period counts); ``stored``, or
+        ``invalid`` with the problem. ``baocao approve`` checks its input, so an invalid
+        approval is a foreign or corrupt record: logged, counted and dead-lettered, never
+        stored."""
         problem: str | None = None
         try:
             data = self._approval_codec.decode(record.value or b"")
@@ -412,7 +434,7 @@ class RollupStep:
             problem = f"keyed {record.key!r}, not by its province {province!r}"
         if problem is not None:
             logger.warning("ignoring invalid approval at %s: %s", record.rejection_id, problem)
-            return "invalid"
+            return "invalid", problem
         key = approval_key(str(province), str(period_text))
         approved_at_ms = millis(data["approved_at"])
         held = staged.get("approvals", key)
@@ -428,7 +450,7 @@ class RollupStep:
                 },
                 anchor=index,
             )
-        return "stored"
+        return "stored", None
 
     # -- reports -------------------------------------------------------------------------
 
@@ -764,12 +786,12 @@ class RollupStep:
         self, record: SourceRecord, data: Mapping[str, Any] | None, reasons: Sequence[Reason]
     ) -> EventResult:
         """A dead-letter record with every reason and as much of the report as could be read."""
-        identity = dict(_identity(data or {}))
+        identity = bounded_identity(dict(_identity(data or {})))
         payload = {
             "rejection_id": record.rejection_id,
             **identity,
-            "reasons": [r.as_json() for r in reasons],
-            "raw_payload": record.value or b"",
+            "reasons": bounded_reasons(reasons, self._dead_letters),
+            **bounded_raw(record.value or b"", self._dead_letters),
             "source_topic": record.topic,
             "source_partition": record.partition,
             "source_offset": record.offset,

@@ -217,6 +217,9 @@ def ensure_topics(
                         name=name,
                         num_partitions=settings.partitions,
                         replication_factor=settings.replication_factor,
+                        # Below the producers' own limit: whatever the broker accepts, the
+                        # worker can read and dead-letter (issue 10).
+                        topic_configs={"max.message.bytes": str(settings.topic_max_message_bytes)},
                     )
                     for name in missing
                 ]

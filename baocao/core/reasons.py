@@ -31,6 +31,11 @@ class ReasonCode(StrEnum):
     PERIOD_LOCKED = "period_locked"
     INDICATOR_NOT_IN_REPORT_TYPE = "indicator_not_in_report_type"
     REPORT_TYPE_MISMATCH = "report_type_mismatch"
+    #: The pipeline itself failed on the event (a bug, not the sender's fault): it was set
+    #: aside so the roll-up goes on, and can be replayed once the bug is fixed.
+    INTERNAL_ERROR = "internal_error"
+    #: The last reason of a dead letter that had more than the configured number of them.
+    MORE_REASONS = "more_reasons"
 
 
 #: (English, Vietnamese) templates; ``{detail}`` is filled with the specifics.
@@ -107,6 +112,15 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.REPORT_TYPE_MISMATCH: (
         "Report type {detail}",
         "Loại báo cáo {detail}",
+    ),
+    ReasonCode.INTERNAL_ERROR: (
+        "The pipeline failed on this event ({detail}); it was set aside for an operator",
+        "Hệ thống gặp lỗi khi xử lý bản tin này ({detail}); bản tin đã được giữ lại để "
+        "quản trị viên xử lý",
+    ),
+    ReasonCode.MORE_REASONS: (
+        "{detail}",
+        "{detail}",
     ),
 }
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baocao.core.credentials import load_passwords
@@ -52,6 +52,10 @@ def clickhouse_logins_path(home: Path) -> Path:
     return home.absolute() / "secrets" / "clickhouse.json"
 
 
+#: Report types by name (``baocao.core.periods.ReportType`` values; settings import nothing).
+REPORT_TYPE_NAMES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+
+
 class KafkaSettings(BaseSettings):
     """How every Kafka client of the project reaches the broker, and which topics it uses."""
 
@@ -76,6 +80,10 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    #: ``max.message.bytes`` of the topics the project creates: below the producers' own
+    #: limit (kafka-python's and aiokafka's ``max_request_size``, 1,048,576 bytes), so a
+    #: record the broker accepts can always be read, and dead-lettered, by the worker.
+    topic_max_message_bytes: int = Field(default=1_000_000, gt=0, lt=1_048_576)
 
     @property
     def uses_sasl(self) -> bool:
@@ -93,7 +101,15 @@ class SchemaRegistrySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BAOCAO_SCHEMA_REGISTRY_", frozen=True)
 
     url: str = ""
+    #: One request's timeout (it runs in a thread, never on the worker's event loop).
     timeout_seconds: float = 10.0
+    #: While the registry is unreachable or answers 5xx, the worker waits and retries with
+    #: a backoff doubling from ``retry_initial_seconds`` up to ``retry_max_seconds``.
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    #: How long an id the registry refused for good (unknown, not Avro, does not parse) is
+    #: remembered: its messages are dead-lettered without a lookup each.
+    failure_cache_seconds: float = Field(default=60.0, ge=0)
 
 
 class ClickHouseSettings(BaseSettings):
@@ -156,6 +172,23 @@ class WorkerSettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     #: How often the timer announces reporting periods and checks for missing reports.
     schedule_interval_seconds: float = Field(default=60.0, gt=0)
+    #: How long the group waits for a member that stopped heartbeating before it gives its
+    #: partitions to the others. A member that did not leave cleanly (SIGKILL, a lost
+    #: LeaveGroup) blocks every join until then: Faust's 60 s default kept a restarted worker
+    #: without partitions for a minute (the flaky recovery test of issue 10).
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
+    heartbeat_interval_seconds: float = Field(default=3.0, gt=0)
+    #: Dead letters stay small whatever arrived: the raw event is kept up to this many bytes
+    #: (with its full size and SHA-256), at most ``dead_letter_max_reasons`` reasons.
+    dead_letter_max_payload_bytes: int = Field(default=64 * 1024, ge=0, le=512 * 1024)
+    dead_letter_max_reasons: int = Field(default=20, ge=1, le=1000)
+    #: This many records in a row failing with an unexpected error is a bug, not bad input:
+    #: the worker reports it on /healthz, then exits non-zero (a supervisor restarts it).
+    max_consecutive_internal_errors: int = Field(default=50, ge=1)
+    #: How long /healthz names the fatal error before the process exits.
+    fatal_exit_delay_seconds: float = Field(default=5.0, ge=0)
+    #: A crashed worker that has not finished stopping after this long is ended by force.
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class SinkSettings(BaseSettings):
@@ -193,6 +226,28 @@ class DeadlineSettings(BaseSettings):
     amendments_after_lock: Literal["reject", "accept"] = "reject"
     #: "Approaching" missing-report alerts start this long before a deadline.
     alert_horizon_hours: float = Field(default=72.0, ge=0)
+    #: Report types whose missing reports are chased with alerts (comma-separated). Every
+    #: type is still announced (``missing_reports`` lists them all); daily and weekly are
+    #: left out by default: a month of daily periods is ~1,300 alerts at each start.
+    chased_report_types: str = "monthly,quarterly,yearly"
+    #: The schedule's work per tick at most: announcements plus (province, period) checks.
+    #: The rest waits for the next tick, newest periods first, so a long lock window costs
+    #: more ticks, never a longer one.
+    schedule_max_per_tick: int = Field(default=500, ge=1)
+
+    @field_validator("chased_report_types")
+    @classmethod
+    def _known_report_types(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(REPORT_TYPE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown report types {unknown}; known: {list(REPORT_TYPE_NAMES)}")
+        return ",".join(names)
+
+    @property
+    def chased(self) -> tuple[str, ...]:
+        """The report types chased, as names (``daily`` ... ``yearly``)."""
+        return tuple(n for n in self.chased_report_types.split(",") if n)
 
 
 class GatewaySettings(BaseSettings):

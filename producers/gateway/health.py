@@ -19,9 +19,9 @@ from typing import Any
 
 import anyio
 
+from baocao.core.clickhouse import ClickHouseError, wait_for_clickhouse
 from baocao.core.kafka import KafkaUnavailableError, wait_for_kafka
 from baocao.core.settings import Settings
-from baocao.core.clickhouse import ClickHouseError, wait_for_clickhouse
 
 __all__ = ["HealthChecker", "HealthReport"]
 

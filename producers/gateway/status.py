@@ -25,11 +25,11 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.models import CommuneReport
 from baocao.core.settings import ClickHouseSettings
 from baocao.producers.gateway.exceptions import ServiceUnavailableError
 from baocao.producers.gateway.submissions import Submission
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 
 __all__ = [
     "KnownReport",

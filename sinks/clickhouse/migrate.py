@@ -30,14 +30,14 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import ErrorCodes, ServerException
 
 from baocao.core.catalogue import Catalogue, load_catalogue
-from baocao.core.reference import ReferenceData, load_reference
-from baocao.core.settings import ClickHouseSettings
 from baocao.core.clickhouse import (
     TRANSIENT_ERRORS,
     connect,
     describe_error,
     quote_identifier,
 )
+from baocao.core.reference import ReferenceData, load_reference
+from baocao.core.settings import ClickHouseSettings
 from baocao.sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
 from baocao.sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
 from baocao.sinks.exceptions import (

@@ -18,8 +18,8 @@ from typing import Any
 from clickhouse_driver import Client
 
 from baocao.core.catalogue import Catalogue
-from baocao.core.reference import ReferenceData
 from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
+from baocao.core.reference import ReferenceData
 from baocao.sinks.exceptions import MigrationError
 
 __all__ = [

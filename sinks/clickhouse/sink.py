@@ -31,9 +31,9 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from baocao.core import kafka
+from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.core.clickhouse import connect
 from baocao.sinks.clickhouse.migrate import check_schema
 from baocao.sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
 from baocao.sinks.clickhouse.writer import BatchWriter, FlushResult

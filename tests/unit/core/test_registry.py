@@ -7,14 +7,12 @@ them; a real registry could not be installed here (see the report of issue 4).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from support.registry import StubRegistry, running_registry
 
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import load_catalogue
@@ -46,63 +44,10 @@ REPORT = CommuneReport(
 )
 
 
-class StubRegistry:
-    """Ids per distinct schema text, subjects with their versions, and a request log."""
-
-    def __init__(self) -> None:
-        self.schemas: list[str] = []
-        self.subjects: dict[str, list[int]] = {}
-        self.requests: list[str] = []
-        self.refuse = False
-
-
-def _handler(registry: StubRegistry) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: Any) -> None:
-            pass
-
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self) -> None:
-            registry.requests.append(f"POST {self.path}")
-            parts = self.path.split("/")  # /subjects/<subject>/versions
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if registry.refuse:
-                message = "Schema being registered is incompatible with an earlier schema"
-                return self._answer(409, {"error_code": 409, "message": message})
-            if body["schema"] not in registry.schemas:
-                registry.schemas.append(body["schema"])
-            schema_id = registry.schemas.index(body["schema"]) + 1
-            registry.subjects.setdefault(parts[2], []).append(schema_id)
-            return self._answer(200, {"id": schema_id})
-
-        def do_GET(self) -> None:
-            registry.requests.append(f"GET {self.path}")
-            schema_id = int(self.path.rsplit("/", 1)[1])
-            if not 0 < schema_id <= len(registry.schemas):
-                return self._answer(404, {"error_code": 40403, "message": "Schema not found"})
-            return self._answer(200, {"schema": registry.schemas[schema_id - 1]})
-
-    return Handler
-
-
 @pytest.fixture
 def stub() -> Iterator[tuple[StubRegistry, str]]:
-    registry = StubRegistry()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(registry))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield registry, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running_registry() as served:
+        yield served
 
 
 def test_no_url_means_no_registry() -> None:

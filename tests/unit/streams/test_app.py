@@ -68,3 +68,11 @@ def test_two_apps_can_live_in_one_process(tmp_path: Path) -> None:
     two = create_app(settings(tmp_path, web_port=0))
 
     assert one is not two and one.tables["latest"] is not two.tables["latest"]
+
+
+def test_the_group_drops_a_vanished_member_within_the_session_timeout(tmp_path: Path) -> None:
+    conf = create_app(settings(tmp_path, web_port=0)).conf
+
+    # Faust's default (60 s) kept a restarted worker without partitions for a minute.
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (10.0, 3.0)
+    assert conf.stream_wait_empty is False  # stopping never waits for a crashed agent

@@ -18,6 +18,9 @@ from baocao.streams.schedule import Schedule, Tick, province_partition
 REFERENCE = load_reference()
 TOPICS = Topics("unit")
 RULES = DeadlineSettings(lock_days=30, alert_horizon_hours=72)
+EVERY_TYPE_CHASED = RULES.model_copy(
+    update={"chased_report_types": "daily,weekly,monthly,quarterly,yearly"}
+)
 HANOI = "01"
 HANOI_COMMUNES = REFERENCE.communes_by_province[HANOI]
 AUGUST = parse_period("2025-08")
@@ -33,9 +36,9 @@ class Clock:
         return self.now
 
 
-def schedule(now: datetime) -> tuple[Schedule, Clock]:
+def schedule(now: datetime, rules: DeadlineSettings = RULES) -> tuple[Schedule, Clock]:
     clock = Clock(now)
-    return Schedule(topics=TOPICS, reference=REFERENCE, deadlines=RULES, clock=clock), clock
+    return Schedule(topics=TOPICS, reference=REFERENCE, deadlines=rules, clock=clock), clock
 
 
 def alerts(tick: Tick) -> dict[str, dict[str, Any]]:
@@ -169,13 +172,27 @@ def test_no_alert_before_the_horizon_when_everybody_reported_or_after_the_lock()
 
 
 def test_only_the_provinces_given_are_checked() -> None:
-    plan, _ = schedule(DUE)
+    plan, _ = schedule(DUE, EVERY_TYPE_CHASED)
 
     tick = plan.plan([HANOI], {})
 
     assert {a["province_code"] for a in alerts(tick).values()} == {HANOI}
     # every type due at that time: daily and weekly periods as well as the month
     assert {a["report_type"] for a in alerts(tick).values()} == {"daily", "weekly", "monthly"}
+
+
+def test_only_the_chased_report_types_are_alerted_but_every_type_is_announced() -> None:
+    plan, _ = schedule(DUE)  # the default: monthly, quarterly and yearly are chased
+
+    tick = plan.plan([HANOI], {})
+
+    assert {a["report_type"] for a in alerts(tick).values()} == {"monthly"}
+    # (no quarter or year is due in early September)
+    assert {a["report_type"] for a in announcements(tick).values()} == {
+        "daily",
+        "weekly",
+        "monthly",
+    }
 
 
 def test_the_clock_decides_not_the_wall_clock() -> None:
@@ -185,3 +202,80 @@ def test_the_clock_decides_not_the_wall_clock() -> None:
 
     assert "yearly|2030" in announcements(tick)
     assert all(p["period"].startswith(("2030", "2031")) for p in announcements(tick).values())
+
+
+def _drain(plan: Schedule, provinces: list[str], latest: dict[str, Any]) -> list[Tick]:
+    """Ticks at one moment until one has nothing left to do (each marked done)."""
+    ticks: list[Tick] = []
+    while True:
+        tick = plan.plan(provinces, latest)
+        plan.done(tick)
+        if not tick.outputs and tick.budget == RULES_LONG_BUDGETED.schedule_max_per_tick:
+            return ticks
+        ticks.append(tick)
+        assert len(ticks) < 10_000
+
+
+RULES_LONG = DeadlineSettings(
+    lock_days=365,
+    alert_horizon_hours=72,
+    chased_report_types="daily,weekly,monthly,quarterly,yearly",
+    schedule_max_per_tick=100_000,
+)
+RULES_LONG_BUDGETED = RULES_LONG.model_copy(update={"schedule_max_per_tick": 40})
+
+
+def test_a_small_budget_spreads_the_same_records_over_more_ticks() -> None:
+    provinces = [HANOI, "79"]
+    latest: dict[str, Any] = {f"{c}|2025-08": {} for c in HANOI_COMMUNES[:3]}
+    whole, _ = schedule(DUE, RULES_LONG)
+    at_once = whole.plan(provinces, latest)
+    budgeted, _ = schedule(DUE, RULES_LONG_BUDGETED)
+
+    ticks = _drain(budgeted, provinces, latest)
+
+    spread = [o for t in ticks for o in t.outputs]
+    assert sorted((o.topic, o.key, o.value) for o in spread) == sorted(
+        (o.topic, o.key, o.value) for o in at_once.outputs
+    )
+    assert len(ticks) > 20  # 365 days of daily periods and more, 40 at a time
+    assert all(t.budget >= 0 for t in ticks)
+    assert set(announcements(at_once)) == {
+        f"{p.report_type}|{p.text}" for p in periods_due(DUE, RULES_LONG)
+    }
+
+
+def test_the_newest_periods_come_first_whatever_the_window() -> None:
+    rules = RULES_LONG_BUDGETED.model_copy(
+        update={"chased_report_types": "monthly,quarterly,yearly"}
+    )
+    plan, _ = schedule(DUE - timedelta(hours=1), rules)
+
+    first = plan.plan([HANOI], {})
+
+    assert f"{HANOI}|monthly|2025-08|approaching" in alerts(first)
+    assert "monthly|2025-08" in announcements(first)
+    assert "daily|2025-09-06" in announcements(first)  # due 09-07, the newest in the horizon
+
+
+def test_the_schedule_remembers_one_sweep_per_type_province_and_phase() -> None:
+    rules = RULES_LONG.model_copy(update={"lock_days": 100_000, "schedule_max_per_tick": 300})
+    plan, clock = schedule(DUE, rules)
+
+    for hour in range(30):
+        clock.now = DUE + timedelta(hours=hour)
+        plan.done(plan.plan([HANOI], {}))
+
+    assert len(plan._sweeps) <= 5 + 5 * 2  # announcements per type; alerts per type and phase
+
+
+def test_a_worker_down_past_the_window_starts_its_sweeps_afresh() -> None:
+    plan, clock = schedule(DUE - timedelta(hours=1))
+    plan.done(plan.plan([HANOI], {}))
+
+    clock.now = DUE + timedelta(days=400)  # everything seen before has locked
+    later = plan.plan([HANOI], {})
+
+    assert not any("2025-08" in key for key in announcements(later))
+    assert not any("|2025-08|" in a for a in alerts(later))
+    assert announcements(later)  # the periods due now

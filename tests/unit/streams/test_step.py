@@ -608,7 +608,7 @@ def test_approvals_of_a_batch_apply_before_its_reports_and_the_earliest_counts()
     assert result.recomputed == 0 and len(result.outputs) == 1
 
 
-def test_an_invalid_approval_is_counted_and_ignored() -> None:
+def test_an_invalid_approval_is_counted_dead_lettered_and_not_stored() -> None:
     worker = Worker()
 
     result = worker.batch(
@@ -619,7 +619,12 @@ def test_an_invalid_approval_is_counted_and_ignored() -> None:
     )
 
     assert result.approvals == {"invalid": 4}
-    assert result.outputs == [] and worker.tables.approvals == {}
+    assert worker.tables.approvals == {}
+    letters = dead_letters(result)
+    assert [reason_codes(x) for x in letters] == [["malformed_event"]] * 4
+    assert all("not a valid approval" in x["reasons"][0]["message_en"] for x in letters)
+    assert {x["source_topic"] for x in letters} == {TOPICS.approvals}
+    assert len(result.outputs) == 4
 
 
 def test_a_stale_revision_of_a_locked_period_gets_both_reasons() -> None:
