@@ -7,7 +7,8 @@
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
 #                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99;
-#                    make bench-schedule: the schedule's tick time and RSS by lock window)
+#                    make bench-schedule: the schedule's tick time and RSS by lock window;
+#                    make bench-sink: the sink on a preloaded backlog)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
 #                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
@@ -33,7 +34,7 @@ CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
 CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness bench-schedule clean distclean system-deps setup \
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness bench-schedule bench-sink clean distclean system-deps setup \
 	check-current-clickhouse
 
 help:
@@ -99,6 +100,9 @@ bench-gateway: stack-up
 
 bench-schedule: setup
 	$(BIN)/python -m bench.schedule
+
+bench-sink: stack-up
+	$(BIN)/python -m bench.sink
 
 clean: stack-down
 	rm -rf .baocao ci-artifacts build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -86,6 +86,17 @@ class SinkMetrics:
             buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
             registry=self.registry,
         )
+        self.assignments = Counter(
+            "baocao_sink_partition_assignments",
+            "Times the consumer group assigned this sink its partitions: a rise without a"
+            " sink joining or leaving means it fell out of its group.",
+            registry=self.registry,
+        )
+        self.paused = Gauge(
+            "baocao_sink_paused",
+            "1 while the sink's partitions are paused, waiting for ClickHouse to take a batch.",
+            registry=self.registry,
+        )
 
     def serve(
         self, port: int, *, address: str = "0.0.0.0", checks: Mapping[str, Check] | None = None
@@ -113,6 +124,11 @@ class SinkStats:
     #: failed (None once a flush succeeded): what ``/healthz`` reports.
     assigned_partitions: int | None = None
     last_flush_error: str | None = None
+    #: Times the group assigned this sink its partitions (1 for a sink that never fell out
+    #: of its group), times it paused them to wait for ClickHouse, and whether they are now.
+    assignments: int = 0
+    pauses: int = 0
+    paused: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_consumed(self, topic: str, count: int) -> None:
@@ -141,6 +157,20 @@ class SinkStats:
 
     def record_assignment(self, partitions: int) -> None:
         self.assigned_partitions = partitions
+
+    def record_partitions_assigned(self, partitions: int) -> None:
+        with self._lock:
+            self.assignments += 1
+        if self.metrics is not None:
+            self.metrics.assignments.inc()
+
+    def record_paused(self, paused: bool) -> None:
+        with self._lock:
+            self.paused = paused
+            if paused:
+                self.pauses += 1
+        if self.metrics is not None:
+            self.metrics.paused.set(1 if paused else 0)
 
     def record_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         """Per (topic, partition): how far the sink is behind; what operators alert on."""

@@ -203,6 +203,9 @@ class SinkSettings(BaseSettings):
     #: Backoff between retries when ClickHouse refuses an insert (doubling up to the max).
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
+    #: Kafka's ``max.poll.interval.ms``: a sink waiting for ClickHouse polls far more often,
+    #: with its partitions paused, so an outage never costs it its place in the group.
+    max_poll_interval_seconds: float = Field(default=300.0, gt=0)
 
 
 class DeadlineSettings(BaseSettings):

@@ -6,11 +6,16 @@ The loop, in the order that makes it safe:
    ``flush_interval_seconds`` of its first record);
 2. turn each record into a row of its table (:mod:`baocao.sinks.clickhouse.rows`); a record that
    cannot be decoded or stored becomes a row of ``sink_poison_messages`` instead;
-3. write the batch, one insert per table; when ClickHouse refuses, retry the *same* batch
-   with exponential backoff, forever, never skipping a row;
+3. write the batch, one insert per table, in a thread of its own (:mod:`.flight`) while the
+   next batch is polled and decoded;
 4. commit the batch's offsets, only now that every row is in ClickHouse;
 5. observe, for each accepted report of the batch, how long it took from its submission to
    being stored (``baocao_report_freshness_seconds``, see :mod:`baocao.sinks.metrics`).
+
+When ClickHouse refuses or hangs, the sink keeps its place in the consumer group: it pauses
+its partitions (nothing more is fetched), goes on polling Kafka so the group never sees a
+stalled member (``max.poll.interval.ms``), retries the *same* batch with exponential backoff,
+forever, never skipping a row, resumes once it is written, then commits.
 
 A crash anywhere before 4 means the batch is consumed again after a restart. That is
 harmless: every table is a ReplacingMergeTree keyed by the record's identity and version, so
@@ -27,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_driver import Client
+from kafka import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -34,15 +40,24 @@ from baocao.core import kafka
 from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
+from baocao.sinks.clickhouse.flight import Flight
 from baocao.sinks.clickhouse.migrate import check_schema
 from baocao.sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
-from baocao.sinks.clickhouse.writer import BatchWriter, FlushResult
+from baocao.sinks.clickhouse.writer import BatchWriter
 from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from baocao.sinks.metrics import SinkStats
 
 __all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink"]
 
 logger = logging.getLogger(__name__)
+
+#: An insert still running after this long pauses the partitions: the sink stops fetching
+#: and only polls to stay in its group until the insert is done.
+PAUSE_AFTER_SECONDS = 1.0
+#: How often a paused sink polls Kafka (far below any sensible ``max.poll.interval.ms``).
+KEEP_ALIVE_SECONDS = 0.5
+#: How long a stopping sink lets a running insert finish, so its batch can be committed.
+STOP_GRACE_SECONDS = 10.0
 
 
 def consumer_lag(consumer: Any) -> dict[tuple[str, int], int]:
@@ -79,6 +94,26 @@ def commit_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMeta
     return offsets
 
 
+class _Assignments(ConsumerRebalanceListener):
+    """Logs and counts the group's assignments: a sink that waits out an outage correctly
+    is assigned its partitions once, not again after every long insert."""
+
+    def __init__(self, stats: SinkStats) -> None:
+        self._stats = stats
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if revoked:
+            logger.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._stats.record_partitions_assigned(len(assigned))
+        logger.info("partitions assigned: %s", _names(assigned) or "none")
+
+
+def _names(partitions: Iterable[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}[{p.partition}]" for p in sorted(partitions))
+
+
 class ClickHouseSink:
     """One sink process's loop; :meth:`run` returns when stopped or idle long enough."""
 
@@ -110,15 +145,19 @@ class ClickHouseSink:
                 return self.stats
             kafka.wait_for_kafka(self._settings.kafka)
             kafka.ensure_topics(self._settings.kafka)
-            consumer = kafka.consumer(self._settings.kafka, group_id=self._settings.sink.group_id)
-            consumer.subscribe(self.topics)
+            consumer = kafka.consumer(
+                self._settings.kafka,
+                group_id=self._settings.sink.group_id,
+                max_poll_interval_ms=int(self._settings.sink.max_poll_interval_seconds * 1000),
+            )
+            consumer.subscribe(self.topics, listener=_Assignments(self.stats))
             logger.info(
                 "sink consuming %s as group %s into ClickHouse database %s",
                 ", ".join(self.topics),
                 self._settings.sink.group_id,
                 self._settings.clickhouse.database,
             )
-            self._loop(consumer, BatchWriter(client))
+            self._loop(consumer, client)
         finally:
             if consumer is not None:
                 consumer.close(autocommit=False)
@@ -149,45 +188,36 @@ class ClickHouseSink:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def _loop(self, consumer: Any, writer: BatchWriter) -> None:
+    def _loop(self, consumer: Any, client: Client) -> None:
+        flight: Flight | None = None  # the batch being inserted while the next one is read
         last_record = time.monotonic()
         while not self._stop.is_set():
-            batch = self._poll_batch(consumer)
+            batch = self._poll_batch(consumer, flight)
             self.stats.record_assignment(len(consumer.assignment()))
             self.stats.record_lag(consumer_lag(consumer))
-            if not batch:
+            # Decoded while the previous batch is still being inserted.
+            staged = self._stage(batch, BatchWriter(client)) if batch else None
+            if batch:
+                last_record = time.monotonic()
+            if flight is not None and (staged is not None or flight.wait(0)):
+                if not self._land(consumer, flight):
+                    return
+                flight = None
+            if staged is not None:
+                flight = staged
+                flight.launch()
+            elif flight is None:
                 idle = time.monotonic() - last_record
                 if self._max_idle is not None and idle >= self._max_idle:
                     logger.info("no message for %.1fs: stopping (--max-idle-seconds)", idle)
                     return
-                continue
-            last_record = time.monotonic()
-            placed = self._stage(batch, writer)
-            flushed = self._flush(writer)
-            if flushed is None:
-                logger.warning(
-                    "stopping before %d rows were written; their offsets are not committed,"
-                    " so they are consumed again at the next start",
-                    len(writer),
-                )
-                return
-            stored_at = datetime.now(UTC)
-            committed = self._commit(consumer, batch)
-            self.stats.record_batch(flushed.rows, flushed.seconds)
-            self.stats.record_freshness(
-                [(stored_at - submitted).total_seconds() for submitted in submitted_at_of(placed)]
-            )
-            logger.info(
-                "flushed %d records in %.3fs: %s%s",
-                len(batch),
-                flushed.seconds,
-                ", ".join(f"{table}={rows}" for table, rows in sorted(flushed.rows.items())),
-                "" if committed else " (offsets not committed; the batch will be replayed)",
-            )
+        if flight is not None:
+            self._land(consumer, flight)
 
-    def _poll_batch(self, consumer: Any) -> list[Any]:
+    def _poll_batch(self, consumer: Any, flight: Flight | None) -> list[Any]:
         """Up to ``batch_rows`` records: wait up to one flush interval for the first, then
-        at most one flush interval more for the batch to fill."""
+        at most one flush interval more for the batch to fill. While a batch is being
+        inserted, return empty-handed as soon as its insert has finished, to commit it."""
         sink = self._settings.sink
         interval = sink.flush_interval_seconds
         batch: list[Any] = []
@@ -196,6 +226,10 @@ class ClickHouseSink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            if flight is not None and not batch:
+                if flight.wait(0):
+                    break
+                remaining = min(remaining, 0.05)
             polled = consumer.poll(
                 timeout_ms=max(1, int(remaining * 1000)), max_records=sink.batch_rows - len(batch)
             )
@@ -205,8 +239,8 @@ class ClickHouseSink:
                 batch.extend(records)
         return batch
 
-    def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> list[MessageRow]:
-        """Turn the batch into rows of the writer; return where each record went."""
+    def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> Flight:
+        """Turn the batch into rows of the writer: the flight that will insert them."""
         received_at = datetime.now(UTC)
         per_topic: dict[str, int] = {}
         staged: list[MessageRow] = []
@@ -236,30 +270,128 @@ class ClickHouseSink:
             writer.add(placed.table, placed.row)
         for topic, count in per_topic.items():
             self.stats.record_consumed(topic, count)
-        return staged
+        return Flight(batch, staged, writer)
 
-    def _flush(self, writer: BatchWriter) -> FlushResult | None:
-        """Write the batch, retrying with backoff until it succeeds; None when stopped first."""
+    # -- landing a batch: wait, retry while ClickHouse refuses, commit ---------------------
+
+    def _land(self, consumer: Any, flight: Flight) -> bool:
+        """Wait for the flight's insert, retrying with backoff while ClickHouse refuses or
+        hangs, the partitions paused meanwhile; then commit its offsets. False when stopped
+        before the batch was written (its offsets stay uncommitted: it is replayed)."""
         sink = self._settings.sink
         attempt = 0
-        while True:
-            try:
-                return writer.flush()
-            except SinkWriteError as exc:
-                delay = retry_delay(
-                    attempt, initial=sink.retry_initial_seconds, maximum=sink.retry_max_seconds
-                )
-                attempt += 1
-                self.stats.record_retry()
-                self.stats.record_flush_failure(str(exc))
-                logger.warning(
-                    "%s; retry %d in %.1fs (batch kept, offsets not committed)",
-                    exc,
-                    attempt,
-                    delay,
-                )
-                if self._stop.wait(delay):
-                    return None
+        try:
+            while True:
+                if not self._wait_for(consumer, flight):
+                    return self._stopped(flight)
+                try:
+                    flight.result()
+                    break
+                except SinkWriteError as exc:
+                    delay = retry_delay(
+                        attempt, initial=sink.retry_initial_seconds, maximum=sink.retry_max_seconds
+                    )
+                    attempt += 1
+                    self.stats.record_retry()
+                    self.stats.record_flush_failure(str(exc))
+                    logger.warning(
+                        "%s; retry %d in %.1fs (batch kept, partitions paused,"
+                        " offsets not committed)",
+                        exc,
+                        attempt,
+                        delay,
+                    )
+                    self._pause(consumer)
+                    if not self._hold(consumer, delay):
+                        return self._stopped(flight)
+                    flight.launch()
+        finally:
+            self._resume(consumer)
+        self._committed(consumer, flight)
+        return True
+
+    def _wait_for(self, consumer: Any, flight: Flight) -> bool:
+        """Wait until the current insert attempt finishes; past :data:`PAUSE_AFTER_SECONDS`
+        pause the partitions and keep polling. False when stopped first (after letting the
+        attempt finish for up to :data:`STOP_GRACE_SECONDS`)."""
+        while not flight.wait(0.1 if flight.waited < PAUSE_AFTER_SECONDS else 0):
+            if self._stop.is_set():
+                return flight.wait(STOP_GRACE_SECONDS)
+            if flight.waited >= PAUSE_AFTER_SECONDS:
+                self._pause(consumer)
+                self._keep_alive(consumer, KEEP_ALIVE_SECONDS)
+        return True
+
+    def _stopped(self, flight: Flight) -> bool:
+        logger.warning(
+            "stopping before %d rows were written; their offsets are not committed,"
+            " so they are consumed again at the next start",
+            len(flight.writer),
+        )
+        return False
+
+    def _pause(self, consumer: Any) -> None:
+        """Stop fetching from every assigned partition (the group sees no change)."""
+        assigned = consumer.assignment()
+        unpaused = set(assigned) - consumer.paused()
+        if not unpaused:
+            return
+        if not consumer.paused():
+            logger.warning(
+                "ClickHouse has not taken the batch: %d partitions paused, polling on"
+                " to stay in the group",
+                len(assigned),
+            )
+            self.stats.record_paused(True)
+        consumer.pause(*unpaused)
+
+    def _resume(self, consumer: Any) -> None:
+        paused = consumer.paused()
+        if paused:
+            consumer.resume(*paused)
+            self.stats.record_paused(False)
+            logger.info("batch written: %d partitions resumed", len(paused))
+
+    def _keep_alive(self, consumer: Any, seconds: float) -> None:
+        """Poll with every partition paused, for the group's sake. A rebalance in between
+        may assign partitions that are not paused yet: whatever they return is handed back
+        (the position reset to it) and they are paused too, so nothing is read past what
+        was written."""
+        polled = consumer.poll(timeout_ms=max(1, int(seconds * 1000)))
+        for partition, records in polled.items():
+            if records:
+                consumer.seek(partition, records[0].offset)
+        self._pause(consumer)
+
+    def _hold(self, consumer: Any, seconds: float) -> bool:
+        """Keep polling, paused, for ``seconds``; False when stopped meanwhile."""
+        until = time.monotonic() + seconds
+        while not self._stop.is_set():
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return True
+            self._keep_alive(consumer, min(remaining, KEEP_ALIVE_SECONDS))
+        return False
+
+    def _committed(self, consumer: Any, flight: Flight) -> None:
+        """Commit a written batch and record what it did."""
+        flushed = flight.result()
+        stored_at = flight.stored_at or datetime.now(UTC)
+        committed = self._commit(consumer, flight.records)
+        self.stats.record_batch(flushed.rows, flushed.seconds)
+        self.stats.record_freshness(
+            [
+                (stored_at - submitted).total_seconds()
+                for submitted in submitted_at_of(flight.placed)
+            ]
+        )
+        logger.info(
+            "flushed %d records in %.3fs: %s%s",
+            len(flight.records),
+            flushed.seconds,
+            ", ".join(f"{table}={rows}" for table, rows in sorted(flushed.rows.items())),
+            "" if committed else " (offsets not committed; the batch will be replayed)",
+        )
 
     def _commit(self, consumer: Any, batch: Sequence[Any]) -> bool:
         """Commit the batch's offsets. A refused commit is logged, not raised: the rows are

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import UTC, datetime
 
 from clickhouse_driver.errors import ServerException
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import generate_latest
 
 from baocao.core.clickhouse import describe_error
+from baocao.sinks.clickhouse.rows import PROVINCE_COMPLETENESS_VALUES
 from baocao.sinks.clickhouse.sink import commit_offsets, retry_delay
+from baocao.sinks.clickhouse.writer import columnar
 from baocao.sinks.metrics import SinkMetrics, SinkStats
 
 Record = namedtuple("Record", "topic partition offset leader_epoch")
@@ -84,3 +87,15 @@ def test_describe_error_drops_the_server_stack_trace() -> None:
     assert describe_error(error) == "ClickHouse error 60: DB::Exception: Table db.t doesn't exist.."
     assert describe_error(EOFError()) == "EOFError"
     assert describe_error(OSError("refused\nmore")) == "refused"
+
+
+def test_columnar_insert_sends_datetimes_as_the_seconds_clickhouse_stores() -> None:
+    moment = datetime(2025, 9, 5, 16, 59, 59, 999000, tzinfo=UTC)
+    rows = [
+        ("01", "monthly", "2025-08", moment, 126, 100, 90, 10, 4, moment),
+        ("02", "monthly", "2025-08", moment, 1, 1, 1, 0, 5, moment),
+    ]
+    columns = columnar(PROVINCE_COMPLETENESS_VALUES, rows)
+    assert columns[0] == ["01", "02"] and columns[8] == [4, 5]
+    # What clickhouse-driver itself would send for the datetime: whole seconds, truncated.
+    assert columns[3] == columns[9] == [int(moment.timestamp())] * 2 == [1757091599] * 2
