@@ -30,12 +30,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# A fixed, unprivileged user; the worker's RocksDB state directory and the BI credentials
-# directory are created here and owned by it, so named volumes mounted on them start with the
+# A fixed, unprivileged user; the worker's RocksDB state directory, the BI and the Kafka
+# credentials directories are created here and owned by it, so named volumes mounted on them start with the
 # right owner.
 RUN groupadd --system --gid 10001 baocao \
     && useradd --system --uid 10001 --gid baocao --home-dir /home/baocao --create-home baocao \
-    && install -d -o baocao -g baocao /var/lib/baocao/worker /var/lib/baocao/stack/bi /var/lib/baocao/grafana-secrets
+    && install -d -o baocao -g baocao /var/lib/baocao/worker /var/lib/baocao/stack/bi /var/lib/baocao/grafana-secrets \
+    && install -d -m 0700 -o baocao -g baocao /var/lib/baocao/stack/kafka/credentials
 
 COPY --from=build /opt/venv /opt/venv
 

@@ -37,6 +37,7 @@ import httpx
 from baocao.core.catalogue import load_catalogue
 from baocao.core.kafka import admin_client
 from baocao.core.models import CommuneReport
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.settings import GatewaySettings, KafkaSettings, Settings
 from baocao.producers.gateway.store import GatewayStore
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prefix = f"bench-gw-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="baocao-bench-gw-") as folder:
-        base = Settings()
+        base = with_principal(Settings(), Principal.ADMIN)  # creates its own topics
         settings = base.model_copy(
             update={
                 "kafka": KafkaSettings(**{**base.kafka.model_dump(), "topic_prefix": prefix}),

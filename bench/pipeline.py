@@ -25,6 +25,7 @@ from pathlib import Path
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
 from baocao.core.kafka import admin_client, consumer, ensure_topics, producer
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.settings import (
     ClickHouseSettings,
@@ -39,7 +40,7 @@ from baocao.sinks.clickhouse.migrate import migrate
 
 
 def isolated_settings(name: str, state_dir: Path) -> Settings:
-    base = Settings()
+    base = with_principal(Settings(), Principal.ADMIN)  # creates its own topics
     return Settings(
         kafka=KafkaSettings(**{**base.kafka.model_dump(), "topic_prefix": name}),
         clickhouse=ClickHouseSettings(**{**base.clickhouse.model_dump(), "database": name}),

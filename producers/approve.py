@@ -28,6 +28,7 @@ from baocao.core.avro import codec_for
 from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import APPROVALS, Topics
@@ -162,7 +163,7 @@ def approve(
 
     Exit codes: 0 published; 2 bad arguments or Kafka failure.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.APPROVER)
     console = Console()
     try:
         record = approval(

@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from baocao.core.catalogue import load_catalogue
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
@@ -55,6 +56,7 @@ __all__ = [
     "print_kafka_failure",
     "print_publish_summary",
     "publish",
+    "publishing_settings",
     "simulate",
 ]
 
@@ -63,6 +65,14 @@ logger = logging.getLogger(__name__)
 EXIT_REJECTED = 1
 EXIT_FILE = 1
 EXIT_KAFKA = 2
+
+HISTORIC_OPTION: bool = typer.Option(
+    False,
+    "--historic",
+    help="Load reports of past periods: they go to the historic topic as the "
+    "historic-loader principal, and the worker judges them on their own submitted_at "
+    "(without it, on-time and lock are judged on when Kafka receives each report).",
+)
 
 
 def publish(
@@ -85,6 +95,7 @@ def publish(
     strict: bool = typer.Option(
         False, "--strict", help="Exit with code 1 when any line was rejected."
     ),
+    historic: bool = HISTORIC_OPTION,
 ) -> None:
     """Publish commune reports from a JSON-lines file to the commune-reports topic.
 
@@ -94,11 +105,12 @@ def publish(
     Exit codes: 0 published (rejected lines allowed unless --strict);
     1 lines rejected with --strict, or a file cannot be opened; 2 Kafka failure.
     """
-    settings = Settings()
+    settings = publishing_settings(historic=historic)
     console = Console()
     try:
         outcome = _publish_file(
             settings,
+            historic=historic,
             file=file,
             validate=not skip_validation,
             rejects_path=None if rejects_file is None else str(rejects_file),
@@ -147,6 +159,7 @@ def simulate(
         "-o",
         help="Write the reports as JSON lines to this file (- for stdout) instead of publishing.",
     ),
+    historic: bool = HISTORIC_OPTION,
 ) -> None:
     """Generate realistic monthly reports for every commune and publish them.
 
@@ -157,7 +170,7 @@ def simulate(
     Exit codes: 0 all delivered (or written); 1 the output file cannot be
     written; 2 Kafka failure.
     """
-    settings = Settings()
+    settings = publishing_settings(historic=historic)
     period = period or default_period()
     if not MONTHLY_PERIOD.match(period):
         raise typer.BadParameter(
@@ -187,7 +200,9 @@ def simulate(
                 destination = output if output != STDIO else "standard output"
             else:
                 with ReportPublisher(
-                    settings.kafka, registry=registry_client(settings.schema_registry)
+                    settings.kafka,
+                    registry=registry_client(settings.schema_registry),
+                    historic=historic,
                 ) as publisher:
                     outcome = send_reports(
                         reports, publisher, pacer=pacer, flush=publisher.flush, on_progress=advance
@@ -207,15 +222,27 @@ def simulate(
 # -- the publish run -----------------------------------------------------------------------
 
 
+def publishing_settings(*, historic: bool) -> Settings:
+    """The settings of a publishing command, as the principal of its mode."""
+    principal = Principal.HISTORIC_LOADER if historic else Principal.PUBLISHER
+    return with_principal(Settings(), principal)
+
+
 def _publish_file(
-    settings: Settings, *, file: str, validate: bool, rejects_path: str | None, console: Console
+    settings: Settings,
+    *,
+    historic: bool,
+    file: str,
+    validate: bool,
+    rejects_path: str | None,
+    console: Console,
 ) -> PublishOutcome:
     reference, catalogue = load_reference(), load_catalogue()
     with (
         open_input(file) as stream,
         open_output(rejects_path) if rejects_path else nullcontext() as rejects_stream,
         ReportPublisher(
-            settings.kafka, registry=registry_client(settings.schema_registry)
+            settings.kafka, registry=registry_client(settings.schema_registry), historic=historic
         ) as publisher,
     ):
         size = _size_of(stream.fileno()) if file != STDIO else None

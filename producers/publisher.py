@@ -131,15 +131,20 @@ class ReportPublisher:
         fail_fast: bool = True,
         linger_ms: int | None = None,
         registry: SchemaRegistryClient | None = None,
+        historic: bool = False,
     ) -> None:
         self._settings = settings
+        #: A historic load: reports of past periods, which the worker judges on their own
+        #: ``submitted_at``; a topic of its own that only the historic loader may write.
+        self.historic = historic
         self._connect_timeout = connect_timeout
         self._flush_timeout = flush_timeout
         self._fail_fast = fail_fast
         #: ``None`` keeps the project's batching default; a server answering each report
         #: waits for its acknowledgement, so it lingers less.
         self._overrides: dict[str, Any] = {} if linger_ms is None else {"linger_ms": linger_ms}
-        self.topic = Topics(settings.topic_prefix).commune_reports
+        topics = Topics(settings.topic_prefix)
+        self.topic = topics.historic_reports if historic else topics.commune_reports
         #: With a schema registry, values are Confluent-framed (see :mod:`baocao.core.registry`).
         self._codec = wire_codec(REPORT_SCHEMA, topic=self.topic, registry=registry)
         self._producer: KafkaProducer | None = None
@@ -180,12 +185,19 @@ class ReportPublisher:
             ) from exc
         try:
             wait_for_kafka(self._settings, timeout=self._connect_timeout)
-            ensure_topics(self._settings)
+            ensure_topics(self._settings, [self.topic])
             self._producer = producer(self._settings, **self._overrides)
         except KafkaUnavailableError as exc:  # already says where, and what to do
             raise KafkaUnreachableError(str(exc)) from exc
         except (KafkaError, OSError) as exc:
             raise KafkaUnreachableError(f"cannot publish to Kafka at {where}: {exc!r}") from exc
+        if self.historic:
+            logger.warning(
+                "HISTORIC LOAD as %r: reports go to %s and are judged on their own "
+                "submitted_at, not on when they arrive",
+                self._settings.sasl_username or "ANONYMOUS",
+                self.topic,
+            )
         logger.info("publishing reports to %s at %s", self.topic, where)
 
     @property

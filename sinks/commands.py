@@ -19,6 +19,7 @@ import typer
 
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.kafka import KafkaUnavailableError
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import migrate as apply_migrations
 from baocao.sinks.clickhouse.migrate import migration_status
@@ -136,11 +137,15 @@ def sink(
     Replaying a topic is harmless: rows are replaced by key and version.
     SIGTERM or Ctrl-C finishes the current batch, commits and exits.
     """
-    settings = Settings().with_clickhouse_login("sink")
+    settings = with_principal(Settings().with_clickhouse_login("sink"), Principal.SINK)
     metrics = SinkMetrics()
     stats = SinkStats(metrics=metrics)
     if metrics_port is not None:
-        metrics.serve(metrics_port, checks=sink_checks(stats, settings.clickhouse))
+        metrics.serve(
+            metrics_port,
+            address=settings.sink.metrics_host,
+            checks=sink_checks(stats, settings.clickhouse),
+        )
         logger.info("Prometheus metrics and /healthz on port %d", metrics_port)
     stop = threading.Event()
     # Everything alive now (the modules, above all) stays: moved out of the collector's

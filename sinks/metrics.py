@@ -99,7 +99,7 @@ class SinkMetrics:
         )
 
     def serve(
-        self, port: int, *, address: str = "0.0.0.0", checks: Mapping[str, Check] | None = None
+        self, port: int, *, address: str = "127.0.0.1", checks: Mapping[str, Check] | None = None
     ) -> HealthServer:
         """Serve ``/metrics`` (and ``/healthz`` running ``checks``) on ``port`` from a daemon
         thread."""

@@ -80,9 +80,12 @@ def create_app(
     """
     kafka, worker = settings.kafka, settings.worker
     topics = Topics(kafka.topic_prefix)
-    web: dict[str, Any] = {"web_enabled": worker.web_port != 0}
+    # Faust's web server serves every table's contents at /table/<name>/<key>/ without a
+    # login: its views are off, and it listens on loopback unless configured otherwise.
+    web: dict[str, Any] = {"web_enabled": worker.web_port != 0, "web_bind": worker.web_host}
     if worker.web_port:
         web["web_port"] = worker.web_port
+        web["web_host"] = worker.web_host
     app = faust.App(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
@@ -110,6 +113,8 @@ def create_app(
         broker_heartbeat_interval=worker.heartbeat_interval_seconds,
         Table=ChangelogTrackingTable,
         autodiscover=False,
+        web_tables_enabled=False,
+        web_router_enabled=False,
         **web,
     )
     # Keys and values in JSON: the changelog topics stay readable with any Kafka tool.
@@ -128,6 +133,7 @@ def create_app(
     # instead of a deserialization error inside Faust.
     source = app.topic(
         topics.commune_reports,
+        topics.historic_reports,
         topics.approvals,
         partitions=kafka.partitions,
         key_serializer="raw",
@@ -148,6 +154,7 @@ def create_app(
                 max_payload_bytes=worker.dead_letter_max_payload_bytes,
                 max_reasons=worker.dead_letter_max_reasons,
             ),
+            submitted_at_tolerance_seconds=worker.submitted_at_tolerance_seconds,
         ),
         tables=tables,
         app=app,

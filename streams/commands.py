@@ -12,8 +12,14 @@ import typer
 from kafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
-from baocao.core.kafka import KafkaUnavailableError, ensure_topics, wait_for_kafka
+from baocao.core.kafka import (
+    KafkaUnavailableError,
+    ensure_topics,
+    producer_timed_topics,
+    wait_for_kafka,
+)
 from baocao.core.logs import FORMAT
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 from baocao.streams.app import create_app
 from baocao.streams.exceptions import WorkerStartupError
@@ -51,10 +57,12 @@ def prepare_data_dir(folder: Path) -> Path:
     """Create the worker's state folder (parents included) and check it takes files.
 
     RocksDB only creates the last level, so a folder whose parent was missing stopped the
-    worker with a bare ``FileNotFoundError`` from deep inside Faust.
+    worker with a bare ``FileNotFoundError`` from deep inside Faust. The folder is the
+    user's alone (0700): the state holds every commune's latest figures.
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
         probe = folder / f".baocao-write-check-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -77,6 +85,18 @@ def prepare_kafka(settings: Settings) -> None:
         ensure_topics(settings.kafka)
     except (KafkaUnavailableError, KafkaError, OSError) as exc:
         raise WorkerStartupError(f"cannot prepare the Kafka topics: {exc}") from exc
+    try:
+        untrusted = producer_timed_topics(settings.kafka)
+    except (KafkaError, OSError) as exc:
+        logger.warning("cannot read the input topics' timestamp type: %s", exc)
+        return
+    if untrusted:
+        logger.error(
+            "the input topics %s keep the producer's timestamp: on-time and lock decisions on "
+            "them trust the producer; give them message.timestamp.type=LogAppendTime "
+            "(`baocao stack up` or `baocao kafka-access` does)",
+            ", ".join(untrusted),
+        )
 
 
 def worker(
@@ -91,7 +111,8 @@ def worker(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics on this port (http://0.0.0.0:PORT/metrics) and /healthz "
+        help="Serve Prometheus metrics on this port (http://127.0.0.1:PORT/metrics, "
+        "BAOCAO_WORKER_WEB_HOST) and /healthz "
         "(200 when Kafka answers and partitions are assigned, else 503); off when not given.",
     ),
 ) -> None:
@@ -103,7 +124,9 @@ def worker(
     naming the communes that have not reported. Configured by the BAOCAO_KAFKA_*,
     BAOCAO_WORKER_* and BAOCAO_DEADLINES_* environment variables.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.WORKER)
+    # RocksDB state and anything else the worker writes: the user's alone.
+    os.umask(0o077)
     level = (log_level or settings.worker.log_level).upper()
     try:
         prepare_data_dir(settings.worker.data_dir)
@@ -115,7 +138,7 @@ def worker(
     app = create_app(settings, metrics=metrics, state=state)
     if metrics_port is not None:
         checks = worker_checks(app, settings.kafka, state)
-        serve_metrics(metrics_port, registry=REGISTRY, checks=checks)
+        serve_metrics(metrics_port, registry=REGISTRY, host=settings.worker.web_host, checks=checks)
     logger.info(
         "starting worker %s on %s (topic prefix %r, state in %s)",
         settings.worker.app_id,

@@ -22,6 +22,7 @@ from baocao.streams.soft_rules import (
     FAR_FROM_HISTORY,
     RESOLVED_EXCEEDS_RECEIVED,
     RESOLVED_PARTS_MISMATCH,
+    SUBMITTED_AT_FAR_FROM_RECEIPT,
 )
 from baocao.streams.step import BatchResult, Outcome
 
@@ -123,7 +124,12 @@ class WorkerMetrics:
             self.events.labels(outcome=outcome.value)
         for code in ReasonCode:
             self.rejections.labels(reason=code.value)
-        for rule in (FAR_FROM_HISTORY, RESOLVED_EXCEEDS_RECEIVED, RESOLVED_PARTS_MISMATCH):
+        for rule in (
+            FAR_FROM_HISTORY,
+            RESOLVED_EXCEEDS_RECEIVED,
+            RESOLVED_PARTS_MISMATCH,
+            SUBMITTED_AT_FAR_FROM_RECEIPT,
+        ):
             self.warnings.labels(rule=rule)
         for approval in ("stored", "invalid"):
             self.approvals.labels(outcome=approval)
@@ -155,7 +161,7 @@ def serve_metrics(
     port: int,
     *,
     registry: CollectorRegistry,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     checks: Mapping[str, Check] | None = None,
 ) -> HealthServer:
     """Expose ``registry`` on ``http://<host>:<port>/metrics``, and ``/healthz`` running

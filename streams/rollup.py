@@ -56,9 +56,10 @@ class LatestReport:
     submitted_at_ms: int
     digest: str
     indicators: Mapping[str, float]
-    #: ``submitted_at`` of the first accepted revision of this commune and period:
-    #: timeliness is judged on it, so a correction after the deadline does not make a
-    #: commune that reported on time late.
+    #: When the first accepted revision of this commune and period was received (the
+    #: broker's append time; its own ``submitted_at`` for a historic load): timeliness is
+    #: judged on it, so a correction after the deadline does not make a commune that
+    #: reported on time late.
     first_submitted_at_ms: int = 0
     #: Event time (Kafka timestamp) of the event that was accepted.
     accepted_at_ms: int = 0

@@ -10,6 +10,10 @@ warning. The rules:
     needs ``tthc_received`` and at least one part).
 ``resolved_parts_mismatch``
     ``tthc_resolved`` is reported with both parts and differs from their sum.
+``submitted_at_far_from_receipt``
+    the ``submitted_at`` a commune claims is further than the tolerance from the time the
+    broker received the report (timeliness is judged on the receive time; the claim is
+    kept and flagged, it flags no figure).
 ``far_from_history``
     a value more than 10 times, or less than a tenth of, the same commune's value in the
     previous period of the same report type, when both are at least 10 (small counts swing
@@ -31,13 +35,16 @@ __all__ = [
     "HISTORY_MINIMUM",
     "RESOLVED_EXCEEDS_RECEIVED",
     "RESOLVED_PARTS_MISMATCH",
+    "SUBMITTED_AT_FAR_FROM_RECEIPT",
     "RuleBreak",
     "soft_rule_breaks",
+    "timing_break",
 ]
 
 RESOLVED_EXCEEDS_RECEIVED = "resolved_exceeds_received"
 RESOLVED_PARTS_MISMATCH = "resolved_parts_mismatch"
 FAR_FROM_HISTORY = "far_from_history"
+SUBMITTED_AT_FAR_FROM_RECEIPT = "submitted_at_far_from_receipt"
 #: ``far_from_history``: how many times larger (or smaller) is far, and the smallest values
 #: compared.
 HISTORY_FACTOR = 10.0
@@ -54,8 +61,9 @@ class RuleBreak:
     """One soft rule one report breaks."""
 
     rule_code: str
-    #: The indicator the rule compares (``value`` is its value, or the sum compared).
-    indicator_code: str
+    #: The indicator the rule compares (``value`` is its value, or the sum compared);
+    #: ``None`` for a rule on the report itself (its ``submitted_at``).
+    indicator_code: str | None
     value: float
     reference_value: float
     #: Every indicator the break casts doubt on: these are flagged in the figures.
@@ -150,3 +158,25 @@ def soft_rule_breaks(
         reported = {code: v for code, v in indicators.items() if code in catalogue}
         breaks.extend(_history_breaks(reported, previous, previous_period))
     return breaks
+
+
+def timing_break(
+    submitted_at_ms: int, received_ms: int, *, tolerance_seconds: float
+) -> RuleBreak | None:
+    """``submitted_at_far_from_receipt`` when the claimed submission time is more than
+    ``tolerance_seconds`` from the receive time: ``value`` is the claim minus the receive
+    time in seconds, ``reference_value`` the tolerance."""
+    offset = (submitted_at_ms - received_ms) / 1000
+    if abs(offset) <= tolerance_seconds:
+        return None
+    return RuleBreak(
+        SUBMITTED_AT_FAR_FROM_RECEIPT,
+        None,
+        offset,
+        tolerance_seconds,
+        frozenset(),
+        f"submitted_at is {_fmt(offset)} s from the time the report was received (more than "
+        f"{_fmt(tolerance_seconds)} s); timeliness is judged on the receive time",
+        f"thời điểm gửi khai báo lệch {_fmt(offset)} giây so với lúc hệ thống nhận báo cáo "
+        f"(quá {_fmt(tolerance_seconds)} giây); đúng hạn được tính theo lúc nhận",
+    )

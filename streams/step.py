@@ -30,8 +30,13 @@ the batch's own writes first, writes are buffered). A batch runs in three phases
 3. every (province, period) the batch touched is recomputed *once* from the latest revision
    of each of its communes: figures, the changes among them, and completeness.
 
-Decisions use event time only (the report's Kafka timestamp, its ``submitted_at``, the
-approvals' ``approved_at``), never the wall clock, so a replay decides the same. The wall
+Decisions use event time only (the report's Kafka timestamp, the approvals'
+``approved_at``), never the wall clock, so a replay decides the same. On ``commune_reports``
+the timestamp is the broker's append time (``LogAppendTime``): on-time and lock are judged on
+when the report was received, never on the ``submitted_at`` a commune claims (a claim far
+from it is kept and flagged, ``submitted_at_far_from_receipt``). Reports on
+``historic_reports``, which only the historic loader may write, are judged on their own
+``submitted_at``. The wall
 clock (``clock``) only stamps ``updated_at``, ``known_at`` and ``rejected_at``.
 """
 
@@ -82,7 +87,7 @@ from baocao.streams.rollup import (
     from_millis,
     millis,
 )
-from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks
+from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks, timing_break
 
 __all__ = [
     "ACCEPTED_REPORT_SCHEMA",
@@ -325,9 +330,11 @@ class RollupStep:
         clock: Callable[[], datetime] | None = None,
         registry: SchemaRegistryClient | None = None,
         dead_letters: DeadLetterLimits | None = None,
+        submitted_at_tolerance_seconds: float = 600.0,
     ) -> None:
         self._topics = topics
         self._dead_letters = dead_letters or DeadLetterLimits()
+        self._tolerance = submitted_at_tolerance_seconds
         self._reference = reference
         self._catalogue = catalogue
         self._deadlines = deadlines
@@ -479,6 +486,9 @@ class RollupStep:
 
         period = parse_period(report.period)
         event_ms = record.timestamp_ms if record.timestamp_ms is not None else self._now_ms()
+        if record.topic == self._topics.historic_reports:
+            # Written only by the historic loader: its reports carry their own time.
+            event_ms = millis(report.submitted_at)
         stored = staged.get("latest", report.key)
         held = LatestReport.from_state(stored) if stored is not None else None
         decision = decide(held, report)
@@ -523,9 +533,15 @@ class RollupStep:
             previous_period=previous_period,
             catalogue=self._catalogue,
         )
+        late_claim = timing_break(
+            millis(report.submitted_at), event_ms, tolerance_seconds=self._tolerance
+        )
+        if late_claim is not None:
+            breaks.append(late_claim)
         latest = LatestReport.of(
             report,
-            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else None,
+            # Timeliness is judged on when the first accepted revision was received.
+            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else event_ms,
             accepted_at_ms=event_ms,
             amended=locked is not None,
             warned=frozenset().union(*(b.involved for b in breaks)),
@@ -764,7 +780,7 @@ class RollupStep:
             report.commune_code,
             REPORT_WARNING_SCHEMA,
             {
-                "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code}",
+                "warning_id": f"{report.report_id}:{rule.rule_code}:{rule.indicator_code or ''}",
                 "report_id": report.report_id,
                 "commune_code": report.commune_code,
                 "province_code": report.province_code,

@@ -5,6 +5,12 @@ Integration and end-to-end tests talk to the real Kafka and ClickHouse that
 does not answer is a test *failure*, never a skip: CI must not pass without them.
 Each test gets its own topics, ClickHouse database, consumer groups and worker state, so tests
 never see each other's data.
+
+Kafka authenticates every client (SASL/SCRAM) and authorizes each principal by ACLs. Tests
+run as the stack's ``admin`` principal (from the stack home, like ``baocao stack``), and so do
+the ``baocao`` subprocesses they start with these settings: a test prefix has no
+per-principal ACLs unless a test asks for them (:func:`kafka_access`,
+:func:`support.settings.as_principal`), which the attack tests and the SASL pipeline test do.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.settings import environment, isolated
 
+from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 
 
@@ -32,9 +40,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def base_settings() -> Settings:
     """The settings the environment gives (defaults: the local stack), logging in to
     ClickHouse as the stack's administrator (``baocao_admin``, password from the stack home's
-    ``secrets/clickhouse.json``) unless BAOCAO_CLICKHOUSE_USER names another login. Tests
-    create and drop databases, so they need it; the explicit login reaches every subprocess."""
-    return Settings().with_clickhouse_login("admin")
+    ``secrets/clickhouse.json``) unless BAOCAO_CLICKHOUSE_USER names another login, and to
+    Kafka as the stack's admin principal unless BAOCAO_KAFKA_SASL_USERNAME names another.
+    Tests create and drop databases and topics, so they need both; the explicit logins reach
+    every subprocess."""
+    return with_principal(Settings().with_clickhouse_login("admin"), Principal.ADMIN)
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +99,21 @@ def clickhouse_db(test_settings: Settings) -> Iterator[str]:
     yield ch.database
     client.execute(f"DROP DATABASE IF EXISTS {ch.database}")
     client.disconnect()
+
+
+@pytest.fixture
+def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
+    """The test's topics and the per-principal ACLs of its prefix, worker and sink group
+    (what ``baocao stack up`` applies to the default prefix); both removed afterwards."""
+    from support.gateway import drop_topics
+
+    from baocao.app.stack.kafka_access import (
+        PipelineNames,
+        apply_kafka_access,
+        remove_kafka_access,
+    )
+
+    names = PipelineNames.of(test_settings)
+    yield apply_kafka_access(test_settings.kafka, names)
+    remove_kafka_access(test_settings.kafka, names)
+    drop_topics(test_settings, also=(f"{names.worker_app_id}-",))

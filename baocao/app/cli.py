@@ -13,7 +13,7 @@ from baocao.app.bi.commands import bi_app
 from baocao.app.commands import demo, indicators
 from baocao.app.dashboard.commands import dashboard
 from baocao.app.export.commands import export
-from baocao.app.stack.commands import stack_app
+from baocao.app.stack.commands import kafka_access, stack_app
 from baocao.core.logs import configure_logging
 from baocao.producers.approve import approve
 from baocao.producers.commands import publish, simulate
@@ -46,6 +46,7 @@ def _main(
 
 
 app.add_typer(stack_app, name="stack")
+app.command("kafka-access")(kafka_access)
 app.add_typer(bi_app, name="bi")
 app.command()(migrate)
 app.command()(worker)

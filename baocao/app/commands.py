@@ -102,8 +102,9 @@ def demo(
         f" 'http://{ch.host}:{settings.stack.clickhouse_http_port}/?database={ch.database}'"
         f' --data-binary "{sql} FORMAT PrettyCompact"',
         "The worker and the sink keep running: publish more with `baocao simulate --period "
-        "YYYY-MM` or `baocao publish --file reports.jsonl`; `baocao stack status` shows "
-        "everything, `baocao stack down` stops it.",
+        "YYYY-MM` or `baocao publish --file reports.jsonl` (judged on when they arrive; "
+        "add `--historic` for past periods judged on their submitted_at); `baocao stack "
+        "status` shows everything, `baocao stack down` stops it.",
         sep="\n",
         markup=True,
         highlight=False,

@@ -26,12 +26,14 @@ from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import credentials_path, ensure_credentials
 from baocao.app.dashboard.links import dashboard_link
 from baocao.app.stack.clickhouse_access import BiAccess
+from baocao.app.stack.kafka_access import PipelineNames
 from baocao.app.stack.lifecycle import stack_up
 from baocao.app.stack.process import ManagedProcess
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect, select_rows
 from baocao.core.models import CommuneReport
 from baocao.core.periods import parse_period
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
@@ -145,7 +147,7 @@ def run_demo(
 ) -> DemoResult:
     console.rule("[bold]1/5[/] Kafka and ClickHouse")
     bi_access = BiAccess.configured(settings)
-    stack_up(settings.stack, bi_access=bi_access)
+    stack_up(settings.stack, bi_access=bi_access, pipeline=PipelineNames.of(settings))
     console.print(
         f"Kafka on {settings.kafka.bootstrap_servers}, ClickHouse on "
         f"{settings.clickhouse.host}:{settings.clickhouse.port}"
@@ -183,8 +185,12 @@ def run_demo(
     started = time.monotonic()
     with (
         _progress(console) as progress,
+        # Last month's reports, with the times they were submitted: a historic load (its own
+        # principal and topic, judged on submitted_at), logged as such.
         ReportPublisher(
-            settings.kafka, registry=registry_client(settings.schema_registry)
+            with_principal(settings, Principal.HISTORIC_LOADER).kafka,
+            registry=registry_client(settings.schema_registry),
+            historic=True,
         ) as publisher,
     ):
         task = progress.add_task("publishing", total=len(reports))

@@ -1,7 +1,9 @@
 """One small HTTP server per long-running process: Prometheus ``/metrics`` and ``/healthz``.
 
-``/healthz`` runs the process's checks when asked (a real ``SELECT 1``, a real look at the
-consumer's assignment; never a cached "I started once") and answers 200 with the results as
+``/healthz`` runs the process's checks (a real ``SELECT 1``, a real look at the consumer's
+assignment; never a cached "I started once") at most once per ``cache_seconds`` (2 s): a
+burst of requests shares one answer instead of opening a Kafka or ClickHouse connection each,
+so the endpoint cannot be used to hammer the servers. It answers 200 with the results as
 JSON when every check passed, 503 with the same JSON otherwise, so an orchestrator or a load
 balancer can tell a sink that lost ClickHouse from one that works. The server runs in a daemon
 thread so it never keeps a stopping process alive.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +22,14 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-__all__ = ["Check", "HealthReport", "HealthServer", "run_checks", "serve_health"]
+__all__ = [
+    "CachedChecks",
+    "Check",
+    "HealthReport",
+    "HealthServer",
+    "run_checks",
+    "serve_health",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +57,25 @@ def run_checks(checks: Mapping[str, Check]) -> HealthReport:
     return HealthReport(all(r["ok"] for r in results.values()), results)
 
 
+class CachedChecks:
+    """Runs ``checks`` at most once per ``ttl`` seconds; concurrent callers share the run."""
+
+    def __init__(self, checks: Mapping[str, Check], *, ttl: float) -> None:
+        self._checks = checks
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._report: HealthReport | None = None
+        self._at = 0.0
+
+    def __call__(self) -> HealthReport:
+        with self._lock:
+            now = time.monotonic()
+            if self._report is None or now - self._at >= self._ttl:
+                self._report = run_checks(self._checks)
+                self._at = time.monotonic()
+            return self._report
+
+
 class HealthServer:
     """The running server; :meth:`close` stops it (tests; a process just exits)."""
 
@@ -69,15 +98,18 @@ def serve_health(
     *,
     registry: CollectorRegistry,
     checks: Mapping[str, Check],
-    address: str = "0.0.0.0",
+    address: str = "127.0.0.1",
+    cache_seconds: float = 2.0,
 ) -> HealthServer:
-    """Serve ``/metrics`` (``registry``) and ``/healthz`` (``checks``) on ``port``."""
+    """Serve ``/metrics`` (``registry``) and ``/healthz`` (``checks``, answers reused for
+    ``cache_seconds``) on ``address:port`` (loopback by default)."""
+    cached = CachedChecks(checks, ttl=cache_seconds)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
-                report = run_checks(checks)
+                report = cached()
                 self._send(
                     200 if report.healthy else 503,
                     "application/json",

@@ -15,8 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic, OffsetSpec
-from kafka.errors import KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic, OffsetSpec
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    SaslAuthenticationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from baocao.core.settings import KafkaSettings
 from baocao.core.topics import Topics
@@ -29,7 +35,9 @@ __all__ = [
     "consumer",
     "ensure_topics",
     "producer",
+    "producer_timed_topics",
     "ssl_context",
+    "topic_configs",
     "wait_for_kafka",
     "wait_for_leaders",
 ]
@@ -72,9 +80,12 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
     }
-    if settings.security_protocol != "PLAINTEXT":
+    if settings.security_protocol not in (None, "PLAINTEXT"):
         options["security_protocol"] = settings.security_protocol
     if settings.uses_sasl:
+        # kafka-python warns on every SCRAM login over SASL_PLAINTEXT, although SCRAM never
+        # sends the password; once per process is enough for the operator to know.
+        logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
         options["sasl_mechanism"] = settings.sasl_mechanism
         options["sasl_plain_username"] = settings.sasl_username
         options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
@@ -189,6 +200,50 @@ def _wait_for_metadata(
     )
 
 
+def topic_configs(topics: Topics, name: str) -> dict[str, str]:
+    """The configuration a topic is created with.
+
+    The input topics that anyone with a token reaches (reports, approvals) carry the
+    broker's append time, not the producer's: the worker judges on-time and lock on it, so
+    a producer cannot pick the time its report counts for. The historic topic has it too
+    (the worker judges its reports on their ``submitted_at``, written by the one principal
+    allowed to, and its retention then runs from the load, not from 2025).
+    """
+    if name in (topics.commune_reports, topics.historic_reports, topics.approvals):
+        return {"message.timestamp.type": "LogAppendTime"}
+    return {}
+
+
+def producer_timed_topics(settings: KafkaSettings) -> list[str]:
+    """The input topics that should carry the broker's append time but do not (a topic
+    created by hand or by an older release): the producer's timestamp would decide there."""
+    topics = Topics(settings.topic_prefix)
+    wanted = {
+        name: configs["message.timestamp.type"]
+        for name in topics.all()
+        if "message.timestamp.type" in (configs := topic_configs(topics, name))
+    }
+    admin = admin_client(settings)
+    try:
+        described = admin.describe_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, name, configs={"message.timestamp.type": None}
+                )
+                for name in wanted
+            ],
+            config_filter="all",
+        )
+    finally:
+        admin.close()
+    found = described.get("topic", {})
+    return [
+        name
+        for name, value in wanted.items()
+        if found.get(name, {}).get("message.timestamp.type", {}).get("value") != value
+    ]
+
+
 def ensure_topics(
     settings: KafkaSettings,
     names: Iterable[str] | None = None,
@@ -201,8 +256,12 @@ def ensure_topics(
     It returns only once every partition of the new topics has a leader that serves requests
     (see :func:`wait_for_leaders`), so the first publish after it is not refused with
     ``NotLeaderForPartitionError`` (which kafka-python retries, but logs as warnings).
+    A principal that may not create topics (every one but the admin, on the local stack)
+    gets a warning for the ones it cannot see and goes on: the admin creates them
+    (``baocao stack up``), and a client of a topic that is really missing fails on it.
     """
-    wanted = list(names) if names is not None else list(Topics(settings.topic_prefix).all())
+    topics = Topics(settings.topic_prefix)
+    wanted = list(names) if names is not None else list(topics.all())
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
@@ -210,20 +269,33 @@ def ensure_topics(
         if not missing:
             return []
         # Another process may create one between our list and create: that is fine.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            admin.create_topics(
-                [
-                    NewTopic(
-                        name=name,
-                        num_partitions=settings.partitions,
-                        replication_factor=settings.replication_factor,
-                        # Below the producers' own limit: whatever the broker accepts, the
-                        # worker can read and dead-letter (issue 10).
-                        topic_configs={"max.message.bytes": str(settings.topic_max_message_bytes)},
-                    )
-                    for name in missing
-                ]
+        try:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            name=name,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                            # Below the producers' own limit: whatever the broker accepts,
+                            # the worker can read and dead-letter (issue 10).
+                            topic_configs={
+                                "max.message.bytes": str(settings.topic_max_message_bytes),
+                                **topic_configs(topics, name),
+                            },
+                        )
+                        for name in missing
+                    ]
+                )
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+            logger.warning(
+                "not allowed to create or see the topics %s as %r (%s); the admin creates "
+                "them (`baocao stack up`)",
+                ", ".join(missing),
+                settings.sasl_username or "ANONYMOUS",
+                type(exc).__name__,
             )
+            return []
         wait_for_leaders(admin, missing, timeout=leader_timeout)
         logger.info("created Kafka topics %s", ", ".join(missing))
         return missing

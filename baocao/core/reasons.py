@@ -31,6 +31,8 @@ class ReasonCode(StrEnum):
     PERIOD_LOCKED = "period_locked"
     INDICATOR_NOT_IN_REPORT_TYPE = "indicator_not_in_report_type"
     REPORT_TYPE_MISMATCH = "report_type_mismatch"
+    #: ``baocao import --commune/--province``: a row of a commune outside that scope.
+    OUTSIDE_IMPORT_SCOPE = "outside_import_scope"
     #: The pipeline itself failed on the event (a bug, not the sender's fault): it was set
     #: aside so the roll-up goes on, and can be replayed once the bug is fixed.
     INTERNAL_ERROR = "internal_error"
@@ -112,6 +114,10 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.REPORT_TYPE_MISMATCH: (
         "Report type {detail}",
         "Loại báo cáo {detail}",
+    ),
+    ReasonCode.OUTSIDE_IMPORT_SCOPE: (
+        "This import is limited to {detail}",
+        "Lần nhập này chỉ dành cho {detail}",
     ),
     ReasonCode.INTERNAL_ERROR: (
         "The pipeline failed on this event ({detail}); it was set aside for an operator",

@@ -71,8 +71,12 @@ class KafkaSettings(BaseSettings):
     client_id: str = "baocao"
     #: How every client (kafka-python and the Faust worker) talks to the brokers: SASL
     #: (SCRAM) authenticates, SSL encrypts (and with a client certificate, authenticates).
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+    #: Unset (the default): SASL_PLAINTEXT as the command's own principal when the stack home
+    #: holds its credential (``baocao stack`` generates them), else PLAINTEXT; see
+    #: :mod:`baocao.core.principals`.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    #: PLAIN only for the admin of a stack home formatted before SASL (docs/security.md).
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-256"
     sasl_username: str = ""
     sasl_password: SecretStr = SecretStr("")
     #: PEM files: the CA that signed the brokers' certificates (empty: the system's CAs), and
@@ -162,8 +166,11 @@ class WorkerSettings(BaseSettings):
     #: Events taken from the stream per processing step, and how long to wait to fill a step.
     batch_max: int = 2000
     batch_within_seconds: float = 0.5
-    #: Faust's own web server (health and Faust's views); 0 disables it.
+    #: Faust's own web server (its health page; the table views are off); 0 disables it.
     web_port: int = 16066
+    #: Address of Faust's web server and of ``--metrics-port``: loopback unless an operator
+    #: opens it on purpose (the worker's pages need no login).
+    web_host: str = "127.0.0.1"
     log_level: str = "info"
     #: Shift of the worker's clock (seconds, may be negative) for drills and tests: the timer
     #: that announces periods and raises missing-report alerts, and the ``updated_at`` /
@@ -172,6 +179,10 @@ class WorkerSettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     #: How often the timer announces reporting periods and checks for missing reports.
     schedule_interval_seconds: float = Field(default=60.0, gt=0)
+    #: A report whose ``submitted_at`` is further than this from the time the broker received
+    #: it is flagged (warning ``submitted_at_far_from_receipt``); timeliness is judged on the
+    #: receive time either way.
+    submitted_at_tolerance_seconds: float = Field(default=600.0, ge=0)
     #: How long the group waits for a member that stopped heartbeating before it gives its
     #: partitions to the others. A member that did not leave cleanly (SIGKILL, a lost
     #: LeaveGroup) blocks every join until then: Faust's 60 s default kept a restarted worker
@@ -203,6 +214,8 @@ class SinkSettings(BaseSettings):
     #: Backoff between retries when ClickHouse refuses an insert (doubling up to the max).
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
+    #: Address of ``--metrics-port`` (``/metrics``, ``/healthz``): loopback by default.
+    metrics_host: str = "127.0.0.1"
     #: Kafka's ``max.poll.interval.ms``: a sink waiting for ClickHouse polls far more often,
     #: with its partitions paused, so an outage never costs it its place in the group.
     max_poll_interval_seconds: float = Field(default=300.0, gt=0)
@@ -275,6 +288,9 @@ class GatewaySettings(BaseSettings):
     kafka_linger_ms: int = 5
     #: How long a health answer is reused (each check opens a Kafka and a ClickHouse client).
     health_cache_seconds: float = 1.5
+    #: ``baocao import`` refuses larger sheets before reading them: file size and data rows.
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    import_max_rows: int = Field(default=10_000, gt=0)
 
 
 class BiSettings(BaseSettings):
@@ -307,12 +323,8 @@ class StackSettings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _user_cache_dir() / "baocao")
     kafka_version: str = "4.1.1"
     kafka_port: int = 19092
+    #: The controller listener (SASL/PLAIN, the broker's own password; loopback only).
     kafka_controller_port: int = 19093
-    #: An extra SASL_PLAINTEXT listener (SCRAM-SHA-256) on this port; 0 (default) is off.
-    #: Its one user is created when the storage is formatted (a new stack home).
-    kafka_sasl_port: int = 0
-    kafka_sasl_username: str = "baocao"
-    kafka_sasl_password: SecretStr = SecretStr("baocao-secret")
     kafka_heap: str = "1g"
     clickhouse_binary: Path = Path("/usr/sbin/clickhouse-server")
     clickhouse_tcp_port: int = 19000

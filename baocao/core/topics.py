@@ -19,6 +19,7 @@ __all__ = [
     "APPROVALS",
     "COMMUNE_REPORTS",
     "DEAD_LETTER",
+    "HISTORIC_REPORTS",
     "MISSING_REPORT_ALERTS",
     "PROVINCE_COMPLETENESS",
     "PROVINCE_INDICATORS",
@@ -73,6 +74,18 @@ COMMUNE_REPORTS = TopicSpec(
     readers=(Component.STREAMS,),
     doc="Reports as communes submit them (publish, simulate, import, the gateway); keyed by "
     "province so one province's reports share a partition and keep their order.",
+)
+HISTORIC_REPORTS = TopicSpec(
+    attribute="historic_reports",
+    suffix="commune-reports.historic",
+    key=("province_code",),
+    writes="commune_report.v2",
+    accepts=("commune_report.v1", "commune_report.v2"),
+    writer=Component.PRODUCERS,
+    readers=(Component.STREAMS,),
+    doc="Reports of past periods loaded on purpose (baocao publish --historic), keyed by "
+    "province like commune-reports. Only the historic-loader principal may write it; the "
+    "worker judges these reports on their own submitted_at (docs/security.md).",
 )
 ACCEPTED_REPORTS = TopicSpec(
     attribute="accepted_reports",
@@ -170,6 +183,7 @@ MISSING_REPORT_ALERTS = TopicSpec(
 #: Every topic, in the order :meth:`Topics.all` lists (and ``baocao`` creates) them.
 SPECS: tuple[TopicSpec, ...] = (
     COMMUNE_REPORTS,
+    HISTORIC_REPORTS,
     ACCEPTED_REPORTS,
     PROVINCE_INDICATORS,
     DEAD_LETTER,
@@ -203,6 +217,11 @@ class Topics:
     def commune_reports(self) -> str:
         """Reports as communes submit them (Avro ``CommuneReport``), keyed by province code."""
         return self.name(COMMUNE_REPORTS)
+
+    @property
+    def historic_reports(self) -> str:
+        """Reports of past periods loaded by the historic loader, keyed by province code."""
+        return self.name(HISTORIC_REPORTS)
 
     @property
     def accepted_reports(self) -> str:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
 from baocao.core.settings import Settings
 from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
@@ -47,7 +48,7 @@ def gateway(
     """
     from baocao.producers.gateway.server import serve
 
-    settings = Settings().with_clickhouse_login("reader")
+    settings = with_principal(Settings().with_clickhouse_login("reader"), Principal.GATEWAY)
     options = settings.gateway
     if not serve(
         settings,

@@ -16,7 +16,7 @@ from baocao.core.reference import ReferenceData
 from baocao.producers.gateway.exceptions import ForbiddenError, NotFoundError
 from baocao.producers.gateway.status import KnownReport, PipelineReader, decide_status
 from baocao.producers.gateway.submissions import SubmissionLog
-from baocao.producers.gateway.tokens import Principal
+from baocao.producers.gateway.tokens import Principal, Scope
 
 __all__ = ["StatusService"]
 
@@ -38,18 +38,20 @@ class StatusService:
             report_id = str(uuid.UUID(report_id))
         except ValueError:
             raise NotFoundError(f"{report_id!r} is not a report id") from None
-        submission = self._log.get(report_id)
+        # Report ids are each commune's own: only the communes this token may read are
+        # looked in, so another commune's report under the same id is neither shown nor
+        # mixed in (its rejections included).
+        communes = self._readable(principal)
+        submission = self._log.find(report_id, communes=communes)
         if submission is not None:
             known: KnownReport | None = KnownReport.of(submission)
-            self._require_readable(principal, submission.commune_code, report_id)
         else:
-            known = self._reader.find(report_id)
-            if known is None:
-                raise NotFoundError(f"no report {report_id}")
-            self._require_readable(principal, known.commune_code, report_id)
-        assert known is not None
+            known = self._reader.find(report_id, communes=communes)
+        if known is None:
+            raise NotFoundError(f"no report {report_id}")
+        self._require_readable(principal, known.commune_code, report_id)
         latest = self._reader.latest_revisions(known.commune_code, {known.period})
-        rejections = self._reader.rejections({report_id})
+        rejections = self._reader.rejections(known.commune_code, {report_id})
         status = decide_status(known, latest.get(known.period), rejections.get(report_id))
         return status.as_json()
 
@@ -63,7 +65,7 @@ class StatusService:
             raise ForbiddenError(f"this token may not read the reports of commune {commune_code}")
         submissions = self._log.for_commune(commune_code, period=period, limit=limit)
         latest = self._reader.latest_revisions(commune_code, {s.period for s in submissions})
-        rejections = self._reader.rejections({s.report_id for s in submissions})
+        rejections = self._reader.rejections(commune_code, {s.report_id for s in submissions})
         reports = [
             decide_status(
                 KnownReport.of(s), latest.get(s.period), rejections.get(s.report_id)
@@ -76,6 +78,11 @@ class StatusService:
             "province_code": commune.province_code,
             "reports": reports,
         }
+
+    def _readable(self, principal: Principal) -> list[str]:
+        if principal.scope is Scope.COMMUNE:
+            return [principal.code] if principal.code in self._reference.communes else []
+        return list(self._reference.communes_by_province.get(principal.code, ()))
 
     def _require_readable(self, principal: Principal, commune_code: str, report_id: str) -> None:
         commune = self._reference.communes.get(commune_code)

@@ -189,25 +189,33 @@ class PipelineReader:
         )
         return {row[3]: _latest(row) for row in rows}
 
-    def rejections(self, report_ids: Collection[str]) -> dict[str, StreamRejection]:
-        """The latest rejection of each report id that the stream refused."""
+    def rejections(
+        self, commune_code: str, report_ids: Collection[str]
+    ) -> dict[str, StreamRejection]:
+        """The latest rejection of each report id of ``commune_code`` that the stream
+        refused (report ids are each commune's own: another's rejection is not this one's)."""
         if not report_ids:
             return {}
         rows = self._query(
             "SELECT report_id, rejection_id, rejected_at, reason_code, reason_field,"
             " message_en, message_vi FROM rejected_reports"
-            " WHERE report_id IN %(ids)s ORDER BY rejected_at, rejection_id",
-            {"ids": tuple(sorted(report_ids))},
+            " WHERE commune_code = %(commune)s AND report_id IN %(ids)s"
+            " ORDER BY rejected_at, rejection_id",
+            {"commune": commune_code, "ids": tuple(sorted(report_ids))},
         )
         return _group_rejections(rows)
 
-    def find(self, report_id: str) -> KnownReport | None:
-        """A report the gateway did not publish, if ClickHouse knows it."""
+    def find(self, report_id: str, *, communes: Collection[str]) -> KnownReport | None:
+        """A report of one of ``communes`` the gateway did not publish, if ClickHouse knows
+        it."""
+        if not communes:
+            return None
+        scope = {"id": report_id, "communes": tuple(sorted(communes))}
         rows = self._query(
             "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
             " indicator_codes, indicator_values FROM latest_commune_reports"
-            " WHERE report_id = %(id)s LIMIT 1",
-            {"id": report_id},
+            " WHERE report_id = %(id)s AND commune_code IN %(communes)s LIMIT 1",
+            scope,
         )
         if rows:
             row = rows[0]
@@ -222,8 +230,8 @@ class PipelineReader:
             )
         rows = self._query(
             "SELECT commune_code, province_code, period, revision FROM rejected_reports"
-            " WHERE report_id = %(id)s AND commune_code IS NOT NULL LIMIT 1",
-            {"id": report_id},
+            " WHERE report_id = %(id)s AND commune_code IN %(communes)s LIMIT 1",
+            scope,
         )
         if not rows or rows[0][2] is None or rows[0][3] is None:
             return None

@@ -16,6 +16,7 @@ published a second time, which the stream treats as the exact duplicate it is.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ __all__ = ["SCHEMA_VERSION", "GatewayStore"]
 logger = logging.getLogger(__name__)
 
 #: ``PRAGMA user_version`` of the schema below; a later change adds a step in :meth:`_migrate`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at  TEXT
 );
 CREATE TABLE IF NOT EXISTS submissions (
-    report_id       TEXT PRIMARY KEY,
+    report_id       TEXT NOT NULL,
     body_digest     TEXT NOT NULL,
     content_digest  TEXT NOT NULL,
     commune_code    TEXT NOT NULL,
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     published_at    TEXT,
     kafka_partition INTEGER,
     kafka_offset    INTEGER,
-    response        TEXT
+    response        TEXT,
+    PRIMARY KEY (commune_code, report_id)
 );
 CREATE INDEX IF NOT EXISTS submissions_by_commune ON submissions (commune_code, received_at);
 """
@@ -80,7 +82,11 @@ class GatewayStore:
         if self._opened:
             return self
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Token hashes and every submission: the user's alone, from the first byte (the
+            # WAL and shared-memory files SQLite creates next to it take the file's mode).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self.path.chmod(0o600)
             connection = self.connection()
             connection.execute("PRAGMA journal_mode=WAL")
             with self.transaction() as tx:
@@ -150,8 +156,16 @@ class GatewayStore:
                 f"the gateway database has schema version {version}, newer than this "
                 f"baocao ({SCHEMA_VERSION}); upgrade baocao"
             )
-        if version < 1:
+        if version == 1:
+            # Version 1 keyed submissions by report_id alone: a commune could take another
+            # commune's (predictable) report id first. Re-key by (commune, report id).
+            tx.execute("ALTER TABLE submissions RENAME TO submissions_v1")
+            tx.execute("DROP INDEX IF EXISTS submissions_by_commune")
+        if version < SCHEMA_VERSION:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     tx.execute(statement)
+        if version == 1:
+            tx.execute("INSERT INTO submissions SELECT * FROM submissions_v1")
+            tx.execute("DROP TABLE submissions_v1")
         tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -114,8 +114,8 @@ class SubmissionLog:
         now = self._clock()
         with self._store.transaction() as tx:
             row = tx.execute(
-                f"SELECT {_COLUMNS} FROM submissions WHERE report_id = ?",
-                (submission.report_id,),
+                f"SELECT {_COLUMNS} FROM submissions WHERE commune_code = ? AND report_id = ?",
+                (submission.commune_code, submission.report_id),
             ).fetchone()
             if row is None:
                 tx.execute(
@@ -145,8 +145,9 @@ class SubmissionLog:
             )
             if stale:
                 tx.execute(
-                    "UPDATE submissions SET claimed_at = ?, token_id = ? WHERE report_id = ?",
-                    (now, submission.token_id, submission.report_id),
+                    "UPDATE submissions SET claimed_at = ?, token_id = ?"
+                    " WHERE commune_code = ? AND report_id = ?",
+                    (now, submission.token_id, submission.commune_code, submission.report_id),
                 )
                 logger.warning(
                     "taking over the stale claim of report %s (claimed %.0fs ago)",
@@ -158,6 +159,7 @@ class SubmissionLog:
 
     def mark_published(
         self,
+        commune_code: str,
         report_id: str,
         *,
         partition: int,
@@ -168,29 +170,51 @@ class SubmissionLog:
         with self._store.transaction() as tx:
             tx.execute(
                 "UPDATE submissions SET state = ?, published_at = ?, kafka_partition = ?,"
-                " kafka_offset = ?, response = ? WHERE report_id = ?",
+                " kafka_offset = ?, response = ? WHERE commune_code = ? AND report_id = ?",
                 (
                     str(SubmissionState.PUBLISHED),
                     published_at.isoformat(),
                     partition,
                     offset,
                     json.dumps(response, ensure_ascii=False),
+                    commune_code,
                     report_id,
                 ),
             )
 
-    def release(self, report_id: str) -> None:
+    def release(self, commune_code: str, report_id: str) -> None:
         """Forget a claim whose publish failed, so the same request can be sent again."""
         with self._store.transaction() as tx:
             tx.execute(
-                "DELETE FROM submissions WHERE report_id = ? AND state = ?",
-                (report_id, str(SubmissionState.PUBLISHING)),
+                "DELETE FROM submissions WHERE commune_code = ? AND report_id = ? AND state = ?",
+                (commune_code, report_id, str(SubmissionState.PUBLISHING)),
             )
 
-    def get(self, report_id: str) -> Submission | None:
+    def get(self, commune_code: str, report_id: str) -> Submission | None:
+        """The submission of ``report_id`` by ``commune_code``: report ids are the commune's
+        own (another commune's use of the same id is another report)."""
         row = (
             self._store.connection()
-            .execute(f"SELECT {_COLUMNS} FROM submissions WHERE report_id = ?", (report_id,))
+            .execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE commune_code = ? AND report_id = ?",
+                (commune_code, report_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else _submission(row)
+
+    def find(self, report_id: str, *, communes: Collection[str]) -> Submission | None:
+        """The submission of ``report_id`` by one of ``communes`` (those a token may read)."""
+        if not communes:
+            return None
+        marks = ", ".join("?" for _ in communes)
+        row = (
+            self._store.connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE report_id = ?"
+                f" AND commune_code IN ({marks}) ORDER BY received_at LIMIT 1",
+                (report_id, *communes),
+            )
             .fetchone()
         )
         return None if row is None else _submission(row)

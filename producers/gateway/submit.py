@@ -101,7 +101,8 @@ class SubmissionService:
         self._catalogue = catalogue
         self._metrics = metrics
         self._publish_timeout = publish_timeout
-        self._inflight: dict[str, asyncio.Task[Accepted]] = {}
+        #: Publishes running, by (commune, report id): report ids are each commune's own.
+        self._inflight: dict[tuple[str, str], asyncio.Task[Accepted]] = {}
 
     async def submit(self, principal: Principal, body: bytes) -> Accepted:
         try:
@@ -172,16 +173,17 @@ class SubmissionService:
             )
         if held.state is SubmissionState.PUBLISHED and held.response is not None:
             return Accepted(held.response, replayed=True)
-        task = self._inflight.get(held.report_id)
+        task = self._inflight.get((held.commune_code, held.report_id))
         if task is not None:
             accepted = await self._wait(task)
             return Accepted(accepted.body, replayed=True)
-        return await self._poll(held.report_id)
+        return await self._poll(held.commune_code, held.report_id)
 
     async def _publish_and_wait(self, report: CommuneReport, submission: Submission) -> Accepted:
         task = asyncio.create_task(self._publish(report, submission))
-        self._inflight[submission.report_id] = task
-        task.add_done_callback(lambda done: self._forget(submission.report_id, done))
+        key = (submission.commune_code, submission.report_id)
+        self._inflight[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
         return await self._wait(task)
 
     async def _wait(self, task: asyncio.Task[Accepted]) -> Accepted:
@@ -193,12 +195,12 @@ class SubmissionService:
             )
         return task.result()
 
-    async def _poll(self, report_id: str) -> Accepted:
+    async def _poll(self, commune_code: str, report_id: str) -> Accepted:
         """Wait for a publish that another gateway process is running."""
         deadline = time.monotonic() + self._publish_timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(_POLL_SECONDS)
-            held = self._log.get(report_id)
+            held = self._log.get(commune_code, report_id)
             if held is None:
                 break  # that publish failed and released the report id
             if held.state is SubmissionState.PUBLISHED and held.response is not None:
@@ -213,18 +215,19 @@ class SubmissionService:
             future = await anyio.to_thread.run_sync(self._publisher.send, report)
             metadata = await _delivered(future)
         except ReportEncodeError as exc:
-            self._log.release(report.report_id)
+            self._log.release(report.commune_code, report.report_id)
             raise ReportRejectedError(
                 (reason(ReasonCode.SCHEMA_ERROR, str(exc)),), report_id=report.report_id
             ) from exc
         except (KafkaError, PublishError) as exc:
-            self._log.release(report.report_id)
+            self._log.release(report.commune_code, report.report_id)
             logger.error("Kafka did not take report %s: %r", report.report_id, exc)
             raise ServiceUnavailableError(f"Kafka did not take the report ({exc!r})") from exc
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         body = accepted_body(submission)
         try:
             self._log.mark_published(
+                report.commune_code,
                 report.report_id,
                 partition=metadata.partition,
                 offset=metadata.offset,
@@ -235,8 +238,8 @@ class SubmissionService:
             logger.exception("could not record the publication of report %s", report.report_id)
         return Accepted(body)
 
-    def _forget(self, report_id: str, task: asyncio.Task[Accepted]) -> None:
-        self._inflight.pop(report_id, None)
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[Accepted]) -> None:
+        self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here: a request that stopped waiting may never ask
 

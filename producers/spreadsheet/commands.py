@@ -21,7 +21,8 @@ from rich.text import Text
 from baocao.core.catalogue import load_catalogue
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import ReportType
-from baocao.core.reference import load_reference
+from baocao.core.principals import Principal, with_principal
+from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
 from baocao.producers.commands import print_error, print_kafka_failure, print_publish_summary
@@ -30,7 +31,13 @@ from baocao.producers.jsonl import ParsedLine, RejectsWriter, open_output
 from baocao.producers.publisher import ReportPublisher
 from baocao.producers.runs import DryRun, FlushingSink, PublishOutcome, publish_lines
 from baocao.producers.spreadsheet.layout import template_columns
-from baocao.producers.spreadsheet.reader import SheetHeader, SheetReader, open_sheet
+from baocao.producers.spreadsheet.reader import (
+    ImportScope,
+    SheetHeader,
+    SheetLimits,
+    SheetReader,
+    open_sheet,
+)
 from baocao.producers.spreadsheet.template import write_template
 
 __all__ = ["import_reports", "template"]
@@ -91,22 +98,45 @@ def import_reports(
         help="Write rejected rows to this file as JSON lines {line, reasons, raw}.",
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 1 if a row is rejected."),
+    commune: str | None = typer.Option(
+        None,
+        "--commune",
+        help="Only rows of this commune (5-digit code) are published; others are refused "
+        "(outside_import_scope).",
+    ),
+    province: str | None = typer.Option(
+        None,
+        "--province",
+        help="Only rows of this province's communes (2-digit code) are published.",
+    ),
 ) -> None:
     """Publish the reports of a spreadsheet, one per row, checked with the pipeline's rules.
 
     A rejected row is listed with its row number, the column at fault and every
     reason; it is not published. A blank report_id is generated from commune, period
-    and revision, so importing a sheet twice changes nothing.
+    and revision, so importing a sheet twice changes nothing. --commune or --province
+    limits the rows it publishes; a file over BAOCAO_GATEWAY_IMPORT_MAX_BYTES or
+    BAOCAO_GATEWAY_IMPORT_MAX_ROWS is refused before anything is published.
     """
-    settings = Settings()
+    settings = with_principal(Settings(), Principal.PUBLISHER)
     console = Console()
     reference, catalogue = load_reference(), load_catalogue()
+    scope = _scope(commune, province, reference=reference)
+    limits = SheetLimits(
+        max_bytes=settings.gateway.import_max_bytes, max_rows=settings.gateway.import_max_rows
+    )
     now = datetime.now(LOCAL_TIMEZONE)
     errors = RowErrors()
     try:
         with (
             open_sheet(
-                file, reference=reference, catalogue=catalogue, now=now, sheet=sheet
+                file,
+                reference=reference,
+                catalogue=catalogue,
+                now=now,
+                sheet=sheet,
+                scope=scope,
+                limits=limits,
             ) as reader,
             open_output(str(rejects_file)) if rejects_file else nullcontext() as rejects_stream,
             nullcontext(DryRun())
@@ -129,6 +159,21 @@ def import_reports(
         console.print(errors.table())
     if strict and outcome.rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _scope(
+    commune: str | None, province: str | None, *, reference: ReferenceData
+) -> ImportScope | None:
+    if commune is not None and province is not None:
+        raise typer.BadParameter("give --commune or --province, not both", param_hint="--commune")
+    if commune is not None and commune not in reference.communes:
+        raise typer.BadParameter(f"no commune {commune!r}", param_hint="--commune")
+    if province is not None and province not in reference.provinces:
+        raise typer.BadParameter(f"no province {province!r}", param_hint="--province")
+    if commune is None and province is None:
+        return None
+    logger.info("import limited to %s", f"commune {commune}" if commune else f"province {province}")
+    return ImportScope(commune_code=commune, province_code=province)
 
 
 def _run(

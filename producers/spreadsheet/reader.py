@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from baocao.core.catalogue import Catalogue
-from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, ReferenceData
 from baocao.producers.exceptions import ReportFileError
@@ -41,7 +43,15 @@ from baocao.producers.jsonl import ParsedLine
 from baocao.producers.spreadsheet.layout import FIXED_COLUMNS, REQUIRED_COLUMNS, is_label_row
 from baocao.producers.verdicts import judge_document
 
-__all__ = ["SHEET_SUFFIXES", "SheetHeader", "SheetReader", "open_sheet", "row_document"]
+__all__ = [
+    "SHEET_SUFFIXES",
+    "ImportScope",
+    "SheetHeader",
+    "SheetLimits",
+    "SheetReader",
+    "open_sheet",
+    "row_document",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +146,61 @@ def row_document(
     return document, problems
 
 
+@dataclass(frozen=True, slots=True)
+class ImportScope:
+    """The communes an import may publish for (``--commune`` or ``--province``)."""
+
+    commune_code: str | None = None
+    province_code: str | None = None
+
+    def refusal(self, report: CommuneReport) -> Reason | None:
+        """Why ``report`` is outside the scope, or ``None``."""
+        if self.commune_code is not None and report.commune_code != self.commune_code:
+            return reason(
+                ReasonCode.OUTSIDE_IMPORT_SCOPE,
+                f"commune {self.commune_code}, not {report.commune_code}",
+                detail_vi=f"xã {self.commune_code}, không phải {report.commune_code}",
+                field="commune_code",
+            )
+        if self.province_code is not None and report.province_code != self.province_code:
+            return reason(
+                ReasonCode.OUTSIDE_IMPORT_SCOPE,
+                f"province {self.province_code}, not commune {report.commune_code} of "
+                f"province {report.province_code}",
+                detail_vi=f"tỉnh {self.province_code}, không phải xã {report.commune_code} "
+                f"của tỉnh {report.province_code}",
+                field="commune_code",
+            )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SheetLimits:
+    """The largest sheet an import reads: bytes on disk and data rows."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 10_000
+
+    def check_size(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ReportFileError(f"cannot read {path}: {exc}") from exc
+        if size > self.max_bytes:
+            raise ReportFileError(
+                f"{path} is {size:,} bytes, over the import limit of {self.max_bytes:,} "
+                "(BAOCAO_GATEWAY_IMPORT_MAX_BYTES); split the sheet"
+            )
+
+    def check_rows(self, path: Path, rows: int) -> None:
+        """``rows`` counts the header row (and the label row, if any) too."""
+        if rows - 1 > self.max_rows:
+            raise ReportFileError(
+                f"{path} has more than {self.max_rows:,} data rows, the import limit "
+                "(BAOCAO_GATEWAY_IMPORT_MAX_ROWS); split the sheet"
+            )
+
+
 class SheetReader:
     """Iterates the verdicts on the data rows of a sheet (blank rows and the label row are
     skipped); ``rows_read`` and ``total_rows`` are for a progress bar."""
@@ -149,6 +214,7 @@ class SheetReader:
         reference: ReferenceData,
         catalogue: Catalogue,
         now: datetime,
+        scope: ImportScope | None = None,
     ) -> None:
         first = next(rows, None)
         if first is None:
@@ -158,6 +224,7 @@ class SheetReader:
         self._reference = reference
         self._catalogue = catalogue
         self._now = now
+        self._scope = scope
         self.total_rows = total_rows
         self.rows_read = 1
 
@@ -186,6 +253,9 @@ class SheetReader:
         reasons = problems + [r for r in verdict.reasons if r.field not in troubled]
         if verdict.report is None or reasons:
             return ParsedLine(number=number, raw=raw, report=None, reasons=tuple(reasons))
+        outside = self._scope.refusal(verdict.report) if self._scope is not None else None
+        if outside is not None:
+            return ParsedLine(number=number, raw=raw, report=None, reasons=(outside,))
         return ParsedLine(number=number, raw=raw, report=verdict.report)
 
 
@@ -197,14 +267,25 @@ def open_sheet(
     catalogue: Catalogue,
     now: datetime,
     sheet: str | None = None,
+    scope: ImportScope | None = None,
+    limits: SheetLimits | None = None,
 ) -> Iterator[SheetReader]:
-    """A reader of the .xlsx (its first sheet, or ``sheet``) or .csv file."""
+    """A reader of the .xlsx (its first sheet, or ``sheet``) or .csv file; a file over
+    ``limits`` is refused before any row is judged (nothing of it is published)."""
     suffix = path.suffix.lower()
     if suffix not in SHEET_SUFFIXES:
         raise ReportFileError(f"{path}: import reads .xlsx or .csv files, not {suffix or '?'}")
-    options: dict[str, Any] = {"reference": reference, "catalogue": catalogue, "now": now}
+    limits = limits or SheetLimits()
+    limits.check_size(path)
+    options: dict[str, Any] = {
+        "reference": reference,
+        "catalogue": catalogue,
+        "now": now,
+        "scope": scope,
+    }
     if suffix == ".csv":
         rows = _csv_rows(path)
+        limits.check_rows(path, len(rows))
         yield SheetReader(iter(rows), source=str(path), total_rows=len(rows), **options)
         return
     try:
@@ -215,6 +296,14 @@ def open_sheet(
         if sheet is not None and sheet not in book.sheetnames:
             raise ReportFileError(f"{path} has no sheet {sheet!r} (it has {book.sheetnames})")
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        # Counted, not taken from the sheet's declared dimension (which a file may lie about).
+        filled = (
+            row
+            for row in worksheet.iter_rows(values_only=True)
+            if any(_blank_to_none(cell) is not None for cell in row)
+        )
+        counted = sum(1 for _ in itertools.islice(filled, limits.max_rows + 2))
+        limits.check_rows(path, counted)
         rows_iter = worksheet.iter_rows(values_only=True)
         yield SheetReader(rows_iter, source=str(path), total_rows=worksheet.max_row, **options)
     finally:

@@ -207,9 +207,10 @@ def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
 def publish_malformed(settings: Settings, count: int) -> None:
     from kafka import KafkaProducer
 
+    from baocao.core.kafka import client_options
     from baocao.core.topics import Topics
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    producer = KafkaProducer(**client_options(settings.kafka))
     for index in range(count):
         producer.send(
             Topics(settings.kafka.topic_prefix).commune_reports,

@@ -69,3 +69,29 @@ def test_import_publishes_the_accepted_rows(test_settings: Settings, tmp_path: P
         if r is not None
     )
     assert republished == sorted(ids * 2)  # the same generated report ids both times
+
+
+def test_an_import_scoped_to_a_commune_publishes_only_its_rows(
+    test_settings: Settings, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "weekly.csv"
+    assert (
+        invoke("template", "-t", "weekly", "-o", str(sheet), settings=test_settings).exit_code == 0
+    )
+    header = sheet.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    with sheet.open("a", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=header)
+        for commune in ("00070", "00073"):  # the second is another commune of the province
+            writer.writerow(
+                {"commune_code": commune, "province_code": "01", "period": "2025-W31",
+                 "revision": "1", "tthc_received": "4"}
+            )  # fmt: skip
+
+    result = invoke("import", str(sheet), "--commune", "00070", settings=test_settings)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "published 1, rejected 1 (of 2 rows" in result.stdout
+    assert "outside_import_scope" in result.stdout
+    codec = codec_for("commune_report.v1")
+    published = [parse_report(codec.decode(r.value))[0] for r in read_reports_topic(test_settings)]
+    assert [r.commune_code for r in published if r is not None] == ["00070"]

@@ -29,8 +29,10 @@ from baocao.app.stack.clickhouse import ClickHouseServer
 from baocao.app.stack.exceptions import PortInUseError
 from baocao.app.stack.lifecycle import stack_down, stack_up
 from baocao.app.stack.process import ManagedProcess
-from baocao.core.kafka import wait_for_kafka
+from baocao.core.kafka import admin_client, client_options, ensure_topics, wait_for_kafka
+from baocao.core.principals import Principal, resolve_kafka
 from baocao.core.settings import KafkaSettings, StackSettings
+from baocao.core.topics import Topics
 
 #: The installed entry point, next to the interpreter running the tests.
 BAOCAO = [str(Path(sys.executable).parent / "baocao")]
@@ -86,6 +88,14 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
+def _list_topics(kafka: KafkaSettings) -> list[str]:
+    admin = admin_client(kafka)
+    try:
+        return list(admin.list_topics())
+    finally:
+        admin.close()
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
@@ -111,17 +121,23 @@ def _admin(stack: StackSettings) -> Client:
 
 def test_up_starts_kafka_and_clickhouse_that_answer(stack: StackSettings) -> None:
     bootstrap = f"127.0.0.1:{stack.kafka_port}"
-    cluster = wait_for_kafka(KafkaSettings(bootstrap_servers=bootstrap), timeout=10)
+    # Every client logs in: as the stack's admin, whose credential `stack up` generated.
+    admin = resolve_kafka(KafkaSettings(bootstrap_servers=bootstrap), stack, Principal.ADMIN)
+    assert admin.sasl_username == "admin"
+    cluster = wait_for_kafka(admin, timeout=10)
     assert [broker["port"] for broker in cluster["brokers"]] == [stack.kafka_port]
+    # `stack up` created the pipeline's topics (with their configurations)
+    assert set(Topics("baocao").all()) <= set(_list_topics(admin))
 
     # A real round trip: the internal topics work with one replica (offsets commit).
     topic = f"stack-test-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    ensure_topics(admin, [topic])
+    producer = KafkaProducer(**client_options(admin), acks="all")
     producer.send(topic, b"hello").get(timeout=30)
     producer.close()
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(admin),
         group_id=f"{topic}-group",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

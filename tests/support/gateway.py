@@ -147,12 +147,13 @@ def read_reports_topic(settings: Settings, *, timeout: float = 30.0) -> list[Con
         reader.close()
 
 
-def drop_topics(settings: Settings) -> None:
-    """The broker is shared: leave no per-test topics behind."""
+def drop_topics(settings: Settings, *, also: tuple[str, ...] = ()) -> None:
+    """The broker is shared: leave no per-test topics behind (nor those starting with one of
+    ``also``, e.g. a worker's changelogs)."""
     admin = admin_client(settings.kafka)
     try:
-        prefix = f"{settings.kafka.topic_prefix}."
-        created = [name for name in admin.list_topics() if name.startswith(prefix)]
+        owned = (f"{settings.kafka.topic_prefix}.", *also)
+        created = [name for name in admin.list_topics() if name.startswith(owned)]
         if created:
             admin.delete_topics(created)
     finally:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from baocao.core.principals import Principal, resolve_kafka
 from baocao.core.settings import (
     ClickHouseSettings,
     DeadlineSettings,
@@ -20,7 +23,7 @@ from baocao.core.settings import (
     WorkerSettings,
 )
 
-__all__ = ["RULES", "environment", "isolated"]
+__all__ = ["RULES", "as_principal", "environment", "isolated"]
 
 #: The documented default deadline rules (monthly reports due 5 days after the month, ...),
 #: spelled out so a change of the defaults shows up as a failing test, not a silent shift.
@@ -60,3 +63,14 @@ def environment(settings: Settings, *, inherit: bool = True, **extra: str) -> di
     ``BAOCAO_LOG_LEVEL="INFO"``)."""
     base = dict(os.environ) if inherit else {}
     return {**base, **settings.as_environment(), **extra}
+
+
+def as_principal(settings: Settings, principal: Principal) -> Settings:
+    """``settings`` whose Kafka clients log in as ``principal`` (its credential from the
+    stack home) instead of the admin the tests run as."""
+    anonymous = settings.kafka.model_copy(
+        update={"sasl_username": "", "sasl_password": SecretStr(""), "security_protocol": None}
+    )
+    return settings.model_copy(
+        update={"kafka": resolve_kafka(anonymous, settings.stack, principal)}
+    )

@@ -41,11 +41,15 @@ CLICKHOUSE_IMAGES = ("clickhouse/clickhouse-server", "clickhouse")
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN")
 #: Secrets Compose must refuse to start without (``${VAR:?message}``): the ClickHouse
-#: administrator's password, Grafana's BI login and Grafana's own admin.
+#: administrator's password, Grafana's BI login and Grafana's own admin, Kafka's admin, broker
+#: and controller passwords.
 REQUIRED_ENV = {
     "BAOCAO_CLICKHOUSE_PASSWORD": "ch-admin-secret",
     "BAOCAO_BI_PASSWORD": "bi-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "SCRAM_ADMIN_PASSWORD": "kafkaadmin1",
+    "SCRAM_BROKER_PASSWORD": "kafkabroker1",
+    "CONTROLLER_PASSWORD": "kafkacontroller1",
 }
 
 Compose = dict[str, Any]
@@ -437,6 +441,10 @@ def check_required_secrets(raw: Compose) -> Problems:
         "BAOCAO_CLICKHOUSE_PASSWORD",
         "BAOCAO_BI_PASSWORD",
         "GF_SECURITY_ADMIN_PASSWORD",
+        "SCRAM_ADMIN_PASSWORD",
+        "SCRAM_BROKER_PASSWORD",
+        "CONTROLLER_PASSWORD",
+        "BAOCAO_KAFKA_SASL_PASSWORD",
     }
     return [
         f"{name}: {key} is {value!r}, not a required ${{VAR:?message}}"
@@ -642,6 +650,7 @@ def test_pipeline_services_are_all_there(compose: Compose) -> None:
         "sink": ["sink"],
         "simulator": ["simulate"],
         "bi-access": ["bi"],
+        "kafka-access": ["kafka-access"],
     }
 
 
@@ -1044,3 +1053,30 @@ def test_rejects_a_province_data_source_with_another_login(tmp_path: Path) -> No
         (folder / name).write_text(text.replace("username: baocao_p79", "username: baocao_bi"))
     problems = check_grafana(load_raw(), root=tmp_path)
     assert "province data sources log in as" in problems[0] and "'baocao_bi'" in problems[0]
+
+
+def test_kafka_authenticates_every_listener_and_authorizes_by_acl(compose: Compose) -> None:
+    _name, kafka = find_service(compose, KAFKA_IMAGE)
+    env = environment(kafka)
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}, protocols
+    assert set(protocols) == set(parse_listeners(env["KAFKA_LISTENERS"]))
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["entrypoint"][-1] == "/opt/baocao/kafka-entrypoint.sh"
+    script = (ROOT / "docker" / "kafka-entrypoint.sh").read_text(encoding="utf-8")
+    for password in ("SCRAM_ADMIN_PASSWORD", "SCRAM_BROKER_PASSWORD", "CONTROLLER_PASSWORD"):
+        assert password in script and password in env  # required: the script refuses empty
+    assert '"@$work/format.args"' in script  # SCRAM passwords never on a command line
+    # every service that talks to Kafka finds its own principal's credential
+    for service in ("worker", "sink", "simulator"):
+        mounts = [str(v) for v in services(compose)[service]["volumes"]]
+        assert "kafka-credentials:/var/lib/baocao/stack/kafka/credentials:ro" in mounts, service
+        assert environment(services(compose)[service])["BAOCAO_STACK_HOME"] == (
+            "/var/lib/baocao/stack"
+        )
+    assert "--historic" in command_args(services(compose)["simulator"])
+    assert re.search(
+        r"install -d -m 0700 .*/var/lib/baocao/stack/kafka/credentials",
+        DOCKERFILE.read_text(encoding="utf-8"),
+    )

@@ -32,6 +32,7 @@ TOPICS = Topics("unit")
 #: The topic names are a contract (operators, ACLs and dashboards know them): never renamed.
 NAMES = (
     "unit.commune-reports",
+    "unit.commune-reports.historic",
     "unit.commune-reports.accepted",
     "unit.province-indicators",
     "unit.commune-reports.dead-letter",

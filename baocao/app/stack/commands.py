@@ -11,17 +11,25 @@ import logging
 from typing import NoReturn
 
 import typer
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
 from baocao.app.bi.exceptions import BiAccessError
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.exceptions import StackError
+from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
 from baocao.app.stack.lifecycle import stack_down, stack_status, stack_up
 from baocao.app.stack.status import ComponentStatus, render_table, to_json
+from baocao.core.principals import (
+    CLIENT_PRINCIPALS,
+    Principal,
+    ensure_credentials,
+    with_principal,
+)
 from baocao.core.settings import Settings
 
-__all__ = ["stack_app"]
+__all__ = ["kafka_access", "stack_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +60,12 @@ def up(
     settings = Settings()
     bi_access = BiAccess.configured(settings)
     try:
-        statuses = stack_up(settings.stack, timeout=timeout, bi_access=bi_access)
+        statuses = stack_up(
+            settings.stack,
+            timeout=timeout,
+            bi_access=bi_access,
+            pipeline=PipelineNames.of(settings),
+        )
     except (StackError, BiAccessError) as exc:
         _fail(exc)
     _console().print(_table(statuses, settings))
@@ -99,6 +112,31 @@ def status(
         _console().print(_table(statuses, settings))
     if check and not all(row.healthy for row in statuses):
         raise typer.Exit(code=1)
+
+
+def kafka_access() -> None:
+    """As the Kafka admin: the pipeline's SCRAM users, topics and per-principal ACLs.
+
+    What `baocao stack up` does for its own broker, for a broker run elsewhere (Docker).
+    Logs in with BAOCAO_KAFKA_SASL_USERNAME/PASSWORD (or the stack home's admin); the other
+    principals' passwords are generated into <stack home>/kafka/credentials (0600) when
+    missing, where each service finds its own. Idempotent. See docs/security.md.
+    """
+    settings = with_principal(Settings(), Principal.ADMIN)
+    try:
+        credentials = ensure_credentials(settings.stack, CLIENT_PRINCIPALS)
+        grants = apply_kafka_access(
+            settings.kafka, PipelineNames.of(settings), credentials=credentials
+        )
+    except (KafkaError, OSError, ValueError) as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            f"error: {exc}", style="red", markup=False, highlight=False
+        )
+        raise typer.Exit(code=1) from exc
+    typer.echo(
+        f"{len(credentials)} principals, {len(grants)} ACLs for topic prefix "
+        f"{settings.kafka.topic_prefix!r} on {settings.kafka.bootstrap_servers}"
+    )
 
 
 def _console() -> Console:

@@ -13,6 +13,8 @@ import logging
 import socket
 import time
 
+from kafka.errors import KafkaError
+
 from baocao.app.stack.clickhouse import ClickHouseServer
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.component import Component, Health
@@ -24,10 +26,18 @@ from baocao.app.stack.exceptions import (
 )
 from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_present
 from baocao.app.stack.kafka import KafkaServer
+from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
 from baocao.app.stack.locks import file_lock
 from baocao.app.stack.preflight import check_tools
-from baocao.app.stack.process import ManagedProcess, run_dir, tail_file
+from baocao.app.stack.process import (
+    ManagedProcess,
+    private_dir,
+    private_umask,
+    run_dir,
+    tail_file,
+)
 from baocao.app.stack.status import ComponentState, ComponentStatus
+from baocao.core.principals import CLIENT_PRINCIPALS, ensure_credentials
 from baocao.core.settings import StackSettings
 
 __all__ = ["servers", "stack_down", "stack_status", "stack_up"]
@@ -46,12 +56,17 @@ def servers(
 
 
 def stack_up(
-    settings: StackSettings, *, timeout: float | None = None, bi_access: BiAccess | None = None
+    settings: StackSettings,
+    *,
+    timeout: float | None = None,
+    bi_access: BiAccess | None = None,
+    pipeline: PipelineNames | None = None,
 ) -> list[ComponentStatus]:
     """Start whichever server is not running, then wait until every one answers.
 
     With ``bi_access``, ClickHouse's BI users are (re)written first, also when it already runs
-    (it reloads them live).
+    (it reloads them live). With ``pipeline``, Kafka's SCRAM users, that pipeline's topics and
+    its per-principal ACLs are applied once Kafka answers (as the admin; idempotent).
 
     Raises:
         StackError: a program is missing, a port is taken, a server failed or timed out.
@@ -64,7 +79,8 @@ def stack_up(
         ),
     )
     wait = settings.startup_timeout_seconds if timeout is None else timeout
-    with file_lock(run_dir(home) / "stack.lock"):
+    private_dir(home)
+    with private_umask(), file_lock(run_dir(home) / "stack.lock"):
         fetch_kafka_jars(
             cache_dir=settings.cache_dir,
             kafka_version=settings.kafka_version,
@@ -91,6 +107,8 @@ def stack_up(
         for component in components:
             health = _wait_healthy(component, deadline=deadline, timeout=wait)
             logger.info("%s is healthy: %s", component.name, health.detail)
+            if pipeline is not None and isinstance(component, KafkaServer):
+                _apply_kafka_access(component, pipeline)
     return stack_status(settings)
 
 
@@ -189,6 +207,23 @@ def _wait_healthy(component: Component, *, deadline: float, timeout: float) -> H
                 " settings changed since it started, run `baocao stack down` first."
             )
         time.sleep(0.25)
+
+
+def _apply_kafka_access(server: KafkaServer, pipeline: PipelineNames) -> None:
+    if server.runs_without_authentication():
+        raise ProcessStartError(
+            "Kafka runs with its configuration from before authentication (issue 9): run "
+            "`baocao stack down` and `baocao stack up` to restart it with SASL and ACLs "
+            "(its data is kept)"
+        )
+    try:
+        apply_kafka_access(
+            server.admin_settings(),
+            pipeline,
+            credentials=ensure_credentials(server.settings, CLIENT_PRINCIPALS),
+        )
+    except (KafkaError, OSError) as exc:
+        raise ProcessStartError(f"cannot set up Kafka's users, topics and ACLs: {exc}") from exc
 
 
 def _port_in_use(port: int) -> bool:

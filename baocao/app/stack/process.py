@@ -37,7 +37,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -51,6 +51,8 @@ __all__ = [
     "ProcessState",
     "ProcessStatus",
     "logs_dir",
+    "private_dir",
+    "private_umask",
     "run_dir",
     "tail_file",
 ]
@@ -63,6 +65,23 @@ _POLL_SECONDS = 0.1
 #: Children this Python process started, kept so that stopping them also reaps them (no
 #: zombie, no "subprocess still running" warning from a forgotten Popen object).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and its parents) if needed and make it the owner's alone (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files and folders created meanwhile are the user's alone (umask 077)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def run_dir(home: Path) -> Path:
@@ -238,10 +257,12 @@ class ManagedProcess:
             return current
         self._forget()
         argv = self._resolved_argv()
-        run_dir(self.home).mkdir(parents=True, exist_ok=True)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
+        private_dir(run_dir(self.home))
+        private_dir(self.log_file.parent)
         env = {**os.environ, **self.env} if self.env is not None else None
-        with self.log_file.open("ab") as log:
+        descriptor = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "ab") as log:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             log.write(f"--- {stamp} starting {self.name}: {shlex.join(argv)}\n".encode())
             log.flush()
@@ -255,6 +276,10 @@ class ManagedProcess:
                     env=env,
                     start_new_session=True,
                     close_fds=True,
+                    # Servers and clients create data only their user may read (Kafka
+                    # segments, __cluster_metadata with SCRAM hashes, ClickHouse parts,
+                    # RocksDB state, logs): 0600 files, 0700 folders.
+                    umask=0o077,
                 )
             except OSError as exc:
                 raise ProcessStartError(f"cannot start {self.name} ({argv[0]}): {exc}") from exc

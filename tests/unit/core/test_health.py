@@ -36,6 +36,7 @@ def test_server_answers_200_503_metrics_and_404() -> None:
         registry=registry,
         checks={"dep": lambda: "up" if healthy["ok"] else fail()},
         address="127.0.0.1",
+        cache_seconds=0,
     )
     base = f"http://127.0.0.1:{server.port}"
     try:
@@ -61,3 +62,23 @@ def test_sink_stats_remember_the_last_flush_and_assignment() -> None:
     assert stats.last_flush_error == "insert into commune_reports failed"
     stats.record_batch({"commune_reports": 1}, 0.1)
     assert (stats.assigned_partitions, stats.last_flush_error) == (3, None)
+
+
+def test_health_answers_are_cached_so_requests_open_no_connections() -> None:
+    calls: list[int] = []
+
+    def dependency() -> str:  # stands for a new Kafka or ClickHouse connection
+        calls.append(1)
+        return "up"
+
+    # a long TTL: a loaded machine may take longer than the 2 s default for 20 requests
+    server = serve_health(
+        0, registry=CollectorRegistry(), checks={"dep": dependency}, cache_seconds=60
+    )
+    try:
+        assert server._server.server_address[0] == "127.0.0.1"  # loopback by default
+        for _ in range(20):
+            assert httpx.get(f"http://127.0.0.1:{server.port}/healthz").status_code == 200
+        assert len(calls) == 1
+    finally:
+        server.close()

@@ -17,7 +17,13 @@ from baocao.core.reference import load_reference
 from baocao.producers.exceptions import ReportFileError
 from baocao.producers.jsonl import ParsedLine
 from baocao.producers.spreadsheet.layout import FIXED_COLUMNS, template_columns
-from baocao.producers.spreadsheet.reader import REPORT_ID_NAMESPACE, SheetReader, open_sheet
+from baocao.producers.spreadsheet.reader import (
+    REPORT_ID_NAMESPACE,
+    ImportScope,
+    SheetLimits,
+    SheetReader,
+    open_sheet,
+)
 from baocao.producers.spreadsheet.template import write_template
 
 NOW = datetime(2025, 9, 3, 10, 0, tzinfo=LOCAL_TIMEZONE)
@@ -173,3 +179,61 @@ def test_a_sheet_without_the_required_columns_is_a_file_error(tmp_path: Path) ->
     broken.write_bytes(b"not a zip")
     with pytest.raises(ReportFileError, match="cannot read"):
         read(broken)
+
+
+def _two_communes(path: Path) -> None:
+    fill(
+        path,
+        [
+            {"commune_code": "00070", "province_code": "01", "period": "2025-08",
+             "revision": 1, "tthc_received": 1},
+            {"commune_code": "25747", "province_code": "79", "period": "2025-08",
+             "revision": 1, "tthc_received": 2},
+        ],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "scope", [ImportScope(commune_code="00070"), ImportScope(province_code="01")]
+)
+def test_rows_outside_the_import_scope_are_refused_with_a_reason(
+    tmp_path: Path, scope: ImportScope
+) -> None:
+    path = tmp_path / "two.xlsx"
+    _two_communes(path)
+    with open_sheet(
+        path, reference=load_reference(), catalogue=load_catalogue(), now=NOW, scope=scope
+    ) as reader:
+        inside, outside = list(reader)
+    assert inside.report is not None and inside.report.commune_code == "00070"
+    assert outside.report is None
+    [refusal] = outside.reasons
+    assert (refusal.code, refusal.field) == ("outside_import_scope", "commune_code")
+    assert "25747" in refusal.message_en and "This import is limited to" in refusal.message_en
+
+
+def test_a_sheet_over_the_size_limits_is_refused_before_any_row(tmp_path: Path) -> None:
+    path = tmp_path / "two.xlsx"
+    _two_communes(path)
+    options = {"reference": load_reference(), "catalogue": load_catalogue(), "now": NOW}
+    size = path.stat().st_size
+    with (
+        pytest.raises(ReportFileError, match="over the import limit"),
+        open_sheet(path, limits=SheetLimits(max_bytes=size - 1), **options),  # type: ignore[arg-type]
+    ):
+        pass
+    with (
+        pytest.raises(ReportFileError, match="more than 1 data rows"),
+        open_sheet(path, limits=SheetLimits(max_rows=1), **options),  # type: ignore[arg-type]
+    ):
+        pass
+    # the label row counts: 2 data rows + labels fit a limit of 3
+    with open_sheet(path, limits=SheetLimits(max_rows=3), **options) as reader:  # type: ignore[arg-type]
+        assert len(list(reader)) == 2
+    csv_path = tmp_path / "big.csv"
+    csv_path.write_text("commune_code,province_code,period,revision\n" + "00070,01,2025-08,1\n" * 5)
+    with (
+        pytest.raises(ReportFileError, match="more than 4 data rows"),
+        open_sheet(csv_path, limits=SheetLimits(max_rows=4), **options),  # type: ignore[arg-type]
+    ):
+        pass

@@ -51,7 +51,11 @@ def test_the_agent_consumes_reports_and_approvals_together(tmp_path: Path) -> No
     app = create_app(settings(tmp_path, web_port=0))
 
     [agent] = app.agents.values()
-    assert agent.channel.topics == ("pre.commune-reports", "pre.approvals")
+    assert agent.channel.topics == (
+        "pre.commune-reports",
+        "pre.commune-reports.historic",
+        "pre.approvals",
+    )
     assert agent.channel.partitions == 6  # co-partitioned: same keys, same partition count
 
 

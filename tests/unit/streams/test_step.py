@@ -89,10 +89,18 @@ class Feed:
         return record
 
     def __call__(
-        self, report: CommuneReport, *, key: str | None = None, at: datetime = NOW
+        self,
+        report: CommuneReport,
+        *,
+        key: str | None = None,
+        at: datetime | None = None,
+        topic: str = TOPICS.commune_reports,
     ) -> SourceRecord:
+        """The record of ``report`` as the broker stamps it: received ``at`` (by default
+        when the commune says it submitted it)."""
         key = report.province_code if key is None else key
-        return self.raw(REPORTS.encode(report.to_avro()), key=key.encode(), at=at)
+        at = report.submitted_at if at is None else at
+        return self.raw(REPORTS.encode(report.to_avro()), key=key.encode(), at=at, topic=topic)
 
     def approval(
         self,
@@ -219,7 +227,7 @@ def test_first_report_is_accepted_published_and_rolled_up() -> None:
         "revision": 1,
         "submitted_at": SUBMITTED,
         "first_submitted_at": SUBMITTED,
-        "accepted_at": NOW,
+        "accepted_at": SUBMITTED,
         "deadline": DEADLINE,
         "on_time": True,
         "amended": False,
@@ -527,6 +535,66 @@ def test_timeliness_is_judged_on_the_first_accepted_revision() -> None:
     assert (counts["communes_on_time"], counts["communes_late"], counts["version"]) == (1, 0, 2)
 
 
+def test_timeliness_is_judged_on_the_receive_time_not_on_the_claimed_submitted_at() -> None:
+    worker = Worker()
+    received = DEADLINE + timedelta(days=15)  # arrives two weeks late, claims 2 September
+    claim = make_report(A, submitted_at=SUBMITTED)
+
+    result = worker.batch(worker.feed(claim, at=received))
+
+    [record] = accepted(result)
+    assert (record["submitted_at"], record["first_submitted_at"]) == (SUBMITTED, received)
+    assert record["on_time"] is False
+    [counts] = completeness(result)
+    assert (counts["communes_on_time"], counts["communes_late"]) == (0, 1)
+    [warning] = warnings(result)
+    assert warning["warning_id"] == f"{claim.report_id}:submitted_at_far_from_receipt:"
+    assert (warning["rule_code"], warning["indicator_code"]) == (
+        "submitted_at_far_from_receipt",
+        None,
+    )
+    assert warning["value"] == (SUBMITTED - received).total_seconds()
+    assert warning["reference_value"] == 600.0
+    assert "timeliness is judged on the receive time" in warning["message_en"]
+    assert result.warnings == {"submitted_at_far_from_receipt": 1}
+    # a claim about time flags no figure
+    assert {f["communes_with_warnings"] for f in figures(result).values()} == {0}
+
+
+def test_a_submitted_at_within_the_tolerance_raises_no_warning() -> None:
+    worker = Worker()
+    report = make_report(A, submitted_at=DEADLINE - timedelta(minutes=9))
+
+    result = worker.batch(worker.feed(report, at=DEADLINE + MS))
+
+    assert warnings(result) == []
+    [record] = accepted(result)
+    assert (record["first_submitted_at"], record["on_time"]) == (DEADLINE + MS, False)
+
+
+def test_historic_reports_are_judged_on_their_own_submitted_at() -> None:
+    worker = Worker()
+    loaded_today = LOCKS_AT + timedelta(days=400)  # long after the lock
+
+    result = worker.batch(
+        worker.feed(
+            make_report(A, submitted_at=SUBMITTED),
+            at=loaded_today,
+            topic=TOPICS.historic_reports,
+        )
+    )
+
+    [record] = accepted(result)
+    assert (record["first_submitted_at"], record["on_time"]) == (SUBMITTED, True)
+    assert record["accepted_at"] == SUBMITTED
+    assert warnings(result) == []
+    # the same report received live today is past the lock
+    [letter] = dead_letters(
+        Worker().batch(Worker().feed(make_report(A, submitted_at=SUBMITTED), at=loaded_today))
+    )
+    assert reason_codes(letter) == ["period_locked"]
+
+
 # --- locks and approvals -----------------------------------------------------------------
 
 
@@ -675,7 +743,7 @@ def test_resolved_parts_exceeding_received_warn_but_count() -> None:
         "message_en": "Dossiers resolved on time and late (12) exceed the dossiers received (10)",
         "message_vi": "Số hồ sơ giải quyết đúng hạn và quá hạn (12) lớn hơn số hồ sơ tiếp nhận "
         "(10)",
-        "raised_at": NOW,
+        "raised_at": SUBMITTED,
     }
     got = figures(result)
     assert got["tthc_received"]["value"] == 15.0  # the warned report counts

@@ -6,8 +6,9 @@ periods of two report types (``2025-07`` and ``2025-08`` monthly, the first bein
 second's previous period, and ``2025-W33`` weekly): random revisions, exact resends,
 out-of-order revisions, conflicting reports under one revision, invalid events (unknown
 commune, commune of another province, negative value, indicator outside the report type,
-wrong Kafka key, undecodable bytes), Kafka timestamps and submission times right around
-deadlines and locks, and approvals. The stream goes through :class:`RollupStep` in random
+wrong Kafka key, undecodable bytes), Kafka timestamps (the broker's receive time) and
+submission times right around deadlines and locks, reports of the historic loader (judged on
+their own submission time), and approvals. The stream goes through :class:`RollupStep` in random
 consecutive batches, some of them "crashing" after their outputs (run, thrown away, run
 again: the replay must emit the very same records).
 
@@ -106,6 +107,8 @@ INSTANTS = sorted(
     }
 )
 REPORTS = codec_for("commune_report.v1")
+#: How far a claimed ``submitted_at`` may be from the receive time without a warning.
+TOLERANCE = timedelta(minutes=10)
 APPROVALS = codec_for("approval.v1")
 
 
@@ -119,6 +122,7 @@ class Event:
     topic: str
     key: bytes
     value: bytes
+    #: The record's timestamp: the broker's append time, when the broker received it.
     timestamp: datetime
     report: CommuneReport | None = None
     #: For an invalid event: the one reason code it must be refused with.
@@ -151,9 +155,11 @@ def reports(draw: st.DrawFn) -> CommuneReport:
     )
 
 
-def _report_event(report: CommuneReport, at: datetime, **extra: Any) -> Event:
+def _report_event(
+    report: CommuneReport, at: datetime, *, topic: str = TOPICS.commune_reports, **extra: Any
+) -> Event:
     return Event(
-        TOPICS.commune_reports,
+        topic,
         report.province_code.encode(),
         REPORTS.encode(report.to_avro()),
         at,
@@ -219,7 +225,16 @@ def streams(draw: st.DrawFn) -> list[Event]:
         earlier = [e for e in events if e.report is not None and e.invalid is None]
         move = draw(
             st.sampled_from(
-                ["report", "report", "report", "resend", "conflict", "invalid", "approval"]
+                [
+                    "report",
+                    "report",
+                    "report",
+                    "historic",
+                    "resend",
+                    "conflict",
+                    "invalid",
+                    "approval",
+                ]
             )
         )
         if move == "resend" and earlier:
@@ -234,6 +249,8 @@ def streams(draw: st.DrawFn) -> list[Event]:
             events.append(_report_event(_replace(original.report, new_id, indicators=changed), at))
         elif move == "invalid":
             events.append(_invalid(draw, draw(reports()), at))
+        elif move == "historic":  # loaded later, by the historic loader
+            events.append(_report_event(draw(reports()), at, topic=TOPICS.historic_reports))
         elif move == "approval":
             province = draw(st.sampled_from(PROVINCES))
             period = draw(st.sampled_from(sorted(PERIODS)))
@@ -260,6 +277,14 @@ def streams(draw: st.DrawFn) -> list[Event]:
     return _approvals_before_later_reports(events)
 
 
+def decided_at(event: Event) -> datetime:
+    """The time a report is judged on: when the broker received it, or for a historic load
+    the ``submitted_at`` it carries."""
+    if event.topic == TOPICS.historic_reports and event.report is not None:
+        return event.report.submitted_at
+    return event.timestamp
+
+
 def _approvals_before_later_reports(events: list[Event]) -> list[Event]:
     """An approval goes before every report whose Kafka timestamp is at or after it.
 
@@ -272,7 +297,7 @@ def _approvals_before_later_reports(events: list[Event]) -> list[Event]:
             (
                 i
                 for i, e in enumerate(ordered)
-                if e.approval is None and e.timestamp >= approval.timestamp
+                if e.approval is None and decided_at(e) >= approval.timestamp
             ),
             len(ordered),
         )
@@ -340,9 +365,8 @@ def recompute(events: list[Event]) -> Expected:
         key = (report.commune_code, report.period)
         held = expected.latest.get(key)
         approval = approved.get((report.province_code, report.period))
-        locked = event.timestamp > facts.locks_at or (
-            approval is not None and approval <= event.timestamp
-        )
+        at = decided_at(event)
+        locked = at > facts.locks_at or (approval is not None and approval <= at)
         if held is None or report.revision > held.report.revision:
             if locked:
                 expected.rejected.add((offset, "period_locked"))
@@ -350,9 +374,13 @@ def recompute(events: list[Event]) -> Expected:
             before = expected.latest.get((report.commune_code, facts.previous or ""))
             raised = _warnings(report, before.report if before else None)
             expected.warnings |= set(raised)
+            # The claimed submission time is kept, flagged when far from the receive time
+            # (the record's timestamp, the broker's append time), and never decides.
+            if abs(report.submitted_at - at) > TOLERANCE:
+                expected.warnings.add(f"{report.report_id}:submitted_at_far_from_receipt:")
             expected.latest[key] = Held(
                 report,
-                held.first_submitted_at if held else report.submitted_at,
+                held.first_submitted_at if held else at,
                 False,
                 frozenset().union(*raised.values()),
             )

@@ -48,15 +48,19 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
             controller_port=31093,
             data_dir=server.data_dir,
             partitions=4,
-            **server._sasl_template_values(),  # the optional SASL listener, off
+            broker_password="b",
+            controller_password="c",
+            plain_mechanism="",
+            inter_broker_mechanism="SCRAM-SHA-256",
+            plain_admin="",
         )
     )
     props = _properties(server.properties_file)
 
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:31093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:31092,CONTROLLER://127.0.0.1:31093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:31092"
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:31092,CONTROLLER://127.0.0.1:31093"
+    assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:31092"
     assert props["log.dirs"] == str(tmp_path / "kafka" / "data")
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.min.isr"] == "1"

@@ -1,7 +1,10 @@
-"""The submission log: one claim per report id, answers kept for replays, stale claims."""
+"""The submission log: one claim per commune and report id, answers kept for replays, stale
+claims, private files."""
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,25 +75,26 @@ def test_a_published_row_keeps_its_answer(log: SubmissionLog) -> None:
     log.claim(submission(report()))
     answer = {"report_id": "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a", "status": "published"}
     log.mark_published(
+        "00070",
         "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a",
         partition=2,
         offset=41,
         published_at=datetime(2025, 9, 2, 3, 0, 1, tzinfo=UTC),
         response=answer,
     )
-    held = log.get("6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a")
+    held = log.get("00070", "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a")
     assert held is not None
     assert held.state is SubmissionState.PUBLISHED
     assert (held.kafka_partition, held.kafka_offset, held.response) == (2, 41, answer)
     # A published row is never released.
-    log.release(held.report_id)
-    assert log.get(held.report_id) is not None
+    log.release("00070", held.report_id)
+    assert log.get("00070", held.report_id) is not None
 
 
 def test_a_released_claim_can_be_claimed_again(log: SubmissionLog) -> None:
     log.claim(submission(report()))
-    log.release("6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a")
-    assert log.get("6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a") is None
+    log.release("00070", "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a")
+    assert log.get("00070", "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a") is None
     assert log.claim(submission(report())).fresh
 
 
@@ -121,3 +125,51 @@ def test_a_communes_submissions_newest_first(log: SubmissionLog) -> None:
     assert [s.report_id for s in log.for_commune("00070")] == ids[::-1]
     assert [s.report_id for s in log.for_commune("00070", limit=1)] == [ids[2]]
     assert log.for_commune("00070", period="2025-09") == []
+
+
+def test_report_ids_are_each_commune_s_own(log: SubmissionLog) -> None:
+    squatter = log.claim(submission(report(commune_code="00073", received=1.0), token="b"))
+    assert squatter.fresh
+    mine = log.claim(submission(report()))
+    assert mine.fresh  # not a conflict with the other commune's use of the id
+    held = log.get("00070", "6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a")
+    assert held is not None and held.token_id == "tok"
+    found = log.find("6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a", communes=["00070"])
+    assert found is not None and found.commune_code == "00070"
+    assert log.find("6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a", communes=[]) is None
+
+
+def test_the_database_is_the_user_s_alone(tmp_path: Path) -> None:
+    path = tmp_path / "gateway" / "gateway.db"
+    store = GatewayStore(path).open()
+    store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_version_1_database_is_rekeyed_by_commune_and_report_id(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE tokens (token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+        " scope TEXT NOT NULL, code TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',"
+        " created_at TEXT NOT NULL, revoked_at TEXT);"
+        "CREATE TABLE submissions (report_id TEXT PRIMARY KEY, body_digest TEXT NOT NULL,"
+        " content_digest TEXT NOT NULL, commune_code TEXT NOT NULL, province_code TEXT NOT NULL,"
+        " period TEXT NOT NULL, revision INTEGER NOT NULL, token_id TEXT NOT NULL,"
+        " state TEXT NOT NULL, received_at TEXT NOT NULL, claimed_at REAL NOT NULL,"
+        " published_at TEXT, kafka_partition INTEGER, kafka_offset INTEGER, response TEXT);"
+        "CREATE INDEX submissions_by_commune ON submissions (commune_code, received_at);"
+        "INSERT INTO submissions VALUES ('r1', 'b', 'c', '00070', '01', '2025-08', 1, 't',"
+        " 'published', '2025-09-02T03:00:00+00:00', 1.0, NULL, 2, 41, NULL);"
+        "PRAGMA user_version = 1;"
+    )
+    old.close()
+    store = GatewayStore(path).open()
+    try:
+        log = SubmissionLog(store)
+        held = log.get("00070", "r1")
+        assert held is not None and held.kafka_offset == 41
+        assert log.claim(submission(report(report_id="r1", commune_code="00073"))).fresh
+    finally:
+        store.close()
