@@ -6,7 +6,8 @@
 #   make stack-up    start Kafka and ClickHouse (make stack-down stops them, and the demo's
 #                    worker and sink)
 #   make bench       benchmarks of the hot paths (make bench-pipeline: end to end on the stack;
-#                    make bench-gateway: HTTP submissions; make bench-freshness: p50/p99;
+#                    make bench-gateway: HTTP submissions; make bench-publish: baocao publish
+#                    against a bare producer; make bench-freshness: p50/p99;
 #                    make bench-schedule: the schedule's tick time and RSS by lock window;
 #                    make bench-sink: the sink on a preloaded backlog)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
@@ -34,7 +35,7 @@ CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
 CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-freshness bench-schedule bench-sink clean distclean system-deps setup \
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink clean distclean system-deps setup \
 	check-current-clickhouse
 
 help:
@@ -96,7 +97,10 @@ bench-freshness: stack-up
 	$(BIN)/python -m bench.freshness
 
 bench-gateway: stack-up
-	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.gateway --workers 2
+
+bench-publish: stack-up
+	$(BIN)/python -m bench.publish
 
 bench-schedule: setup
 	$(BIN)/python -m bench.schedule

@@ -13,7 +13,14 @@ in the same run on the same machine:
 - ``GET /healthz`` (answered from its cache) at the same concurrency: the HTTP floor of this
   client and server, so the ratio says what the submission path adds to a bare round trip.
 
-Usage: ``python -m bench.gateway [--requests 3000] [--concurrency 32] [--json out.json]``
+Each path also gets the CPU it used (the gateway's processes from ``/proc``, workers included;
+the direct publisher's own process): milliseconds of CPU per report and reports per
+CPU-second. On a shared machine the reports/s of one run move by a factor of two or three with
+the neighbours' load; the CPU a report costs hardly moves, and says what the processes could
+sustain on cores of their own (the gateway's workers scale to the cores it is given).
+
+Usage: ``python -m bench.gateway [--requests 3000] [--concurrency 32] [--workers N]
+[--json out.json]``
 (needs ``baocao stack up``; loopback only, bounded in count).
 """
 
@@ -30,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -55,12 +63,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_gateway(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_gateway(settings: Settings, log: Path, *, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings.as_environment(), "BAOCAO_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "baocao", "gateway"]
+    if workers > 1:  # the option alone, so this harness also runs an older gateway
+        command += ["--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "baocao", "gateway"], env=env, stdout=out, stderr=out
-        )
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
     url = f"http://{settings.gateway.host}:{settings.gateway.port}/openapi.json"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -138,30 +147,64 @@ async def timed_requests(
     return seconds, statuses
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One timed phase: wall seconds, and CPU seconds the gateway's processes used in it."""
+
+    seconds: float
+    cpu_seconds: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants (the workers), from /proc:
+    unlike reports/s, the CPU a report costs hardly moves when neighbours load the machine."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - family
+        family |= frontier
+    return sum(times.get(member, 0.0) for member in family)
+
+
 async def measure_http(
-    port: int, bodies: list[bytes], tokens: list[str], concurrency: int
-) -> tuple[float, float]:
-    """(seconds for the submissions, seconds for as many /healthz requests)."""
+    pid: int, port: int, bodies: list[bytes], tokens: list[str], concurrency: int
+) -> tuple[Phase, Phase]:
+    """(the submissions, as many /healthz requests)."""
     host = "127.0.0.1"
     health = [(HEALTH_HEAD, b"")] * len(bodies)
     await timed_requests(host, port, concurrency, health[:WARMUP])
+    cpu = cpu_seconds(pid)
     health_seconds, health_statuses = await timed_requests(host, port, concurrency, health)
+    cpu, health_cpu = cpu_seconds(pid), cpu_seconds(pid) - cpu
     if set(health_statuses) != {200}:
         raise SystemExit(f"/healthz answered {health_statuses}: is the stack up?")
     posts = [(post_head(t, len(b)), b) for t, b in zip(tokens, bodies, strict=True)]
     submit_seconds, statuses = await timed_requests(host, port, concurrency, posts)
+    submit_cpu = cpu_seconds(pid) - cpu
     if set(statuses) != {202}:
         raise SystemExit(f"the submissions were answered {statuses}, not all 202")
-    return submit_seconds, health_seconds
+    return Phase(submit_seconds, submit_cpu), Phase(health_seconds, health_cpu)
 
 
-def measure_direct(settings: Settings, reports: list[CommuneReport]) -> float:
+def measure_direct(settings: Settings, reports: list[CommuneReport]) -> Phase:
+    """The same reports through ReportPublisher in this process (its CPU: this process's)."""
     with ReportPublisher(settings.kafka) as publisher:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for report in reports:
             publisher.send(report)
         publisher.flush()
-        return time.perf_counter() - started
+        return Phase(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def with_new_ids(reports: list[CommuneReport]) -> list[CommuneReport]:
@@ -195,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Gateway worker processes (baocao gateway --workers).",
+    )
     parser.add_argument("--json", dest="json_path", help="Also write the results to this file.")
     args = parser.parse_args(argv)
     reference = load_reference()
@@ -228,42 +277,51 @@ def main(argv: list[str] | None = None) -> int:
         bodies = [report_line(r).encode() for r in reports]
         tokens = [tokens_by_commune[r.commune_code] for r in reports]
         try:
-            process = start_gateway(settings, Path(folder) / "gateway.log")
+            process = start_gateway(settings, Path(folder) / "gateway.log", workers=args.workers)
             try:
-                submit_seconds, health_seconds = asyncio.run(
-                    measure_http(settings.gateway.port, bodies, tokens, args.concurrency)
+                submit, health = asyncio.run(
+                    measure_http(
+                        process.pid, settings.gateway.port, bodies, tokens, args.concurrency
+                    )
                 )
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-            direct_seconds = measure_direct(settings, with_new_ids(reports))
+            direct = measure_direct(settings, with_new_ids(reports))
         finally:
             delete_topics(settings)
 
-    gateway_rate = count / submit_seconds
-    direct_rate = count / direct_seconds
-    health_rate = count / health_seconds
-    print(
-        f"{count:,} reports, {args.concurrency} in flight, loopback, gateway and client on one "
-        "machine"
+    rows = (
+        ("POST /v1/reports (202 = acked by Kafka)", submit),
+        ("ReportPublisher straight to Kafka", direct),
+        ("GET /healthz (cached): HTTP floor", health),
     )
-    print(f"{'path':44} {'reports/s':>10} {'gateway / this':>15}")
-    print(f"{'POST /v1/reports (202 = acked by Kafka)':44} {gateway_rate:10,.0f} {1.0:15.2f}")
-    print(f"{'ReportPublisher straight to Kafka':44} {direct_rate:10,.0f} "
-          f"{gateway_rate / direct_rate:15.3f}")  # fmt: skip
-    print(f"{'GET /healthz (cached): HTTP floor':44} {health_rate:10,.0f} "
-          f"{gateway_rate / health_rate:15.3f}")  # fmt: skip
+    print(
+        f"{count:,} reports, {args.concurrency} in flight, {args.workers} gateway process(es), "
+        f"loopback, gateway and client on one {os.cpu_count()}-core machine"
+    )
+    print(f"{'path':42} {'reports/s':>9} {'gateway/this':>12} {'CPU ms each':>11} {'per CPU-s':>9}")
+    for name, phase in rows:
+        ratio = submit.seconds and phase.seconds / submit.seconds  # gateway's rate / this one
+        cpu_ms, per_cpu_second = 1000 * phase.cpu_seconds / count, count / phase.cpu_seconds
+        print(
+            f"{name:42} {count / phase.seconds:9,.0f} {ratio:12.3f} {cpu_ms:11.3f} "
+            f"{per_cpu_second:9,.0f}"
+        )
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as out:
             json.dump(
                 {
                     "reports": count,
                     "concurrency": args.concurrency,
-                    "gateway_reports_per_second": gateway_rate,
-                    "direct_reports_per_second": direct_rate,
-                    "healthz_requests_per_second": health_rate,
-                    "ratio_to_direct": gateway_rate / direct_rate,
-                    "ratio_to_healthz": gateway_rate / health_rate,
+                    "workers": args.workers,
+                    "phases": {
+                        name: {
+                            "reports_per_second": count / phase.seconds,
+                            "cpu_seconds": phase.cpu_seconds,
+                        }
+                        for name, phase in rows
+                    },
                 },
                 out,
                 indent=2,

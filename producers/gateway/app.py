@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,6 +27,7 @@ from baocao.producers.gateway.exceptions import GatewayError
 from baocao.producers.gateway.health import HealthChecker
 from baocao.producers.gateway.lookup import StatusService
 from baocao.producers.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from baocao.producers.gateway.publisher import AsyncReportPublisher
 from baocao.producers.gateway.ratelimit import TokenBucketLimiter
 from baocao.producers.gateway.routes import router
 from baocao.producers.gateway.services import Gateway
@@ -36,7 +36,6 @@ from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.gateway.submissions import SubmissionLog
 from baocao.producers.gateway.submit import SubmissionService
 from baocao.producers.gateway.tokens import TokenStore
-from baocao.producers.publisher import ReportPublisher
 
 __all__ = ["create_app"]
 
@@ -54,14 +53,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         options = settings.gateway
         store = GatewayStore(options.db_path).open()
-        publisher = ReportPublisher(
+        publisher = AsyncReportPublisher(
             settings.kafka,
-            fail_fast=False,
             linger_ms=options.kafka_linger_ms,
             registry=registry_client(settings.schema_registry),
         )
         try:
-            await anyio.to_thread.run_sync(publisher.open)
+            await publisher.open()
             reference, catalogue = load_reference(), load_catalogue()
             log = SubmissionLog(store)
             submissions = SubmissionService(
@@ -89,7 +87,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             yield
             await submissions.drain(timeout=_SHUTDOWN_FLUSH_SECONDS)
         finally:
-            await anyio.to_thread.run_sync(lambda: publisher.close(timeout=_SHUTDOWN_FLUSH_SECONDS))
+            await publisher.close(timeout=_SHUTDOWN_FLUSH_SECONDS)
             store.close()
 
     app = FastAPI(

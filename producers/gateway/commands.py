@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
 from baocao.core.settings import Settings
 from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
@@ -40,21 +39,30 @@ def gateway(
         None, "--port", min=0, max=65535, help="Port (default BAOCAO_GATEWAY_PORT, 18088)."
     ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes on one socket (each with its own Kafka producer, all sharing "
+        "the SQLite token and submission database); the rate limit counts per process.",
+    ),
 ) -> None:
     """Serve the HTTP ingestion gateway: POST /v1/reports, report status, /healthz, /metrics.
 
     Communes submit with their own API token (`baocao tokens issue`). OpenAPI at
     /openapi.json, interactive docs at /docs. Exit code 2 when it cannot start.
     """
-    from baocao.producers.gateway.server import serve
+    from baocao.producers.gateway.server import gateway_settings, serve
 
-    settings = with_principal(Settings().with_clickhouse_login("reader"), Principal.GATEWAY)
+    settings = gateway_settings()
     options = settings.gateway
     if not serve(
         settings,
         host=host or options.host,
         port=options.port if port is None else port,
         access_log=access_log,
+        workers=workers,
     ):
         raise typer.Exit(EXIT_UNAVAILABLE)
 

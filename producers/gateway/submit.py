@@ -4,15 +4,16 @@ The steps, each answered by its own status: the body must be a report of the cal
 commune (403 otherwise; nothing is published), meet the stream's rules (422 with every
 reason), and not reuse a report id for other content (409). A valid report is published as
 the same Avro event ``baocao publish`` writes, through the process's one shared
-:class:`~baocao.producers.publisher.ReportPublisher` (idempotent producer, ``acks=all``), and the
-answer (202) waits for Kafka's acknowledgement: a 202 means the report is durably in the
-pipeline. The same report id sent again gets the same answer and publishes nothing.
+:class:`~baocao.producers.gateway.publisher.AsyncReportPublisher` (aiokafka on the event loop,
+idempotent producer, ``acks=all``), and the answer (202) waits for Kafka's acknowledgement: a
+202 means the report is durably in the pipeline. The same report id sent again gets the same
+answer and publishes nothing.
 
 The SQLite calls (claim, record) run on the event loop itself: each is a short local
 transaction (WAL, no sync per commit), cheaper than handing it to a worker thread and back,
-which on a busy two-core machine cost a quarter of the throughput. The Kafka send goes to a
-worker thread, because kafka-python blocks in ``send`` while it has no metadata or no buffer
-space (a Kafka outage), and the loop must keep answering then.
+which on a busy two-core machine cost a quarter of the throughput. The Kafka client runs on
+the loop too: a send only appends to a batch (it awaits, without blocking the loop, while
+the client has no metadata for the topic).
 
 Publishing runs in a task of its own, so a commune whose connection drops, or a request that
 stops waiting after ``publish_timeout`` (503), does not abandon a report Kafka may still
@@ -30,9 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata, RecordMetadata
+from aiokafka.errors import KafkaError
 
 from baocao.core.catalogue import Catalogue
 from baocao.core.models import CommuneReport
@@ -46,9 +45,9 @@ from baocao.producers.gateway.exceptions import (
     ServiceUnavailableError,
 )
 from baocao.producers.gateway.metrics import GatewayMetrics, ReportOutcome
+from baocao.producers.gateway.publisher import AsyncReportPublisher
 from baocao.producers.gateway.submissions import Submission, SubmissionLog, SubmissionState
 from baocao.producers.gateway.tokens import Principal, Scope
-from baocao.producers.publisher import ReportPublisher
 from baocao.producers.verdicts import decode_text, judge_document, parse_json
 
 __all__ = ["Accepted", "SubmissionService", "accepted_body"]
@@ -88,7 +87,7 @@ class SubmissionService:
     def __init__(
         self,
         *,
-        publisher: ReportPublisher,
+        publisher: AsyncReportPublisher,
         log: SubmissionLog,
         reference: ReferenceData,
         catalogue: Catalogue,
@@ -212,14 +211,14 @@ class SubmissionService:
     async def _publish(self, report: CommuneReport, submission: Submission) -> Accepted:
         started = time.perf_counter()
         try:
-            future = await anyio.to_thread.run_sync(self._publisher.send, report)
-            metadata = await _delivered(future)
+            future = await self._publisher.send(report)
+            metadata = await future
         except ReportEncodeError as exc:
             self._log.release(report.commune_code, report.report_id)
             raise ReportRejectedError(
                 (reason(ReasonCode.SCHEMA_ERROR, str(exc)),), report_id=report.report_id
             ) from exc
-        except (KafkaError, PublishError) as exc:
+        except (KafkaError, PublishError) as exc:  # aiokafka's errors, or the publisher's
             self._log.release(report.commune_code, report.report_id)
             logger.error("Kafka did not take report %s: %r", report.report_id, exc)
             raise ServiceUnavailableError(f"Kafka did not take the report ({exc!r})") from exc
@@ -242,22 +241,3 @@ class SubmissionService:
         self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here: a request that stopped waiting may never ask
-
-
-def _delivered(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
-    """An asyncio future of a kafka-python delivery, resolved on the event loop (kafka-python
-    calls back on its sender thread)."""
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[RecordMetadata] = loop.create_future()
-
-    def settle(metadata: RecordMetadata | None, error: BaseException | None) -> None:
-        if waiter.done():
-            return
-        if error is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(metadata)
-
-    future.add_callback(lambda metadata: loop.call_soon_threadsafe(settle, metadata, None))
-    future.add_errback(lambda error: loop.call_soon_threadsafe(settle, None, error))
-    return waiter

@@ -59,9 +59,11 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Iterator[RunningGateway]:
-    """``baocao gateway`` with ``settings`` (and gateway ``options``), ready when it yields;
-    stopped with SIGTERM afterwards. Its log is printed when the test fails."""
+def running_gateway(
+    settings: Settings, tmp_path: Path, *, workers: int = 1, **options: Any
+) -> Iterator[RunningGateway]:
+    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), ready
+    when it yields; stopped with SIGTERM afterwards. Its log is printed when the test fails."""
     port = free_port()
     gateway = GatewaySettings(
         **{
@@ -75,7 +77,8 @@ def running_gateway(settings: Settings, tmp_path: Path, **options: Any) -> Itera
     settings = settings.model_copy(update={"gateway": gateway})
     log_path = tmp_path / f"gateway-{port}.log"
     env = environment(settings, BAOCAO_LOG_LEVEL="INFO")
-    with cli.running("gateway", env=env, log_path=log_path) as background:
+    args = ("gateway", "--workers", str(workers))
+    with cli.running(*args, env=env, log_path=log_path) as background:
         running = RunningGateway(
             url=f"http://127.0.0.1:{port}",
             settings=settings,
