@@ -19,6 +19,7 @@ from support.dashboard import (
     PERIOD,
     Seeded,
     announce_upcoming,
+    migrated,
     missing_commune_reports,
     seed,
 )
@@ -27,10 +28,8 @@ from support.settings import environment
 from support.wait import eventually
 
 from baocao.app.dashboard.links import dashboard_link
-from baocao.core.clickhouse import connect
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.e2e
 
@@ -50,10 +49,8 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture
 def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    yield client
-    client.disconnect()
+    with migrated(test_settings) as client:
+        yield client
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from support.dashboard import (
     PREVIOUS,
     Seeded,
     announce_upcoming,
+    migrated,
     missing_commune_reports,
     seed,
 )
@@ -27,11 +28,9 @@ from baocao.app.dashboard.app import create_app
 from baocao.app.dashboard.queries import DashboardQueries, tile_positions
 from baocao.app.demo import dashboard_process
 from baocao.app.stack.lifecycle import stack_down
-from baocao.core.clickhouse import connect
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
-from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +39,8 @@ QUERY = {"report_type": "monthly", "period": PERIOD}
 
 @pytest.fixture
 def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    yield client
-    client.disconnect()
+    with migrated(test_settings) as client:
+        yield client
 
 
 @pytest.fixture

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
-from support.dashboard import HANOI, PERIOD, seed
+from support.dashboard import HANOI, PERIOD, migrated, seed
 
 from baocao.app.demo import _provincial_table, _wait_for_figures
-from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def settings(test_settings: Settings, clickhouse_db: str) -> Settings:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    try:
+    with migrated(test_settings) as client:
         seed(client)
-    finally:
-        client.disconnect()
     return test_settings
 
 

@@ -18,18 +18,17 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support import records
 from support.cli import invoke
-from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
+from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, migrated, seed
 from support.export import facts, table
 
 from baocao.app.dashboard.app import create_app
 from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
-from baocao.core.clickhouse import connect, select_rows
+from baocao.core.clickhouse import select_rows
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.migrate import migrate
 from baocao.sinks.clickhouse.rows import (
     APPROVALS,
     COMMUNE_REPORTS,
@@ -58,10 +57,8 @@ APPROVED_AT = (NOW - timedelta(days=3)).replace(microsecond=0)
 
 @pytest.fixture
 def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    yield client
-    client.disconnect()
+    with migrated(test_settings) as client:
+        yield client
 
 
 @pytest.fixture
