@@ -12,6 +12,7 @@ import typer
 from baocao.app.bi.commands import bi_app
 from baocao.app.commands import demo, indicators
 from baocao.app.dashboard.commands import dashboard
+from baocao.app.export.commands import export
 from baocao.app.stack.commands import kafka_access, stack_app
 from baocao.core.logs import configure_logging
 from baocao.producers.approve import approve
@@ -60,3 +61,4 @@ app.command()(template)
 app.command()(indicators)
 app.command()(demo)
 app.command()(dashboard)
+app.command()(export)

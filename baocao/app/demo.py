@@ -24,13 +24,15 @@ from rich.table import Table
 
 from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import credentials_path, ensure_credentials
+from baocao.app.dashboard.links import dashboard_link
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.kafka_access import PipelineNames
 from baocao.app.stack.lifecycle import stack_up
 from baocao.app.stack.process import ManagedProcess
 from baocao.core.catalogue import load_catalogue
-from baocao.core.clickhouse import connect
+from baocao.core.clickhouse import connect, select_rows
 from baocao.core.models import CommuneReport
+from baocao.core.periods import parse_period
 from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
@@ -39,7 +41,7 @@ from baocao.producers.publisher import ReportPublisher
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 
-__all__ = ["DemoError", "DemoResult", "dashboard_process", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "dashboard_process", "published_link", "run_demo"]
 
 #: The indicator whose provincial totals the demo waits for: every report carries it.
 CHECK_INDICATOR = "tthc_received"
@@ -71,7 +73,7 @@ class DemoResult:
     #: From the first report sent to the last provincial figure visible in ClickHouse.
     end_to_end_seconds: float
     provinces: int
-    #: Where the dashboard started by the demo answers (None: not asked for).
+    #: The dashboard's link to the published period (None: no dashboard asked for).
     dashboard_url: str | None = None
 
     @property
@@ -107,6 +109,14 @@ def dashboard_process(settings: Settings, *, port: int) -> ManagedProcess:
         [*_baocao_command(), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
         home=settings.stack.home,
         env=settings.as_environment(),
+    )
+
+
+def published_link(port: int, period: str) -> str:
+    """The dashboard's link to the period the demo published: it opens on that month,
+    whatever else the views hold (announced daily periods, older months)."""
+    return dashboard_link(
+        f"http://127.0.0.1:{port}", report_type=str(parse_period(period).report_type), period=period
     )
 
 
@@ -204,7 +214,7 @@ def run_demo(
     if dashboard_port is not None:
         dashboard = dashboard_process(settings, port=dashboard_port)
         status = dashboard.start()
-        dashboard_url = f"http://127.0.0.1:{dashboard_port}/"
+        dashboard_url = published_link(dashboard_port, period)
         console.print(f"dashboard: pid {status.pid}, log {status.log_file}")
     return DemoResult(
         period=period,
@@ -244,12 +254,15 @@ def _wait_for_figures(
         with _progress(console) as progress:
             task = progress.add_task("provinces up to date", total=len(expected))
             while True:
-                rows = client.execute(
+                rows = select_rows(
+                    client,
                     "SELECT province_code, value, communes_reported FROM province_indicators"
                     " WHERE period = %(period)s AND indicator_code = %(code)s",
                     {"period": period, "code": CHECK_INDICATOR},
                 )
-                actual = {province: (value, count) for province, value, count in rows}
+                actual = {
+                    row["province_code"]: (row["value"], row["communes_reported"]) for row in rows
+                }
                 done = sum(
                     1
                     for province, (value, count) in expected.items()
@@ -279,9 +292,11 @@ def _wait_for_figures(
 def _provincial_table(settings: Settings, period: str) -> list[dict[str, Any]]:
     client = connect(settings.clickhouse)
     try:
-        rows = client.execute(
-            "SELECT province_code, any(province_name), any(communes_expected),"
-            " max(communes_reported), groupArray(indicator_code), groupArray(value)"
+        rows = select_rows(
+            client,
+            "SELECT province_code, any(province_name) AS name,"
+            " any(communes_expected) AS expected, max(communes_reported) AS reported,"
+            " groupArray(indicator_code) AS codes, groupArray(value) AS figures"
             " FROM province_indicators WHERE period = %(period)s"
             " GROUP BY province_code ORDER BY province_code",
             {"period": period},
@@ -290,13 +305,13 @@ def _provincial_table(settings: Settings, period: str) -> list[dict[str, Any]]:
         client.disconnect()
     return [
         {
-            "code": code,
-            "name": name,
-            "expected": expected,
-            "reported": reported,
-            "values": dict(zip(codes, values, strict=True)),
+            "code": row["province_code"],
+            "name": row["name"],
+            "expected": row["expected"],
+            "reported": row["reported"],
+            "values": dict(zip(row["codes"], row["figures"], strict=True)),
         }
-        for code, name, expected, reported, codes, values in rows
+        for row in rows
     ]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from clickhouse_driver import Client
@@ -24,6 +26,8 @@ __all__ = [
     "connect",
     "describe_error",
     "quote_identifier",
+    "reading",
+    "select_rows",
     "wait_for_clickhouse",
 ]
 
@@ -64,6 +68,35 @@ def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overri
         options["database"] = settings.database
     options.update(overrides)
     return Client(**options)
+
+
+@contextmanager
+def reading(settings: ClickHouseSettings, *, error: type[Exception]) -> Iterator[Client]:
+    """A client for one reader's batch of queries, disconnected after it (a fresh one per
+    batch keeps readers thread-safe: clickhouse-driver clients are not). A server that does
+    not answer, or a missing view, becomes ``error`` (the reader's own family) with where it
+    looked and what to try."""
+    client = connect(settings)
+    try:
+        yield client
+    except TRANSIENT_ERRORS as exc:
+        raise error(
+            f"ClickHouse {settings.host}:{settings.port} database {settings.database}:"
+            f" {describe_error(exc)} (is it up, and migrated? `baocao migrate`)"
+        ) from exc
+    finally:
+        client.disconnect()
+
+
+def select_rows(
+    client: Client, query: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of ``query`` as dicts keyed by column name (``with_column_types``), so a
+    reader names what it uses and a column added to a view, or moved in it, breaks nothing.
+    Give every computed column an alias: its name is the expression's text otherwise."""
+    rows, columns = client.execute(query, params, with_column_types=True)
+    names = [name for name, _type in columns]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def describe_error(exc: BaseException) -> str:

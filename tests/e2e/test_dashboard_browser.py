@@ -11,17 +11,25 @@ from pathlib import Path
 import httpx
 import pytest
 from clickhouse_driver import Client
+from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 from support import cli
-from support.dashboard import HANOI, PERIOD, Seeded, missing_commune_reports, seed
+from support.dashboard import (
+    HANOI,
+    PERIOD,
+    Seeded,
+    announce_upcoming,
+    migrated,
+    missing_commune_reports,
+    seed,
+)
 from support.net import free_port
 from support.settings import environment
 from support.wait import eventually
 
-from baocao.core.clickhouse import connect
+from baocao.app.dashboard.links import dashboard_link
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +49,8 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture
 def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    yield client
-    client.disconnect()
+    with migrated(test_settings) as client:
+        yield client
 
 
 @pytest.fixture
@@ -84,6 +90,7 @@ def page() -> Iterator[Page]:
 def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: Client) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seeded: Seeded = seed(db)
+    announce_upcoming(db)  # the newest period the views know, empty: not where the page opens
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -96,7 +103,9 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
     page.goto(dashboard_url)
     expect(page.locator(".tile")).to_have_count(34)
     hanoi = page.locator(f'.tile[data-province="{HANOI}"]')
-    expect(page.locator("#period")).to_have_value(f"monthly|{PERIOD}")
+    expect(page.locator("#type")).to_have_value("monthly")
+    expect(page.locator("#period")).to_have_value(PERIOD)
+    expect(page).to_have_url(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))
     expect(page.locator("#national-reported b")).to_contain_text("2 /")
     expect(page.locator("#national-indicators")).to_contain_text("30")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-overview-vi.png"), full_page=True)
@@ -127,4 +136,56 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
     expect(page.locator("main")).to_contain_text("20")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-commune.png"), full_page=True)
 
+    assert problems == []
+
+
+def test_shared_links_open_their_period_and_survive_reload_and_back(
+    page: Page, dashboard_url: str, db: Client, tmp_path: Path
+) -> None:
+    """The demo prints a link to the month it published; a province link is shared, reloaded,
+    and the browser's back button returns to the overview."""
+    seed(db)
+    today = announce_upcoming(db)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    page.goto(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))
+    expect(page.locator("#type")).to_have_value("monthly")
+    expect(page.locator("#period")).to_have_value(PERIOD)
+    expect(page.locator("#national-reported b")).to_contain_text("2 /")
+    expect(page.locator("#national-indicators")).to_contain_text("30")
+
+    # The other report type with its own periods: the upcoming day, labelled as such.
+    page.locator("#type").select_option("daily")
+    expect(page).to_have_url(dashboard_link(dashboard_url, report_type="daily", period=today))
+    expect(page.locator("#period")).to_have_value(today)
+    expect(page.locator("#period option")).to_have_text([f"{today} (chưa đến hạn)"])
+    expect(page.locator("#national-reported b")).to_contain_text("0 /")
+    page.go_back()
+    expect(page.locator("#period")).to_have_value(PERIOD)
+    expect(page.locator("#national-reported b")).to_contain_text("2 /")
+
+    page.locator(f'.tile[data-province="{HANOI}"]').click()
+    province = dashboard_link(dashboard_url, report_type="monthly", period=PERIOD, province=HANOI)
+    expect(page).to_have_url(province)
+    expect(page.locator("#province-reported")).to_have_text(f"2 / {Seeded().expected}")
+    page.reload()
+    expect(page).to_have_url(province)
+    expect(page.locator("#type")).to_have_value("monthly")
+    expect(page.locator("#period")).to_have_value(PERIOD)
+    expect(page.locator("#province-reported")).to_have_text(f"2 / {Seeded().expected}")
+    expect(page.locator("main")).to_contain_text("Hà Nội")
+
+    # The report to hand upward: the province page's button downloads its workbook.
+    with page.expect_download() as download:
+        page.locator("#export-xlsx").click()
+    assert download.value.suggested_filename == f"baocao-{HANOI}-monthly-{PERIOD}.xlsx"
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    workbook = load_workbook(saved)
+    assert workbook.sheetnames == ["Tổng hợp", "Chỉ tiêu", "Xã"]
+
+    page.go_back()
+    expect(page).to_have_url(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))
+    expect(page.locator(".tile")).to_have_count(34)
     assert problems == []

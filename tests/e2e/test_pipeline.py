@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 import vietnam_provinces as vp
 from clickhouse_driver import Client
+from openpyxl import load_workbook
 from support.cli import run, start
+from support.export import facts, table
 from support.recompute import (
     expected_commune_rows,
     expected_latest,
@@ -214,3 +216,67 @@ def test_views_match_an_independent_recomputation(
         "stale_revision",
         "malformed_event",
     } <= reasons
+
+    # The report a province hands upward (``baocao export``) says what was published: its
+    # figures, which communes reported and with which revision, and the national totals.
+    check_exports(env, tmp_path, latest, expected)
+
+
+def check_exports(
+    env: dict[str, str],
+    tmp_path: Path,
+    latest: dict[tuple[str, str], dict[str, Any]],
+    expected: dict[tuple[str, str, str], tuple[float | None, int]],
+) -> None:
+    month = {commune: line for (commune, period), line in latest.items() if period == PERIOD}
+    province = min(line["province_code"] for line in month.values())
+    reported = {c: line for c, line in month.items() if line["province_code"] == province}
+    target = tmp_path / "province.xlsx"
+    options = ("--period", PERIOD, "--lang", "en", "-o", str(target))
+    run("export", "--province", province, *options, env=env, check=True)
+    book = load_workbook(target)
+    summary = facts(book["Summary"])
+    assert summary["Communes reported"] == len(reported)
+    assert summary["Communes reported"] + summary["Missing"] == summary["Communes expected"]
+    columns, rows = table(book["Indicators"])
+    figures = {row[columns["Indicator code"]]: row for row in rows}
+    wanted = {c: v for (p, per, c), v in expected.items() if p == province and per == PERIOD}
+    assert set(figures) == set(wanted)
+    for code, (value, communes) in wanted.items():
+        row = figures[code]
+        assert row[columns["Communes reported"]] == communes, code
+        if value is None:
+            assert row[columns["Value"]] is None, code
+        else:
+            assert row[columns["Value"]] == pytest.approx(value, rel=1e-12), code
+    columns, rows = table(book["Communes"])
+    *communes, _total = rows
+    assert len(communes) == summary["Communes expected"]
+    listed = {row[columns["Commune code"]]: row for row in communes}
+    assert {c for c, row in listed.items() if row[columns["Report status"]] != "Missing"} == set(
+        reported
+    )
+    # Each commune's status (commune_indicators) agrees with the worker's completeness counts.
+    statuses = Counter(row[columns["Report status"]] for row in communes)
+    assert statuses == {
+        key: summary[key] for key in ("On time", "Late", "Missing") if summary[key]
+    }, statuses
+    received = next(name for name in columns if name.startswith("Administrative dossiers"))
+    for commune, line in reported.items():
+        assert listed[commune][columns["Revision"]] == line["revision"]
+        assert listed[commune][columns[received]] == line["indicators"]["tthc_received"]
+
+    target = tmp_path / "national.xlsx"
+    options = ("--period", PERIOD, "--lang", "en", "-o", str(target))
+    run("export", "--national", *options, env=env, check=True)
+    book = load_workbook(target)
+    assert facts(book["Summary"])["Communes reported"] == len(month)
+    columns, rows = table(book["Provinces"])
+    *provinces, total = rows
+    assert len(provinces) == 34
+    assert sum(row[columns["Communes reported"]] for row in provinces) == len(month)
+    assert total[columns["Communes reported"]] == len(month)
+    received = next(name for name in columns if name.startswith("Administrative dossiers"))
+    assert total[columns[received]] == pytest.approx(
+        math.fsum(line["indicators"]["tthc_received"] for line in month.values()), rel=1e-12
+    )

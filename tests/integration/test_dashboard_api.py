@@ -4,13 +4,23 @@ known province month written into the tables the BI views read."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
-from support.dashboard import HANOI, PERIOD, PREVIOUS, Seeded, missing_commune_reports, seed
+from support.dashboard import (
+    HANOI,
+    PERIOD,
+    PREVIOUS,
+    Seeded,
+    announce_upcoming,
+    migrated,
+    missing_commune_reports,
+    seed,
+)
 from support.net import free_port
 from support.wait import eventually
 
@@ -18,10 +28,9 @@ from baocao.app.dashboard.app import create_app
 from baocao.app.dashboard.queries import DashboardQueries, tile_positions
 from baocao.app.demo import dashboard_process
 from baocao.app.stack.lifecycle import stack_down
-from baocao.core.clickhouse import connect
+from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
-from baocao.sinks.clickhouse.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +39,8 @@ QUERY = {"report_type": "monthly", "period": PERIOD}
 
 @pytest.fixture
 def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    migrate(test_settings.clickhouse)
-    client = connect(test_settings.clickhouse)
-    yield client
-    client.disconnect()
+    with migrated(test_settings) as client:
+        yield client
 
 
 @pytest.fixture
@@ -66,6 +73,36 @@ def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
     assert received["provinces_reported"] == 1
     assert received["status"] == "final"
     assert body["freshness_seconds"] is not None and body["freshness_seconds"] >= 0
+
+
+def test_the_page_opens_on_the_period_of_the_newest_reports(
+    api: TestClient, db: Client, seeded: Seeded
+) -> None:
+    """Issue 12: an announced, empty daily period is the newest the views know (its deadline
+    is the latest), but the page opens on the month whose figures changed last."""
+    today = announce_upcoming(db)
+    periods = api.get("/api/periods").json()
+    assert [(p["report_type"], p["period"]) for p in periods] == [
+        ("daily", today),
+        ("monthly", PERIOD),
+    ]
+    upcoming, month = periods
+    assert (upcoming["due"], upcoming["communes_reported"]) == (False, 0)
+    assert (month["due"], month["communes_reported"]) == (True, 2)
+    assert api.get("/api/periods/default").json() == {
+        "report_type": "monthly",
+        "period": PERIOD,
+        "reason": "latest_reports",
+    }
+
+
+def test_without_figures_the_page_opens_on_this_month(api: TestClient) -> None:
+    this_month = period_containing(ReportType.MONTHLY, datetime.now(UTC)).text
+    assert api.get("/api/periods/default").json() == {
+        "report_type": "monthly",
+        "period": this_month,
+        "reason": "current_month",
+    }
 
 
 def test_province_page(api: TestClient, seeded: Seeded) -> None:

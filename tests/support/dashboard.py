@@ -5,13 +5,18 @@ correction), one refused, one warned, and the month before for the trend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.core.clickhouse import connect
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
+from baocao.core.settings import Settings
+from baocao.sinks.clickhouse.migrate import migrate
 from baocao.sinks.clickhouse.rows import (
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
@@ -33,11 +38,14 @@ from support import records
 
 __all__ = [
     "HANOI",
+    "NOW",
     "PERIOD",
     "PREVIOUS",
     "Seeded",
     "add_report",
+    "announce_upcoming",
     "insert",
+    "migrated",
     "missing_commune_reports",
     "seed",
 ]
@@ -56,6 +64,18 @@ class Seeded:
         communes = list(REFERENCE.communes_by_province[HANOI])
         self.on_time, self.late, self.refused, self.missing = communes[:4]
         self.expected = REFERENCE.communes_expected(HANOI)
+
+
+@contextmanager
+def migrated(settings: Settings) -> Iterator[Client]:
+    """A client of ``settings``' database after ``baocao migrate`` (the views the dashboard and
+    the export read), disconnected at the end."""
+    migrate(settings.clickhouse)
+    client = connect(settings.clickhouse)
+    try:
+        yield client
+    finally:
+        client.disconnect()
 
 
 def insert(client: Client, table: Table, *rows: tuple[Any, ...]) -> None:
@@ -167,3 +187,11 @@ def missing_commune_reports(client: Client, seeded: Seeded) -> None:
             records.figure(HANOI, PERIOD, "tthc_received", 4, 33.0, communes_reported=3)
         ),
     )
+
+
+def announce_upcoming(client: Client) -> str:
+    """What the worker's clock announces before anyone reports: today's daily period, due
+    tomorrow, empty. The newest period the views know, and not where the news is."""
+    today = period_containing(ReportType.DAILY, NOW).text
+    insert(client, REPORTING_PERIODS, reporting_period_row(records.reporting_period(today, NOW)))
+    return today

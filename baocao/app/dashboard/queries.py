@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,7 +21,8 @@ from clickhouse_driver import Client
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
 from baocao.core.catalogue import Catalogue, load_catalogue
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.clickhouse import reading, select_rows
+from baocao.core.periods import ReportType, period_containing
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = ["KEY_INDICATORS", "DashboardQueries", "commune_status", "tile_positions"]
@@ -75,6 +75,21 @@ def _number(value: float | None) -> float | None:
     return float(value)
 
 
+def _counts(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of ``province_completeness`` or ``national_completeness`` as the page names it."""
+    return {
+        "expected": row["communes_expected"],
+        "reported": row["communes_reported"],
+        "on_time": row["communes_on_time"],
+        "late": row["communes_late"],
+        "missing": row["communes_missing"],
+        "completeness_pct": row["completeness_pct"],
+        "timeliness_pct": row["timeliness_pct"],
+        "deadline": _iso(row["deadline"]),
+        "status": row["status"],
+    }
+
+
 class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
@@ -82,19 +97,13 @@ class DashboardQueries:
         self._settings = settings
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
 
-    @contextmanager
-    def _client(self) -> Iterator[Client]:
-        client = connect(self._settings)
-        try:
-            yield client
-        except TRANSIENT_ERRORS as exc:
-            raise DashboardQueryError(
-                f"ClickHouse {self._settings.host}:{self._settings.port} database "
-                f"{self._settings.database}: {describe_error(exc)} (is it up, and migrated?"
-                " `baocao migrate`)"
-            ) from exc
-        finally:
-            client.disconnect()
+    @property
+    def settings(self) -> ClickHouseSettings:
+        """Where it reads (the download routes export from the same database)."""
+        return self._settings
+
+    def _client(self) -> AbstractContextManager[Client]:
+        return reading(self._settings, error=DashboardQueryError)
 
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
@@ -118,127 +127,134 @@ class DashboardQueries:
     # -- sections ------------------------------------------------------------------------
 
     def periods(self) -> list[dict[str, Any]]:
-        """Every known report type and period, newest first, with its national completeness."""
+        """Every known report type and period, newest first, with its national completeness;
+        ``due`` says whether its deadline has passed (an announced period nobody reported in
+        yet, not due, is what the page lists last)."""
         with self._client() as client:
-            rows = client.execute(
-                "SELECT report_type, period, deadline, completeness_pct, status"
-                " FROM national_completeness ORDER BY deadline DESC, report_type"
+            rows = select_rows(
+                client,
+                "SELECT report_type, period, deadline, completeness_pct, status,"
+                " communes_reported, toUInt8(now() >= deadline) AS due"
+                " FROM national_completeness ORDER BY deadline DESC, report_type",
             )
         return [
             {
-                "report_type": report_type,
-                "period": period,
-                "deadline": _iso(deadline),
-                "completeness_pct": pct,
-                "status": status,
+                "report_type": row["report_type"],
+                "period": row["period"],
+                "deadline": _iso(row["deadline"]),
+                "completeness_pct": row["completeness_pct"],
+                "status": row["status"],
+                "communes_reported": row["communes_reported"],
+                "due": bool(row["due"]),
             }
-            for report_type, period, deadline, pct, status in rows
+            for row in rows
         ]
+
+    def default_period(self, *, now: datetime | None = None) -> dict[str, str]:
+        """Where the page opens: the period whose figures changed last (the one with the most
+        recently accepted reports), else the monthly period of today."""
+        with self._client() as client:
+            rows = select_rows(
+                client,
+                "SELECT report_type, period, max(updated_at) AS newest FROM province_indicators"
+                " GROUP BY report_type, period ORDER BY newest DESC, period DESC LIMIT 1",
+            )
+        if rows:
+            return {
+                "report_type": rows[0]["report_type"],
+                "period": rows[0]["period"],
+                "reason": "latest_reports",
+            }
+        today = now if now is not None else datetime.now(UTC)
+        return {
+            "report_type": str(ReportType.MONTHLY),
+            "period": period_containing(ReportType.MONTHLY, today).text,
+            "reason": "current_month",
+        }
 
     def overview(self, *, report_type: str, period: str) -> dict[str, Any]:
         """The national page: tiles, national totals, missing and late counts, freshness."""
         params = {"t": report_type, "p": period}
         positions = tile_positions()
         with self._client() as client:
-            provinces = client.execute(
+            provinces = select_rows(
+                client,
                 "SELECT province_code, province_name, communes_expected, communes_reported,"
                 " communes_on_time, communes_late, communes_missing, completeness_pct,"
-                " timeliness_pct, status FROM province_completeness"
+                " timeliness_pct, deadline, status FROM province_completeness"
                 " WHERE report_type = %(t)s AND period = %(p)s ORDER BY province_code",
                 params,
             )
-            national = client.execute(
+            national = select_rows(
+                client,
                 "SELECT communes_expected, communes_reported, communes_on_time, communes_late,"
                 " communes_missing, completeness_pct, timeliness_pct, deadline,"
                 " provinces_complete, provinces_approved, status FROM national_completeness"
                 " WHERE report_type = %(t)s AND period = %(p)s",
                 params,
             )
-            figures = client.execute(
+            figures = select_rows(
+                client,
                 "SELECT indicator_code, value, provinces_reported, status"
                 " FROM national_indicators WHERE report_type = %(t)s AND period = %(p)s",
                 params,
             )
-            overdue = client.execute(
-                "SELECT countIf(overdue = 1), countIf(overdue = 0) FROM missing_reports"
-                " WHERE report_type = %(t)s AND period = %(p)s",
+            [overdue] = select_rows(
+                client,
+                "SELECT countIf(overdue = 1) AS overdue_count, countIf(overdue = 0) AS due_count"
+                " FROM missing_reports WHERE report_type = %(t)s AND period = %(p)s",
                 params,
             )
-            rejected = client.execute(
-                "SELECT uniqExact(rejection_id) FROM rejected_reports WHERE period = %(p)s",
+            [rejected] = select_rows(
+                client,
+                "SELECT uniqExact(rejection_id) AS rejections FROM rejected_reports"
+                " WHERE period = %(p)s",
                 params,
             )
-            fresh = client.execute(
-                "SELECT count(), max(updated_at), toInt64(now()) - toInt64(max(updated_at))"
-                " FROM province_indicators"
+            [fresh] = select_rows(
+                client,
+                "SELECT count() AS figures, max(updated_at) AS newest,"
+                " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicators",
             )
         tiles = [
             {
-                "code": code,
-                "name": name,
-                "row": positions.get(code, (0, 0))[0],
-                "col": positions.get(code, (0, 0))[1],
-                "expected": expected,
-                "reported": reported,
-                "on_time": on_time,
-                "late": late,
-                "missing": missing,
-                "completeness_pct": completeness,
-                "timeliness_pct": timeliness,
-                "status": status,
+                "code": row["province_code"],
+                "name": row["province_name"],
+                "row": positions.get(row["province_code"], (0, 0))[0],
+                "col": positions.get(row["province_code"], (0, 0))[1],
+                **_counts(row),
             }
-            for (
-                code,
-                name,
-                expected,
-                reported,
-                on_time,
-                late,
-                missing,
-                completeness,
-                timeliness,
-                status,
-            ) in provinces
+            for row in provinces
         ]
         totals = None
         if national:
-            keys = (
-                "expected",
-                "reported",
-                "on_time",
-                "late",
-                "missing",
-                "completeness_pct",
-                "timeliness_pct",
-                "deadline",
-                "provinces_complete",
-                "provinces_approved",
-                "status",
-            )
-            totals = dict(zip(keys, national[0], strict=True))
-            totals["deadline"] = _iso(totals["deadline"])
-        by_code = {code: (value, provinces, status) for code, value, provinces, status in figures}
+            row = national[0]
+            totals = {
+                **_counts(row),
+                "provinces_complete": row["provinces_complete"],
+                "provinces_approved": row["provinces_approved"],
+            }
+        by_code = {row["indicator_code"]: row for row in figures}
         indicators = [
             {
                 **self._labels(code),
-                "value": _number(by_code[code][0]),
-                "provinces_reported": by_code[code][1],
-                "status": by_code[code][2],
+                "value": _number(by_code[code]["value"]),
+                "provinces_reported": by_code[code]["provinces_reported"],
+                "status": by_code[code]["status"],
             }
             for code in self._pick(set(by_code))
         ]
-        count, newest, age = fresh[0]
         return {
             "report_type": report_type,
             "period": period,
             "provinces": tiles,
             "national": totals,
             "indicators": indicators,
-            "missing_overdue": overdue[0][0],
-            "missing_due": overdue[0][1],
-            "rejections": rejected[0][0],
-            "newest_update": _iso(newest) if count else None,
-            "freshness_seconds": max(age, 0) if count else None,
+            "missing_overdue": overdue["overdue_count"],
+            "missing_due": overdue["due_count"],
+            "rejections": rejected["rejections"],
+            "newest_update": _iso(fresh["newest"]) if fresh["figures"] else None,
+            "freshness_seconds": max(fresh["age"], 0) if fresh["figures"] else None,
         }
 
     def province(self, code: str, *, report_type: str, period: str) -> dict[str, Any]:
@@ -246,39 +262,47 @@ class DashboardQueries:
         warnings of the period."""
         params = {"c": code, "t": report_type, "p": period}
         with self._client() as client:
-            summary = client.execute(
+            summary = select_rows(
+                client,
                 "SELECT province_name, communes_expected, communes_reported, communes_on_time,"
                 " communes_late, communes_missing, completeness_pct, timeliness_pct, deadline,"
                 " status FROM province_completeness"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
                 params,
             )
-            communes = client.execute(
+            communes = select_rows(
+                client,
                 "SELECT commune_code, commune_name FROM communes WHERE province_code = %(c)s"
                 " ORDER BY commune_code",
                 params,
             )
-            reported = client.execute(
-                "SELECT commune_code, max(revision), max(submitted_at), any(on_time),"
-                " max(amended) FROM commune_indicators"
-                " WHERE province_code = %(c)s AND period = %(p)s GROUP BY commune_code",
+            reported = select_rows(
+                client,
+                "SELECT commune_code, max(revision) AS revision,"
+                " max(submitted_at) AS submitted_at, any(on_time) AS on_time,"
+                " max(amended) AS amended FROM commune_indicators"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+                " GROUP BY commune_code",
                 params,
             )
-            rejections = client.execute(
+            rejections = select_rows(
+                client,
                 "SELECT rejection_id, commune_code, revision, reason_code, reason_field,"
                 " message_en, message_vi, rejected_at FROM rejected_reports"
                 " WHERE province_code = %(c)s AND period = %(p)s"
                 f" ORDER BY rejected_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
-            warnings = client.execute(
+            warnings = select_rows(
+                client,
                 "SELECT commune_code, commune_name, revision, rule_code, indicator_code, value,"
                 " reference_value, message_en, message_vi, raised_at FROM report_warnings"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
                 f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
-            trend_rows = client.execute(
+            trend_rows = select_rows(
+                client,
                 "SELECT period, indicator_code, value, status FROM province_indicators"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period IN ("
                 "  SELECT DISTINCT period FROM province_indicators"
@@ -287,55 +311,43 @@ class DashboardQueries:
                 " ORDER BY period",
                 params,
             )
-        accepted = {row[0]: row for row in reported}
-        refused = {row[1] for row in rejections}
+        accepted = {row["commune_code"]: row for row in reported}
+        refused = {row["commune_code"] for row in rejections}
         commune_rows = []
-        for commune, name in communes:
-            held = accepted.get(commune)
+        for commune in communes:
+            held = accepted.get(commune["commune_code"])
             commune_rows.append(
                 {
-                    "code": commune,
-                    "name": name,
+                    "code": commune["commune_code"],
+                    "name": commune["commune_name"],
                     "status": commune_status(
                         reported=held is not None,
-                        on_time=None if held is None else held[3],
-                        rejected=commune in refused,
+                        on_time=None if held is None else held["on_time"],
+                        rejected=commune["commune_code"] in refused,
                     ),
-                    "revision": None if held is None else held[1],
-                    "submitted_at": None if held is None else _iso(held[2]),
-                    "amended": bool(held and held[4]),
+                    "revision": None if held is None else held["revision"],
+                    "submitted_at": None if held is None else _iso(held["submitted_at"]),
+                    "amended": bool(held and held["amended"]),
                 }
             )
         series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        current: dict[str, tuple[float | None, str]] = {}
-        for row_period, indicator, value, status in trend_rows:
-            series[indicator].append({"period": row_period, "value": _number(value)})
-            if row_period == period:
-                current[indicator] = (value, status)
+        current: dict[str, dict[str, Any]] = {}
+        for row in trend_rows:
+            series[row["indicator_code"]].append(
+                {"period": row["period"], "value": _number(row["value"])}
+            )
+            if row["period"] == period:
+                current[row["indicator_code"]] = row
         indicators = [
             {
                 **self._labels(indicator),
-                "value": _number(current[indicator][0]),
-                "status": current[indicator][1],
+                "value": _number(current[indicator]["value"]),
+                "status": current[indicator]["status"],
                 "trend": series[indicator],
             }
             for indicator in self._pick(set(current))
         ]
-        summary_keys = (
-            "name",
-            "expected",
-            "reported",
-            "on_time",
-            "late",
-            "missing",
-            "completeness_pct",
-            "timeliness_pct",
-            "deadline",
-            "status",
-        )
-        totals = dict(zip(summary_keys, summary[0], strict=True)) if summary else None
-        if totals is not None:
-            totals["deadline"] = _iso(totals["deadline"])
+        totals = {"name": summary[0]["province_name"], **_counts(summary[0])} if summary else None
         return {
             "code": code,
             "report_type": report_type,
@@ -345,33 +357,31 @@ class DashboardQueries:
             "indicators": indicators,
             "rejections": [
                 {
-                    "rejection_id": rid,
-                    "commune_code": commune,
-                    "revision": revision,
-                    "reason_code": reason,
-                    "field": field,
-                    "message_en": en,
-                    "message_vi": vi,
-                    "at": _iso(at),
+                    "rejection_id": row["rejection_id"],
+                    "commune_code": row["commune_code"],
+                    "revision": row["revision"],
+                    "reason_code": row["reason_code"],
+                    "field": row["reason_field"],
+                    "message_en": row["message_en"],
+                    "message_vi": row["message_vi"],
+                    "at": _iso(row["rejected_at"]),
                 }
-                for rid, commune, revision, reason, field, en, vi, at in rejections
+                for row in rejections
             ],
             "warnings": [
                 {
-                    "commune_code": commune,
-                    "commune_name": name,
-                    "revision": revision,
-                    "rule_code": rule,
-                    "indicator_code": indicator,
-                    "value": _number(value),
-                    "reference_value": _number(reference),
-                    "message_en": en,
-                    "message_vi": vi,
-                    "at": _iso(at),
+                    "commune_code": row["commune_code"],
+                    "commune_name": row["commune_name"],
+                    "revision": row["revision"],
+                    "rule_code": row["rule_code"],
+                    "indicator_code": row["indicator_code"],
+                    "value": _number(row["value"]),
+                    "reference_value": _number(row["reference_value"]),
+                    "message_en": row["message_en"],
+                    "message_vi": row["message_vi"],
+                    "at": _iso(row["raised_at"]),
                 }
-                for commune, name, revision, rule, indicator, value, reference, en, vi, at in (
-                    warnings
-                )
+                for row in warnings
             ],
         }
 
@@ -380,13 +390,15 @@ class DashboardQueries:
         province's figures (from ``province_indicator_history``'s causes)."""
         params = {"c": code, "p": period}
         with self._client() as client:
-            latest = client.execute(
+            latest = select_rows(
+                client,
                 "SELECT commune_name, province_code, indicator_code, value, revision,"
                 " submitted_at, on_time, amended FROM commune_indicators"
                 " WHERE commune_code = %(c)s AND period = %(p)s ORDER BY indicator_code",
                 params,
             )
-            revisions = client.execute(
+            revisions = select_rows(
+                client,
                 "SELECT revision, indicator_code, previous, value, known_at FROM ("
                 "  SELECT indicator_code, known_at, commune, revision, previous, value FROM ("
                 "   SELECT indicator_code, known_at, cause_commune_codes, cause_revisions,"
@@ -397,30 +409,33 @@ class DashboardQueries:
                 ") WHERE commune = %(c)s ORDER BY revision, indicator_code",
                 params,
             )
-            name_rows = client.execute(
+            names = select_rows(
+                client,
                 "SELECT commune_name, province_code FROM communes WHERE commune_code = %(c)s",
                 params,
             )
-        name, province = name_rows[0] if name_rows else ("", "")
         head = latest[0] if latest else None
         return {
             "code": code,
-            "name": name,
-            "province_code": province,
+            "name": names[0]["commune_name"] if names else "",
+            "province_code": names[0]["province_code"] if names else "",
             "period": period,
-            "revision": None if head is None else head[4],
-            "submitted_at": None if head is None else _iso(head[5]),
-            "on_time": None if head is None else head[6],
-            "amended": bool(head and head[7]),
-            "indicators": [{**self._labels(row[2]), "value": _number(row[3])} for row in latest],
+            "revision": None if head is None else head["revision"],
+            "submitted_at": None if head is None else _iso(head["submitted_at"]),
+            "on_time": None if head is None else head["on_time"],
+            "amended": bool(head and head["amended"]),
+            "indicators": [
+                {**self._labels(row["indicator_code"]), "value": _number(row["value"])}
+                for row in latest
+            ],
             "revisions": [
                 {
-                    "revision": revision,
-                    "indicator_code": indicator,
-                    "previous": _number(previous),
-                    "value": _number(value),
-                    "known_at": _iso(known_at),
+                    "revision": row["revision"],
+                    "indicator_code": row["indicator_code"],
+                    "previous": _number(row["previous"]),
+                    "value": _number(row["value"]),
+                    "known_at": _iso(row["known_at"]),
                 }
-                for revision, indicator, previous, value, known_at in revisions
+                for row in revisions
             ],
         }

@@ -1,8 +1,16 @@
 // baocao dashboard: polls the JSON API every few seconds and redraws the current view.
-// Views (location hash): #/ national overview, #/p/<province>, #/c/<commune>.
+// The location hash names the view, the report type and the period, so a link can be shared,
+// reloaded, and back/forward walk through what was looked at:
+//   #/?type=monthly&period=2025-08        national overview
+//   #/p/01?type=monthly&period=2025-08    a province
+//   #/c/00070?type=monthly&period=2025-08 a commune
+// Without a type and period the page asks /api/periods/default (where the news is) and writes
+// them into the URL.
 "use strict";
 
 const POLL_MS = 3000;
+const TYPES = ["daily", "weekly", "monthly", "quarterly", "yearly"];
+const MAX_PERIODS = 60;
 const LABELS = {
   vi: {
     title: "Giám sát báo cáo", period: "Kỳ", other: "English",
@@ -17,7 +25,9 @@ const LABELS = {
     warnings: "Cảnh báo", reason: "Lý do", commune: "Xã", revision: "Lần nộp",
     submitted: "Nộp lúc", revisions: "Các lần sửa", before: "Trước", after: "Sau",
     back: "Toàn quốc", none: "Không có", unavailable: "ClickHouse không phản hồi",
-    provinces: "tỉnh",
+    provinces: "tỉnh", type: "Loại báo cáo",
+    daily: "Ngày", weekly: "Tuần", monthly: "Tháng", quarterly: "Quý", yearly: "Năm",
+    upcoming: "chưa đến hạn", download: "Tải báo cáo (.xlsx)",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -32,11 +42,16 @@ const LABELS = {
     warnings: "Warnings", reason: "Reason", commune: "Commune", revision: "Revision",
     submitted: "Submitted", revisions: "Revisions", before: "Before", after: "After",
     back: "National", none: "None", unavailable: "ClickHouse is not answering",
-    provinces: "provinces",
+    provinces: "provinces", type: "Report type",
+    daily: "Daily", weekly: "Weekly", monthly: "Monthly", quarterly: "Quarterly", yearly: "Yearly",
+    upcoming: "not yet due", download: "Download report (.xlsx)",
   },
 };
 
-const state = { lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "", last: null, freshness: null };
+const state = {
+  lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "", last: null, freshness: null,
+  route: { kind: "", code: "", type: "", period: "" }, generation: 0,
+};
 const $ = (id) => document.getElementById(id);
 const t = (key) => LABELS[state.lang][key] || key;
 
@@ -94,27 +109,53 @@ async function getJson(url) {
   return body;
 }
 
-function selected() {
-  const [reportType, period] = ($("period").value || "|").split("|");
-  return { reportType, period, query: `report_type=${encodeURIComponent(reportType)}&period=${encodeURIComponent(period)}` };
+function parseRoute() {
+  // "#/p/01?type=monthly&period=2025-08" -> { kind: "p", code: "01", type, period }
+  const [path, query = ""] = (location.hash || "#/").slice(1).split("?");
+  const [, kind = "", code = ""] = path.split("/");
+  const params = new URLSearchParams(query);
+  return { kind, code: decodeURIComponent(code), type: params.get("type") || "", period: params.get("period") || "" };
 }
 
-function fillPeriods(periods) {
-  const select = $("period");
-  const keep = select.value;
-  const key = periods.map((p) => p.report_type + p.period).join(",");
+function href(kind, code, type = state.route.type, period = state.route.period) {
+  const path = kind && code ? `/${kind}/${encodeURIComponent(code)}` : "/";
+  return `#${path}?type=${encodeURIComponent(type)}&period=${encodeURIComponent(period)}`;
+}
+
+function apiQuery(extra = "") {
+  const r = state.route;
+  return `report_type=${encodeURIComponent(r.type)}&period=${encodeURIComponent(r.period)}${extra}`;
+}
+
+function periodsOf(type) {
+  // Newest first (the API orders by deadline); announced periods nobody reported in that are
+  // not yet due go last: they are the future, not the news.
+  const mine = state.periods.filter((p) => p.report_type === type);
+  const upcoming = (p) => !p.due && !p.communes_reported;
+  return [...mine.filter((p) => !upcoming(p)), ...mine.filter(upcoming)].map((p) => ({ ...p, upcoming: upcoming(p) }));
+}
+
+function fillSelectors() {
+  const { type, period } = state.route;
+  const key = [state.lang, type, period, ...state.periods.map((p) => `${p.report_type}${p.period}${p.due}${p.communes_reported > 0}`)].join(",");
   if (key === state.key) return;
   state.key = key;
-  select.innerHTML = periods
-    .map((p) => `<option value="${esc(p.report_type)}|${esc(p.period)}">${esc(p.period)} (${esc(p.report_type)})</option>`)
+  const types = TYPES.filter((k) => k === type || state.periods.some((p) => p.report_type === k));
+  $("type").innerHTML = types.map((k) => `<option value="${k}">${esc(t(k))}</option>`).join("");
+  $("type").value = type;
+  // A short list: the newest periods of the type (a link to an older one still shows it).
+  const options = periodsOf(type).slice(0, MAX_PERIODS);
+  if (period && !options.some((p) => p.period === period)) options.unshift({ period, upcoming: false });
+  $("period").innerHTML = options
+    .map((p) => `<option value="${esc(p.period)}">${esc(p.period)}${p.upcoming ? ` (${esc(t("upcoming"))})` : ""}</option>`)
     .join("");
-  if (keep && periods.some((p) => `${p.report_type}|${p.period}` === keep)) select.value = keep;
+  $("period").value = period;
 }
 
 function overviewHtml(data) {
   const cols = Math.max(...data.provinces.map((p) => p.col), 0) + 1;
   const tiles = data.provinces
-    .map((p) => `<a class="tile" data-province="${esc(p.code)}" href="#/p/${esc(p.code)}" ` +
+    .map((p) => `<a class="tile" data-province="${esc(p.code)}" href="${esc(href("p", p.code))}" ` +
       `style="grid-row:${p.row + 1};grid-column:${p.col + 1};background:${colour(p.completeness_pct)}" ` +
       `title="${esc(p.name)}: ${p.reported}/${p.expected}"><b>${esc(p.name.replace(/^(Thành phố|Tỉnh) /, ""))}</b>` +
       `<span class="pct">${p.completeness_pct.toFixed(1)}%</span></a>`)
@@ -125,8 +166,9 @@ function overviewHtml(data) {
     .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
       `<td class="num">${i.provinces_reported}/34</td><td>${badge(i.status)}</td></tr>`)
     .join("");
+  const download = `<a class="button" id="export-xlsx" download href="/api/national/export.xlsx?${apiQuery(`&lang=${state.lang}`)}">${t("download")}</a>`;
   return `<div class="row">
-    <section class="card"><h2>${t("overview")}</h2>
+    <section class="card"><h2>${t("overview")} ${download}</h2>
       <div class="tiles" style="grid-template-columns:repeat(${cols}, 1fr)">${tiles}</div>
       <div class="legend"><span style="background:${colour(10)}"></span>10%<span style="background:${colour(50)}"></span>50%` +
       `<span style="background:${colour(100)}"></span>100%<span style="background:${colour(0)}"></span>${t("nodata")}</div>
@@ -154,7 +196,7 @@ function provinceHtml(data) {
   const counts = {};
   data.communes.forEach((c) => { counts[c.status] = (counts[c.status] || 0) + 1; });
   const communes = data.communes
-    .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="#/c/${esc(c.code)}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
+    .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
       `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td class="when">${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
     .join("");
   const indicators = data.indicators
@@ -171,8 +213,10 @@ function provinceHtml(data) {
   const summary = ["on_time", "late", "rejected", "missing"]
     .map((k) => `<div class="stat">${badge(k)}<b>${counts[k] || 0}</b></div>`)
     .join("");
-  return `<section class="card"><h2><a href="#/">${t("back")}</a> › ${esc(s.name)}
-      ${s.status ? badge(s.status) : ""}</h2>
+  const download = `/api/provinces/${encodeURIComponent(data.code)}/export.xlsx?${apiQuery(`&lang=${state.lang}`)}`;
+  return `<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › ${esc(s.name)}
+      ${s.status ? badge(s.status) : ""}
+      <a class="button" id="export-xlsx" download href="${esc(download)}">${t("download")}</a></h2>
       <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
       <div class="stat">${t("completeness")}<b>${(s.completeness_pct ?? 0).toFixed(1)}%</b></div>${summary}</div></section>
     <div class="row">
@@ -195,7 +239,7 @@ function communeHtml(data) {
       `<td class="num">${fmt(r.value)}</td><td class="when">${esc((r.known_at || "").replace("T", " ").slice(0, 19))}</td></tr>`)
     .join("");
   const status = data.revision === null ? "missing" : data.on_time === null ? "reported" : data.on_time ? "on_time" : "late";
-  return `<section class="card"><h2><a href="#/">${t("back")}</a> › <a href="#/p/${esc(data.province_code)}">${esc(data.province_code)}</a>
+  return `<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › <a href="${esc(href("p", data.province_code))}">${esc(data.province_code)}</a>
       › ${esc(data.name)} (${esc(data.code)}) ${badge(status)}</h2>
       <div class="stats"><div class="stat">${t("revision")}<b>${data.revision ?? "–"}</b></div>
       <div class="stat">${t("submitted")}<b>${esc((data.submitted_at || "–").replace("T", " ").slice(0, 16))}</b></div></div></section>
@@ -215,26 +259,39 @@ function render() {
 }
 
 async function refresh() {
+  // A poll and a click can overlap: only the newest refresh draws.
+  const generation = ++state.generation;
   try {
-    state.periods = await getJson("/api/periods");
-    fillPeriods(state.periods);
-    const sel = selected();
-    const [, kind, code] = (location.hash || "#/").split("/");
-    if (!sel.period) {
-      state.last = { render: () => `<section class="card">${t("nodata")}</section>`, data: null };
-    } else if (kind === "p" && code) {
-      state.last = { render: provinceHtml, data: await getJson(`/api/provinces/${encodeURIComponent(code)}?${sel.query}`) };
-    } else if (kind === "c" && code) {
-      state.last = { render: communeHtml, data: await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(sel.period)}`) };
-    } else {
-      const data = await getJson(`/api/overview?${sel.query}`);
-      state.freshness = data.freshness_seconds;
-      state.last = { render: overviewHtml, data };
+    const periods = await getJson("/api/periods");
+    let route = parseRoute();
+    if (!route.type || !route.period) {
+      const chosen = await getJson("/api/periods/default");
+      route = { ...route, type: chosen.report_type, period: chosen.period };
+      history.replaceState(null, "", href(route.kind, route.code, route.type, route.period));
     }
+    let last;
+    const { kind, code } = route;
+    const query = `report_type=${encodeURIComponent(route.type)}&period=${encodeURIComponent(route.period)}`;
+    if (kind === "p" && code) {
+      last = { render: provinceHtml, data: await getJson(`/api/provinces/${encodeURIComponent(code)}?${query}`) };
+    } else if (kind === "c" && code) {
+      last = { render: communeHtml, data: await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(route.period)}`) };
+    } else {
+      const data = await getJson(`/api/overview?${query}`);
+      state.freshness = data.freshness_seconds;
+      last = { render: overviewHtml, data };
+    }
+    if (generation !== state.generation) return;
+    state.periods = periods;
+    state.route = route;
+    state.last = last;
+    fillSelectors();
+    $("home").href = href("", "");
     render();
     $("error").hidden = true;
     document.body.dataset.loaded = String(Date.now());
   } catch (error) {
+    if (generation !== state.generation) return;
     $("error").textContent = `${t("unavailable")}: ${error.message}`;
     $("error").hidden = false;
   }
@@ -254,7 +311,16 @@ $("lang").addEventListener("click", () => {
   render();
   refresh();
 });
-$("period").addEventListener("change", refresh);
+$("type").addEventListener("change", () => {
+  // Another report type: its newest period (the first in its list), same view.
+  const [newest] = periodsOf($("type").value);
+  const r = state.route;
+  location.hash = href(r.kind, r.code, $("type").value, newest ? newest.period : r.period);
+});
+$("period").addEventListener("change", () => {
+  const r = state.route;
+  location.hash = href(r.kind, r.code, r.type, $("period").value);
+});
 window.addEventListener("hashchange", refresh);
 applyLanguage();
 refresh();

@@ -1,0 +1,390 @@
+"""What an exported report holds, read from the BI views and nothing else.
+
+Every number in the workbook comes from a view the BI users query too
+(``province_completeness``, ``province_indicators``, ``commune_indicators``,
+``report_warnings``, ``period_approvals``, ``national_completeness``, ``national_indicators``),
+so a printed report and a BI tool never disagree. Rows are read by column name. The reader
+only collects; :mod:`baocao.app.export.workbook` decides how it looks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_driver import Client
+
+from baocao.app.dashboard.queries import commune_status
+from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
+from baocao.core.clickhouse import reading, select_rows
+from baocao.core.settings import ClickHouseSettings
+
+__all__ = [
+    "Approval",
+    "CommuneRow",
+    "Completeness",
+    "ExportReader",
+    "Figure",
+    "NationalReport",
+    "ProvinceReport",
+    "ProvinceRow",
+    "Warning",
+]
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """One row of ``province_completeness`` or ``national_completeness``."""
+
+    expected: int
+    reported: int
+    on_time: int
+    late: int
+    missing: int
+    #: 0..100, rounded to 0.1 by the view.
+    completeness_pct: float
+    timeliness_pct: float
+    deadline: datetime | None
+    #: provisional, final or approved.
+    status: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The approval that locked a province's period (``period_approvals``)."""
+
+    approved_by: str
+    approved_at: datetime
+    note: str | None
+    approval_count: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    """An indicator's value for the province (``province_indicators``) or the nation
+    (``national_indicators``, which also says how many provinces reported it)."""
+
+    code: str
+    value: float | None
+    communes_reported: int
+    communes_expected: int
+    status: str
+    provinces_reported: int | None = None
+
+
+@dataclass(frozen=True)
+class Warning:
+    """A warning on a commune's latest report (``report_warnings``)."""
+
+    rule_code: str
+    indicator_code: str | None
+    message_vi: str
+    message_en: str
+
+
+@dataclass(frozen=True)
+class CommuneRow:
+    """A commune of the province in the period: its latest accepted report, or none."""
+
+    code: str
+    name: str
+    #: on_time, late, reported (stored before deadlines existed) or missing
+    #: (:func:`baocao.app.dashboard.queries.commune_status`).
+    status: str
+    revision: int | None = None
+    submitted_at: datetime | None = None
+    amended: bool = False
+    figures: dict[str, float | None] = field(default_factory=dict)
+    warnings: tuple[Warning, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProvinceReport:
+    """Everything a province's exported report shows."""
+
+    code: str
+    name: str
+    report_type: str
+    period: str
+    completeness: Completeness
+    approval: Approval | None
+    figures: list[Figure]
+    communes: list[CommuneRow]
+    generated_at: datetime
+
+
+@dataclass(frozen=True)
+class ProvinceRow:
+    """A province in the national report: its completeness, approval, warnings and figures."""
+
+    code: str
+    name: str
+    completeness: Completeness
+    approval: Approval | None
+    warnings: int
+    communes_with_warnings: int
+    figures: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class NationalReport:
+    """Everything the national report shows."""
+
+    report_type: str
+    period: str
+    completeness: Completeness
+    provinces_complete: int
+    provinces_approved: int
+    figures: list[Figure]
+    provinces: list[ProvinceRow]
+    generated_at: datetime
+
+
+def _moment(value: datetime | None) -> datetime | None:
+    """A view's DateTime as an aware UTC instant; the empty DateTime (epoch) is unknown."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None if aware <= _EPOCH else aware
+
+
+def _completeness(row: dict[str, Any]) -> Completeness:
+    return Completeness(
+        expected=int(row["communes_expected"]),
+        reported=int(row["communes_reported"]),
+        on_time=int(row["communes_on_time"]),
+        late=int(row["communes_late"]),
+        missing=int(row["communes_missing"]),
+        completeness_pct=float(row["completeness_pct"]),
+        timeliness_pct=float(row["timeliness_pct"]),
+        deadline=_moment(row["deadline"]),
+        status=str(row["status"]),
+    )
+
+
+def _figure(row: dict[str, Any]) -> Figure:
+    """A row of ``province_indicators`` or ``national_indicators`` (which also counts the
+    provinces that reported)."""
+    provinces = row.get("provinces_reported")
+    return Figure(
+        code=row["indicator_code"],
+        value=row["value"],
+        communes_reported=int(row["communes_reported"]),
+        communes_expected=int(row["communes_expected"]),
+        status=row["status"],
+        provinces_reported=None if provinces is None else int(provinces),
+    )
+
+
+def _approval(row: dict[str, Any] | None) -> Approval | None:
+    if row is None:
+        return None
+    approved_at = _moment(row["approved_at"])
+    assert approved_at is not None, "period_approvals has an approval without its moment"
+    return Approval(
+        approved_by=row["approved_by"],
+        approved_at=approved_at,
+        note=row["note"] or None,
+        approval_count=int(row["approval_count"]),
+    )
+
+
+_COMPLETENESS_COLUMNS = (
+    "communes_expected, communes_reported, communes_on_time, communes_late, communes_missing,"
+    " completeness_pct, timeliness_pct, deadline, status"
+)
+_APPROVAL_COLUMNS = "province_code, approved_by, approved_at, note, approval_count"
+
+
+class ExportReader:
+    """Reads a report out of the views, over ClickHouse settings injected by the caller."""
+
+    def __init__(self, settings: ClickHouseSettings) -> None:
+        self._settings = settings
+
+    def _client(self) -> AbstractContextManager[Client]:
+        return reading(self._settings, error=ExportQueryError)
+
+    @staticmethod
+    def _known_periods(client: Client, report_type: str) -> str:
+        rows = select_rows(
+            client,
+            "SELECT period FROM national_completeness WHERE report_type = %(t)s"
+            " ORDER BY deadline DESC LIMIT 12",
+            {"t": report_type},
+        )
+        return ", ".join(row["period"] for row in rows) or "none"
+
+    def province(
+        self, code: str, *, report_type: str, period: str, now: datetime | None = None
+    ) -> ProvinceReport:
+        """Province ``code``'s report of ``period``; :class:`NothingToExportError` when
+        the views know no such province or period."""
+        params = {"c": code, "t": report_type, "p": period}
+        where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+        with self._client() as client:
+            summary = select_rows(
+                client,
+                f"SELECT province_name, {_COMPLETENESS_COLUMNS} FROM province_completeness"
+                f" WHERE {where}",
+                params,
+            )
+            if not summary:
+                raise NothingToExportError(
+                    f"the views have no {report_type} period {period} for province {code}"
+                    f" (known {report_type} periods, newest first:"
+                    f" {self._known_periods(client, report_type)})"
+                )
+            approvals = select_rows(
+                client, f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+            )
+            figures = select_rows(
+                client,
+                "SELECT indicator_code, value, communes_reported, communes_expected, status"
+                f" FROM province_indicators WHERE {where} ORDER BY indicator_code",
+                params,
+            )
+            communes = select_rows(
+                client,
+                "SELECT commune_code, commune_name FROM communes WHERE province_code = %(c)s"
+                " ORDER BY commune_code",
+                params,
+            )
+            values = select_rows(
+                client,
+                "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
+                f" amended FROM commune_indicators WHERE {where}",
+                params,
+            )
+            warnings = select_rows(
+                client,
+                "SELECT commune_code, rule_code, indicator_code, message_vi, message_en"
+                f" FROM report_warnings WHERE {where} ORDER BY commune_code, raised_at, rule_code",
+                params,
+            )
+        reports: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in values:
+            reports[row["commune_code"]].append(row)
+        warned: dict[str, list[Warning]] = defaultdict(list)
+        for row in warnings:
+            warned[row["commune_code"]].append(
+                Warning(
+                    row["rule_code"], row["indicator_code"], row["message_vi"], row["message_en"]
+                )
+            )
+        rows = []
+        for commune in communes:
+            held = reports.get(commune["commune_code"], [])
+            head = held[0] if held else None
+            rows.append(
+                CommuneRow(
+                    code=commune["commune_code"],
+                    name=commune["commune_name"],
+                    # The export lists what counts: a refused submission is still missing.
+                    status=commune_status(
+                        reported=head is not None,
+                        on_time=None if head is None else head["on_time"],
+                        rejected=False,
+                    ),
+                    revision=None if head is None else int(head["revision"]),
+                    submitted_at=None if head is None else _moment(head["submitted_at"]),
+                    amended=bool(head and head["amended"]),
+                    figures={r["indicator_code"]: r["value"] for r in held},
+                    warnings=tuple(warned.get(commune["commune_code"], ())),
+                )
+            )
+        return ProvinceReport(
+            code=code,
+            name=summary[0]["province_name"],
+            report_type=report_type,
+            period=period,
+            completeness=_completeness(summary[0]),
+            approval=_approval(approvals[0] if approvals else None),
+            figures=[_figure(row) for row in figures],
+            communes=rows,
+            generated_at=now if now is not None else datetime.now(UTC),
+        )
+
+    def national(
+        self, *, report_type: str, period: str, now: datetime | None = None
+    ) -> NationalReport:
+        """The national report of ``period``: the national figures and one row per province."""
+        params = {"t": report_type, "p": period}
+        where = "report_type = %(t)s AND period = %(p)s"
+        with self._client() as client:
+            national = select_rows(
+                client,
+                f"SELECT {_COMPLETENESS_COLUMNS}, provinces_complete, provinces_approved"
+                f" FROM national_completeness WHERE {where}",
+                params,
+            )
+            if not national:
+                raise NothingToExportError(
+                    f"the views have no {report_type} period {period} (known {report_type}"
+                    f" periods, newest first: {self._known_periods(client, report_type)})"
+                )
+            figures = select_rows(
+                client,
+                "SELECT indicator_code, value, provinces_reported, communes_reported,"
+                f" communes_expected, status FROM national_indicators WHERE {where}"
+                " ORDER BY indicator_code",
+                params,
+            )
+            provinces = select_rows(
+                client,
+                f"SELECT province_code, province_name, {_COMPLETENESS_COLUMNS}"
+                f" FROM province_completeness WHERE {where} ORDER BY province_code",
+                params,
+            )
+            approvals = select_rows(
+                client, f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+            )
+            warnings = select_rows(
+                client,
+                "SELECT province_code, count() AS warnings,"
+                " uniqExact(commune_code) AS communes_with_warnings"
+                f" FROM report_warnings WHERE {where} GROUP BY province_code",
+                params,
+            )
+            values = select_rows(
+                client,
+                "SELECT province_code, indicator_code, value FROM province_indicators"
+                f" WHERE {where}",
+                params,
+            )
+        approved = {row["province_code"]: row for row in approvals}
+        warned = {row["province_code"]: row for row in warnings}
+        by_province: dict[str, dict[str, float | None]] = defaultdict(dict)
+        for row in values:
+            by_province[row["province_code"]][row["indicator_code"]] = row["value"]
+        return NationalReport(
+            report_type=report_type,
+            period=period,
+            completeness=_completeness(national[0]),
+            provinces_complete=int(national[0]["provinces_complete"]),
+            provinces_approved=int(national[0]["provinces_approved"]),
+            figures=[_figure(row) for row in figures],
+            provinces=[
+                ProvinceRow(
+                    code=row["province_code"],
+                    name=row["province_name"],
+                    completeness=_completeness(row),
+                    approval=_approval(approved.get(row["province_code"])),
+                    warnings=int(warned.get(row["province_code"], {}).get("warnings", 0)),
+                    communes_with_warnings=int(
+                        warned.get(row["province_code"], {}).get("communes_with_warnings", 0)
+                    ),
+                    figures=by_province.get(row["province_code"], {}),
+                )
+                for row in provinces
+            ],
+            generated_at=now if now is not None else datetime.now(UTC),
+        )

@@ -1,0 +1,18 @@
+"""Errors of the export, under one root so the command and the dashboard report them alike."""
+
+from __future__ import annotations
+
+__all__ = ["ExportError", "ExportQueryError", "NothingToExportError"]
+
+
+class ExportError(RuntimeError):
+    """Root of the export's errors."""
+
+
+class ExportQueryError(ExportError):
+    """ClickHouse did not answer (down, or the views are missing: not migrated)."""
+
+
+class NothingToExportError(ExportError):
+    """The views know no such province, report type or period; the message says which ones
+    they do know."""
