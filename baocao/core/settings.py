@@ -225,6 +225,10 @@ class SinkSettings(BaseSettings):
     #: Kafka's ``max.poll.interval.ms``: a sink waiting for ClickHouse polls far more often,
     #: with its partitions paused, so an outage never costs it its place in the group.
     max_poll_interval_seconds: float = Field(default=300.0, gt=0)
+    #: How long the group waits for a sink that stopped heartbeating (a SIGKILL) before it
+    #: hands its partitions to the restarted one: kafka-python's default of 45 s was most of
+    #: the sink's catch-up time in `make chaos`. The broker's minimum is 6 s.
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
 
 
 class DeadlineSettings(BaseSettings):

@@ -149,6 +149,8 @@ class ClickHouseSink:
                 self._settings.kafka,
                 group_id=self._settings.sink.group_id,
                 max_poll_interval_ms=int(self._settings.sink.max_poll_interval_seconds * 1000),
+                session_timeout_ms=int(self._settings.sink.session_timeout_seconds * 1000),
+                heartbeat_interval_ms=int(self._settings.sink.session_timeout_seconds * 1000 / 3),
             )
             consumer.subscribe(self.topics, listener=_Assignments(self.stats))
             logger.info(
