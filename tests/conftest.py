@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.settings import environment, isolated
+from support.settings import isolated
 
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
@@ -78,12 +78,6 @@ def test_settings(servers: Settings, unique_name: str, tmp_path: Path) -> Settin
     """Settings isolated for one test: own topic prefix, database, groups and worker state
     (the one settings fixture; :func:`support.settings.isolated` builds it)."""
     return isolated(servers, unique_name, tmp_path)
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a `baocao` subprocess use ``settings`` (kept for
-    callers outside the tests; tests use :func:`support.settings.environment`)."""
-    return environment(settings, inherit=False)
 
 
 @pytest.fixture
