@@ -55,7 +55,9 @@ __all__ = [
     "LATEST_TABLE",
     "ROCKSDB_OPTIONS",
     "TABLE_CODEC",
+    "TABLE_NAMES",
     "VERSIONS_TABLE",
+    "changelog_topics",
     "create_app",
     "group_instance_id",
     "worker_clock",
@@ -66,6 +68,18 @@ VERSIONS_TABLE = "versions"
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
 AGGREGATES_TABLE = "aggregates"
+TABLE_NAMES = (LATEST_TABLE, VERSIONS_TABLE, APPROVALS_TABLE, FIGURES_TABLE, AGGREGATES_TABLE)
+
+
+def changelog_topics(app_id: str) -> dict[str, dict[str, str]]:
+    """The worker's changelog topics (Faust's names) and the configuration Faust gives them.
+
+    The worker creates them before Faust starts (:func:`baocao.streams.commands.prepare_kafka`):
+    a changelog topic Faust creates itself can be missing from the consumer's first metadata,
+    which then counts it with 0 partitions, and the first table write fails Faust's
+    co-partitioning check (``PartitionsMismatch``) and stops a worker on a fresh cluster.
+    """
+    return {f"{app_id}-{name}-changelog": {"cleanup.policy": "compact"} for name in TABLE_NAMES}
 
 
 #: The codec of the tables' keys and values (and their changelogs): JSON written and read by

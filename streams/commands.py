@@ -21,7 +21,7 @@ from baocao.core.kafka import (
 from baocao.core.logs import FORMAT
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
-from baocao.streams.app import create_app
+from baocao.streams.app import changelog_topics, create_app
 from baocao.streams.exceptions import WorkerStartupError
 from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics, serve_metrics, worker_checks
@@ -75,14 +75,18 @@ def prepare_data_dir(folder: Path) -> Path:
 
 
 def prepare_kafka(settings: Settings) -> None:
-    """Wait for the broker and create the pipeline's topics.
+    """Wait for the broker and create the pipeline's topics and the worker's changelogs.
 
-    Faust creates its own changelog topics but not the source topic: a missing source topic
-    would be silently ignored, so it is created here first, with the project's partitions.
+    Faust does not create the source topic (a missing one would be silently ignored), and
+    creates its changelogs too late to be sure they are in its consumer's first metadata
+    (:func:`~baocao.streams.app.changelog_topics`), so both are created here first, with the
+    project's partitions.
     """
     try:
         wait_for_kafka(settings.kafka, timeout=KAFKA_STARTUP_TIMEOUT_SECONDS)
         ensure_topics(settings.kafka)
+        changelogs = changelog_topics(settings.worker.app_id)
+        ensure_topics(settings.kafka, changelogs, configs=changelogs)
     except (KafkaUnavailableError, KafkaError, OSError) as exc:
         raise WorkerStartupError(f"cannot prepare the Kafka topics: {exc}") from exc
     try:

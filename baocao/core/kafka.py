@@ -11,7 +11,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -252,9 +252,13 @@ def ensure_topics(
     settings: KafkaSettings,
     names: Iterable[str] | None = None,
     *,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
     leader_timeout: float = LEADER_TIMEOUT_SECONDS,
 ) -> list[str]:
     """Create the pipeline's topics that do not exist yet; return the ones created.
+
+    ``configs`` adds topic configurations by name (the worker's changelogs are compacted)
+    to the ones every topic gets (:func:`topic_configs`).
 
     Safe to call from every process at start-up: creating an existing topic is not an error.
     It returns only once every partition of the new topics has a leader that serves requests
@@ -273,7 +277,9 @@ def ensure_topics(
     deadline = time.monotonic() + leader_timeout
     while True:
         try:
-            return _ensure_topics_once(settings, wanted, leader_timeout=leader_timeout)
+            return _ensure_topics_once(
+                settings, wanted, configs=configs or {}, leader_timeout=leader_timeout
+            )
         except _UNREACHABLE_NODE as exc:
             if time.monotonic() >= deadline:
                 raise
@@ -282,7 +288,11 @@ def ensure_topics(
 
 
 def _ensure_topics_once(
-    settings: KafkaSettings, wanted: list[str], *, leader_timeout: float
+    settings: KafkaSettings,
+    wanted: list[str],
+    *,
+    configs: Mapping[str, Mapping[str, str]],
+    leader_timeout: float,
 ) -> list[str]:
     topics = Topics(settings.topic_prefix)
     admin = admin_client(settings)
@@ -305,6 +315,7 @@ def _ensure_topics_once(
                             topic_configs={
                                 "max.message.bytes": str(settings.topic_max_message_bytes),
                                 **topic_configs(topics, name),
+                                **configs.get(name, {}),
                             },
                         )
                         for name in missing

@@ -13,10 +13,15 @@ import uuid
 
 import pytest
 from kafka import TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from baocao.core.kafka import admin_client, consumer, ensure_topics, producer
+from baocao.core.principals import Principal
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
+from baocao.streams.app import changelog_topics, create_app
+from baocao.streams.commands import prepare_kafka
+from support.settings import as_principal
 
 #: Rounds of create-then-publish: the race is timing-dependent, so one round on the code
 #: without the wait is refused about three times in four; three rounds almost always.
@@ -86,3 +91,34 @@ def test_a_publish_right_after_topic_creation_is_accepted_at_once(
         assert received == {partition: [value] for partition, value in sent.items()}
     # Every partition of every pipeline topic was written: the check covered all of them.
     assert len(sent) == len(topics) * test_settings.kafka.partitions >= 40
+
+
+@pytest.mark.usefixtures("kafka_access")  # the principals' ACLs on the test's names
+def test_the_worker_creates_its_changelogs_before_faust_starts(test_settings: Settings) -> None:
+    # A changelog Faust created itself could be missing from its consumer's first metadata,
+    # counted there with 0 partitions, and the first table write then stopped the worker
+    # with PartitionsMismatch (seen in CI on a fresh prefix). The worker, logged in as
+    # itself, creates them first, named as Faust names them and configured as Faust would.
+    worker = as_principal(test_settings, Principal.WORKER)
+    faust_names = {
+        table.changelog_topic.get_topic_name() for table in create_app(worker).tables.values()
+    }
+
+    prepare_kafka(worker)
+
+    assert set(changelog_topics(worker.worker.app_id)) == faust_names
+    admin = admin_client(test_settings.kafka)
+    try:
+        described = admin.describe_topics(sorted(faust_names))
+        configs = admin.describe_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=["cleanup.policy"])
+                for name in faust_names
+            ]
+        )
+    finally:
+        admin.close()
+    partitions = {topic["name"]: len(topic["partitions"]) for topic in described}
+    assert partitions == dict.fromkeys(faust_names, test_settings.kafka.partitions)
+    policies = {name: found["cleanup.policy"]["value"] for name, found in configs["topic"].items()}
+    assert policies == dict.fromkeys(faust_names, "compact")

@@ -151,15 +151,16 @@ def healthz(port: int) -> tuple[int, dict[str, Any]]:
 
 def dead_letters_by_offset(
     reader: TopicReader, count: int, *, topic_suffix: str = ".commune-reports"
-) -> dict[tuple[int, int], dict[str, Any]]:
+) -> dict[tuple[int, int], dict[str, Any]] | None:
     """The dead letters of one input topic by (partition, offset) of their event, once there
-    are ``count``."""
+    are ``count`` (``None`` before: "not yet" for :func:`wait_for`, which takes an empty
+    dict for an answer)."""
     letters = {
         (v["source_partition"], v["source_offset"]): v
         for _, v in reader.poll()
         if v["source_topic"].endswith(topic_suffix)
     }
-    return letters if len(letters) >= count else {}
+    return letters if len(letters) >= count else None
 
 
 def test_topics_are_created_with_a_message_limit_below_the_producers(
