@@ -14,6 +14,7 @@ import uuid
 import pytest
 from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from support.settings import as_principal
 
 from baocao.core.kafka import admin_client, consumer, ensure_topics, producer
 from baocao.core.principals import Principal
@@ -21,7 +22,6 @@ from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
 from baocao.streams.app import changelog_topics, create_app
 from baocao.streams.commands import prepare_kafka
-from support.settings import as_principal
 
 #: Rounds of create-then-publish: the race is timing-dependent, so one round on the code
 #: without the wait is refused about three times in four; three rounds almost always.
