@@ -26,7 +26,7 @@ from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from support.gateway import drop_topics, running_gateway
 from support.net import free_ports
 from support.settings import as_principal
-from test_worker import Worker
+from support.worker import Worker
 
 from baocao.core.avro import codec_for
 from baocao.core.clickhouse import connect

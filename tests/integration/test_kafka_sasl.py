@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from support.cli import invoke
 from support.gateway import drop_topics
 from support.settings import as_principal
-from test_worker import Worker
+from support.worker import Worker
 
 from baocao.app.stack.kafka_access import PipelineNames, remove_kafka_access
 from baocao.core.avro import codec_for

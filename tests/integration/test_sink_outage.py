@@ -25,8 +25,8 @@ import pytest
 from kafka.errors import KafkaError
 from support import records
 from support.net import free_ports
+from support.sink import all_committed, committed, publish, running_sink
 from support.wait import eventually
-from test_sink import all_committed, committed, publish, running_sink
 
 from baocao.core import kafka
 from baocao.core.clickhouse import connect

@@ -25,7 +25,7 @@ import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 from support.net import free_port
 from support.registry import running_registry
-from test_worker import (
+from support.worker import (
     PROVINCE,
     TopicReader,
     Worker,
@@ -36,9 +36,9 @@ from test_worker import (
     publish,
     report,
     wait_for,
+    with_worker,
     worker_starter,
 )
-from test_worker_semantics import with_worker
 
 from baocao.core.kafka import admin_client, ensure_topics, producer
 from baocao.core.reference import load_reference

@@ -23,13 +23,14 @@ import pytest
 from kafka.admin import NewTopic
 from kafka.structs import TopicPartition
 from support.settings import environment
-from test_worker import (
+from support.worker import (
     REPORTS,
     TopicReader,
     Worker,
     delete_topics_of,
     latest_by_key,
     wait_for,
+    with_worker,
 )
 
 from baocao.core.kafka import admin_client, ensure_topics, producer
@@ -94,10 +95,6 @@ def publish_at(
     for (r, _), metadata in zip(events, placed, strict=True):
         assert metadata.partition == province_partition(r.province_code, settings.kafka.partitions)
     return [(m.partition, m.offset) for m in placed]
-
-
-def with_worker(settings: Settings, **changes: Any) -> Settings:
-    return settings.model_copy(update={"worker": settings.worker.model_copy(update=changes)})
 
 
 def offset_to(target: datetime) -> float:
