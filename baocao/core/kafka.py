@@ -20,10 +20,13 @@ from kafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaConnectionError,
     KafkaError,
+    LeaderNotAvailableError,
     NodeNotReadyError,
+    NotLeaderForPartitionError,
     SaslAuthenticationFailedError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
 )
 
 from baocao.core.settings import KafkaSettings
@@ -51,6 +54,14 @@ logger = logging.getLogger(__name__)
 LEADER_TIMEOUT_SECONDS = 30.0
 #: Errors of a request sent to one node that another node may answer (a broker just lost).
 _UNREACHABLE_NODE: tuple[type[Exception], ...] = (KafkaConnectionError, NodeNotReadyError)
+#: What a broker answers for a new partition until its own metadata has caught up with the
+#: controller's (with several brokers, a leader can learn of its partition after the
+#: metadata another broker served already named it).
+_NOT_SERVED_YET: tuple[type[Exception], ...] = (
+    UnknownTopicOrPartitionError,
+    NotLeaderForPartitionError,
+    LeaderNotAvailableError,
+)
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -344,7 +355,9 @@ def wait_for_leaders(admin: KafkaAdminClient, topics: list[str], *, timeout: flo
     each leader broker applies that to its own partitions. A metadata request can already
     name a leader that still refuses produce requests, so this asks in two steps: metadata
     until every partition names a leader, then a ListOffsets request to each leader, which
-    only the acting leader of a partition answers without ``NotLeaderForPartitionError``.
+    only the acting leader of a partition answers without ``NotLeaderForPartitionError``
+    (or, with several brokers, ``UnknownTopicOrPartitionError`` while the leader's own
+    metadata lags): asked again until it does.
 
     Raises:
         KafkaUnavailableError: some partition had no serving leader within ``timeout``.
@@ -357,8 +370,15 @@ def wait_for_leaders(admin: KafkaAdminClient, topics: list[str], *, timeout: flo
             for topic in admin.describe_topics(topics)
             for partition in topic["partitions"]
         }
-        remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
-        admin.list_partition_offsets(partitions, timeout_ms=remaining_ms)
+        while True:
+            remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
+            try:
+                admin.list_partition_offsets(partitions, timeout_ms=remaining_ms)
+                return
+            except _NOT_SERVED_YET:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
     except KafkaError as exc:
         raise KafkaUnavailableError(
             f"the partitions of {', '.join(topics)} had no serving leader within"
