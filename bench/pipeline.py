@@ -40,7 +40,8 @@ from baocao.sinks.clickhouse.migrate import migrate
 
 
 def isolated_settings(name: str, state_dir: Path) -> Settings:
-    base = with_principal(Settings(), Principal.ADMIN)  # creates its own topics
+    # Creates its own topics and database: the Kafka and ClickHouse admins.
+    base = with_principal(Settings(), Principal.ADMIN).with_clickhouse_login("admin")
     return Settings(
         kafka=KafkaSettings(**{**base.kafka.model_dump(), "topic_prefix": name}),
         clickhouse=ClickHouseSettings(**{**base.clickhouse.model_dump(), "database": name}),

@@ -1,0 +1,45 @@
+"""The end-to-end benchmarks run on the real stack, at a small size.
+
+Nothing here is timed (speed is what the benchmarks print, not what tests assert): these
+check that a benchmark still logs in, runs the pipeline and sees every report it sent. Both
+had stopped working unnoticed when ClickHouse's ``default`` login was locked (issue 9): their
+worker and sink could not read the migration ledger, and ``bench.freshness`` gave up.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def test_the_freshness_benchmark_sees_every_report_it_sends() -> None:
+    out = _bench(
+        "bench.freshness", "--mode", "both", "--rate", "100", "--seconds", "3", "--communes", "60"
+    )
+
+    assert re.search(r"^steady: 300 reports at [\d,]+/s for 3 s +\d", out, re.M), out
+    assert re.search(r"^burst: 60 reports of \d{4}-\d{2} at once +\d", out, re.M), out
+    assert "not visible" not in out, out
+
+
+def test_the_pipeline_benchmark_brings_every_report_to_clickhouse() -> None:
+    out = _bench("bench.pipeline", "--periods", "1")
+
+    assert re.search(r"^pipeline: publish -> figures in ClickHouse +3,487 ", out, re.M), out
+    assert re.search(r"^baseline: Kafka produce \+ consume only +3,487 ", out, re.M), out
