@@ -275,6 +275,9 @@ def test_health_metrics_and_openapi(gateway: RunningGateway) -> None:
         "indicators",
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    # Both routes say how to authenticate.
+    assert submit["security"] == [{"HTTPBearer": []}]
+    assert spec["paths"]["/v1/reports/{report_id}"]["get"]["security"] == [{"HTTPBearer": []}]
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
