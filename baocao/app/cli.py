@@ -2,30 +2,78 @@
 
 Each command lives with the code it drives (``baocao.streams.commands.worker`` runs the
 stream processors, ``baocao.sinks.commands.sink`` the ClickHouse sink, ...); this module only
-assembles them.
+names them. A command's module is imported when that command runs (or ``--help`` lists it),
+not when ``baocao`` starts: importing all of them (Faust, the BI administration, openpyxl,
+FastAPI, ...) took 1.2 s, paid again by every start of the sink, whose own imports take 0.5 s
+(issue 11: the sink's benchmark counts its cold start).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
-from baocao.app.bi.commands import bi_app
-from baocao.app.commands import demo, indicators
-from baocao.app.dashboard.commands import dashboard
-from baocao.app.export.commands import export
-from baocao.app.stack.commands import kafka_access, stack_app
 from baocao.core.logs import configure_logging
-from baocao.producers.approve import approve
-from baocao.producers.commands import publish, simulate
-from baocao.producers.gateway.commands import gateway, tokens_app
-from baocao.producers.spreadsheet.commands import import_reports, template
-from baocao.sinks.commands import migrate, sink
-from baocao.streams.commands import worker
 
-__all__ = ["app"]
+__all__ = ["COMMANDS", "app"]
+
+#: Command name -> ``"module:attribute"`` of its function (or of its ``typer.Typer`` group).
+COMMANDS: dict[str, str] = {
+    "kafka-access": "baocao.app.stack.commands:kafka_access",
+    "migrate": "baocao.sinks.commands:migrate",
+    "worker": "baocao.streams.commands:worker",
+    "sink": "baocao.sinks.commands:sink",
+    "publish": "baocao.producers.commands:publish",
+    "simulate": "baocao.producers.commands:simulate",
+    "approve": "baocao.producers.approve:approve",
+    "gateway": "baocao.producers.gateway.commands:gateway",
+    "import": "baocao.producers.spreadsheet.commands:import_reports",
+    "template": "baocao.producers.spreadsheet.commands:template",
+    "indicators": "baocao.app.commands:indicators",
+    "demo": "baocao.app.commands:demo",
+    "dashboard": "baocao.app.dashboard.commands:dashboard",
+    "export": "baocao.app.export.commands:export",
+    "stack": "baocao.app.stack.commands:stack_app",
+    "bi": "baocao.app.bi.commands:bi_app",
+    "tokens": "baocao.producers.gateway.commands:tokens_app",
+}
+
+
+# Click's types are written ``Any`` here: recent Typer releases vendor their own click
+# (``typer._click``), older ones use click itself; this module works with either.
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name`` names in :data:`COMMANDS`, its module imported now."""
+    module, attribute = COMMANDS[name].split(":")
+    target = getattr(import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+class LazyCommands(TyperGroup):
+    """A group whose commands are built from :data:`COMMANDS` on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="baocao",
+    cls=LazyCommands,
     help="Commune-to-province reporting pipeline: Avro on Kafka, Faust roll-ups, ClickHouse views.",
     no_args_is_help=True,
     add_completion=False,
@@ -43,22 +91,3 @@ def _main(
     ),
 ) -> None:
     configure_logging(log_level)
-
-
-app.add_typer(stack_app, name="stack")
-app.command("kafka-access")(kafka_access)
-app.add_typer(bi_app, name="bi")
-app.command()(migrate)
-app.command()(worker)
-app.command()(sink)
-app.command()(publish)
-app.command()(simulate)
-app.command()(approve)
-app.command()(gateway)
-app.add_typer(tokens_app, name="tokens")
-app.command("import")(import_reports)
-app.command()(template)
-app.command()(indicators)
-app.command()(demo)
-app.command()(dashboard)
-app.command()(export)

@@ -198,9 +198,11 @@ def settings_env_names() -> set[str]:
 
 
 def subcommands(command: CliCommand) -> dict[str, CliCommand] | None:
-    """A group's commands by name; None for a plain command."""
-    commands = getattr(command, "commands", None)
-    return dict(commands) if isinstance(commands, Mapping) else None
+    """A group's commands by name (loading the lazy ones); None for a plain command."""
+    if not isinstance(getattr(command, "commands", None), Mapping):
+        return None
+    context = typer.Context(command)
+    return {name: command.get_command(context, name) for name in command.list_commands(context)}
 
 
 def walk_commands(command: CliCommand) -> Iterator[CliCommand]:

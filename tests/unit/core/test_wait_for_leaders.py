@@ -44,7 +44,7 @@ class LaggingAdmin:
 def test_a_leader_whose_metadata_lags_is_asked_again_until_it_serves() -> None:
     admin = LaggingAdmin(refusals=3)
 
-    wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=10)  # type: ignore[arg-type]
+    wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=10)
 
     assert admin.asked == 4
 
@@ -53,7 +53,7 @@ def test_a_leader_that_never_serves_is_reported_after_the_timeout() -> None:
     admin = LaggingAdmin(refusals=10**6)
 
     with pytest.raises(KafkaUnavailableError, match="no serving leader within 1s"):
-        wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=1)  # type: ignore[arg-type]
+        wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=1)
 
     assert 3 <= admin.asked <= 10  # asked again every 0.2 s, not in a busy loop
 
@@ -62,6 +62,6 @@ def test_other_refusals_are_not_waited_out() -> None:
     admin = LaggingAdmin(refusals=1, error=TopicAuthorizationFailedError)
 
     with pytest.raises(KafkaUnavailableError):
-        wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=10)  # type: ignore[arg-type]
+        wait_for_leaders(admin, ["w-rollup-latest-changelog"], timeout=10)
 
     assert admin.asked == 1
