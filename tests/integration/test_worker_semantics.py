@@ -278,10 +278,11 @@ def test_a_deadline_passing_and_a_lock_with_warnings_history_and_completeness(
 
     # completeness: expected = every commune of the province; one on time, one late
     final = wait_for(
-        "completeness",
+        "completeness of the last recomputation (version 3)",
         lambda: (
-            r.get(f"{PROVINCE}|monthly|2025-08")
-            if (r := latest_by_key(completeness.poll()))
+            c
+            if (c := latest_by_key(completeness.poll()).get(f"{PROVINCE}|monthly|2025-08"))
+            and c["version"] >= 3
             else None
         ),
         worker=worker,
