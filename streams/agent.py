@@ -74,6 +74,7 @@ from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.publish import send_in_batches
 from baocao.streams.schedule import Schedule
 from baocao.streams.step import (
+    TABLE_NAMES,
     BatchResult,
     OutputRecord,
     RollupStep,
@@ -247,16 +248,7 @@ ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
-    return [
-        cast(ChangelogTrackingTable, table)
-        for table in (
-            tables.latest,
-            tables.versions,
-            tables.approvals,
-            tables.figures,
-            tables.aggregates,
-        )
-    ]
+    return [cast(ChangelogTrackingTable, tables.named(name)) for name in TABLE_NAMES]
 
 
 class RollupAgent:

@@ -46,7 +46,7 @@ from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.schedule import Schedule
 from baocao.streams.security import broker_credentials
-from baocao.streams.step import RollupStep, Tables
+from baocao.streams.step import TABLE_NAMES, RollupStep, Tables
 
 __all__ = [
     "AGGREGATES_TABLE",
@@ -55,7 +55,6 @@ __all__ = [
     "LATEST_TABLE",
     "ROCKSDB_OPTIONS",
     "TABLE_CODEC",
-    "TABLE_NAMES",
     "VERSIONS_TABLE",
     "changelog_topics",
     "create_app",
@@ -68,7 +67,6 @@ VERSIONS_TABLE = "versions"
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
 AGGREGATES_TABLE = "aggregates"
-TABLE_NAMES = (LATEST_TABLE, VERSIONS_TABLE, APPROVALS_TABLE, FIGURES_TABLE, AGGREGATES_TABLE)
 
 
 def changelog_topics(app_id: str) -> dict[str, dict[str, str]]:

@@ -56,7 +56,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, overload
+from typing import Any, Literal, get_args, overload
 
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import Catalogue, Indicator
@@ -111,6 +111,7 @@ __all__ = [
     "PROVINCE_INDICATOR_SCHEMA",
     "REJECTED_REPORT_SCHEMA",
     "REPORT_WARNING_SCHEMA",
+    "TABLE_NAMES",
     "BatchResult",
     "EventResult",
     "Focus",
@@ -147,6 +148,8 @@ _DOUBLE = struct.Struct("<d")
 Focus = Callable[[int], AbstractContextManager[object]]
 
 TableName = Literal["latest", "versions", "approvals", "figures", "aggregates"]
+#: Every table of the worker, in :class:`Tables` order.
+TABLE_NAMES: tuple[TableName, ...] = get_args(TableName)
 
 
 def _unfocused(index: int) -> AbstractContextManager[object]:
