@@ -8,8 +8,9 @@ Per batch, in this order:
    writes buffered in memory, nothing stored yet);
 2. publish the batch's outputs (accepted reports, dead letters, warnings, figures, figure
    changes, completeness) and wait until Kafka acknowledged every one;
-3. store the staged writes in the Faust tables (each in the focus of an event of its
-   partition) and wait until Kafka acknowledged every changelog write: the state is durable;
+3. store the staged writes in the Faust tables (each in the partition of an event of its
+   key, a batch at a time: :mod:`baocao.streams.table_writes`) and wait until Kafka
+   acknowledged every changelog write: the state is durable;
 4. hand the batch back to ``take_events``, which acknowledges its events; Faust commits only
    acknowledged offsets.
 
@@ -58,7 +59,6 @@ from typing import Any, cast
 import faust
 import faust.exceptions
 from faust.types import EventT
-from faust.types.tuples import FutureMessage
 
 from baocao.core.reasons import ReasonCode, reason
 from baocao.core.registry import (
@@ -68,13 +68,12 @@ from baocao.core.registry import (
     prefetch_schemas,
 )
 from baocao.core.settings import SchemaRegistrySettings
-from baocao.streams.exceptions import DeliveryError, WorkerFatalError
+from baocao.streams.exceptions import WorkerFatalError
 from baocao.streams.liveness import WorkerState, arm_exit_watchdog
 from baocao.streams.metrics import WorkerMetrics
-from baocao.streams.publish import send_in_batches
+from baocao.streams.publish import await_delivery, send_in_batches
 from baocao.streams.schedule import Schedule
 from baocao.streams.step import (
-    TABLE_NAMES,
     BatchResult,
     OutputRecord,
     RollupStep,
@@ -82,10 +81,10 @@ from baocao.streams.step import (
     StagedWrite,
     Tables,
 )
+from baocao.streams.table_writes import TableWrite, store_writes
 
 __all__ = [
     "ENVIRONMENT_ERRORS",
-    "ChangelogTrackingTable",
     "CrashPolicy",
     "RollupAgent",
     "ScheduleTimer",
@@ -93,30 +92,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class ChangelogTrackingTable(faust.Table):
-    """A Faust table that keeps the futures of its changelog writes until they are drained.
-
-    Faust sends a table's changelog through a buffer of its own and gives no way to wait for
-    it (``producer.flush()`` gives up on that buffer after 0.1 s of quiet). The agent needs to
-    know the state is durable before it publishes anything computed from it, so the table
-    hands its writes over.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pending_changelog: list[FutureMessage] = []
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        future = cast(FutureMessage, super().send_changelog(*args, **kwargs))
-        self._pending_changelog.append(future)
-        return future
-
-    def drain_changelog(self) -> list[FutureMessage]:
-        """The changelog writes made since the last call (each resolves once Kafka has it)."""
-        pending, self._pending_changelog = self._pending_changelog, []
-        return pending
 
 
 @contextmanager
@@ -148,21 +123,6 @@ def _source_record(event: EventT[Any]) -> SourceRecord:
         value=cast(bytes | None, message.value),
         timestamp_ms=round(timestamp * 1000) if timestamp is not None else None,
     )
-
-
-async def _await_all(futures: Sequence[Awaitable[Any]], *, what: str) -> None:
-    """Wait for every write; raise :class:`DeliveryError` if any failed (after all settled)."""
-    if not futures:
-        return
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    if errors:
-        raise DeliveryError(
-            f"Kafka refused {len(errors)} of {len(results)} {what} (first: {errors[0]!r}); "
-            "the batch is not acknowledged and will be processed again",
-            failed=len(errors),
-            total=len(results),
-        ) from errors[0]
 
 
 async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awaitable[Any]]:
@@ -247,10 +207,6 @@ ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _tracking(tables: Tables) -> list[ChangelogTrackingTable]:
-    return [cast(ChangelogTrackingTable, tables.named(name)) for name in TABLE_NAMES]
-
-
 class RollupAgent:
     """Moves batches between Faust and :class:`RollupStep`: the only Kafka-aware part."""
 
@@ -316,18 +272,27 @@ class RollupAgent:
 
         result = self._run(stream, events, records, focus)
         stepped = time.perf_counter()
-        await _await_all(await _publish(self._app, result.outputs), what="output records")
+        await await_delivery(await _publish(self._app, result.outputs), what="output records")
         delivered = time.perf_counter()
-        self._step.store(result.writes, tables=self._tables, focus=focus)
-        changelog = [f for table in _tracking(self._tables) for f in table.drain_changelog()]
-        await _await_all(changelog, what="table changelog writes")
+        changelog = await store_writes(
+            self._app,
+            (
+                TableWrite(
+                    cast(faust.Table, self._tables.named(w.table)),
+                    events[w.anchor].message.partition,
+                    w.key,
+                    w.value,
+                )
+                for w in result.writes
+            ),
+        )
         seconds = time.perf_counter() - started
         logger.debug(
             "batch phases: step %.3fs, %d outputs %.3fs, %d changelog writes %.3fs",
             stepped - started,
             len(result.outputs),
             delivered - stepped,
-            len(changelog),
+            changelog,
             started + seconds - delivered,
         )
         self._metrics.observe_batch(result, seconds=seconds)
@@ -522,7 +487,7 @@ class ScheduleTimer:
             await asyncio.sleep(0)
         if not provinces:
             self._schedule.backfill(tick, [], self._latest)
-        await _await_all(await _publish(self._app, tick.outputs), what="schedule records")
+        await await_delivery(await _publish(self._app, tick.outputs), what="schedule records")
         self._schedule.done(tick)
         self._metrics.observe_tick(announced=len(tick.announced), alerts=tick.alerts)
         if tick.budget <= 0:

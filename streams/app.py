@@ -40,7 +40,7 @@ from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings, WorkerSettings
 from baocao.core.topics import Topics
-from baocao.streams.agent import ChangelogTrackingTable, CrashPolicy, RollupAgent, ScheduleTimer
+from baocao.streams.agent import CrashPolicy, RollupAgent, ScheduleTimer
 from baocao.streams.dead_letters import DeadLetterLimits
 from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics
@@ -115,8 +115,8 @@ class _OrjsonCodec(codecs.Codec):
 codecs.register(TABLE_CODEC, _OrjsonCodec())
 
 
-class _Table(ChangelogTrackingTable):
-    """A tracking table in :data:`TABLE_CODEC` whose ``get`` reads the store once.
+class _Table(faust.Table):
+    """A table in :data:`TABLE_CODEC` whose ``get`` reads the store once.
 
     ``Mapping.get`` goes through ``__getitem__``, which for a table with ``__missing__``
     asks the store ``key in data`` and then ``data[key]``: two RocksDB lookups and two key
@@ -216,8 +216,8 @@ def create_app(
         "options": dict(ROCKSDB_OPTIONS),
     }
 
-    def table(name: str, purpose: str) -> ChangelogTrackingTable:
-        return cast(ChangelogTrackingTable, app.Table(name, help=purpose, **options))
+    def table(name: str, purpose: str) -> faust.Table:
+        return cast(faust.Table, app.Table(name, help=purpose, **options))
 
     tables = Tables(
         latest=table(LATEST_TABLE, "Latest accepted revision per commune|period"),

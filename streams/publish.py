@@ -1,4 +1,4 @@
-"""Publishing a batch's output records through aiokafka's batch API.
+"""Publishing a batch's records through aiokafka's batch API.
 
 ``producer.send`` costs a future, a partitioner call and an accumulator lookup per record,
 and the agent then gathered thousands of futures per batch (about a sixth of the worker's
@@ -11,10 +11,12 @@ per partition and handed over with ``send_batch``: one future per batch of recor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
-__all__ = ["OutputLike", "send_in_batches"]
+from baocao.streams.exceptions import DeliveryError
+
+__all__ = ["OutputLike", "SentBatch", "await_delivery", "send_grouped", "send_in_batches"]
 
 
 class OutputLike(Protocol):
@@ -26,6 +28,17 @@ class OutputLike(Protocol):
 
     @property
     def value(self) -> bytes: ...
+
+
+class SentBatch(NamedTuple):
+    """Records handed to the producer together: ``future`` resolves to the
+    :class:`~aiokafka.structs.RecordMetadata` of the first (its ``offset`` is the batch's
+    base offset) once Kafka acknowledged them all."""
+
+    topic: str
+    partition: int
+    records: int
+    future: asyncio.Future[Any]
 
 
 async def send_in_batches(
@@ -44,19 +57,49 @@ async def send_in_batches(
         key = output.key.encode()
         partition = partitioner(key, known, known)
         grouped.setdefault((topic, partition), []).append((key, output.value))
-    futures: list[asyncio.Future[Any]] = []
+    return [sent.future for sent in await send_grouped(producer, grouped)]
+
+
+async def send_grouped(
+    producer: Any, grouped: Mapping[tuple[str, int], Sequence[tuple[bytes, bytes | None]]]
+) -> list[SentBatch]:
+    """Start sending each (topic, partition)'s ``(key, value)`` records, in order, as few
+    batches as the producer's batch size allows."""
+    sent: list[SentBatch] = []
     for (topic, partition), records in grouped.items():
-        batch = producer.create_batch()
+        batch, count = producer.create_batch(), 0
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is not None:
+                count += 1
                 continue
-            if batch.record_count():
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
+            if count:
+                future = await producer.send_batch(batch, topic, partition=partition)
+                sent.append(SentBatch(topic, partition, count, future))
+                batch, count = producer.create_batch(), 0
                 if batch.append(key=key, value=value, timestamp=None) is not None:
+                    count += 1
                     continue
             # A record larger than a whole batch: the plain path (and its size checks).
-            futures.append(await producer.send(topic, value, key=key, partition=partition))
-        if batch.record_count():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
+            future = await producer.send(topic, value, key=key, partition=partition)
+            sent.append(SentBatch(topic, partition, 1, future))
+        if count:
+            future = await producer.send_batch(batch, topic, partition=partition)
+            sent.append(SentBatch(topic, partition, count, future))
+    return sent
+
+
+async def await_delivery(futures: Sequence[Awaitable[Any]], *, what: str) -> list[Any]:
+    """Wait for every write and return what each resolved to; raise :class:`DeliveryError`
+    if any failed (once all settled), naming ``what`` was refused."""
+    if not futures:
+        return []
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise DeliveryError(
+            f"Kafka refused {len(errors)} of {len(results)} {what} (first: {errors[0]!r}); "
+            "the batch is not acknowledged and will be processed again",
+            failed=len(errors),
+            total=len(results),
+        ) from errors[0]
+    return results

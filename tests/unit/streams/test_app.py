@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+import faust
+
 from baocao.core.settings import KafkaSettings, Settings, WorkerSettings
-from baocao.streams.agent import ChangelogTrackingTable
 from baocao.streams.app import TABLE_CODEC, create_app, worker_clock
 
 
@@ -46,7 +47,8 @@ def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
 
     assert set(app.tables) == {"latest", "versions", "approvals", "figures", "aggregates"}
     for name, table in app.tables.items():
-        assert isinstance(table, ChangelogTrackingTable)
+        assert isinstance(table, faust.Table)
+        assert table.key_serializer == table.value_serializer == TABLE_CODEC
         assert table.changelog_topic.get_topic_name() == f"pre-rollup-{name}-changelog"
         assert table.partitions == 6
 
@@ -80,7 +82,7 @@ def test_two_apps_can_live_in_one_process(tmp_path: Path) -> None:
 
 def test_tables_read_state_written_by_the_json_codec_of_earlier_releases(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
-    table = cast(ChangelogTrackingTable, app.tables["latest"])
+    table = cast(faust.Table, app.tables["latest"])
     stored = {"report_id": "r", "indicators": {"tthc_received": 0.1 + 0.2}, "warned": ["x"]}
     # What Faust's "json" codec wrote for keys and values before TABLE_CODEC.
     old_key = app.serializers.dumps_key(str, "00070|2025-08", serializer="json")
