@@ -10,10 +10,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+from rocksdict import AccessType, Options, Rdict
 from support.net import free_port
 from support.settings import environment
 from support.worker import (
@@ -33,11 +36,14 @@ from support.worker import (
     worker_starter,
 )
 
-from baocao.core.kafka import ensure_topics
+from baocao.core.kafka import client_options, ensure_topics
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
+from baocao.streams.step import TABLE_NAMES
 
 A, B = REFERENCE.communes_by_province[PROVINCE][:2]
+#: Where Faust keeps a table partition's persisted changelog offset in its RocksDB.
+OFFSET_KEY = b"__faust\0offset__"
 
 
 @pytest.fixture
@@ -225,6 +231,74 @@ def test_worker_recovers_its_state_from_the_changelog_after_losing_its_disk(
     )
     assert {f["communes_reported"] for f in after.values()} == {2}
     assert worker.stop() == 0, worker.tail()
+
+
+def _changelog(settings: Settings, topic: str) -> dict[int, tuple[dict[bytes, bytes], int]]:
+    """Per partition of a changelog topic read whole: each key's last value, and the offset
+    of the partition's last record (-1 when it has none)."""
+    consumer = KafkaConsumer(**client_options(settings.kafka), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        values: dict[int, dict[bytes, bytes]] = {tp.partition: {} for tp in partitions}
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            assert time.monotonic() < deadline, f"{topic} could not be read to its end"
+            for batch in consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    values[message.partition][message.key] = message.value
+        return {tp.partition: (values[tp.partition], ends[tp] - 1) for tp in partitions}
+    finally:
+        consumer.close()
+
+
+def _read_store(path: Path) -> dict[bytes, bytes]:
+    """A stopped worker's RocksDB database of one table partition, whole."""
+    db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        return dict(db.items())
+    finally:
+        db.close()
+
+
+def test_the_stored_state_is_its_changelog_and_the_persisted_offsets_its_last_records(
+    test_settings: Settings,
+    readers: dict[str, TopicReader],
+    start_worker: Callable[..., Worker],
+) -> None:
+    # The worker stores a batch's writes itself (RocksDB, changelog, persisted offsets); a
+    # restart or another worker recovers from the changelog past each persisted offset.
+    worker = start_worker()
+    publish(
+        test_settings,
+        [
+            encoded(report(A, 1, tthc_received=10)),
+            encoded(report(B, 1, tthc_received=20)),
+            encoded(report(A, 2, tthc_received=12)),
+        ],
+    )
+    totals = figure_check(readers["figures"], {"tthc_received": 32.0})
+    wait_for("the figures of both communes", totals, worker=worker)
+    assert worker.stop() == 0, worker.tail()
+
+    app_id, folder = test_settings.worker.app_id, test_settings.worker.data_dir / "v1" / "tables"
+    stored_keys = 0
+    for table in TABLE_NAMES:
+        changelog = _changelog(test_settings, f"{app_id}-{table}-changelog")
+        for partition, (values, last_offset) in changelog.items():
+            path = folder / f"{table}-{partition}.db"
+            stored = _read_store(path) if path.exists() else {}
+            offset = stored.pop(OFFSET_KEY, None)
+            assert stored == values, (table, partition)
+            assert offset == (str(last_offset).encode() if last_offset >= 0 else None), (
+                table,
+                partition,
+            )
+            stored_keys += len(stored)
+    # latest: 2 communes; versions, figures, aggregates: 1 province and period each.
+    assert stored_keys == 5
 
 
 def test_a_missing_state_folder_is_created_and_an_impossible_one_refused(
