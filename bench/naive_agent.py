@@ -5,8 +5,11 @@ provincial sums, send one output record (the province's running figures as JSON)
 validation, no state table, no changelog, no checkpoint order: the baseline the real worker
 is compared with in the same run, on the same backlog.
 
-Run by ``bench.worker`` as ``python -m bench.naive_agent APP_ID TOPIC OUT_TOPIC EXPECTED``
-with the ``BAOCAO_KAFKA_*`` settings in the environment. It prints one line,
+With ``--empty`` the agent does nothing with an event but count it: Faust's own floor on
+this machine (consume, the event and its acknowledgement), with the same app settings.
+
+Run by ``bench.worker`` as ``python -m bench.naive_agent APP_ID TOPIC OUT_TOPIC EXPECTED
+[--empty]`` with the ``BAOCAO_KAFKA_*`` settings in the environment. It prints one line,
 ``naive <events> <first_event_unix> <last_event_unix>``, once it handled ``EXPECTED`` events,
 and stops.
 """
@@ -17,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from typing import Any
@@ -28,7 +32,9 @@ from baocao.core.settings import Settings
 from baocao.streams.security import broker_credentials
 
 
-def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
+def build(
+    app_id: str, source: str, sink: str, expected: int, *, datadir: str, empty: bool = False
+) -> faust.App:
     kafka = Settings().kafka
     app = faust.App(
         app_id,
@@ -41,6 +47,8 @@ def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
         web_enabled=False,
         autodiscover=False,
         topic_partitions=kafka.partitions,
+        # Faust makes its data folder even for memory tables: not in the caller's directory.
+        datadir=datadir,
     )
     codec = codec_for("commune_report.v2")
     source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
@@ -49,10 +57,20 @@ def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     seen = {"count": 0, "first": 0.0}
 
+    def count_one() -> None:
+        if not seen["count"]:
+            seen["first"] = time.time()
+        seen["count"] += 1
+        if seen["count"] == expected:
+            print(f"naive {expected} {seen['first']:.6f} {time.time():.6f}", flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def floor(stream: Any) -> None:
+        async for _ in stream:
+            count_one()
+
     async def rollup(stream: Any) -> None:
         async for value in stream:
-            if not seen["count"]:
-                seen["first"] = time.time()
             report = codec.decode(value)
             key = f"{report['province_code']}|{report['period']}"
             commune = f"{report['commune_code']}|{report['period']}"
@@ -63,19 +81,18 @@ def build(app_id: str, source: str, sink: str, expected: int) -> faust.App:
                 figures[code] += number
             latest[commune] = report["indicators"]
             await out.send(key=key.encode(), value=json.dumps(figures).encode())
-            seen["count"] += 1
-            if seen["count"] == expected:
-                print(f"naive {expected} {seen['first']:.6f} {time.time():.6f}", flush=True)
-                os.kill(os.getpid(), signal.SIGTERM)
+            count_one()
 
-    app.agent(source_topic, name="naive")(rollup)
+    app.agent(source_topic, name="naive")(floor if empty else rollup)
     return app
 
 
 def main() -> None:
     app_id, source, sink, expected = sys.argv[1:5]
-    app = build(app_id, source, sink, int(expected))
-    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+    with tempfile.TemporaryDirectory(prefix=f"{app_id}-") as datadir:
+        empty = "--empty" in sys.argv[5:]
+        app = build(app_id, source, sink, int(expected), datadir=datadir, empty=empty)
+        faust.Worker(app, loglevel="WARNING").execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ onto a topic of its own, then pushes the same backlog through, one after the oth
   decoding in Python;
 - **naive Faust agent** (:mod:`bench.naive_agent`): decode + dict roll-up + one output record
   per event, no validation, no state table, no checkpoint order;
+- **empty Faust agent** (the same module with ``--empty``): counts the events and does
+  nothing else: what Faust itself costs per event on this machine, the ceiling of any Faust
+  worker here;
 - **the worker** (``baocao worker``): everything it does in production (validation, revisions,
   soft rules, state tables with changelogs, figures, changes with causes, completeness, the
   checkpoint order outputs -> changelogs -> offsets).
@@ -233,17 +236,20 @@ async def _bare(settings: Settings, expected: int) -> Run:
 # -- the naive Faust agent ----------------------------------------------------------------
 
 
-def naive(settings: Settings, env: dict[str, str], expected: int) -> Run:
+def naive(settings: Settings, env: dict[str, str], expected: int, *, empty: bool = False) -> Run:
+    """The naive agent's run, or with ``empty`` Faust's floor (an agent that only counts)."""
     topics = Topics(settings.kafka.topic_prefix)
+    role = "empty" if empty else "naive"
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "bench.naive_agent",
-            f"{settings.kafka.topic_prefix}-naive",
+            f"{settings.kafka.topic_prefix}-{role}",
             topics.commune_reports,
             f"{settings.kafka.topic_prefix}.naive-out",
             str(expected),
+            *(["--empty"] if empty else []),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -258,10 +264,10 @@ def naive(settings: Settings, env: dict[str, str], expected: int) -> Run:
     # Faust's worker redirects stdout into its log (stderr).
     found = re.search(r"naive (\d+) ([\d.]+) ([\d.]+)", output)
     if found is None:
-        raise RuntimeError(f"the naive agent did not finish:\n{output[-3000:]}")
+        raise RuntimeError(f"the {role} agent did not finish:\n{output[-3000:]}")
     events, first, last = int(found[1]), float(found[2]), float(found[3])
     return Run(
-        "naive Faust agent (1 output/event)",
+        "empty Faust agent (Faust's floor)" if empty else "naive Faust agent (1 output/event)",
         events,
         last - first,
         sampler.cpu_between(first, last),
@@ -422,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             runs = [asyncio.run(_bare(settings, len(reports)))]
             runs.append(naive(settings, env, len(reports)))
+            runs.append(naive(settings, env, len(reports), empty=True))
             worker = WorkerProcess(env, log)
             run = worker.wait_events(len(reports))
             worker.stop(signal.SIGKILL)
@@ -443,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.rate / naive_rate:7.2f} {r.cpu_seconds:6.2f} {r.cpu_rate:9,.0f} "
             f"{r.cpu_rate / naive_cpu_rate:7.2f}"
         )
-    worker_run = runs[2]
+    worker_run = runs[-1]
     assert worker_run.cold_seconds is not None and worker_run.peak_rss_mb is not None
     print(
         f"worker from cold start to lag 0: {worker_run.cold_seconds:.1f}s "

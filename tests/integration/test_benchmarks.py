@@ -43,3 +43,18 @@ def test_the_pipeline_benchmark_brings_every_report_to_clickhouse() -> None:
 
     assert re.search(r"^pipeline: publish -> figures in ClickHouse +3,487 ", out, re.M), out
     assert re.search(r"^baseline: Kafka produce \+ consume only +3,487 ", out, re.M), out
+
+
+def test_the_worker_benchmark_runs_every_path_over_the_whole_backlog() -> None:
+    out = _bench("bench.worker", "--months", "1")
+
+    for path in (
+        "bare aiokafka + fastavro loop",
+        "naive Faust agent (1 output/event)",
+        "empty Faust agent (Faust's floor)",
+        "baocao worker",
+    ):
+        assert re.search(rf"^{re.escape(path)} +3,487 +[\d.]+ +[\d,]+ ", out, re.M), (path, out)
+    assert re.search(r"^killed worker restarted on 1 months of state: next figure", out, re.M), out
+    # Faust's data folders go to a temporary directory, not the caller's.
+    assert not list(ROOT.glob("*-naive-data")) and not list(ROOT.glob("*-empty-data"))
