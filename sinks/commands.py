@@ -7,7 +7,6 @@ reported in one line and end the command with exit code 1, without a traceback.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -18,6 +17,7 @@ from types import FrameType
 import typer
 
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.collector import settle_heap
 from baocao.core.kafka import KafkaUnavailableError
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
@@ -151,8 +151,7 @@ def sink(
     # Everything alive now (the modules, above all) stays: moved out of the collector's
     # reach, the decoded batches are all a full collection scans (measured: the collector's
     # share of decoding a batch fell from 13% to 5%).
-    gc.collect()
-    gc.freeze()
+    settle_heap()
     with _stop_on_signals(stop):
         try:
             run_sink(

@@ -12,6 +12,7 @@ import typer
 from kafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
+from baocao.core.collector import settle_heap
 from baocao.core.kafka import (
     KafkaUnavailableError,
     ensure_topics,
@@ -151,4 +152,5 @@ def worker(
         settings.worker.data_dir,
     )
     runner = faust.Worker(app, loglevel=level, logging_config=_logging_config(level))
+    settle_heap()  # the app, its reference data and the modules: never walked again
     runner.execute_from_commandline()
