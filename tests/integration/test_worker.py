@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -258,7 +259,8 @@ def _read_store(path: Path) -> dict[bytes, bytes]:
     """A stopped worker's RocksDB database of one table partition, whole."""
     db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
     try:
-        return dict(db.items())
+        # raw mode: keys and values are bytes (rocksdict's stubs type them more widely)
+        return {cast(bytes, key): cast(bytes, value) for key, value in db.items()}
     finally:
         db.close()
 
