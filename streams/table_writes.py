@@ -3,13 +3,13 @@
 Faust's ``table[key] = value`` does, for every key: the encoding, a RocksDB put, a changelog
 ``send_soon`` (a :class:`~faust.types.tuples.FutureMessage`, a pending message in Faust's own
 producer buffer, sensor calls) and, once Kafka acknowledged that record, another RocksDB put
-for the partition's persisted offset. For the ~2,000 writes of a batch that was a sixth of
-the worker's time (issue 11's profile of the final second-session code).
+for the partition's persisted offset. For the ~2,000 writes of a batch that was 17% of the
+worker's active samples (py-spy on ``bench.worker --months 3``, issue 11).
 
 :func:`store_writes` puts the same bytes in the same places, grouped: the values go to each
 partition's database, the changelog records through aiokafka's batch API
 (:func:`~baocao.streams.publish.send_grouped`), and once Kafka acknowledged them each changelog
-partition's persisted offset is written once, to its last record. Recovery is what Faust's
+partition's persisted offset is written once, to its last record. Recovery stays Faust's
 own: the changelog holds every key's value in the bytes RocksDB holds, and no persisted
 offset is ahead of what Kafka acknowledged.
 """
