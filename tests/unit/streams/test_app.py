@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 import faust
+from faust.types.enums import ProcessingGuarantee
 
 from baocao.core.settings import KafkaSettings, Settings, WorkerSettings
 from baocao.streams.app import TABLE_CODEC, create_app, worker_clock
@@ -34,6 +35,8 @@ def test_the_app_follows_the_settings(tmp_path: Path) -> None:
     assert conf.web_enabled is False
     assert conf.stream_publish_on_commit is False
     assert conf.consumer_auto_offset_reset == "earliest"
+    # table_writes persists changelog offsets at once, which holds for at-least-once only.
+    assert conf.processing_guarantee is ProcessingGuarantee.AT_LEAST_ONCE
 
 
 def test_a_web_port_enables_faust_s_web_server_on_it(tmp_path: Path) -> None:
