@@ -74,6 +74,7 @@ from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.publish import await_delivery, send_in_batches
 from baocao.streams.schedule import Schedule
 from baocao.streams.step import (
+    TABLE_NAMES,
     BatchResult,
     OutputRecord,
     RollupStep,
@@ -81,7 +82,7 @@ from baocao.streams.step import (
     StagedWrite,
     Tables,
 )
-from baocao.streams.table_writes import TableWrite, store_writes
+from baocao.streams.table_writes import store_writes
 
 __all__ = [
     "ENVIRONMENT_ERRORS",
@@ -276,15 +277,9 @@ class RollupAgent:
         delivered = time.perf_counter()
         changelog = await store_writes(
             self._app,
-            (
-                TableWrite(
-                    cast(faust.Table, self._tables.named(w.table)),
-                    events[w.anchor].message.partition,
-                    w.key,
-                    w.value,
-                )
-                for w in result.writes
-            ),
+            self._tables,
+            result.writes,
+            partition_of=lambda anchor: events[anchor].message.partition,
         )
         seconds = time.perf_counter() - started
         logger.debug(
@@ -375,13 +370,7 @@ class RollupAgent:
         event does alone, in order, with an ``internal_error`` dead letter for each event
         the step fails on. The same as the batch for every other event (a batch of one is
         a batch), and nothing is stored until the whole result was delivered."""
-        tables = self._tables
-        overlay = Tables(
-            latest=_Overlay(tables.latest),
-            versions=_Overlay(tables.versions),
-            approvals=_Overlay(tables.approvals),
-            figures=_Overlay(tables.figures),
-        )
+        overlay = Tables(**{name: _Overlay(self._tables.named(name)) for name in TABLE_NAMES})
         merged = BatchResult()
         writes: dict[tuple[str, str], StagedWrite] = {}
         for index, record in enumerate(records):
@@ -397,8 +386,8 @@ class RollupAgent:
                 part = self._internal_error(record, exc)
             else:
                 self._consecutive_internal_errors = 0
+            self._step.store(part.writes, tables=overlay)
             for write in part.writes:
-                overlay.named(write.table)[write.key] = write.value
                 writes[(write.table, write.key)] = StagedWrite(
                     write.table, write.key, write.value, anchor=index
                 )

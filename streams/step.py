@@ -4,7 +4,8 @@ without Kafka.
 The Faust agent (:mod:`baocao.streams.agent`) only moves data: it hands a batch of
 :class:`SourceRecord` and its tables to :meth:`RollupStep.run`, publishes the
 :class:`OutputRecord` list it gets back, and only then stores the batch's
-:class:`StagedWrite` list with :meth:`RollupStep.store`. Everything that decides what the
+:class:`StagedWrite` list (:meth:`RollupStep.store` on plain mappings; the worker's Faust
+tables through :mod:`baocao.streams.table_writes`). Everything that decides what the
 pipeline says lives here, on plain ``MutableMapping`` state, so a unit test drives it with
 dicts.
 

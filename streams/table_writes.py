@@ -16,45 +16,45 @@ offset is ahead of what Kafka acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import faust
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
 from baocao.streams.publish import await_delivery, send_grouped
+from baocao.streams.step import StagedWrite, TableName, Tables
 
-__all__ = ["TableWrite", "store_writes"]
-
-
-@dataclass(frozen=True, slots=True)
-class TableWrite:
-    """``table[key] = value`` in ``partition`` (the partition of the event the key belongs
-    to: where Faust keeps the key and sends its changelog record)."""
-
-    table: faust.Table
-    partition: int
-    key: Any
-    value: Any
+__all__ = ["store_writes"]
 
 
-async def store_writes(app: faust.App, writes: Iterable[TableWrite]) -> int:
-    """Store ``writes`` in their tables and wait until their changelog is durable; the
-    number of changelog records. Raises :class:`~baocao.streams.exceptions.DeliveryError`
-    when Kafka refused any (the batch is then not acknowledged; it runs again after the
-    restart)."""
+async def store_writes(
+    app: faust.App,
+    tables: Tables,
+    writes: Sequence[StagedWrite],
+    *,
+    partition_of: Callable[[int], int],
+) -> int:
+    """Store ``writes`` in their Faust ``tables`` and wait until their changelog is durable;
+    the number of changelog records. A write goes to the partition ``partition_of`` its
+    anchor (the event the key belongs to: where Faust keeps the key and sends its changelog
+    record). Raises :class:`~baocao.streams.exceptions.DeliveryError` when Kafka refused any
+    (the batch is then not acknowledged; it runs again after the restart)."""
+    stores: dict[TableName, tuple[RocksDBStore, str]] = {}
     grouped: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-    stores: dict[str, RocksDBStore] = {}
     for write in writes:
-        store = cast(RocksDBStore, write.table.data)
+        found = stores.get(write.table)
+        if found is None:
+            table = cast(faust.Table, tables.named(write.table))
+            store = cast(RocksDBStore, table.data)
+            found = stores[write.table] = (store, table.changelog_topic.get_topic_name())
+        store, topic = found
+        partition = partition_of(write.anchor)
         key, value = store._encode_key(write.key), store._encode_value(write.value)
-        store._db_for_partition(write.partition).put(key, value)
-        store._key_index[key] = write.partition  # as Faust's own put: lookups without an event
-        topic = write.table.changelog_topic.get_topic_name()
-        stores[topic] = store
-        grouped.setdefault((topic, write.partition), []).append((key, value))
+        store._db_for_partition(partition).put(key, value)
+        store._key_index[key] = partition  # as Faust's own put: lookups without an event
+        grouped.setdefault((topic, partition), []).append((key, value))
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
     sent = await send_grouped(producer, grouped)
     results = await await_delivery([s.future for s in sent], what="table changelog batches")
@@ -63,10 +63,11 @@ async def store_writes(app: faust.App, writes: Iterable[TableWrite]) -> int:
         offset = metadata.offset + batch.records - 1
         where = (batch.topic, batch.partition)
         last[where] = max(offset, last.get(where, -1))
+    by_topic = {topic: store for store, topic in stores.values()}
     for (topic, partition), offset in last.items():
         # What Faust's ``Collection._on_changelog_sent`` does per acknowledged record. The
         # worker runs at least once (Faust's default processing guarantee; its effect is
         # exactly once through the order of outputs, state and offsets, see ``agent``), so
         # the offset is persisted at once rather than at the next commit.
-        stores[topic].set_persisted_offset(TP(topic, partition), offset)
+        by_topic[topic].set_persisted_offset(TP(topic, partition), offset)
     return sum(batch.records for batch in sent)
