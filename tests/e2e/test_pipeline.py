@@ -217,6 +217,24 @@ def test_views_match_an_independent_recomputation(
         "malformed_event",
     } <= reasons
 
+    # The completeness counts travel on their own topic, so they may land after the
+    # figures: every province's count of reporting communes must reach the recomputed one.
+    reporting = Counter(
+        (line["province_code"], period) for (_, period), line in latest.items()
+    )
+
+    def completeness_matches() -> bool:
+        rows = query(
+            test_settings,
+            "SELECT province_code, period, communes_reported FROM province_completeness"
+            " WHERE communes_reported > 0",
+        )
+        actual = {(p, per): n for p, per, n in rows}
+        assert actual == dict(reporting), f"{len(actual)} rows, expected {len(reporting)}"
+        return True
+
+    eventually(completeness_matches, what="province_completeness to match", timeout=60)
+
     # The report a province hands upward (``baocao export``) says what was published: its
     # figures, which communes reported and with which revision, and the national totals.
     check_exports(env, tmp_path, latest, expected)
