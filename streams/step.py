@@ -451,13 +451,12 @@ class RollupStep:
         result.writes = staged.writes()
         return result
 
-    def store(
-        self, writes: Sequence[StagedWrite], *, tables: Tables, focus: Focus = _unfocused
-    ) -> None:
-        """Write a batch's staged state, each key in the focus of its partition's event."""
+    def store(self, writes: Sequence[StagedWrite], *, tables: Tables) -> None:
+        """Write a batch's staged state into plain mappings (the tests' dicts, the agent's
+        overlay); the worker's Faust tables take them through :mod:`~baocao.streams.table_writes`,
+        each in the partition of its write's anchor."""
         for write in writes:
-            with focus(write.anchor):
-                tables.named(write.table)[write.key] = write.value
+            tables.named(write.table)[write.key] = write.value
 
     def dead_letter(self, record: SourceRecord, reasons: Sequence[Reason]) -> BatchResult:
         """A result holding only ``record``'s dead letter: for an event the agent sets aside

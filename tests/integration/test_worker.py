@@ -10,16 +10,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from rocksdict import AccessType, Options, Rdict
 from support.net import free_port
 from support.settings import environment
+from support.topics import read_topic
 from support.worker import (
     PERIOD,
     PROVINCE,
@@ -37,7 +36,7 @@ from support.worker import (
     worker_starter,
 )
 
-from baocao.core.kafka import client_options, ensure_topics
+from baocao.core.kafka import ensure_topics
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
 from baocao.streams.step import TABLE_NAMES
@@ -237,22 +236,11 @@ def test_worker_recovers_its_state_from_the_changelog_after_losing_its_disk(
 def _changelog(settings: Settings, topic: str) -> dict[int, tuple[dict[bytes, bytes], int]]:
     """Per partition of a changelog topic read whole: each key's last value, and the offset
     of the partition's last record (-1 when it has none)."""
-    consumer = KafkaConsumer(**client_options(settings.kafka), enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        values: dict[int, dict[bytes, bytes]] = {tp.partition: {} for tp in partitions}
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            assert time.monotonic() < deadline, f"{topic} could not be read to its end"
-            for batch in consumer.poll(timeout_ms=500).values():
-                for message in batch:
-                    values[message.partition][message.key] = message.value
-        return {tp.partition: (values[tp.partition], ends[tp] - 1) for tp in partitions}
-    finally:
-        consumer.close()
+    contents = read_topic(settings, topic, timeout=60)
+    values: dict[int, dict[bytes, bytes]] = {p: {} for p in contents.end_offsets}
+    for message in contents.records:
+        values[message.partition][message.key] = message.value
+    return {p: (values[p], end - 1) for p, end in contents.end_offsets.items()}
 
 
 def _read_store(path: Path) -> dict[bytes, bytes]:

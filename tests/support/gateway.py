@@ -4,7 +4,6 @@ tokens in its database, and the commune-reports topic read back."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from baocao.core.kafka import admin_client, consumer
+from baocao.core.kafka import admin_client
 from baocao.core.settings import GatewaySettings, Settings
 from baocao.core.topics import Topics
 from baocao.producers.gateway.store import GatewayStore
@@ -24,6 +22,7 @@ from baocao.producers.gateway.tokens import Scope, TokenStore
 from support import cli
 from support.net import free_port
 from support.settings import environment
+from support.topics import read_topic
 from support.wait import eventually
 
 
@@ -131,23 +130,7 @@ def read_reports_topic(settings: Settings, *, timeout: float = 30.0) -> list[Con
     """Every record on the commune-reports topic, up to its end offsets (a 202 means the
     record was acknowledged, so the end offsets cover every accepted report)."""
     topic = Topics(settings.kafka.topic_prefix).commune_reports
-    reader = consumer(settings.kafka, group_id=f"{settings.kafka.topic_prefix}-check")
-    try:
-        partitions = reader.partitions_for_topic(topic)
-        assert partitions, f"topic {topic} does not exist"
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        reader.assign(assigned)
-        reader.seek_to_beginning(*assigned)
-        end = reader.end_offsets(assigned)
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout
-        while any(reader.position(tp) < end[tp] for tp in assigned):
-            assert time.monotonic() < deadline, f"read {len(records)} records before timing out"
-            for batch in reader.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        reader.close()
+    return read_topic(settings, topic, timeout=timeout).records
 
 
 def drop_topics(settings: Settings, *, also: tuple[str, ...] = ()) -> None:
