@@ -49,7 +49,7 @@ from baocao.core.topics import Topics
 from baocao.producers.publisher import ReportPublisher, encode_report
 from baocao.producers.simulate import default_period, generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
-from bench.pipeline import drop_everything, isolated_settings
+from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings
 from bench.worker import months_before
 
 
@@ -91,9 +91,8 @@ class Pipeline:
         env = {
             **os.environ,
             **self.settings.as_environment(),
+            **REPLAY_ENVIRONMENT,  # the steady load replays months past their lock
             "BAOCAO_WORKER_LOG_LEVEL": "warning",
-            # The steady load replays months past their lock.
-            "BAOCAO_DEADLINES_LOCK_DAYS": "36500",
         }
         self.processes = [
             subprocess.Popen(

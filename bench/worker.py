@@ -66,7 +66,7 @@ from baocao.core.settings import Settings
 from baocao.core.topics import Topics
 from baocao.producers.publisher import encode_report
 from baocao.producers.simulate import generate_reports
-from bench.pipeline import drop_everything, isolated_settings
+from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings
 
 #: A batch line of the worker's log: ``<asctime> INFO ... batch of N events in S s``.
 BATCH_LINE = re.compile(
@@ -400,11 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     reports = list(backlog(months, args.revisions))
     with tempfile.TemporaryDirectory() as state_dir:
         settings = isolated_settings(name, Path(state_dir) / "worker")
-        # Past months lock 30 days after their deadline; the backlog replays history.
         env = {
             **os.environ,
             **settings.as_environment(),
-            "BAOCAO_DEADLINES_LOCK_DAYS": "36500",
+            **REPLAY_ENVIRONMENT,  # the backlog replays months past their lock
             # One long period: the schedule's timer (minutes apart) does not fire mid-run.
             "BAOCAO_WORKER_SCHEDULE_INTERVAL_SECONDS": "600",
         }
