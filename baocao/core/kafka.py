@@ -38,6 +38,7 @@ __all__ = [
     "admin_client",
     "client_options",
     "consumer",
+    "drifted_topic_configs",
     "ensure_topics",
     "producer",
     "producer_timed_topics",
@@ -216,47 +217,88 @@ def _wait_for_metadata(
 
 
 def topic_configs(topics: Topics, name: str) -> dict[str, str]:
-    """The configuration a topic is created with.
+    """The configuration a topic of the pipeline is created with, and corrected to.
 
-    The input topics that anyone with a token reaches (reports, approvals) carry the
-    broker's append time, not the producer's: the worker judges on-time and lock on it, so
-    a producer cannot pick the time its report counts for. The historic topic has it too
-    (the worker judges its reports on their ``submitted_at``, written by the one principal
-    allowed to, and its retention then runs from the load, not from 2025).
+    Its retention comes from its :class:`~baocao.core.topics.TopicSpec` (for ever, see
+    :class:`~baocao.core.topics.Retention`). The input topics that anyone with a token
+    reaches (reports, approvals) carry the broker's append time, not the producer's: the
+    worker judges on-time and lock on it, so a producer cannot pick the time its report
+    counts for. The historic topic has it too (the worker judges its reports on their
+    ``submitted_at``, written by the one principal allowed to). A name that is not one of
+    the pipeline's topics (a changelog) gets nothing here.
     """
+    try:
+        spec = topics.spec(name)
+    except KeyError:
+        return {}
+    configs = spec.retention.configs()
     if name in (topics.commune_reports, topics.historic_reports, topics.approvals):
-        return {"message.timestamp.type": "LogAppendTime"}
-    return {}
+        configs["message.timestamp.type"] = "LogAppendTime"
+    return configs
+
+
+def drifted_topic_configs(
+    admin: KafkaAdminClient,
+    topics: Topics,
+    names: Iterable[str],
+    *,
+    keys: Iterable[str] | None = None,
+) -> dict[str, dict[str, tuple[str | None, str]]]:
+    """For each existing topic among ``names``, the declared configurations
+    (:func:`topic_configs`, only ``keys`` if given) whose live value differs:
+    ``{topic: {key: (live, declared)}}``.
+
+    A topic created by hand or by an older release (with the broker's 7-day retention, say)
+    shows up here; a missing topic does not (:func:`ensure_topics` creates it declared).
+    Describing needs DESCRIBE_CONFIGS on every topic asked about.
+    """
+    only = set(keys) if keys is not None else None
+    wanted = {
+        name: configs
+        for name in names
+        if (
+            configs := {
+                key: value
+                for key, value in topic_configs(topics, name).items()
+                if only is None or key in only
+            }
+        )
+    }
+    existing = set(admin.list_topics())
+    wanted = {name: configs for name, configs in wanted.items() if name in existing}
+    if not wanted:
+        return {}
+    described = admin.describe_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=dict.fromkeys(configs))
+            for name, configs in wanted.items()
+        ],
+        config_filter="all",
+    ).get("topic", {})
+    drift: dict[str, dict[str, tuple[str | None, str]]] = {}
+    for name, configs in wanted.items():
+        live = described.get(name, {})
+        differing = {
+            key: (live.get(key, {}).get("value"), value)
+            for key, value in configs.items()
+            if live.get(key, {}).get("value") != value
+        }
+        if differing:
+            drift[name] = differing
+    return drift
 
 
 def producer_timed_topics(settings: KafkaSettings) -> list[str]:
     """The input topics that should carry the broker's append time but do not (a topic
     created by hand or by an older release): the producer's timestamp would decide there."""
     topics = Topics(settings.topic_prefix)
-    wanted = {
-        name: configs["message.timestamp.type"]
-        for name in topics.all()
-        if "message.timestamp.type" in (configs := topic_configs(topics, name))
-    }
+    inputs = (topics.commune_reports, topics.historic_reports, topics.approvals)
     admin = admin_client(settings)
     try:
-        described = admin.describe_configs(
-            [
-                ConfigResource(
-                    ConfigResourceType.TOPIC, name, configs={"message.timestamp.type": None}
-                )
-                for name in wanted
-            ],
-            config_filter="all",
-        )
+        drift = drifted_topic_configs(admin, topics, inputs, keys=["message.timestamp.type"])
     finally:
         admin.close()
-    found = described.get("topic", {})
-    return [
-        name
-        for name, value in wanted.items()
-        if found.get(name, {}).get("message.timestamp.type", {}).get("value") != value
-    ]
+    return list(drift)
 
 
 def ensure_topics(

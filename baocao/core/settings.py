@@ -341,6 +341,9 @@ class StackSettings(BaseSettings):
     #: The controller listener (SASL/PLAIN, the broker's own password; loopback only).
     kafka_controller_port: int = 19093
     kafka_heap: str = "1g"
+    #: How often the broker deletes what a topic's retention lets go (a static broker
+    #: setting; Kafka's default of 5 minutes; the retention test's broker uses 1 s).
+    kafka_retention_check_interval_ms: int = Field(default=300_000, ge=1000)
     clickhouse_binary: Path = Path("/usr/sbin/clickhouse-server")
     clickhouse_tcp_port: int = 19000
     clickhouse_http_port: int = 18123

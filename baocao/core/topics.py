@@ -20,6 +20,8 @@ __all__ = [
     "COMMUNE_REPORTS",
     "DEAD_LETTER",
     "HISTORIC_REPORTS",
+    "KEPT_AS_RECORD",
+    "KEPT_UNTIL_LANDED",
     "MISSING_REPORT_ALERTS",
     "PROVINCE_COMPLETENESS",
     "PROVINCE_INDICATORS",
@@ -28,6 +30,7 @@ __all__ = [
     "REPORT_WARNINGS",
     "SPECS",
     "Component",
+    "Retention",
     "TopicSpec",
     "Topics",
 ]
@@ -39,6 +42,42 @@ class Component(StrEnum):
     PRODUCERS = "producers"
     STREAMS = "streams"
     SINKS = "sinks"
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long a topic keeps its records, and why: a contract like its name and key.
+
+    ``ms=-1`` keeps them for ever. ``cleanup.policy`` stays ``delete`` (no compaction): the
+    sink keeps every revision and figure version, so a compacted topic would lose history a
+    rebuild needs. Size is no reason to age anything out: all communes reporting every month
+    is about 40,000 reports a year (the measured bytes are in the README).
+    """
+
+    #: ``retention.ms``: -1 for ever.
+    ms: int
+    #: Why, for people reading the declaration (docs/operations.md collects them).
+    why: str
+
+    def configs(self) -> dict[str, str]:
+        """The topic configurations that carry it (created and corrected with these)."""
+        return {"cleanup.policy": "delete", "retention.ms": str(self.ms), "retention.bytes": "-1"}
+
+
+#: An input: the log of record. The worker's state and every figure can be recomputed from it
+#: (a rebuild replays it from the first offset), so nothing in it may age out.
+KEPT_AS_RECORD = Retention(
+    ms=-1,
+    why="the log of record: the worker's state and every figure are rebuilt from it",
+)
+#: An output the sink lands as ClickHouse rows: a sink that is down for any length of time
+#: (a broken disk over Tết, a changed password) catches up from it, and a ClickHouse rebuild
+#: replays it, so it may not age out before, or after, it landed.
+KEPT_UNTIL_LANDED = Retention(
+    ms=-1,
+    why="lands as ClickHouse rows: a stopped sink catches up from it however long it was "
+    "down, and a rebuild of ClickHouse replays it",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +101,8 @@ class TopicSpec:
     readers: tuple[Component, ...]
     #: What it carries, for people.
     doc: str
+    #: How long it keeps its records (for ever, for every topic of the pipeline today).
+    retention: Retention
 
 
 COMMUNE_REPORTS = TopicSpec(
@@ -74,6 +115,7 @@ COMMUNE_REPORTS = TopicSpec(
     readers=(Component.STREAMS,),
     doc="Reports as communes submit them (publish, simulate, import, the gateway); keyed by "
     "province so one province's reports share a partition and keep their order.",
+    retention=KEPT_AS_RECORD,
 )
 HISTORIC_REPORTS = TopicSpec(
     attribute="historic_reports",
@@ -86,6 +128,7 @@ HISTORIC_REPORTS = TopicSpec(
     doc="Reports of past periods loaded on purpose (baocao publish --historic), keyed by "
     "province like commune-reports. Only the historic-loader principal may write it; the "
     "worker judges these reports on their own submitted_at (docs/security.md).",
+    retention=KEPT_AS_RECORD,
 )
 ACCEPTED_REPORTS = TopicSpec(
     attribute="accepted_reports",
@@ -97,6 +140,7 @@ ACCEPTED_REPORTS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Reports the worker accepted as the latest revision, keyed by commune and period.",
+    retention=KEPT_UNTIL_LANDED,
 )
 PROVINCE_INDICATORS = TopicSpec(
     attribute="province_indicators",
@@ -107,6 +151,7 @@ PROVINCE_INDICATORS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Absolute provincial figures, keyed by province, period and indicator.",
+    retention=KEPT_UNTIL_LANDED,
 )
 DEAD_LETTER = TopicSpec(
     attribute="dead_letter",
@@ -117,6 +162,7 @@ DEAD_LETTER = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Refused reports with their reasons, keyed by commune code.",
+    retention=KEPT_UNTIL_LANDED,
 )
 APPROVALS = TopicSpec(
     attribute="approvals",
@@ -128,6 +174,7 @@ APPROVALS = TopicSpec(
     readers=(Component.STREAMS, Component.SINKS),
     doc="Provinces approving a period (baocao approve), keyed by province code like the "
     "reports, so both land in the same partition number and the worker sees them together.",
+    retention=KEPT_AS_RECORD,
 )
 PROVINCE_COMPLETENESS = TopicSpec(
     attribute="province_completeness",
@@ -138,6 +185,7 @@ PROVINCE_COMPLETENESS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Who has reported, keyed by province, report type and period.",
+    retention=KEPT_UNTIL_LANDED,
 )
 PROVINCE_INDICATOR_CHANGES = TopicSpec(
     attribute="province_indicator_changes",
@@ -148,6 +196,7 @@ PROVINCE_INDICATOR_CHANGES = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Every change of a provincial figure with its causes.",
+    retention=KEPT_UNTIL_LANDED,
 )
 REPORT_WARNINGS = TopicSpec(
     attribute="report_warnings",
@@ -158,6 +207,7 @@ REPORT_WARNINGS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Soft rule breaks of accepted reports, keyed by commune.",
+    retention=KEPT_UNTIL_LANDED,
 )
 REPORTING_PERIODS = TopicSpec(
     attribute="reporting_periods",
@@ -168,6 +218,7 @@ REPORTING_PERIODS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Periods communes are expected to report on, announced by the worker's clock.",
+    retention=KEPT_UNTIL_LANDED,
 )
 MISSING_REPORT_ALERTS = TopicSpec(
     attribute="missing_report_alerts",
@@ -178,6 +229,7 @@ MISSING_REPORT_ALERTS = TopicSpec(
     writer=Component.STREAMS,
     readers=(Component.SINKS,),
     doc="Communes that have not reported as a deadline nears or passes, keyed by province.",
+    retention=KEPT_UNTIL_LANDED,
 )
 
 #: Every topic, in the order :meth:`Topics.all` lists (and ``baocao`` creates) them.

@@ -242,6 +242,7 @@ class KafkaServer:
                 controller_port=self.controller_port,
                 data_dir=self.data_dir,
                 partitions=4,
+                retention_check_interval_ms=self.settings.kafka_retention_check_interval_ms,
                 **self._cluster_template_values(),
                 broker_password=broker,
                 controller_password=_jaas_quoted(credentials[CONTROLLER_USER].password),

@@ -39,6 +39,7 @@ from kafka.admin import (
     AlterConfigOp,
     ConfigResource,
     ConfigResourceType,
+    KafkaAdminClient,
     ResourcePattern,
     ResourcePatternFilter,
     ResourceType,
@@ -47,7 +48,7 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaError
 
-from baocao.core.kafka import admin_client, ensure_topics, topic_configs
+from baocao.core.kafka import admin_client, drifted_topic_configs, ensure_topics
 from baocao.core.principals import CLIENT_PRINCIPALS, Principal, ScramCredential
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
@@ -154,22 +155,30 @@ def acl_table(names: PipelineNames) -> list[Grant]:
     return grants
 
 
-def _create_topics(admin: object, kafka: KafkaSettings, topics: Topics) -> None:
-    """Create the pipeline's topics with their configurations (:func:`ensure_topics`), and
-    give existing input topics broker append time (a stack made before it)."""
-    existing = set(admin.list_topics())  # type: ignore[attr-defined]
+def _create_topics(admin: KafkaAdminClient, kafka: KafkaSettings, topics: Topics) -> None:
+    """Create the pipeline's missing topics as declared (:func:`ensure_topics`), and correct
+    the configurations of existing ones (a 7-day retention from the broker's default, a
+    producer's timestamp), logging each change."""
     ensure_topics(kafka, topics.all())
-    configured = [
-        ConfigResource(
-            ConfigResourceType.TOPIC,
-            name,
-            configs={key: (AlterConfigOp.SET, value) for key, value in wanted.items()},
-        )
-        for name in topics.all()
-        if name in existing and (wanted := topic_configs(topics, name))
-    ]
-    if configured:
-        admin.alter_configs(configured)  # type: ignore[attr-defined]
+    drift = drifted_topic_configs(admin, topics, topics.all())
+    if not drift:
+        return
+    answers = admin.alter_configs(
+        [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                name,
+                configs={key: (AlterConfigOp.SET, declared) for key, (_, declared) in keys.items()},
+            )
+            for name, keys in drift.items()
+        ]
+    ).get("topic", {})
+    refused = {name: answer for name, answer in answers.items() if answer != "OK"}
+    if refused:
+        raise KafkaError(f"the broker refused topic configurations: {refused}")
+    for name, keys in drift.items():
+        for key, (live, declared) in keys.items():
+            logger.warning("topic %s: %s was %s, set to %s as declared", name, key, live, declared)
 
 
 def _identity(acl: ACL) -> tuple[object, ...]:
