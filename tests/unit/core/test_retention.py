@@ -1,5 +1,6 @@
 """Retention is declared with each topic and reaches every place a topic or broker is made:
-``ensure_topics``' configurations, the local stack's broker and both Docker Compose files."""
+``ensure_topics``' configurations and both Docker Compose files (the local stack's broker:
+``tests/unit/app/stack/test_stack_config.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from baocao.app.stack.templates import render
 from baocao.core.kafka import topic_configs
 from baocao.core.topics import SPECS, Component, Topics
 
@@ -35,26 +35,6 @@ def test_every_topic_that_lands_as_rows_or_feeds_a_rebuild_keeps_its_records_for
 
 def test_a_topic_that_is_not_the_pipeline_s_gets_no_declaration() -> None:
     assert topic_configs(TOPICS, "unit-rollup-latest-changelog") == {}
-
-
-def test_the_local_stack_s_broker_keeps_any_other_topic_for_ever_too() -> None:
-    text = render(
-        "kafka-server.properties",
-        **dict.fromkeys(
-            (
-                "node_id voters controller_listener port controller_port data_dir partitions "
-                "replicas min_insync broker_password controller_password plain_mechanism "
-                "inter_broker_mechanism plain_admin"
-            ).split(),
-            "x",
-        ),
-        retention_check_interval_ms=300000,
-    )
-    properties = dict(
-        line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#"
-    )
-    assert properties["log.retention.ms"] == "-1"
-    assert properties["log.retention.check.interval.ms"] == "300000"
 
 
 @pytest.mark.parametrize("compose", ["docker-compose.yml", "docker-compose.brokers-3.yml"])

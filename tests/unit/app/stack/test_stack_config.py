@@ -48,6 +48,7 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
             controller_port=31093,
             data_dir=server.data_dir,
             partitions=4,
+            retention_check_interval_ms=1000,
             **server._cluster_template_values(),  # one node
             broker_password="b",
             controller_password="c",
@@ -63,6 +64,9 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
     assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:31092,CONTROLLER://127.0.0.1:31093"
     assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:31092"
     assert props["log.dirs"] == str(tmp_path / "kafka" / "data")
+    # Nothing ages out of a topic without a retention of its own (docs/operations.md).
+    assert props["log.retention.ms"] == "-1"
+    assert props["log.retention.check.interval.ms"] == "1000"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.min.isr"] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
