@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
     "template": "baocao.producers.spreadsheet.commands:template",
     "indicators": "baocao.app.commands:indicators",
     "demo": "baocao.app.commands:demo",
-    "dashboard": "baocao.app.dashboard.commands:dashboard",
+    "dashboard": "baocao.app.commands:dashboard",
     "export": "baocao.app.export.commands:export",
     "stack": "baocao.app.stack.commands:stack_app",
     "bi": "baocao.app.bi.commands:bi_app",

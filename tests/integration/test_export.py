@@ -21,10 +21,9 @@ from support.cli import invoke
 from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, migrated, seed
 from support.export import facts, table
 
-from baocao.app.dashboard.app import create_app
-from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
+from baocao.app.web import create_app
 from baocao.core.clickhouse import select_rows
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
@@ -309,7 +308,7 @@ def test_national_workbook_equals_the_views(
 def test_the_province_page_downloads_the_same_workbook(
     test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path
 ) -> None:
-    api = TestClient(create_app(DashboardQueries(test_settings.clickhouse)))
+    api = TestClient(create_app(test_settings.clickhouse))
     query = {"report_type": "monthly", "period": PERIOD, "lang": "en"}
     response = api.get(f"/api/provinces/{HANOI}/export.xlsx", params=query)
     assert response.status_code == 200
