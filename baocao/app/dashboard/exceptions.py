@@ -1,4 +1,4 @@
-"""Errors of the dashboard, under one root so the command can report them in one place."""
+"""Errors of the dashboard, under one root; a query error is a :class:`ViewQueryError` too."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Errors of the export, under one root so the command and the dashboard report them alike."""
+"""Errors of the export, under one root so the command and the web app report them alike."""
 
 from __future__ import annotations
 

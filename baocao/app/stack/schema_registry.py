@@ -1,17 +1,9 @@
-"""A Confluent-compatible Schema Registry (Apicurio Registry), fetched like the Kafka jars.
+"""A Confluent-compatible Schema Registry (Apicurio Registry) for the integration tests,
+fetched once into the shared jar cache like the Kafka jars.
 
-The project runs no registry in production; deployments that have one set
-``BAOCAO_SCHEMA_REGISTRY_URL``. The integration tests still need a *real* one to prove the
-client and the framing of :mod:`baocao.core.registry` against it, and the Confluent server is not
-on Maven Central or PyPI. Apicurio Registry is: its ``all`` tar.gz is a ready-to-run Quarkus
-application that keeps schemas in memory (H2) and answers the Confluent API under
-:data:`CCOMPAT_PATH`. ``schema-registry-pom.xml`` lists it, and
-``mvn dependency:unpack-dependencies`` unpacks it once into the shared jar cache
-(``<cache_dir>/apicurio-registry-<version>/app``), renamed into place only when complete and
-under a file lock, as :mod:`baocao.app.stack.jars` does for Kafka.
-
-Apicurio 3 is built for Java 21, newer than the Java 17 Kafka needs, so
-:func:`find_java` looks beyond ``PATH`` (``JAVA_HOME``, ``/usr/lib/jvm``) for one.
+Rule: production runs no registry (deployments that have one set
+``BAOCAO_SCHEMA_REGISTRY_URL``); this one exists to prove :mod:`baocao.core.registry` against
+a real server. Why Apicurio, and which Java it needs: docs/stack.md.
 """
 
 from __future__ import annotations
