@@ -3,7 +3,6 @@ known province month written into the tables the BI views read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from support.dashboard import (
     PREVIOUS,
     Seeded,
     announce_upcoming,
-    migrated,
     missing_commune_reports,
     seed,
 )
@@ -35,12 +33,6 @@ from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
 pytestmark = pytest.mark.integration
 
 QUERY = {"report_type": "monthly", "period": PERIOD}
-
-
-@pytest.fixture
-def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    with migrated(test_settings) as client:
-        yield client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ with what the BI views answer, and with the numbers the seed makes."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support import records
 from support.cli import invoke
-from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, migrated, seed
+from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
 
 from baocao.app.export.labels import LABELS, Lang
@@ -52,12 +51,6 @@ COUNTS = (
 )
 PERCENTAGES = (("completeness_pct", "completeness"), ("timeliness_pct", "timeliness"))
 APPROVED_AT = (NOW - timedelta(days=3)).replace(microsecond=0)
-
-
-@pytest.fixture
-def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    with migrated(test_settings) as client:
-        yield client
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from baocao.app.stack.jars import DEPENDENCY_PLUGIN_VERSION, maven_fetch
-from baocao.app.stack.locks import file_lock
+from baocao.app.stack.jars import DEPENDENCY_PLUGIN_VERSION, CachedDownload
 from baocao.app.stack.preflight import java_major_version
 from baocao.app.stack.templates import render
 
@@ -52,14 +51,19 @@ def _pom(version: str) -> str:
     )
 
 
+def _download(cache_dir: Path, version: str) -> CachedDownload:
+    return CachedDownload(
+        final=schema_registry_dir(cache_dir=cache_dir, version=version),
+        pom_text=_pom(version),
+        goal_args=("dependency:unpack-dependencies",),
+        expect=_RUNNER,
+        what=f"Apicurio Registry {version}",
+    )
+
+
 def schema_registry_present(*, cache_dir: Path, version: str = REGISTRY_VERSION) -> bool:
     """Whether the cache holds a complete copy made from the pom this code would use now."""
-    app = schema_registry_dir(cache_dir=cache_dir, version=version)
-    try:
-        same_pom = (app.parent / "pom.xml").read_text(encoding="utf-8") == _pom(version)
-    except FileNotFoundError:
-        return False
-    return same_pom and (app / _RUNNER).is_file()
+    return _download(cache_dir, version).present()
 
 
 def fetch_schema_registry(
@@ -70,28 +74,7 @@ def fetch_schema_registry(
     Raises:
         JarFetchError: Maven is missing or failed (its output is in the message).
     """
-    app = schema_registry_dir(cache_dir=cache_dir, version=version)
-    if schema_registry_present(cache_dir=cache_dir, version=version):
-        return app
-    folder = app.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder / ".lock"):
-        if schema_registry_present(cache_dir=cache_dir, version=version):
-            return app  # fetched by another process while we waited for the lock
-        _download(folder=folder, app=app, version=version, mvn=mvn)
-    return app
-
-
-def _download(*, folder: Path, app: Path, version: str, mvn: str) -> None:
-    maven_fetch(
-        folder=folder,
-        final=app,
-        pom_text=_pom(version),
-        goal_args=["dependency:unpack-dependencies"],
-        expect=_RUNNER,
-        what=f"Apicurio Registry {version}",
-        mvn=mvn,
-    )
+    return _download(cache_dir, version).fetch(mvn=mvn)
 
 
 def find_java(*, minimum: int = REGISTRY_MIN_JAVA) -> str | None:
