@@ -13,7 +13,6 @@ import logging
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,29 +110,12 @@ class CachedDownload:
         with file_lock(folder / ".lock"):
             if self.present():
                 return self.final  # fetched by another process while we waited for the lock
-            maven_fetch(
-                folder=folder,
-                final=self.final,
-                pom_text=self.pom_text,
-                goal_args=self.goal_args,
-                expect=self.expect,
-                what=self.what,
-                mvn=mvn,
-            )
+            maven_fetch(self, mvn=mvn)
         return self.final
 
 
-def maven_fetch(
-    *,
-    folder: Path,
-    final: Path,
-    pom_text: str,
-    goal_args: Sequence[str],
-    expect: str,
-    what: str,
-    mvn: str = "mvn",
-) -> None:
-    """Run one Maven dependency goal of ``pom_text`` into ``final``, all or nothing.
+def maven_fetch(download: CachedDownload, *, mvn: str = "mvn") -> None:
+    """Run ``download``'s Maven goal into its folder, all or nothing.
 
     Maven writes into ``<final>.partial`` with ``pom.partial.xml``; both are renamed into
     place (``final`` and ``pom.xml``) only when ``expect`` exists in the result, so a cache
@@ -142,6 +124,8 @@ def maven_fetch(
     Raises:
         JarFetchError: Maven is missing, failed or timed out (its output is in the message).
     """
+    final, what, expect = download.final, download.what, download.expect
+    folder = final.parent
     program = shutil.which(mvn)
     if program is None:
         raise JarFetchError(
@@ -157,7 +141,7 @@ def maven_fetch(
     markers = folder / "target"
     shutil.rmtree(markers, ignore_errors=True)
     work_pom = folder / "pom.partial.xml"
-    write_if_changed(work_pom, pom_text)
+    write_if_changed(work_pom, download.pom_text)
     argv = [
         program,
         "-B",
@@ -165,7 +149,7 @@ def maven_fetch(
         "-Dstyle.color=never",
         "-f",
         str(work_pom),
-        *goal_args,
+        *download.goal_args,
         f"-DoutputDirectory={partial}",
     ]
     logger.info("downloading %s into %s (once)", what, final)
