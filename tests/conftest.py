@@ -96,6 +96,16 @@ def clickhouse_db(test_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
+def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Any]:
+    """A client of the test's own database after ``baocao migrate`` (the views the dashboard
+    and the export read); a module may define its own ``db`` instead."""
+    from support.dashboard import migrated
+
+    with migrated(test_settings) as client:
+        yield client
+
+
+@pytest.fixture
 def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
     """The test's topics and the per-principal ACLs of its prefix, worker and sink group
     (what ``baocao stack up`` applies to the default prefix); both removed afterwards."""

@@ -1,3 +1,6 @@
 """The application layer: the ``baocao`` CLI, the demo, the local stack, BI access
-administration and the live dashboard. It may import every layer below it; nothing imports it.
+administration, the live dashboard and the export, over one read model of the BI views.
+
+Rule: it may import every layer below it and nothing imports it; inside, its parts stand apart
+(the import-linter contracts in pyproject.toml, explained in docs/views.md).
 """

@@ -1,11 +1,8 @@
 """The ``baocao`` command: one entry point for operators, analysts and scripts.
 
-Each command lives with the code it drives (``baocao.streams.commands.worker`` runs the
-stream processors, ``baocao.sinks.commands.sink`` the ClickHouse sink, ...); this module only
-names them. A command's module is imported when that command runs (or ``--help`` lists it),
-not when ``baocao`` starts: importing all of them (Faust, the BI administration, openpyxl,
-FastAPI, ...) took 1.2 s, paid again by every start of the sink, whose own imports take 0.5 s
-(issue 11: the sink's benchmark counts its cold start).
+Rule: each command lives with the code it drives; this module only names them, and a
+command's module is imported when that command runs (or ``--help`` lists it), never when
+``baocao`` starts, which the sink's cold start pays for (docs/stack.md).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "template": "baocao.producers.spreadsheet.commands:template",
     "indicators": "baocao.app.commands:indicators",
     "demo": "baocao.app.commands:demo",
-    "dashboard": "baocao.app.dashboard.commands:dashboard",
+    "dashboard": "baocao.app.commands:dashboard",
     "export": "baocao.app.export.commands:export",
     "stack": "baocao.app.stack.commands:stack_app",
     "bi": "baocao.app.bi.commands:bi_app",

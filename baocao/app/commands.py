@@ -1,8 +1,10 @@
-"""Commands that span the pipeline: the indicator catalogue and the end-to-end demo."""
+"""Commands that span the application's parts: the indicator catalogue, the end-to-end demo
+and the dashboard (whose web app serves the export's downloads too)."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import typer
 from rich.console import Console
@@ -10,7 +12,9 @@ from rich.console import Console
 from baocao.core.catalogue import load_catalogue
 from baocao.core.settings import Settings
 
-__all__ = ["demo", "indicators"]
+__all__ = ["dashboard", "demo", "indicators"]
+
+logger = logging.getLogger(__name__)
 
 
 def indicators(
@@ -115,3 +119,19 @@ def demo(
             "every few seconds; `baocao stack down` stops it too)",
             highlight=False,
         )
+
+
+def dashboard(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Serve the live dashboard of reporting completeness and indicators (read-only: it
+    queries the ClickHouse BI views; open http://HOST:PORT/ in a browser)."""
+    import uvicorn
+
+    from baocao.app.web import create_app
+
+    settings = Settings().with_clickhouse_login("reader")
+    app = create_app(settings.clickhouse)
+    logger.info("dashboard on http://%s:%d/", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -19,7 +19,6 @@ from support.dashboard import (
     PERIOD,
     Seeded,
     announce_upcoming,
-    migrated,
     missing_commune_reports,
     seed,
 )
@@ -45,12 +44,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture
-def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    with migrated(test_settings) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ known province month written into the tables the BI views read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,17 +16,16 @@ from support.dashboard import (
     PREVIOUS,
     Seeded,
     announce_upcoming,
-    migrated,
     missing_commune_reports,
     seed,
 )
 from support.net import free_port
 from support.wait import eventually
 
-from baocao.app.dashboard.app import create_app
-from baocao.app.dashboard.queries import DashboardQueries, tile_positions
+from baocao.app.dashboard.queries import tile_positions
 from baocao.app.demo import dashboard_process
 from baocao.app.stack.lifecycle import stack_down
+from baocao.app.web import create_app
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
@@ -38,19 +36,13 @@ QUERY = {"report_type": "monthly", "period": PERIOD}
 
 
 @pytest.fixture
-def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    with migrated(test_settings) as client:
-        yield client
-
-
-@pytest.fixture
 def seeded(db: Client) -> Seeded:
     return seed(db)
 
 
 @pytest.fixture
 def api(test_settings: Settings, db: Client) -> TestClient:
-    return TestClient(create_app(DashboardQueries(test_settings.clickhouse)))
+    return TestClient(create_app(test_settings.clickhouse))
 
 
 def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
@@ -170,7 +162,7 @@ def test_bad_input_is_a_clear_422(api: TestClient) -> None:
 
 def test_clickhouse_down_is_a_503_with_a_reason(test_settings: Settings) -> None:
     closed = ClickHouseSettings(**{**test_settings.clickhouse.model_dump(), "port": 1})
-    response = TestClient(create_app(DashboardQueries(closed))).get("/api/periods")
+    response = TestClient(create_app(closed)).get("/api/periods")
     assert response.status_code == 503
     assert response.json()["error"] == "clickhouse_unavailable"
 

@@ -7,7 +7,6 @@ with what the BI views answer, and with the numbers the seed makes."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,12 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support import records
 from support.cli import invoke
-from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, migrated, seed
+from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
 
-from baocao.app.dashboard.app import create_app
-from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
+from baocao.app.web import create_app
 from baocao.core.clickhouse import select_rows
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
@@ -53,12 +51,6 @@ COUNTS = (
 )
 PERCENTAGES = (("completeness_pct", "completeness"), ("timeliness_pct", "timeliness"))
 APPROVED_AT = (NOW - timedelta(days=3)).replace(microsecond=0)
-
-
-@pytest.fixture
-def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
-    with migrated(test_settings) as client:
-        yield client
 
 
 @pytest.fixture
@@ -309,7 +301,7 @@ def test_national_workbook_equals_the_views(
 def test_the_province_page_downloads_the_same_workbook(
     test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path
 ) -> None:
-    api = TestClient(create_app(DashboardQueries(test_settings.clickhouse)))
+    api = TestClient(create_app(test_settings.clickhouse))
     query = {"report_type": "monthly", "period": PERIOD, "lang": "en"}
     response = api.get(f"/api/provinces/{HANOI}/export.xlsx", params=query)
     assert response.status_code == 200

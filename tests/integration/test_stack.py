@@ -24,6 +24,7 @@ import pytest
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer
 from support.net import free_ports
+from support.stack import alive
 
 from baocao.app.stack.clickhouse import ClickHouseServer
 from baocao.app.stack.exceptions import PortInUseError
@@ -78,14 +79,6 @@ def _baocao(
 def _status(settings: StackSettings) -> dict[str, dict[str, Any]]:
     rows = json.loads(_baocao(settings, "stack", "status", "--json").stdout)
     return {row["component"]: row for row in rows}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _list_topics(kafka: KafkaSettings) -> list[str]:
@@ -212,7 +205,7 @@ def test_down_stops_the_servers_and_the_managed_processes(stack: StackSettings) 
     done = _baocao(stack, "stack", "down")
 
     assert "stopped: worker, kafka, clickhouse" in done.stdout
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == []
     assert not worker.is_running()
     ports = [
         stack.kafka_port,

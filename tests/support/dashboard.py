@@ -44,6 +44,7 @@ __all__ = [
     "Seeded",
     "add_report",
     "announce_upcoming",
+    "hanoi_totals",
     "insert",
     "migrated",
     "missing_commune_reports",
@@ -85,12 +86,41 @@ def insert(client: Client, table: Table, *rows: tuple[Any, ...]) -> None:
 def add_report(
     client: Client, commune: str, revision: int, value: float, *, on_time: bool
 ) -> dict[str, Any]:
-    """Store an accepted report of ``commune`` and the province figure it leads to."""
+    """Store an accepted report of ``commune`` (its dossiers received: ``value``)."""
     report = records.accepted_report(
         commune, PERIOD, revision, on_time=on_time, indicators={"tthc_received": value}
     )
     insert(client, COMMUNE_REPORTS, accepted_report_row(report))
     return report
+
+
+def hanoi_totals(
+    client: Client,
+    *,
+    version: int,
+    reported: int,
+    on_time: int,
+    figure_version: int,
+    dossiers: float,
+) -> None:
+    """Store Hà Nội's completeness and its dossiers-received figure of :data:`PERIOD`, as the
+    worker does once ``reported`` communes reported (``on_time`` of them on time)."""
+    insert(
+        client,
+        PROVINCE_COMPLETENESS_VALUES,
+        completeness_row(
+            records.completeness(HANOI, PERIOD, version, reported=reported, on_time=on_time)
+        ),
+    )
+    insert(
+        client,
+        PROVINCE_INDICATOR_VALUES,
+        province_indicator_row(
+            records.figure(
+                HANOI, PERIOD, "tthc_received", figure_version, dossiers, communes_reported=reported
+            )
+        ),
+    )
 
 
 def seed(client: Client) -> Seeded:
@@ -103,17 +133,10 @@ def seed(client: Client) -> Seeded:
     first = add_report(client, seeded.on_time, 1, 10.0, on_time=True)
     add_report(client, seeded.late, 1, 5.0, on_time=False)
     add_report(client, seeded.late, 2, 20.0, on_time=False)
-    insert(
-        client,
-        PROVINCE_COMPLETENESS_VALUES,
-        completeness_row(records.completeness(HANOI, PERIOD, 1, reported=2, on_time=1)),
-    )
+    hanoi_totals(client, version=1, reported=2, on_time=1, figure_version=3, dossiers=30.0)
     insert(
         client,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(
-            records.figure(HANOI, PERIOD, "tthc_received", 3, 30.0, communes_reported=2)
-        ),
         province_indicator_row(records.figure(HANOI, PREVIOUS, "tthc_received", 1, 12.0)),
     )
     cause = {
@@ -175,18 +198,7 @@ def missing_commune_reports(client: Client, seeded: Seeded) -> None:
     """What the pipeline stores when the missing commune reports on time (3.0 dossiers): its
     report, Hà Nội's completeness (3 reported, 2 on time) and figure (33.0), newer versions."""
     add_report(client, seeded.missing, 1, 3.0, on_time=True)
-    insert(
-        client,
-        PROVINCE_COMPLETENESS_VALUES,
-        completeness_row(records.completeness(HANOI, PERIOD, 2, reported=3, on_time=2)),
-    )
-    insert(
-        client,
-        PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(
-            records.figure(HANOI, PERIOD, "tthc_received", 4, 33.0, communes_reported=3)
-        ),
-    )
+    hanoi_totals(client, version=2, reported=3, on_time=2, figure_version=4, dossiers=33.0)
 
 
 def announce_upcoming(client: Client) -> str:

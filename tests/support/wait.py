@@ -1,8 +1,8 @@
 """The one wait-until loop of the tests: poll a check until it holds, or fail saying why.
 
 Tests of real servers wait for things that happen later (a record lands, a server answers, a
-file is reloaded). Each used to carry its own loop with its own failure message; this one says
-what it waited for, how long, and the last value or error the check gave.
+file is reloaded). Rule: they wait here, not in loops of their own, so every failure says what
+it waited for, how long, and the last value or error the check gave.
 """
 
 from __future__ import annotations

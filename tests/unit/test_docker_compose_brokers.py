@@ -11,43 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from support.compose import ROOT, environment, load_raw, merged
 
 from baocao.app.stack.kafka import KafkaServer, node_port
 from baocao.core.settings import StackSettings
 
-ROOT = Path(__file__).resolve().parents[2]
 NODES = ("kafka", "kafka-2", "kafka-3")
 
 
-def _merged() -> dict[str, Any]:
-    """The services after Compose's merge: an override's mapping keys (environment)
-    replace or add to the base's; new services are added."""
-    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    extra = yaml.safe_load((ROOT / "docker-compose.brokers-3.yml").read_text(encoding="utf-8"))
-    services: dict[str, Any] = {name: dict(spec) for name, spec in base["services"].items()}
-    for name, spec in extra["services"].items():
-        merged = services.setdefault(name, {})
-        for key, value in spec.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-    volumes = {**(base.get("volumes") or {}), **(extra.get("volumes") or {})}
-    return {"services": services, "volumes": volumes}
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return merged(load_raw(), load_raw(ROOT / "docker-compose.brokers-3.yml"))
 
 
 @pytest.fixture(scope="module")
-def services() -> dict[str, Any]:
-    return dict(_merged()["services"])
-
-
-def _env(service: dict[str, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in service["environment"].items()}
+def services(document: dict[str, Any]) -> dict[str, Any]:
+    return dict(document["services"])
 
 
 def test_three_nodes_form_one_quorum(services: dict[str, Any]) -> None:
-    envs = [_env(services[name]) for name in NODES]
+    envs = [environment(services[name]) for name in NODES]
     ids = [env["KAFKA_NODE_ID"] for env in envs]
     assert ids == ["1", "2", "3"]
     voters = {f"{node_id}@{name}:9093" for node_id, name in zip(ids, NODES, strict=True)}
@@ -63,7 +46,7 @@ def test_replication_is_what_the_local_stack_gives_three_nodes(
     local = KafkaServer(StackSettings(home=tmp_path), node=1, nodes=3)._cluster_template_values()
     assert (local["replicas"], local["min_insync"]) == (3, 2)
     for name in NODES:
-        env = _env(services[name])
+        env = environment(services[name])
         for key in (
             "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
             "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
@@ -80,14 +63,14 @@ def test_replication_is_what_the_local_stack_gives_three_nodes(
 
 
 def test_each_node_is_reachable_inside_and_from_the_host_where_the_stack_puts_it(
-    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    document: dict[str, Any], services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The compose file is written for the defaults, whatever this shell's BAOCAO_STACK_* say.
     monkeypatch.delenv("BAOCAO_STACK_KAFKA_PORT", raising=False)
     defaults = StackSettings()
     for number, name in enumerate(NODES, start=1):
         service = services[name]
-        env = _env(service)
+        env = environment(service)
         host_port = node_port(defaults.kafka_port, number)
         assert f"127.0.0.1:{host_port}:{host_port}" in service["ports"]
         assert env["KAFKA_ADVERTISED_LISTENERS"] == (
@@ -96,16 +79,16 @@ def test_each_node_is_reachable_inside_and_from_the_host_where_the_stack_puts_it
         assert f"HOST://:{host_port}" in env["KAFKA_LISTENERS"].split(",")
         assert service.get("healthcheck"), name
     data = [service["volumes"][0].split(":")[0] for service in (services[n] for n in NODES)]
-    assert len(set(data)) == 3 and set(data) <= set(_merged()["volumes"])
+    assert len(set(data)) == 3 and set(data) <= set(document["volumes"])
 
 
 def test_every_kafka_client_knows_all_nodes_and_creates_replicated_topics(
     services: dict[str, Any],
 ) -> None:
-    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    base = load_raw()
     apps = [n for n, s in base["services"].items() if str(s.get("image", "")) == "baocao:local"]
     assert {"migrate", "worker", "sink"} <= set(apps)
     for name in apps:
-        env = _env(services[name])
+        env = environment(services[name])
         assert env["BAOCAO_KAFKA_BOOTSTRAP_SERVERS"].split(",") == [f"{n}:9092" for n in NODES]
         assert env["BAOCAO_KAFKA_REPLICATION_FACTOR"] == "3", name

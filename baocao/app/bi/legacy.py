@@ -1,34 +1,9 @@
 """Per-province databases for ClickHouse 18.16, which has neither row policies nor CREATE USER.
 
-What 18.16 offers is database-level access (``allow_databases``), checked for every table a
-query touches, subqueries included, and the rule that a view is read with the *querying*
-user's rights. So a province login gets a database of its own, ``baocao_p01``, that holds
-nothing but its province's rows, *physically*: no object a province login can reach reads
-the main database, so no query it writes (``IN``, ``GLOBAL IN``, ``JOIN``, scalar or
-error-raising subqueries, ``merge()``/``remote()``) can touch another province's rows; it
-gets "Access denied" (291) for anything outside its database.
-
-``baocao_p01.<table>`` (a copy of each main table the BI views need)
-    * tables the sink writes (``ReplacingMergeTree``): kept current by a materialized view
-      ``baocao_bi_feed.p01__<table>`` (``SELECT ... FROM baocao.<table> WHERE province_code =
-      '01'``, ``TO baocao_p01.<table>``). It runs inside the sink's insert, with the sink's
-      block only; the province login never runs it and needs no right on ``baocao``.
-    * reference tables (``provinces``, ``communes`` filtered to the province; the public
-      ``indicators`` and ``reporting_periods`` whole): copied by ``baocao bi apply``, which
-      reloads a copy whose rows differ (migrate truncates and reloads them, which a
-      materialized view would not follow).
-``baocao_p01.<view>``
-    every BI view with a ``province_code`` column, created from the main view's own stored
-    query with its tables pointed at ``baocao_p01``: same names, columns and logic, so a
-    dashboard written for ``baocao`` runs unchanged on ``baocao_p01``.
-
-The copies follow the main tables as the sink inserts (the same transaction-less insert,
-block by block); a backfill copies what was there before. Rows that arrive between the feed's
-creation and the backfill are copied twice, which the ``ReplacingMergeTree`` tables and the
-views' ``FINAL`` absorb.
-
-:func:`plan_marts` compares the wanted objects with what exists and returns only the DDL that
-changes something, so running ``baocao bi apply`` again is a no-op.
+Rule: a province login reaches only ``baocao_pNN``, and nothing in ``baocao_pNN`` reads the
+main database: its tables are copies fed with its province's rows only, its views the main
+views re-pointed at them (docs/bi-access.md, path 1). :func:`plan_marts` returns only the DDL
+that changes something, so running ``baocao bi apply`` again is a no-op.
 """
 
 from __future__ import annotations

@@ -1,24 +1,8 @@
-"""The same access on a current ClickHouse, in SQL: users, a role, a profile, row policies.
+"""The same access on a current ClickHouse, in SQL: users, a role, a profile, row policies
+(``baocao bi grants --sql`` prints them, ``baocao bi apply`` runs them).
 
-``baocao bi grants --sql`` prints these statements and ``baocao bi apply`` runs them (the
-Docker stack does, in its ``bi-access`` service). They need an administrator with access
-management (the image's ``default`` with ``CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT=1``).
-
-* Profile ``baocao_bi``: ``readonly = 2``, because BI tools set settings on every query
-  (Grafana's plugin sends ``max_execution_time``, Metabase and JDBC others) and ``readonly=1``
-  refuses them. What readonly=2 would otherwise open is closed by privileges: table functions
-  need ``CREATE TEMPORARY TABLE`` and source grants (``URL``, ``REMOTE`` ...), which these users
-  never get, and the resource limits are pinned with constraints (``MAX``).
-* ``baocao_bi``: role ``baocao_bi_reader`` with ``SELECT`` on the whole BI database.
-* ``baocao_pNN``: ``SELECT`` on every relation of the database that has a ``province_code``
-  column (views and the tables they read, since a view runs with its reader's rights), each
-  with the row policy ``province_code = 'NN'``. Relations without the column (national views,
-  internal tables) are not granted at all.
-* A permissive ``USING 1`` policy for everyone else on the same relations, so other users keep
-  every row whatever ``users_without_row_policies_can_read_rows`` says.
-
-Every statement can be run again: users and policies are replaced (``OR REPLACE``), the role's
-and the users' grants are revoked and granted anew.
+Rule: a province user is granted only relations with a ``province_code`` column, each with its
+row policy, and every statement can run again (docs/bi-access.md, path 2).
 """
 
 from __future__ import annotations

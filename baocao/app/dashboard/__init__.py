@@ -1,6 +1,6 @@
-"""``baocao dashboard``: a live, read-only view of the BI views for provincial monitoring.
+"""``baocao dashboard``: a live, read-only page of the BI views for provincial monitoring.
 
-It reads the same ClickHouse views the BI users query and serves them as a small JSON API
-that a static page (shipped in this package, no CDN) polls every few seconds. It never
-publishes, transforms or writes anything.
+Rule: it reads the views through the read model (:mod:`baocao.app.views`), the very views the
+BI users query, and never publishes, transforms or writes anything; a static page shipped in
+this package (no CDN) polls its small JSON API every few seconds.
 """

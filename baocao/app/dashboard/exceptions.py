@@ -1,6 +1,8 @@
-"""Errors of the dashboard, under one root so the command can report them in one place."""
+"""Errors of the dashboard, under one root; a query error is a :class:`ViewQueryError` too."""
 
 from __future__ import annotations
+
+from baocao.app.views.exceptions import ViewQueryError
 
 __all__ = ["DashboardError", "DashboardQueryError"]
 
@@ -9,5 +11,5 @@ class DashboardError(RuntimeError):
     """Root of the dashboard's errors."""
 
 
-class DashboardQueryError(DashboardError):
+class DashboardQueryError(DashboardError, ViewQueryError):
     """ClickHouse did not answer a dashboard query (down, or the views are missing)."""

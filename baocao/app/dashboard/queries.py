@@ -1,9 +1,8 @@
-"""What the dashboard shows, read from the BI views (never from the fact tables).
+"""What the dashboard shows: the read model's rows shaped as the page's JSON.
 
-Each method answers one page section with plain JSON-able dicts. The dashboard reads the very
-views the BI users query (``province_completeness``, ``national_indicators``, ...), so what it
-shows is what their tools show; the views hide versions and ``FINAL``. A fresh connection per
-call keeps the reader thread-safe (clickhouse-driver clients are not) and cheap on a LAN.
+Rule: every read goes through :class:`~baocao.app.views.reader.Views` (the views the BI users
+query, so the page shows what their tools show); each method answers one page section with
+plain JSON-able dicts whose shape the page (``static/app.js``) relies on.
 """
 
 from __future__ import annotations
@@ -11,21 +10,20 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from clickhouse_driver import Client
-
 from baocao.app.dashboard.exceptions import DashboardQueryError
+from baocao.app.views.reader import Views
+from baocao.app.views.status import commune_status
 from baocao.core.catalogue import Catalogue, load_catalogue
-from baocao.core.clickhouse import reading, select_rows
 from baocao.core.periods import ReportType, period_containing
+from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
 
-__all__ = ["KEY_INDICATORS", "DashboardQueries", "commune_status", "tile_positions"]
+__all__ = ["KEY_INDICATORS", "DashboardQueries", "tile_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +51,11 @@ def tile_positions() -> dict[str, tuple[int, int]]:
     return {code: (row, col) for code, (row, col) in json.loads(text)["tiles"].items()}
 
 
-def commune_status(*, reported: bool, on_time: int | None, rejected: bool) -> str:
-    """One word for a commune in a period: an accepted report is ``on_time`` or ``late``
-    (``reported`` when stored before deadlines existed); without one it is ``rejected`` if
-    its submissions were refused, else ``missing``."""
-    if reported:
-        if on_time is None:
-            return "reported"
-        return "on_time" if on_time else "late"
-    return "rejected" if rejected else "missing"
+def _province_of(commune: str) -> str | None:
+    """The province a commune belongs to (``None`` for a code the reference does not know:
+    such a read is national)."""
+    known = load_reference().communes.get(commune)
+    return None if known is None else known.province_code
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -94,16 +88,8 @@ class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
     def __init__(self, settings: ClickHouseSettings, *, catalogue: Catalogue | None = None) -> None:
-        self._settings = settings
+        self._views = Views(settings, error=DashboardQueryError)
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
-
-    @property
-    def settings(self) -> ClickHouseSettings:
-        """Where it reads (the download routes export from the same database)."""
-        return self._settings
-
-    def _client(self) -> AbstractContextManager[Client]:
-        return reading(self._settings, error=DashboardQueryError)
 
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
@@ -130,9 +116,8 @@ class DashboardQueries:
         """Every known report type and period, newest first, with its national completeness;
         ``due`` says whether its deadline has passed (an announced period nobody reported in
         yet, not due, is what the page lists last)."""
-        with self._client() as client:
-            rows = select_rows(
-                client,
+        with self._views.read() as views:
+            rows = views.rows(
                 "SELECT report_type, period, deadline, completeness_pct, status,"
                 " communes_reported, toUInt8(now() >= deadline) AS due"
                 " FROM national_completeness ORDER BY deadline DESC, report_type",
@@ -153,9 +138,8 @@ class DashboardQueries:
     def default_period(self, *, now: datetime | None = None) -> dict[str, str]:
         """Where the page opens: the period whose figures changed last (the one with the most
         recently accepted reports), else the monthly period of today."""
-        with self._client() as client:
-            rows = select_rows(
-                client,
+        with self._views.read() as views:
+            rows = views.rows(
                 "SELECT report_type, period, max(updated_at) AS newest FROM province_indicators"
                 " GROUP BY report_type, period ORDER BY newest DESC, period DESC LIMIT 1",
             )
@@ -176,43 +160,21 @@ class DashboardQueries:
         """The national page: tiles, national totals, missing and late counts, freshness."""
         params = {"t": report_type, "p": period}
         positions = tile_positions()
-        with self._client() as client:
-            provinces = select_rows(
-                client,
-                "SELECT province_code, province_name, communes_expected, communes_reported,"
-                " communes_on_time, communes_late, communes_missing, completeness_pct,"
-                " timeliness_pct, deadline, status FROM province_completeness"
-                " WHERE report_type = %(t)s AND period = %(p)s ORDER BY province_code",
-                params,
-            )
-            national = select_rows(
-                client,
-                "SELECT communes_expected, communes_reported, communes_on_time, communes_late,"
-                " communes_missing, completeness_pct, timeliness_pct, deadline,"
-                " provinces_complete, provinces_approved, status FROM national_completeness"
-                " WHERE report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            figures = select_rows(
-                client,
-                "SELECT indicator_code, value, provinces_reported, status"
-                " FROM national_indicators WHERE report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            [overdue] = select_rows(
-                client,
+        with self._views.read() as views:
+            provinces = views.province_completeness(report_type=report_type, period=period)
+            national = views.national_completeness(report_type=report_type, period=period)
+            figures = views.national_indicators(report_type=report_type, period=period)
+            [overdue] = views.rows(
                 "SELECT countIf(overdue = 1) AS overdue_count, countIf(overdue = 0) AS due_count"
                 " FROM missing_reports WHERE report_type = %(t)s AND period = %(p)s",
                 params,
             )
-            [rejected] = select_rows(
-                client,
+            [rejected] = views.rows(
                 "SELECT uniqExact(rejection_id) AS rejections FROM rejected_reports"
                 " WHERE period = %(p)s",
                 params,
             )
-            [fresh] = select_rows(
-                client,
+            [fresh] = views.rows(
                 "SELECT count() AS figures, max(updated_at) AS newest,"
                 " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicators",
             )
@@ -261,23 +223,10 @@ class DashboardQueries:
         """A province's page: its communes' statuses, indicators with trends, rejections and
         warnings of the period."""
         params = {"c": code, "t": report_type, "p": period}
-        with self._client() as client:
-            summary = select_rows(
-                client,
-                "SELECT province_name, communes_expected, communes_reported, communes_on_time,"
-                " communes_late, communes_missing, completeness_pct, timeliness_pct, deadline,"
-                " status FROM province_completeness"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            communes = select_rows(
-                client,
-                "SELECT commune_code, commune_name FROM communes WHERE province_code = %(c)s"
-                " ORDER BY commune_code",
-                params,
-            )
-            reported = select_rows(
-                client,
+        with self._views.read(province=code) as views:
+            summary = views.province_completeness(report_type=report_type, period=period)
+            communes = views.communes()
+            reported = views.rows(
                 "SELECT commune_code, max(revision) AS revision,"
                 " max(submitted_at) AS submitted_at, any(on_time) AS on_time,"
                 " max(amended) AS amended FROM commune_indicators"
@@ -285,24 +234,21 @@ class DashboardQueries:
                 " GROUP BY commune_code",
                 params,
             )
-            rejections = select_rows(
-                client,
+            rejections = views.rows(
                 "SELECT rejection_id, commune_code, revision, reason_code, reason_field,"
                 " message_en, message_vi, rejected_at FROM rejected_reports"
                 " WHERE province_code = %(c)s AND period = %(p)s"
                 f" ORDER BY rejected_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
-            warnings = select_rows(
-                client,
+            warnings = views.rows(
                 "SELECT commune_code, commune_name, revision, rule_code, indicator_code, value,"
                 " reference_value, message_en, message_vi, raised_at FROM report_warnings"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
                 f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
-            trend_rows = select_rows(
-                client,
+            trend_rows = views.rows(
                 "SELECT period, indicator_code, value, status FROM province_indicators"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period IN ("
                 "  SELECT DISTINCT period FROM province_indicators"
@@ -389,16 +335,14 @@ class DashboardQueries:
         """A commune's latest report of ``period`` and the revisions that changed its
         province's figures (from ``province_indicator_history``'s causes)."""
         params = {"c": code, "p": period}
-        with self._client() as client:
-            latest = select_rows(
-                client,
+        with self._views.read(province=_province_of(code)) as views:
+            latest = views.rows(
                 "SELECT commune_name, province_code, indicator_code, value, revision,"
                 " submitted_at, on_time, amended FROM commune_indicators"
                 " WHERE commune_code = %(c)s AND period = %(p)s ORDER BY indicator_code",
                 params,
             )
-            revisions = select_rows(
-                client,
+            revisions = views.rows(
                 "SELECT revision, indicator_code, previous, value, known_at FROM ("
                 "  SELECT indicator_code, known_at, commune, revision, previous, value FROM ("
                 "   SELECT indicator_code, known_at, cause_commune_codes, cause_revisions,"
@@ -409,8 +353,7 @@ class DashboardQueries:
                 ") WHERE commune = %(c)s ORDER BY revision, indicator_code",
                 params,
             )
-            names = select_rows(
-                client,
+            names = views.rows(
                 "SELECT commune_name, province_code FROM communes WHERE commune_code = %(c)s",
                 params,
             )

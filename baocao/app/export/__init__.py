@@ -1,9 +1,7 @@
 """``baocao export``: the report a province (or the national tier) hands upward, as a
-printable Excel workbook.
+printable Excel workbook with Vietnamese or English headers.
 
-An officer's job ends with a document. The workbook holds what the BI views say for one
-report type and period (figures, every commune's status and figures, completeness,
-timeliness, the deadline, the approval) with Vietnamese or English headers, laid out to print.
-:mod:`.data` reads the views, :mod:`.workbook` lays the sheets out, :mod:`.commands` is the
-CLI; the dashboard serves the same workbook from its province page.
+Rule: the CLI and the dashboard's download route both call :mod:`.service`, so the two files
+never differ; :mod:`.data` reads through the read model, :mod:`.workbook` lays the sheets out,
+:mod:`.routes` serves the downloads.
 """

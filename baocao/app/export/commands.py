@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import typer
@@ -13,8 +12,6 @@ from baocao.core.settings import Settings
 __all__ = ["export"]
 
 logger = logging.getLogger(__name__)
-
-_PROVINCE = re.compile(r"^\d{2}$")
 
 
 def export(

@@ -1,26 +1,21 @@
-"""What an exported report holds, read from the BI views and nothing else.
+"""What an exported report holds, read through the read model from the BI views only.
 
-Every number in the workbook comes from a view the BI users query too
-(``province_completeness``, ``province_indicators``, ``commune_indicators``,
-``report_warnings``, ``period_approvals``, ``national_completeness``, ``national_indicators``),
-so a printed report and a BI tool never disagree. Rows are read by column name. The reader
-only collects; :mod:`baocao.app.export.workbook` decides how it looks.
+Rule: every number in the workbook comes from a view the BI users query too, so a printed
+report and a BI tool never disagree; this module only collects, and
+:mod:`baocao.app.export.workbook` decides how it looks.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clickhouse_driver import Client
-
-from baocao.app.dashboard.queries import commune_status
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
-from baocao.core.clickhouse import reading, select_rows
+from baocao.app.views.reader import Views, ViewSession
+from baocao.app.views.status import commune_status
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = [
@@ -97,7 +92,7 @@ class CommuneRow:
     code: str
     name: str
     #: on_time, late, reported (stored before deadlines existed) or missing
-    #: (:func:`baocao.app.dashboard.queries.commune_status`).
+    #: (:func:`baocao.app.views.status.commune_status`).
     status: str
     revision: int | None = None
     submitted_at: datetime | None = None
@@ -197,10 +192,6 @@ def _approval(row: dict[str, Any] | None) -> Approval | None:
     )
 
 
-_COMPLETENESS_COLUMNS = (
-    "communes_expected, communes_reported, communes_on_time, communes_late, communes_missing,"
-    " completeness_pct, timeliness_pct, deadline, status"
-)
 _APPROVAL_COLUMNS = "province_code, approved_by, approved_at, note, approval_count"
 
 
@@ -208,15 +199,11 @@ class ExportReader:
     """Reads a report out of the views, over ClickHouse settings injected by the caller."""
 
     def __init__(self, settings: ClickHouseSettings) -> None:
-        self._settings = settings
-
-    def _client(self) -> AbstractContextManager[Client]:
-        return reading(self._settings, error=ExportQueryError)
+        self._views = Views(settings, error=ExportQueryError)
 
     @staticmethod
-    def _known_periods(client: Client, report_type: str) -> str:
-        rows = select_rows(
-            client,
+    def _known_periods(views: ViewSession, report_type: str) -> str:
+        rows = views.rows(
             "SELECT period FROM national_completeness WHERE report_type = %(t)s"
             " ORDER BY deadline DESC LIMIT 12",
             {"t": report_type},
@@ -230,42 +217,29 @@ class ExportReader:
         the views know no such province or period."""
         params = {"c": code, "t": report_type, "p": period}
         where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
-        with self._client() as client:
-            summary = select_rows(
-                client,
-                f"SELECT province_name, {_COMPLETENESS_COLUMNS} FROM province_completeness"
-                f" WHERE {where}",
-                params,
-            )
+        with self._views.read(province=code) as views:
+            summary = views.province_completeness(report_type=report_type, period=period)
             if not summary:
                 raise NothingToExportError(
                     f"the views have no {report_type} period {period} for province {code}"
                     f" (known {report_type} periods, newest first:"
-                    f" {self._known_periods(client, report_type)})"
+                    f" {self._known_periods(views, report_type)})"
                 )
-            approvals = select_rows(
-                client, f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+            approvals = views.rows(
+                f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
             )
-            figures = select_rows(
-                client,
+            figures = views.rows(
                 "SELECT indicator_code, value, communes_reported, communes_expected, status"
                 f" FROM province_indicators WHERE {where} ORDER BY indicator_code",
                 params,
             )
-            communes = select_rows(
-                client,
-                "SELECT commune_code, commune_name FROM communes WHERE province_code = %(c)s"
-                " ORDER BY commune_code",
-                params,
-            )
-            values = select_rows(
-                client,
+            communes = views.communes()
+            values = views.rows(
                 "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
                 f" amended FROM commune_indicators WHERE {where}",
                 params,
             )
-            warnings = select_rows(
-                client,
+            warnings = views.rows(
                 "SELECT commune_code, rule_code, indicator_code, message_vi, message_en"
                 f" FROM report_warnings WHERE {where} ORDER BY commune_code, raised_at, rule_code",
                 params,
@@ -319,43 +293,25 @@ class ExportReader:
         """The national report of ``period``: the national figures and one row per province."""
         params = {"t": report_type, "p": period}
         where = "report_type = %(t)s AND period = %(p)s"
-        with self._client() as client:
-            national = select_rows(
-                client,
-                f"SELECT {_COMPLETENESS_COLUMNS}, provinces_complete, provinces_approved"
-                f" FROM national_completeness WHERE {where}",
-                params,
-            )
+        with self._views.read() as views:
+            national = views.national_completeness(report_type=report_type, period=period)
             if not national:
                 raise NothingToExportError(
                     f"the views have no {report_type} period {period} (known {report_type}"
-                    f" periods, newest first: {self._known_periods(client, report_type)})"
+                    f" periods, newest first: {self._known_periods(views, report_type)})"
                 )
-            figures = select_rows(
-                client,
-                "SELECT indicator_code, value, provinces_reported, communes_reported,"
-                f" communes_expected, status FROM national_indicators WHERE {where}"
-                " ORDER BY indicator_code",
-                params,
+            figures = views.national_indicators(report_type=report_type, period=period)
+            provinces = views.province_completeness(report_type=report_type, period=period)
+            approvals = views.rows(
+                f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
             )
-            provinces = select_rows(
-                client,
-                f"SELECT province_code, province_name, {_COMPLETENESS_COLUMNS}"
-                f" FROM province_completeness WHERE {where} ORDER BY province_code",
-                params,
-            )
-            approvals = select_rows(
-                client, f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
-            )
-            warnings = select_rows(
-                client,
+            warnings = views.rows(
                 "SELECT province_code, count() AS warnings,"
                 " uniqExact(commune_code) AS communes_with_warnings"
                 f" FROM report_warnings WHERE {where} GROUP BY province_code",
                 params,
             )
-            values = select_rows(
-                client,
+            values = views.rows(
                 "SELECT province_code, indicator_code, value FROM province_indicators"
                 f" WHERE {where}",
                 params,

@@ -1,6 +1,8 @@
-"""Errors of the export, under one root so the command and the dashboard report them alike."""
+"""Errors of the export, under one root so the command and the web app report them alike."""
 
 from __future__ import annotations
+
+from baocao.app.views.exceptions import ViewQueryError
 
 __all__ = ["ExportError", "ExportQueryError", "NothingToExportError"]
 
@@ -9,7 +11,7 @@ class ExportError(RuntimeError):
     """Root of the export's errors."""
 
 
-class ExportQueryError(ExportError):
+class ExportQueryError(ExportError, ViewQueryError):
     """ClickHouse did not answer (down, or the views are missing: not migrated)."""
 
 

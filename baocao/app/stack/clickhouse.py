@@ -1,17 +1,9 @@
-"""ClickHouse from the system package (``/usr/sbin/clickhouse-server``) with the stack's own
-configuration, so it shares nothing with a system ClickHouse but the binary.
+"""ClickHouse from the system package with the stack's own configuration, so it shares
+nothing with a system ClickHouse but the binary.
 
-Files under the stack home::
-
-    clickhouse/config.xml      rendered from clickhouse-config.xml (ports from StackSettings)
-    clickhouse/users.xml       rendered from clickhouse-users.xml: the service logins
-                               (baocao_admin, baocao_sink, baocao_reader) and a locked `default`
-    secrets/clickhouse.json    their generated passwords (0600, folder 0700)
-    clickhouse/users.d/        the BI users (clickhouse_access.py)
-    clickhouse/data/           databases and tables (kept across restarts)
-    clickhouse/tmp/, user_files/, format_schemas/
-    logs/clickhouse.log        the server's log; errors also in logs/clickhouse.err.log
-    logs/clickhouse.out        the process's own stdout/stderr (start-up failures)
+Rule: the service logins and their generated passwords are written here and nowhere else; the
+BI users are :mod:`baocao.app.stack.clickhouse_access`'s. Files under the stack home:
+docs/stack.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
-"""The BI users of the stack's ClickHouse 18.16, written as a configuration file it reloads live.
+"""The BI users of the stack's ClickHouse 18.16, written as a configuration file
+(``clickhouse/users.d/baocao-bi.xml``) that the server reloads live.
 
-ClickHouse 18.16 has no ``CREATE USER`` and no row policies, so its access is configuration:
-``clickhouse/users.d/baocao-bi.xml`` (merged into users.xml by the server) holds the profile
-``baocao_bi`` (``readonly=1``, no DDL, bounded queries) and the users ``baocao_bi`` (database
-``baocao``) and ``baocao_pNN`` (only database ``baocao_pNN``, which holds copies of its
-province's rows: :mod:`baocao.app.bi.legacy`); passwords as ``password_sha256_hex``, loopback
-only.
-
-Why readonly=1 and not 2 on 18.16: readonly=2 lets a login change every setting (18.16 has no
-settings constraints: ``SET max_memory_usage`` lifts the profile's limits) and allows table
-functions, and ``url('http://127.0.0.1:8765/api/provinces/79')`` would read another
-province through any unauthenticated HTTP service on the host (the live dashboard serves every
-province). With readonly=1 table functions and ``SET`` are refused; settings a client sends
-over the native protocol are ignored, over HTTP they are refused.
-
-The server watches the folder and applies a changed file within seconds, without a restart,
-so ``baocao stack up`` can (re)write it while the server runs. The first release's relay
-cluster (``config.d/baocao-bi.xml``) is removed.
+Rule: the profile stays ``readonly=1``, never 2, on 18.16 (docs/bi-access.md, path 1, says
+why); province logins reach only their own database (:mod:`baocao.app.bi.legacy`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import logging
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from baocao.app.stack.exceptions import JarFetchError
@@ -23,6 +23,7 @@ from baocao.app.stack.templates import render, write_if_changed
 __all__ = [
     "DEPENDENCY_PLUGIN_VERSION",
     "LOG4J_VERSION",
+    "CachedDownload",
     "fetch_kafka_jars",
     "kafka_jars_dir",
     "kafka_jars_present",
@@ -52,15 +53,19 @@ def _pom(kafka_version: str) -> str:
     )
 
 
+def _kafka_download(cache_dir: Path, kafka_version: str) -> CachedDownload:
+    return CachedDownload(
+        final=kafka_jars_dir(cache_dir=cache_dir, kafka_version=kafka_version),
+        pom_text=_pom(kafka_version),
+        goal_args=("dependency:copy-dependencies", "-DincludeScope=runtime"),
+        expect=f"kafka_2.13-{kafka_version}.jar",
+        what=f"the Kafka {kafka_version} jars",
+    )
+
+
 def kafka_jars_present(*, cache_dir: Path, kafka_version: str) -> bool:
     """Whether the cache holds a complete copy made from the pom this code would use now."""
-    libs = kafka_jars_dir(cache_dir=cache_dir, kafka_version=kafka_version)
-    pom = libs.parent / "pom.xml"
-    try:
-        same_pom = pom.read_text(encoding="utf-8") == _pom(kafka_version)
-    except FileNotFoundError:
-        return False
-    return same_pom and (libs / f"kafka_2.13-{kafka_version}.jar").is_file()
+    return _kafka_download(cache_dir, kafka_version).present()
 
 
 def fetch_kafka_jars(*, cache_dir: Path, kafka_version: str, mvn: str = "mvn") -> Path:
@@ -69,41 +74,48 @@ def fetch_kafka_jars(*, cache_dir: Path, kafka_version: str, mvn: str = "mvn") -
     Raises:
         JarFetchError: Maven is missing or failed (its output is in the message).
     """
-    libs = kafka_jars_dir(cache_dir=cache_dir, kafka_version=kafka_version)
-    if kafka_jars_present(cache_dir=cache_dir, kafka_version=kafka_version):
-        return libs
-    folder = libs.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder / ".lock"):
-        if kafka_jars_present(cache_dir=cache_dir, kafka_version=kafka_version):
-            return libs  # fetched by another process while we waited for the lock
-        _download(folder=folder, libs=libs, kafka_version=kafka_version, mvn=mvn)
-    return libs
+    return _kafka_download(cache_dir, kafka_version).fetch(mvn=mvn)
 
 
-def _download(*, folder: Path, libs: Path, kafka_version: str, mvn: str) -> None:
-    maven_fetch(
-        folder=folder,
-        final=libs,
-        pom_text=_pom(kafka_version),
-        goal_args=["dependency:copy-dependencies", "-DincludeScope=runtime"],
-        expect=f"kafka_2.13-{kafka_version}.jar",
-        what=f"the Kafka {kafka_version} jars",
-        mvn=mvn,
-    )
+@dataclass(frozen=True)
+class CachedDownload:
+    """Something Maven fetches once into the cache: folder ``final``, made by ``goal_args``
+    of ``pom_text``, complete when it holds ``expect``."""
+
+    final: Path
+    pom_text: str
+    goal_args: tuple[str, ...]
+    expect: str
+    #: What it is, for the log and the errors ("the Kafka 4.1.1 jars").
+    what: str
+
+    def present(self) -> bool:
+        """Whether the cache holds a complete copy made from the pom this code would use now."""
+        try:
+            same_pom = (self.final.parent / "pom.xml").read_text(encoding="utf-8") == self.pom_text
+        except FileNotFoundError:
+            return False
+        return same_pom and (self.final / self.expect).is_file()
+
+    def fetch(self, *, mvn: str = "mvn") -> Path:
+        """Return ``final``, downloading it first when needed, under the folder's lock.
+
+        Raises:
+            JarFetchError: Maven is missing or failed (its output is in the message).
+        """
+        if self.present():
+            return self.final
+        folder = self.final.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with file_lock(folder / ".lock"):
+            if self.present():
+                return self.final  # fetched by another process while we waited for the lock
+            maven_fetch(self, mvn=mvn)
+        return self.final
 
 
-def maven_fetch(
-    *,
-    folder: Path,
-    final: Path,
-    pom_text: str,
-    goal_args: Sequence[str],
-    expect: str,
-    what: str,
-    mvn: str = "mvn",
-) -> None:
-    """Run one Maven dependency goal of ``pom_text`` into ``final``, all or nothing.
+def maven_fetch(download: CachedDownload, *, mvn: str = "mvn") -> None:
+    """Run ``download``'s Maven goal into its folder, all or nothing.
 
     Maven writes into ``<final>.partial`` with ``pom.partial.xml``; both are renamed into
     place (``final`` and ``pom.xml``) only when ``expect`` exists in the result, so a cache
@@ -112,6 +124,8 @@ def maven_fetch(
     Raises:
         JarFetchError: Maven is missing, failed or timed out (its output is in the message).
     """
+    final, what, expect = download.final, download.what, download.expect
+    folder = final.parent
     program = shutil.which(mvn)
     if program is None:
         raise JarFetchError(
@@ -127,7 +141,7 @@ def maven_fetch(
     markers = folder / "target"
     shutil.rmtree(markers, ignore_errors=True)
     work_pom = folder / "pom.partial.xml"
-    write_if_changed(work_pom, pom_text)
+    write_if_changed(work_pom, download.pom_text)
     argv = [
         program,
         "-B",
@@ -135,7 +149,7 @@ def maven_fetch(
         "-Dstyle.color=never",
         "-f",
         str(work_pom),
-        *goal_args,
+        *download.goal_args,
         f"-DoutputDirectory={partial}",
     ]
     logger.info("downloading %s into %s (once)", what, final)

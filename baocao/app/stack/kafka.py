@@ -1,29 +1,9 @@
-"""Kafka 4 in KRaft mode on loopback: one node, or a cluster of N (``--brokers 3``).
+"""Kafka 4 in KRaft mode on loopback: one node, or a cluster of N (``--brokers 3``), each node
+both controller and broker, its files under the stack home.
 
-Every node is both a controller and a broker (KRaft "combined" mode), so N nodes are a
-controller quorum of N voters as well as N brokers: with three, one node can die and the
-cluster still elects leaders and accepts ``acks=all`` writes. Files under the stack home, for
-node 1 (``kafka``) and for node k > 1 (``kafka-k``)::
-
-    kafka/server.properties   rendered from kafka-server.properties (ports from StackSettings;
-                              mode 0600: the broker's own passwords)
-    kafka/credentials/        one SCRAM credential per principal (0700, files 0600), see
-                              baocao.core.principals
-    kafka/log4j2.xml          rendered from kafka-log4j2.xml
-    kafka/data/               the log dirs; meta.properties there keeps the cluster id
-    logs/kafka.log            the broker's log (Log4j 2, rolling)
-    logs/kafka.out            the JVM's own stdout/stderr (start-up failures, crashes)
-
-Node k listens on ``kafka_port + 10 * (k - 1)`` (clients, SASL) and ``kafka_controller_port +
-10 * (k - 1)`` (the quorum), so a one-node stack keeps exactly the ports it always had; every
-node has the same principals' credentials (kept once, under ``kafka/credentials``). With three
-or more nodes every topic the brokers create by default has three replicas and
-``min.insync.replicas=2``.
-
-The storage is formatted once, when ``data/meta.properties`` does not exist yet; later starts
-reuse the data and the cluster id. Node 1 draws the cluster id; the others take it from node 1.
-The number of nodes is fixed when the storage is formatted (the quorum's voters): to change it,
-stop the stack and start from a new stack home.
+Rule: node k's ports are ``kafka_port + 10 * (k - 1)`` (and the controller's likewise), so a
+one-node stack keeps the ports it always had; the storage, its cluster id and its number of
+nodes are fixed when it is first formatted. Files and reasons: docs/stack.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,8 @@
 """Who may do what on Kafka: the SCRAM users, the topics and the per-principal ACLs.
 
-The broker runs KRaft's StandardAuthorizer with ``allow.everyone.if.no.acl.found=false``: a
-principal may do exactly what an ACL below allows. The table (also in docs/security.md), for
-a pipeline with topic prefix ``P``, worker app id ``W`` and sink group ``G``:
-
-================  ==========================================================================
-principal         may
-================  ==========================================================================
-admin             everything (a super user): topics, ACLs, SCRAM users, tests
-gateway           write ``P.commune-reports``
-publisher         write ``P.commune-reports`` (``baocao publish``, ``simulate``, ``import``)
-historic-loader   write ``P.commune-reports.historic`` (``baocao publish --historic``)
-approver          write ``P.approvals``
-worker            read the three inputs, write its outputs; its own topics ``W-*`` (changelogs,
-                  created by Faust) and consumer group ``W``
-sink              read the worker's outputs, the approvals and the dead letters; group ``G``
-================  ==========================================================================
-
-Writing also allows describing (metadata) of the same topic; nobody but the admin creates
-topics, alters configurations or reads what it did not need.
-:func:`apply_kafka_access` is idempotent: ``baocao stack up`` runs it every time, tests run it
-for their own prefix.
+Rule: the broker denies what no ACL allows, so a principal gets exactly the ACLs listed here
+(the table is in docs/security.md, "Kafka: authorization"); :func:`apply_kafka_access` is
+idempotent: ``baocao stack up`` runs it every time, tests run it for their own prefix.
 """
 
 from __future__ import annotations

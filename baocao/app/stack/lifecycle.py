@@ -224,7 +224,7 @@ def _wait_healthy(component: Component, *, deadline: float, timeout: float) -> H
 def _apply_kafka_access(server: KafkaServer, pipeline: PipelineNames) -> None:
     if server.runs_without_authentication():
         raise ProcessStartError(
-            "Kafka runs with its configuration from before authentication (issue 9): run "
+            "Kafka runs with its configuration from before authentication: run "
             "`baocao stack down` and `baocao stack up` to restart it with SASL and ACLs "
             "(its data is kept)"
         )

@@ -1,28 +1,8 @@
 """Detached processes with pid files: start one, tell whether it still runs, stop it.
 
-The local servers, and the worker and sink that ``baocao demo`` runs in the background, must
-outlive the command that started them, so each runs in its own session (no terminal hang-up
-reaches it) and is found again later through files under the stack home::
-
-    <home>/run/<name>.pid    the pid, plain text (``kill $(cat .baocao/run/kafka.pid)`` works)
-    <home>/run/<name>.json   what was started: pid, start time, argv, cwd, log file
-    <home>/logs/<name>.log   stdout and stderr of the process (unless another file is given)
-
-Every process registered under ``<home>/run/`` is stopped by ``baocao stack down``; that is the
-whole contract for a component that wants to be cleaned up with the stack::
-
-    baocao = Path(sys.executable).with_name("baocao")   # the venv's entry point
-    worker = ManagedProcess("worker", [str(baocao), "worker"],
-                            home=settings.stack.home, env={"BAOCAO_LOG_LEVEL": "INFO"})
-    worker.start()          # returns at once; the process keeps running
-    worker.status().state   # ProcessState.RUNNING
-    worker.stop()           # SIGTERM, then SIGKILL after ``stop_timeout`` seconds
-
-A pid alone does not identify a process: after a reboot or a long time the kernel hands the
-same pid to another program, and a stale pid file would make us signal a stranger. The record
-therefore keeps the process's start time from ``/proc/<pid>/stat``: pid plus start time is
-unique for the life of the machine, and unlike ``/proc/<pid>/cmdline`` it does not change when
-a program rewrites its process title. Linux only (``/proc``), like the rest of the stack.
+Rule: a process is known by its pid *and* its start time (``/proc/<pid>/stat``), never by a
+pid alone, which the kernel reuses; every process registered under ``<home>/run/`` is stopped
+by ``baocao stack down``. Files and an example: docs/stack.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
-"""A Confluent-compatible Schema Registry (Apicurio Registry), fetched like the Kafka jars.
+"""A Confluent-compatible Schema Registry (Apicurio Registry) for the integration tests,
+fetched once into the shared jar cache like the Kafka jars.
 
-The project runs no registry in production; deployments that have one set
-``BAOCAO_SCHEMA_REGISTRY_URL``. The integration tests still need a *real* one to prove the
-client and the framing of :mod:`baocao.core.registry` against it, and the Confluent server is not
-on Maven Central or PyPI. Apicurio Registry is: its ``all`` tar.gz is a ready-to-run Quarkus
-application that keeps schemas in memory (H2) and answers the Confluent API under
-:data:`CCOMPAT_PATH`. ``schema-registry-pom.xml`` lists it, and
-``mvn dependency:unpack-dependencies`` unpacks it once into the shared jar cache
-(``<cache_dir>/apicurio-registry-<version>/app``), renamed into place only when complete and
-under a file lock, as :mod:`baocao.app.stack.jars` does for Kafka.
-
-Apicurio 3 is built for Java 21, newer than the Java 17 Kafka needs, so
-:func:`find_java` looks beyond ``PATH`` (``JAVA_HOME``, ``/usr/lib/jvm``) for one.
+Rule: production runs no registry (deployments that have one set
+``BAOCAO_SCHEMA_REGISTRY_URL``); this one exists to prove :mod:`baocao.core.registry` against
+a real server. Why Apicurio, and which Java it needs: docs/stack.md.
 """
 
 from __future__ import annotations
@@ -21,8 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from baocao.app.stack.jars import DEPENDENCY_PLUGIN_VERSION, maven_fetch
-from baocao.app.stack.locks import file_lock
+from baocao.app.stack.jars import DEPENDENCY_PLUGIN_VERSION, CachedDownload
 from baocao.app.stack.preflight import java_major_version
 from baocao.app.stack.templates import render
 
@@ -60,14 +51,19 @@ def _pom(version: str) -> str:
     )
 
 
+def _download(cache_dir: Path, version: str) -> CachedDownload:
+    return CachedDownload(
+        final=schema_registry_dir(cache_dir=cache_dir, version=version),
+        pom_text=_pom(version),
+        goal_args=("dependency:unpack-dependencies",),
+        expect=_RUNNER,
+        what=f"Apicurio Registry {version}",
+    )
+
+
 def schema_registry_present(*, cache_dir: Path, version: str = REGISTRY_VERSION) -> bool:
     """Whether the cache holds a complete copy made from the pom this code would use now."""
-    app = schema_registry_dir(cache_dir=cache_dir, version=version)
-    try:
-        same_pom = (app.parent / "pom.xml").read_text(encoding="utf-8") == _pom(version)
-    except FileNotFoundError:
-        return False
-    return same_pom and (app / _RUNNER).is_file()
+    return _download(cache_dir, version).present()
 
 
 def fetch_schema_registry(
@@ -78,28 +74,7 @@ def fetch_schema_registry(
     Raises:
         JarFetchError: Maven is missing or failed (its output is in the message).
     """
-    app = schema_registry_dir(cache_dir=cache_dir, version=version)
-    if schema_registry_present(cache_dir=cache_dir, version=version):
-        return app
-    folder = app.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder / ".lock"):
-        if schema_registry_present(cache_dir=cache_dir, version=version):
-            return app  # fetched by another process while we waited for the lock
-        _download(folder=folder, app=app, version=version, mvn=mvn)
-    return app
-
-
-def _download(*, folder: Path, app: Path, version: str, mvn: str) -> None:
-    maven_fetch(
-        folder=folder,
-        final=app,
-        pom_text=_pom(version),
-        goal_args=["dependency:unpack-dependencies"],
-        expect=_RUNNER,
-        what=f"Apicurio Registry {version}",
-        mvn=mvn,
-    )
+    return _download(cache_dir, version).fetch(mvn=mvn)
 
 
 def find_java(*, minimum: int = REGISTRY_MIN_JAVA) -> str | None:

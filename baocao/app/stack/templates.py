@@ -17,7 +17,7 @@ __all__ = ["render", "write_if_changed"]
 
 
 def render(template: str, **values: object) -> str:
-    """Render the packaged template ``template`` (a file name in ``baocao/stack``)."""
+    """Render the packaged template ``template`` (a file name in ``baocao/app/stack``)."""
     text = resources.files("baocao.app.stack").joinpath(template).read_text(encoding="utf-8")
     if template.endswith(".xml"):
         quoted = {key: escape(str(value)) for key, value in values.items()}

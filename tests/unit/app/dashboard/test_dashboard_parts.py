@@ -1,5 +1,5 @@
-"""The dashboard's pure parts: its tile map, the commune status words, the packaged assets,
-and the demo's dashboard process."""
+"""The dashboard's pure parts: its tile map, the packaged assets and the demo's dashboard
+process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from baocao.app.dashboard.links import dashboard_link
-from baocao.app.dashboard.queries import commune_status, tile_positions
+from baocao.app.dashboard.queries import tile_positions
 from baocao.app.demo import dashboard_process, published_link
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings, StackSettings
@@ -20,14 +20,6 @@ def test_tile_map_places_every_province_once_north_to_south() -> None:
     assert set(tiles) == set(load_reference().provinces)
     assert len(set(tiles.values())) == 34
     assert tiles["04"][0] < tiles["01"][0] < tiles["48"][0] < tiles["79"][0] < tiles["96"][0]
-
-
-def test_commune_status_words() -> None:
-    assert commune_status(reported=True, on_time=1, rejected=True) == "on_time"
-    assert commune_status(reported=True, on_time=0, rejected=False) == "late"
-    assert commune_status(reported=True, on_time=None, rejected=False) == "reported"
-    assert commune_status(reported=False, on_time=None, rejected=True) == "rejected"
-    assert commune_status(reported=False, on_time=None, rejected=False) == "missing"
 
 
 def test_assets_ship_in_the_package_and_load_nothing_from_elsewhere() -> None:

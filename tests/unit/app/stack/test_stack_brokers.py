@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.stack import read_properties
 
 from baocao.app.stack.kafka import KafkaServer, kafka_client_environment, kafka_nodes
 from baocao.app.stack.lifecycle import servers
@@ -30,8 +31,7 @@ def _properties(server: KafkaServer) -> dict[str, str]:
     server.data_dir.mkdir(parents=True, exist_ok=True)
     (server.data_dir / "meta.properties").write_text("cluster.id=x\n")  # no formatting
     server.prepare()
-    pairs = (line.split("=", 1) for line in server.properties_file.read_text().splitlines())
-    return {k: v for k, v in (p for p in pairs if len(p) == 2) if not k.startswith("#")}
+    return read_properties(server.properties_file)
 
 
 def test_each_node_has_its_id_ports_and_folder_and_all_share_the_voters(tmp_path: Path) -> None:

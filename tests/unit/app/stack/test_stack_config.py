@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from support.stack import read_properties
 
 from baocao.app.bi.credentials import sha256_hex
 from baocao.app.stack.clickhouse import NOTHING_DATABASE, ClickHouseServer
@@ -29,15 +30,6 @@ def _settings(home: Path) -> StackSettings:
     )
 
 
-def _properties(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
-    return {
-        key: value
-        for key, value in (pair for pair in pairs if len(pair) == 2)
-        if not key.startswith("#")
-    }
-
-
 def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> None:
     server = KafkaServer(_settings(tmp_path))
     server.properties_file.parent.mkdir(parents=True)
@@ -57,7 +49,7 @@ def test_kafka_properties_use_the_stack_ports_on_loopback(tmp_path: Path) -> Non
             plain_admin="",
         )
     )
-    props = _properties(server.properties_file)
+    props = read_properties(server.properties_file)
 
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:31093"

@@ -8,19 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from support.stack import alive
 from support.wait import eventually
 
 from baocao.app.stack.exceptions import ProcessStartError
 from baocao.app.stack.process import ManagedProcess, ProcessState, run_dir
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie is dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -51,7 +43,7 @@ def test_start_writes_pid_file_and_record_and_runs_detached(
     status = sleeper.start()
 
     assert status.state is ProcessState.RUNNING
-    assert status.pid is not None and _alive(status.pid)
+    assert status.pid is not None and alive(status.pid)
     assert (tmp_path / "run" / "sleeper.pid").read_text() == f"{status.pid}\n"
     record = json.loads((tmp_path / "run" / "sleeper.json").read_text())
     assert record["pid"] == status.pid
@@ -85,7 +77,7 @@ def test_stop_ends_the_process_and_removes_its_files(
 
     assert sleeper.stop() is True
 
-    assert not _alive(pid)
+    assert not alive(pid)
     assert sleeper.status().state is ProcessState.STOPPED
     assert sleeper.status().pid is None
     assert not (tmp_path / "run" / "sleeper.pid").exists()

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.stack import read_properties
 
 from baocao.app.stack import kafka as stack_kafka
 from baocao.app.stack.kafka import KafkaServer
@@ -35,15 +36,10 @@ def _prepared(tmp_path: Path) -> KafkaServer:
     return server
 
 
-def _properties(server: KafkaServer) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in server.properties_file.read_text().splitlines())
-    return {k: v for k, v in (p for p in pairs if len(p) == 2) if not k.startswith("#")}
-
-
 def test_every_listener_authenticates_and_nothing_is_allowed_without_an_acl(
     tmp_path: Path,
 ) -> None:
-    props = _properties(_prepared(tmp_path))
+    props = read_properties(_prepared(tmp_path).properties_file)
 
     assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:1001,CONTROLLER://127.0.0.1:1002"
     assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:1001"
@@ -114,7 +110,7 @@ def test_a_storage_formatted_before_sasl_gets_a_plain_admin_login(tmp_path: Path
     (server.data_dir / "meta.properties").write_text("formatted")  # before SASL: no users
     server.prepare()
 
-    props = _properties(server)
+    props = read_properties(server.properties_file)
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"
     assert props["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
     admin = load_credential(server.settings, Principal.ADMIN)
@@ -124,5 +120,5 @@ def test_a_storage_formatted_before_sasl_gets_a_plain_admin_login(tmp_path: Path
     assert server.admin_settings().sasl_mechanism == "PLAIN"
     # a home formatted with its users (the normal case) has no PLAIN login
     fresh = _prepared(tmp_path / "fresh")
-    assert "PLAIN" not in _properties(fresh)["sasl.enabled.mechanisms"]
+    assert "PLAIN" not in read_properties(fresh.properties_file)["sasl.enabled.mechanisms"]
     assert fresh.admin_settings().sasl_mechanism == "SCRAM-SHA-256"

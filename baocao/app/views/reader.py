@@ -1,0 +1,99 @@
+"""Reads of the ClickHouse BI views (never the fact tables), for the dashboard and the export.
+
+Rule: a read opens with :meth:`Views.read` and its province; the session's shared reads take
+that province from the session, never from their caller. A fresh connection per read keeps
+the reader thread-safe (clickhouse-driver clients are not) and is cheap on a LAN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from clickhouse_driver import Client
+
+from baocao.app.views.exceptions import ViewQueryError
+from baocao.app.views.scope import EVERYTHING, Scope
+from baocao.core.clickhouse import reading, select_rows
+from baocao.core.settings import ClickHouseSettings
+
+__all__ = ["COMPLETENESS_COLUMNS", "ViewSession", "Views"]
+
+#: The columns ``province_completeness`` and ``national_completeness`` share.
+COMPLETENESS_COLUMNS = (
+    "communes_expected, communes_reported, communes_on_time, communes_late, communes_missing,"
+    " completeness_pct, timeliness_pct, deadline, status"
+)
+
+
+class ViewSession:
+    """One connection's reads, for the province admitted (``None``: the national tier)."""
+
+    def __init__(self, client: Client, province: str | None) -> None:
+        self._client = client
+        self.province = province
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """``sql``'s rows as dicts by column name."""
+        return select_rows(self._client, sql, params)
+
+    def province_completeness(self, *, report_type: str, period: str) -> list[dict[str, Any]]:
+        """``province_completeness`` of the period: the session's province, or every
+        province (by code) in a national session."""
+        where = "report_type = %(t)s AND period = %(p)s"
+        if self.province is not None:
+            where += " AND province_code = %(c)s"
+        return self.rows(
+            f"SELECT province_code, province_name, {COMPLETENESS_COLUMNS}"
+            f" FROM province_completeness WHERE {where} ORDER BY province_code",
+            {"c": self.province, "t": report_type, "p": period},
+        )
+
+    def national_completeness(self, *, report_type: str, period: str) -> list[dict[str, Any]]:
+        """``national_completeness`` of the period (one row, or none for an unknown one)."""
+        return self.rows(
+            f"SELECT {COMPLETENESS_COLUMNS}, provinces_complete, provinces_approved"
+            " FROM national_completeness WHERE report_type = %(t)s AND period = %(p)s",
+            {"t": report_type, "p": period},
+        )
+
+    def national_indicators(self, *, report_type: str, period: str) -> list[dict[str, Any]]:
+        """``national_indicators`` of the period, by indicator code."""
+        return self.rows(
+            "SELECT indicator_code, value, provinces_reported, communes_reported,"
+            " communes_expected, status FROM national_indicators"
+            " WHERE report_type = %(t)s AND period = %(p)s ORDER BY indicator_code",
+            {"t": report_type, "p": period},
+        )
+
+    def communes(self) -> list[dict[str, Any]]:
+        """The session's province's communes (``communes``), by code."""
+        return self.rows(
+            "SELECT commune_code, commune_name FROM communes WHERE province_code = %(c)s"
+            " ORDER BY commune_code",
+            {"c": self.province},
+        )
+
+
+class Views:
+    """The views, read under one scope over ClickHouse settings injected by the caller;
+    ``error`` is the caller's own :class:`ViewQueryError` for a server that does not answer."""
+
+    def __init__(
+        self,
+        settings: ClickHouseSettings,
+        *,
+        error: type[ViewQueryError] = ViewQueryError,
+        scope: Scope = EVERYTHING,
+    ) -> None:
+        self.settings = settings
+        self._error = error
+        self._scope = scope
+
+    @contextmanager
+    def read(self, *, province: str | None = None) -> Iterator[ViewSession]:
+        """A session reading ``province`` (``None``: national), once the scope admits it."""
+        self._scope.admit(province)
+        with reading(self.settings, error=self._error) as client:
+            yield ViewSession(client, province)
