@@ -65,3 +65,18 @@ def test_the_worker_benchmark_runs_every_path_over_the_whole_backlog() -> None:
     assert re.search(r"^killed worker restarted on 1 months of state: next figure", out, re.M), out
     # Faust's data folders go to a temporary directory, not the caller's.
     assert not list(ROOT.glob("*-naive-data")) and not list(ROOT.glob("*-empty-data"))
+
+
+def test_the_retention_benchmark_measures_every_topic_the_month_filled() -> None:
+    out = _bench("bench.retention", "--periods", "1")
+
+    assert re.search(r"^1 month\(s\), 3,487 reports", out, re.M), out
+    sizes = {
+        match["topic"]: int(match["bytes"].replace(",", ""))
+        for match in re.finditer(r"^(?P<topic>[\w.-]+) +(?P<bytes>[\d,]+) +[\d,]+ ", out, re.M)
+    }
+    # Every report is on the input and (accepted) on the output topic, each at least its body.
+    assert sizes["commune-reports"] > 3_487 * 500, out
+    assert sizes["commune-reports.accepted"] > 3_487 * 500, out
+    assert sizes["province-indicators"] > 0 and sizes["province-indicator-changes"] > 0, out
+    assert sizes["commune-reports.historic"] == 0, out
