@@ -253,19 +253,12 @@ def drifted_topic_configs(
     Describing needs DESCRIBE_CONFIGS on every topic asked about.
     """
     only = set(keys) if keys is not None else None
-    wanted = {
-        name: configs
-        for name in names
-        if (
-            configs := {
-                key: value
-                for key, value in topic_configs(topics, name).items()
-                if only is None or key in only
-            }
-        )
-    }
     existing = set(admin.list_topics())
-    wanted = {name: configs for name, configs in wanted.items() if name in existing}
+    wanted: dict[str, dict[str, str]] = {}
+    for name in names:
+        declared = topic_configs(topics, name) if name in existing else {}
+        if configs := {k: v for k, v in declared.items() if only is None or k in only}:
+            wanted[name] = configs
     if not wanted:
         return {}
     described = admin.describe_configs(
