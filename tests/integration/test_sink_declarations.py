@@ -12,7 +12,7 @@ from support.settings import environment
 
 from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.rows import TABLES
+from baocao.sinks.clickhouse.rows.tables import TABLES
 
 
 def test_every_declaration_matches_its_migrated_table(

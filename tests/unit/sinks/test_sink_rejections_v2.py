@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from baocao.core.avro import codec_for
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
-from baocao.sinks.clickhouse.rows import REJECTIONS, message_row, routes_for
+from baocao.sinks.clickhouse.rows.routing import message_row, routes_for
+from baocao.sinks.clickhouse.rows.tables import REJECTIONS
 
 TOPICS = Topics("p")
 AT = datetime(2025, 9, 2, 3, 0, tzinfo=UTC)
