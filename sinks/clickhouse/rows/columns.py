@@ -238,14 +238,30 @@ def strings(name: str) -> Column:
     return Column(name, "Array(String)", read)
 
 
-def spread(name: str, type_: str, items: str, check: Callable[[Mapping[str, Any]], Any]) -> Column:
-    """An array column holding one value of each record of the list field ``items``
-    (the causes of a change, the reasons of a rejection): parallel arrays."""
+#: How one item of a list field is checked, by the element type of its array column.
+_ITEM_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "String": as_text,
+    "Nullable(String)": as_optional_text,
+    "Nullable(Float64)": as_optional_number,
+    "UInt32": lambda value, label: as_integer(value, label, low=0, high=UINT32_MAX),
+}
+
+
+def spread(name: str, element: str, items: str, field: str) -> Column:
+    """An ``Array(element)`` column holding the ``field`` of each record of the list field
+    ``items`` (the causes of a change, the reasons of a rejection): parallel arrays. A
+    Nullable element's field may be absent; a value is named by its item (``cause value``)."""
+    check = _ITEM_CHECKS[element]
+    label = f"{items.removesuffix('s')} {field}"
+    optional = element.startswith("Nullable(")
+
+    def value(item: Mapping[str, Any]) -> Any:
+        return check(item.get(field) if optional else required(item, field), label)
 
     def read(record: Mapping[str, Any]) -> list[Any]:
-        return [check(item) for item in as_records(required(record, items), items)]
+        return [value(item) for item in as_records(required(record, items), items)]
 
-    return Column(name, type_, read)
+    return Column(name, f"Array({element})", read)
 
 
 def prepared(name: str, type_: str) -> Column:

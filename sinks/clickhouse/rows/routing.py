@@ -27,7 +27,6 @@ __all__ = [
     "Reader",
     "Route",
     "message_row",
-    "poison_row",
     "routes_for",
     "schema_family",
     "submitted_at_of",
@@ -142,30 +141,6 @@ class MessageRow:
     error: str | None = None
 
 
-def poison_row(
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    error: str,
-    received_at: datetime,
-) -> Row:
-    """A message the sink could not store, kept with its Kafka position and the reason."""
-    return POISON_MESSAGES.row(
-        {
-            "source_topic": topic,
-            "source_partition": partition,
-            "source_offset": offset,
-            "message_key": key or b"",
-            "raw_payload": value or b"",
-            "error": error,
-            "received_at": received_at,
-        }
-    )
-
-
 def message_row(
     route: Route | None,
     *,
@@ -188,16 +163,16 @@ def message_row(
         return MessageRow(route.table, route.row(value, Envelope(timestamp_ms, received_at)))
     except (DecodeError, RowError) as exc:
         error = f"{type(exc).__name__}: {exc}"
-    poison = poison_row(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key,
-        value=value,
-        error=error,
-        received_at=received_at,
-    )
-    return MessageRow(POISON_MESSAGES, poison, error)
+    poison = {
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "message_key": key or b"",
+        "raw_payload": value or b"",
+        "error": error,
+        "received_at": received_at,
+    }
+    return MessageRow(POISON_MESSAGES, POISON_MESSAGES.row(poison), error)
 
 
 def submitted_at_of(rows: Sequence[MessageRow]) -> list[datetime]:

@@ -8,15 +8,12 @@ fills itself (``ingested_at``, a ``DEFAULT``) are not declared.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from baocao.core import topics
 from baocao.sinks.clickhouse.rows.checks import (
-    UINT32_MAX,
-    as_integer,
     as_number,
-    as_optional_number,
     as_optional_text,
     as_text,
     required,
@@ -85,22 +82,6 @@ def _sorted_indicators(record: Mapping[str, Any]) -> Mapping[str, Any]:
         "indicator_codes": [code for code, _ in items],
         "indicator_values": [value for _, value in items],
     }
-
-
-def _text_of(name: str, label: str) -> Callable[[Mapping[str, Any]], str]:
-    return lambda item: as_text(required(item, name), label)
-
-
-def _optional_text_of(name: str, label: str) -> Callable[[Mapping[str, Any]], str | None]:
-    return lambda item: as_optional_text(item.get(name), label)
-
-
-def _optional_number_of(name: str, label: str) -> Callable[[Mapping[str, Any]], float | None]:
-    return lambda item: as_optional_number(item.get(name), label)
-
-
-def _cause_revision(item: Mapping[str, Any]) -> int:
-    return as_integer(required(item, "revision"), "cause revision", low=0, high=UINT32_MAX)
 
 
 def _commune_or_empty(record: Mapping[str, Any]) -> str:
@@ -191,28 +172,11 @@ PROVINCE_INDICATOR_CHANGES = Table(
         nullable_float64("value"),
         nullable_float64("previous_value"),
         date_time("known_at"),
-        spread(
-            "cause_commune_codes",
-            "Array(String)",
-            "causes",
-            _text_of("commune_code", "cause commune_code"),
-        ),
-        spread(
-            "cause_report_ids", "Array(String)", "causes", _text_of("report_id", "cause report_id")
-        ),
-        spread("cause_revisions", "Array(UInt32)", "causes", _cause_revision),
-        spread(
-            "cause_previous_values",
-            "Array(Nullable(Float64))",
-            "causes",
-            _optional_number_of("previous_value", "cause previous_value"),
-        ),
-        spread(
-            "cause_values",
-            "Array(Nullable(Float64))",
-            "causes",
-            _optional_number_of("value", "cause value"),
-        ),
+        spread("cause_commune_codes", "String", "causes", "commune_code"),
+        spread("cause_report_ids", "String", "causes", "report_id"),
+        spread("cause_revisions", "UInt32", "causes", "revision"),
+        spread("cause_previous_values", "Nullable(Float64)", "causes", "previous_value"),
+        spread("cause_values", "Nullable(Float64)", "causes", "value"),
     ),
 )
 REPORT_WARNINGS_LOG = Table(
@@ -288,25 +252,10 @@ REJECTIONS = Table(
         nullable_string("province_code"),
         nullable_string("period"),
         nullable_int32("revision"),
-        spread("reason_codes", "Array(String)", "reasons", _text_of("code", "reason code")),
-        spread(
-            "reason_fields",
-            "Array(Nullable(String))",
-            "reasons",
-            _optional_text_of("field", "reason field"),
-        ),
-        spread(
-            "reason_messages_en",
-            "Array(String)",
-            "reasons",
-            _text_of("message_en", "reason message_en"),
-        ),
-        spread(
-            "reason_messages_vi",
-            "Array(String)",
-            "reasons",
-            _text_of("message_vi", "reason message_vi"),
-        ),
+        spread("reason_codes", "String", "reasons", "code"),
+        spread("reason_fields", "Nullable(String)", "reasons", "field"),
+        spread("reason_messages_en", "String", "reasons", "message_en"),
+        spread("reason_messages_vi", "String", "reasons", "message_vi"),
         Column("raw_payload", "String", _raw_payload),
         string("source_topic"),
         partition("source_partition"),
