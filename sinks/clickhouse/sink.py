@@ -237,16 +237,7 @@ class ClickHouseSink:
         staged: list[MessageRow] = []
         for record in batch:
             per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
-            placed = message_row(
-                self._routes.get(record.topic),
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                received_at=received_at,
-                timestamp_ms=record.timestamp,
-            )
+            placed = message_row(self._routes.get(record.topic), record, received_at=received_at)
             staged.append(placed)
             if placed.error is not None:
                 self.stats.record_poison()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from baocao.core.avro import AvroCodec, DecodeError, codec_for, writer_fingerprint
 from baocao.core.periods import DeadlineRules
@@ -23,6 +23,7 @@ from baocao.sinks.clickhouse.rows.upgrades import Envelope
 from baocao.sinks.exceptions import RowError
 
 __all__ = [
+    "Message",
     "MessageRow",
     "Reader",
     "Route",
@@ -141,33 +142,41 @@ class MessageRow:
     error: str | None = None
 
 
-def message_row(
-    route: Route | None,
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    received_at: datetime,
-    timestamp_ms: int | None = None,
-) -> MessageRow:
-    """Decode ``value`` with the route's readers and build its row; never raises for bad
-    input: a message that cannot be stored becomes a poison row carrying the reason.
-    ``timestamp_ms`` is the record's Kafka timestamp (``received_at`` stands in without)."""
+class Message(Protocol):
+    """A Kafka message as the consumer hands it over (kafka-python's ``ConsumerRecord``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int | None:
+        """Its Kafka timestamp in milliseconds (-1 or None when it has none)."""
+
+
+def message_row(route: Route | None, message: Message, *, received_at: datetime) -> MessageRow:
+    """Decode the message's value with the route's readers and build its row; never raises
+    for bad input: a message that cannot be stored becomes a poison row carrying the reason."""
+    value = message.value
     try:
         if route is None:
-            raise RowError(f"no table is configured for topic {topic!r}")
+            raise RowError(f"no table is configured for topic {message.topic!r}")
         if value is None:
             raise RowError("the message has no value (a tombstone)")
-        return MessageRow(route.table, route.row(value, Envelope(timestamp_ms, received_at)))
+        return MessageRow(route.table, route.row(value, Envelope(message.timestamp, received_at)))
     except (DecodeError, RowError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     poison = {
-        "source_topic": topic,
-        "source_partition": partition,
-        "source_offset": offset,
-        "message_key": key or b"",
+        "source_topic": message.topic,
+        "source_partition": message.partition,
+        "source_offset": message.offset,
+        "message_key": message.key or b"",
         "raw_payload": value or b"",
         "error": error,
         "received_at": received_at,

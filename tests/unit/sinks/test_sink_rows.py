@@ -6,6 +6,7 @@ Records are keyed by the schema that writes them; a table's record is its topic'
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -452,19 +453,19 @@ def test_routes_cover_every_topic_the_sink_stores() -> None:
     assert set(routes) == set(TOPICS.all()) - inputs
 
 
-def _place(
-    topic: str, value: bytes | None, key: bytes | None = b"k", timestamp_ms: int | None = None
-) -> MessageRow:
-    return message_row(
-        routes_for(TOPICS, deadlines=RULES).get(topic),
-        topic=topic,
-        partition=1,
-        offset=99,
-        key=key,
-        value=value,
-        received_at=RECEIVED,
-        timestamp_ms=timestamp_ms,
-    )
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    value: bytes | None
+    key: bytes | None = b"k"
+    timestamp: int | None = None
+    partition: int = 1
+    offset: int = 99
+
+
+def _place(topic: str, value: bytes | None, **more: Any) -> MessageRow:
+    route = routes_for(TOPICS, deadlines=RULES).get(topic)
+    return message_row(route, Message(topic, value, **more), received_at=RECEIVED)
 
 
 @pytest.mark.parametrize(
@@ -482,7 +483,7 @@ def test_message_row_decodes_each_topic_with_its_schema(table: Table, schema: st
 
 def test_accepted_topic_reads_an_older_workers_commune_reports() -> None:
     legacy = codec_for("commune_report.v1").encode(_REPORT)
-    placed = _place(TOPICS.accepted_reports, legacy, timestamp_ms=KAFKA_MS)
+    placed = _place(TOPICS.accepted_reports, legacy, timestamp=KAFKA_MS)
     assert placed.table is COMMUNE_REPORTS and placed.error is None
     assert dict(zip(COMMUNE_REPORTS.columns, placed.row, strict=True)) == {
         **row_of(COMMUNE_REPORTS),
@@ -569,3 +570,20 @@ def test_tombstone_and_unrouted_topic_are_poison_too() -> None:
     assert tombstone.error == "RowError: the message has no value (a tombstone)"
     stray = _place("p.elsewhere", b"x")
     assert stray.error == "RowError: no table is configured for topic 'p.elsewhere'"
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [("rejected_report.v2", (1_000_010, "ab" * 32, 1)), ("rejected_report.v1", (None, None, 0))],
+)
+def test_a_dead_letter_keeps_the_size_digest_and_cut_of_the_whole_event_v1_unknown(
+    schema: str, expected: tuple[object, ...]
+) -> None:
+    placed = _place(TOPICS.dead_letter, codec_for(schema).encode(RECORDS[schema]))
+    assert placed.error is None and placed.table is REJECTIONS
+    row = dict(zip(REJECTIONS.columns, placed.row, strict=True))
+    assert (row["raw_size"], row["raw_sha256"], row["raw_truncated"]) == expected
+    assert (row["rejection_id"], row["raw_payload"]) == (
+        "baocao.commune-reports:3:41",
+        b"\xc3\x01raw",
+    )
