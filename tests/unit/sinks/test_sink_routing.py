@@ -37,14 +37,8 @@ from baocao.sinks.clickhouse.rows.routing import (
 from baocao.sinks.clickhouse.rows.tables import (
     APPROVALS,
     COMMUNE_REPORTS,
-    MISSING_REPORT_ALERTS,
     POISON_MESSAGES,
-    PROVINCE_COMPLETENESS_VALUES,
-    PROVINCE_INDICATOR_CHANGES,
-    PROVINCE_INDICATOR_VALUES,
     REJECTIONS,
-    REPORT_WARNINGS_LOG,
-    REPORTING_PERIODS,
     TABLES,
 )
 from baocao.sinks.clickhouse.rows.upgrades import kafka_timestamp
@@ -104,16 +98,16 @@ def test_a_topic_the_sinks_read_without_a_table_fails_at_start_up() -> None:
 
 def test_routes_cover_every_topic_the_sink_stores() -> None:
     routes = routes_for(TOPICS, deadlines=RULES)
-    assert {name: route.table for name, route in routes.items()} == {
-        "p.commune-reports.accepted": COMMUNE_REPORTS,
-        "p.province-indicators": PROVINCE_INDICATOR_VALUES,
-        "p.province-completeness": PROVINCE_COMPLETENESS_VALUES,
-        "p.province-indicator-changes": PROVINCE_INDICATOR_CHANGES,
-        "p.report-warnings": REPORT_WARNINGS_LOG,
-        "p.reporting-periods": REPORTING_PERIODS,
-        "p.alerts.missing-reports": MISSING_REPORT_ALERTS,
-        "p.approvals": APPROVALS,
-        "p.commune-reports.dead-letter": REJECTIONS,
+    assert {name: route.table.name for name, route in routes.items()} == {
+        "p.commune-reports.accepted": "commune_reports",
+        "p.province-indicators": "province_indicator_values",
+        "p.province-completeness": "province_completeness_values",
+        "p.province-indicator-changes": "province_indicator_changes",
+        "p.report-warnings": "report_warnings_log",
+        "p.reporting-periods": "reporting_periods",
+        "p.alerts.missing-reports": "missing_report_alerts",
+        "p.approvals": "approvals",
+        "p.commune-reports.dead-letter": "rejections",
     }
     inputs = {TOPICS.commune_reports, TOPICS.historic_reports}
     assert set(routes) == set(TOPICS.all()) - inputs
