@@ -45,14 +45,13 @@ __all__ = [
     "date_time",
     "epoch_seconds",
     "flag",
+    "given",
     "nullable_float64",
     "nullable_int32",
     "nullable_size",
     "nullable_string",
     "offset",
     "partition",
-    "prepared",
-    "raw",
     "spread",
     "string",
     "strings",
@@ -247,16 +246,16 @@ _ITEM_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
-def spread(name: str, element: str, items: str, field: str) -> Column:
-    """An ``Array(element)`` column holding the ``field`` of each record of the list field
+def spread(name: str, element: str, items: str, member: str) -> Column:
+    """An ``Array(element)`` column holding the ``member`` of each record of the list field
     ``items`` (the causes of a change, the reasons of a rejection): parallel arrays. A
-    Nullable element's field may be absent; a value is named by its item (``cause value``)."""
+    Nullable element's member may be absent; a value is named by its item (``cause value``)."""
     check = _ITEM_CHECKS[element]
-    label = f"{items.removesuffix('s')} {field}"
+    label = f"{items.removesuffix('s')} {member}"
     optional = element.startswith("Nullable(")
 
     def value(item: Mapping[str, Any]) -> Any:
-        return check(item.get(field) if optional else required(item, field), label)
+        return check(item.get(member) if optional else required(item, member), label)
 
     def read(record: Mapping[str, Any]) -> list[Any]:
         return [value(item) for item in as_records(required(record, items), items)]
@@ -264,17 +263,9 @@ def spread(name: str, element: str, items: str, field: str) -> Column:
     return Column(name, f"Array({element})", read)
 
 
-def prepared(name: str, type_: str) -> Column:
-    """A column whose value the table's ``prepare`` step computed and checked."""
-
-    def read(record: Mapping[str, Any]) -> Any:
-        return record[name]
-
-    return Column(name, type_, read)
-
-
-def raw(name: str, type_: str, encode: Encode | None = None) -> Column:
-    """A column filled by the sink itself (poison messages), stored as given."""
+def given(name: str, type_: str, encode: Encode | None = None) -> Column:
+    """A column whose value is already checked, stored as given: worked out by the table's
+    ``prepare`` step, or filled by the sink itself (poison messages)."""
 
     def read(record: Mapping[str, Any]) -> Any:
         return record[name]

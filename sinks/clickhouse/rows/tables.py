@@ -12,36 +12,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from baocao.core import topics
-from baocao.sinks.clickhouse.rows.checks import (
-    as_number,
-    as_optional_text,
-    as_text,
-    required,
-)
+from baocao.sinks.clickhouse.rows.checks import as_number, as_optional_text, as_text, required
 from baocao.sinks.clickhouse.rows.columns import (
     Column,
     Table,
     date_time,
     epoch_seconds,
     flag,
+    given,
     nullable_float64,
     nullable_int32,
     nullable_size,
     nullable_string,
     offset,
     partition,
-    prepared,
-    raw,
     spread,
     string,
     strings,
     uint32,
     uint64,
 )
-from baocao.sinks.clickhouse.rows.upgrades import (
-    accepted_from_commune_report,
-    figure_with_deadline,
-)
+from baocao.sinks.clickhouse.rows.upgrades import accepted_from_commune_report, figure_with_deadline
 from baocao.sinks.exceptions import RowError
 
 __all__ = [
@@ -59,7 +50,7 @@ __all__ = [
 ]
 
 
-# -- values several columns share, and checks of list items -----------------------------
+# -- values worked out for one table -------------------------------------------------------
 
 
 def _sorted_indicators(record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -90,10 +81,10 @@ def _commune_or_empty(record: Mapping[str, Any]) -> str:
 
 
 def _raw_payload(record: Mapping[str, Any]) -> bytes | str:
-    raw = required(record, "raw_payload")
-    if not isinstance(raw, bytes | str):
-        raise RowError(f"raw_payload must be bytes, not {type(raw).__name__}")
-    return raw
+    payload = required(record, "raw_payload")
+    if not isinstance(payload, bytes | str):
+        raise RowError(f"raw_payload must be bytes, not {type(payload).__name__}")
+    return payload
 
 
 # -- the tables ---------------------------------------------------------------------------
@@ -111,8 +102,8 @@ COMMUNE_REPORTS = Table(
         string("period"),
         uint32("revision"),
         date_time("submitted_at"),
-        prepared("indicator_codes", "Array(String)"),
-        prepared("indicator_values", "Array(Float64)"),
+        given("indicator_codes", "Array(String)"),
+        given("indicator_values", "Array(Float64)"),
         string("report_type"),
         date_time("first_submitted_at"),
         date_time("accepted_at"),
@@ -270,13 +261,13 @@ REJECTIONS = Table(
 POISON_MESSAGES = Table(
     "sink_poison_messages",
     declared=(
-        raw("source_topic", "String"),
-        raw("source_partition", "Int32"),
-        raw("source_offset", "Int64"),
-        raw("message_key", "String"),
-        raw("raw_payload", "String"),
-        raw("error", "String"),
-        raw("received_at", "DateTime('UTC')", epoch_seconds),
+        given("source_topic", "String"),
+        given("source_partition", "Int32"),
+        given("source_offset", "Int64"),
+        given("message_key", "String"),
+        given("raw_payload", "String"),
+        given("error", "String"),
+        given("received_at", "DateTime('UTC')", epoch_seconds),
     ),
 )
 #: Every table the sink writes, in the order a batch writes them.
