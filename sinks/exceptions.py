@@ -1,10 +1,9 @@
-"""Errors of the ClickHouse side: one family, so ``baocao migrate`` and ``baocao sink`` can
+"""Errors of the ClickHouse side, one family, so ``baocao migrate`` and ``baocao sink`` can
 tell an outage (retry) from a broken schema (stop and tell the operator).
 
-Bad *records* never raise out of the sink: an undecodable or unstorable record becomes a row
-of ``sink_poison_messages``. These errors are about the sink's environment and its schema.
-clickhouse-driver's errors are wrapped with the context an operator needs (which table, how
-many rows, which migration).
+The rule: bad *records* never raise out of the sink (they become ``sink_poison_messages``
+rows); these errors are about the sink's environment and schema, with the context an
+operator needs (which table, how many rows, which migration).
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """What the sink did, counted: a plain stats object, mirrored to Prometheus when asked.
 
-:class:`SinkStats` is what tests and the final log line read; :class:`SinkMetrics` exposes
-the same counts to Prometheus (``baocao sink --metrics-port``). The metrics live in their
-own registry, not prometheus_client's global one, so two sinks in one process (tests) do not
-collide and nothing is registered at import time.
-
-``baocao_report_freshness_seconds`` is the end-to-end freshness of the BI views: for each
-accepted report the sink stored, the time from the commune's submission (``submitted_at`` of
-the revision) to the moment its batch's inserts completed in ClickHouse. It spans the whole
-pipeline (publishing, the worker's decision, both Kafka hops, the sink's batching and the
-insert) but not a dashboard's own refresh. The provincial figure of the same batch is written
-by the same sink within the same flush interval, so this is also how stale a figure can be.
-It only means that for live traffic: a replay, a backfill or a simulated month with old
-``submitted_at`` stamps observes their age; a submission stamped ahead of the sink's clock
-counts as 0.
+:class:`SinkStats` is what tests and the final log line read; :class:`SinkMetrics` exposes the
+same counts (``baocao sink --metrics-port``) from a registry of its own, so two sinks in one
+process do not collide and nothing is registered at import time. What the freshness metric
+means is in docs/clickhouse.md ("Freshness").
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """ClickHouse: numbered migrations, reference tables, and the Kafka-to-ClickHouse sink.
 
-Modules, each with one job: ``client`` (connections), ``sql`` (splitting migration files),
-``migrate`` (applying and recording migrations), ``reference_tables`` (provinces and
-communes), ``rows`` (message to row), ``writer`` (one insert per table per batch), ``sink``
-(the consume, write, commit loop).
+Modules: ``migrate`` and ``sql`` (applying the migrations), ``reference_tables`` (provinces,
+communes, indicators), ``rows`` (message to row), ``writer`` (one insert per table per batch,
+in a thread of its own), ``sink`` (the consume, write, commit loop).
 """

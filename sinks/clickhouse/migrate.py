@@ -1,18 +1,10 @@
 """Numbered migrations of the ClickHouse schema, applied in order and recorded.
 
-The DDL lives in ``sinks/clickhouse/migrations/NNNN_name.sql`` (shipped with the package).
-:func:`migrate` creates the configured database if missing, applies the files whose version
-is not yet in ``schema_migrations``, records each one with a checksum of its text, and then
-reloads the reference tables. Running it again applies nothing.
-
-ClickHouse has no transactional DDL: a migration that fails half-way leaves its first
-statements applied and is not recorded. Every statement is therefore written to be re-run
-(``CREATE ... IF NOT EXISTS``, ``DROP TABLE IF EXISTS`` before re-creating a view), so fixing
-the cause and running ``baocao migrate`` again completes it. ClickHouse 18.16 has no ``ADD
-COLUMN IF NOT EXISTS``: an ``ALTER TABLE ... ADD COLUMN`` statement whose columns all exist
-already is skipped here instead (18.16 applies one ALTER's columns all or none, so "all
-exist" means the statement ran before). Two ``migrate`` processes must not run at the same
-time (there is no lock).
+:func:`migrate` creates the database if missing, applies the files of ``migrations/`` whose
+version is not in ``schema_migrations`` (each recorded with a checksum of its text), then
+reloads the reference tables. The rules: an applied file never changes, and every statement
+can run twice, since ClickHouse has no transactional DDL (docs/clickhouse.md, "Rules for a
+migration"). Two ``migrate`` processes must not run at the same time (there is no lock).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The ``provinces``, ``communes`` and ``indicators`` tables, loaded from the package's data.
 
 ``baocao migrate`` calls :func:`load_reference_tables` on every run. The rows come from
-:func:`baocao.core.reference.load_reference` (the ``vietnam-provinces`` package) and
-:func:`baocao.core.catalogue.load_catalogue` (``schemas/indicators.json``), never typed by hand.
-A table whose content already equals the package's is left alone, so a repeated ``migrate``
-writes nothing; otherwise it is truncated and filled in one insert (readers may see it empty
-for that moment, which only happens when the package's data changes).
+:func:`baocao.core.reference.load_reference` and :func:`baocao.core.catalogue.load_catalogue`,
+never typed by hand. A table already equal to its data is left alone; otherwise it is
+truncated and filled in one insert.
 """
 
 from __future__ import annotations

@@ -1,25 +1,9 @@
 """The ClickHouse sink: Kafka batches in, one insert per table, then the offset commit.
 
-The loop, in the order that makes it safe:
-
-1. poll a batch (up to ``batch_rows`` records, or what arrived within
-   ``flush_interval_seconds`` of its first record);
-2. turn each record into a row of its table (:mod:`baocao.sinks.clickhouse.rows`); a record that
-   cannot be decoded or stored becomes a row of ``sink_poison_messages`` instead;
-3. write the batch, one insert per table, in a thread of its own (:mod:`.flight`) while the
-   next batch is polled and decoded;
-4. commit the batch's offsets, only now that every row is in ClickHouse;
-5. observe, for each accepted report of the batch, how long it took from its submission to
-   being stored (``baocao_report_freshness_seconds``, see :mod:`baocao.sinks.metrics`).
-
-When ClickHouse refuses or hangs, the sink keeps its place in the consumer group: it pauses
-its partitions (nothing more is fetched), goes on polling Kafka so the group never sees a
-stalled member (``max.poll.interval.ms``), retries the *same* batch with exponential backoff,
-forever, never skipping a row, resumes once it is written, then commits.
-
-A crash anywhere before 4 means the batch is consumed again after a restart. That is
-harmless: every table is a ReplacingMergeTree keyed by the record's identity and version, so
-a row written twice is one row to the views.
+The rule: offsets are committed only once every row of their batch is in ClickHouse; while
+ClickHouse refuses, the same batch is retried forever with the partitions paused, and the
+consumer keeps polling so it stays in its group. The loop's steps and why a replay is
+harmless are in docs/clickhouse.md ("The sink").
 """
 
 from __future__ import annotations
@@ -40,10 +24,15 @@ from baocao.core import kafka
 from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.sinks.clickhouse.flight import Flight
 from baocao.sinks.clickhouse.migrate import check_schema
-from baocao.sinks.clickhouse.rows import MessageRow, Route, message_row, routes_for, submitted_at_of
-from baocao.sinks.clickhouse.writer import BatchWriter
+from baocao.sinks.clickhouse.rows.routing import (
+    MessageRow,
+    Route,
+    message_row,
+    routes_for,
+    submitted_at_of,
+)
+from baocao.sinks.clickhouse.writer import BatchWriter, Flight
 from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from baocao.sinks.metrics import SinkStats
 
@@ -248,16 +237,7 @@ class ClickHouseSink:
         staged: list[MessageRow] = []
         for record in batch:
             per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
-            placed = message_row(
-                self._routes.get(record.topic),
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                received_at=received_at,
-                timestamp_ms=record.timestamp,
-            )
+            placed = message_row(self._routes.get(record.topic), record, received_at=received_at)
             staged.append(placed)
             if placed.error is not None:
                 self.stats.record_poison()

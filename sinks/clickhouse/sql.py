@@ -1,13 +1,9 @@
 """Reading migration files: splitting them into statements, and spotting column additions.
 
-clickhouse-driver sends one statement per query, so a file of several statements is split
-at the semicolons that end them: not at a semicolon inside a quoted string, a quoted
-identifier or a comment. Comments are dropped (ClickHouse would store a view's text without
-them anyway), which also drops files' explanatory headers from the statements sent.
-
-ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, so :func:`added_columns` tells the
-migration runner which columns an ``ALTER TABLE ... ADD COLUMN`` statement adds; the runner
-skips the statement when they all exist (see :mod:`baocao.sinks.clickhouse.migrate`).
+clickhouse-driver sends one statement per query, so a file is split at the semicolons that
+end statements, never inside a quoted string, a quoted identifier or a comment; comments are
+dropped. :func:`added_columns` lets the runner skip an ``ADD COLUMN`` that ran before (18.16
+has no ``ADD COLUMN IF NOT EXISTS``).
 """
 
 from __future__ import annotations

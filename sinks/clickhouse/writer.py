@@ -1,28 +1,31 @@
-"""Batches rows per table and writes each table's rows of a batch in a single insert.
+"""A batch's rows, written one insert per table, each attempt in a thread of its own.
 
-ClickHouse wants few, large inserts (each one makes a part on disk), so the sink collects a
-whole Kafka batch before writing. :meth:`BatchWriter.flush` writes the tables one after the
-other; a table whose insert succeeded is not written again when a later table fails and the
-flush is retried, so a retry only re-sends what is missing. Re-sending would be harmless
-anyway (rows are replaced by key and version), but it would grow the tables until a merge.
+ClickHouse wants few, large inserts, so a whole Kafka batch is written at once. The rules: a
+retried flush re-sends only the tables not yet written, and the insert never runs in the
+sink's thread, which must keep polling Kafka to stay in its group (docs/clickhouse.md,
+"The sink").
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_driver import Client
 
 from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
-from baocao.sinks.clickhouse.rows import TABLES, Row, Table
+from baocao.sinks.clickhouse.rows.columns import Row, Table
+from baocao.sinks.clickhouse.rows.routing import MessageRow
+from baocao.sinks.clickhouse.rows.tables import TABLES
 from baocao.sinks.exceptions import SinkWriteError
 
-__all__ = ["BatchWriter", "FlushResult", "columnar"]
+__all__ = ["BatchWriter", "Flight", "FlushResult", "columnar"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +109,56 @@ class BatchWriter:
                 table=table.name,
                 rows=len(rows),
             ) from exc
+
+
+@dataclass
+class Flight:
+    """A staged batch: its Kafka records (whose offsets it commits once written), where each
+    went, and the writer holding its rows. :meth:`launch` starts one insert attempt in a
+    daemon thread (a frozen ClickHouse can hold a socket read for minutes); the sink's
+    thread polls meanwhile and collects the outcome with :meth:`wait` and :meth:`result`."""
+
+    records: Sequence[Any]
+    placed: list[MessageRow]
+    writer: BatchWriter
+    #: When the last successful attempt finished (the freshness metric's "stored" time).
+    stored_at: datetime | None = None
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _result: FlushResult | None = field(default=None, repr=False)
+    _error: BaseException | None = field(default=None, repr=False)
+    _started: float = field(default=0.0, repr=False)
+
+    def launch(self) -> None:
+        """Start one attempt to write every pending row (a retry re-sends only what an
+        earlier attempt did not write: see :class:`BatchWriter`)."""
+        self._done.clear()
+        self._result = self._error = None
+        self._started = time.monotonic()
+        threading.Thread(target=self._attempt, name="sink-insert", daemon=True).start()
+
+    def _attempt(self) -> None:
+        try:
+            self._result = self.writer.flush()
+            self.stored_at = datetime.now(UTC)
+        except BaseException as exc:  # handed to the sink's thread by result()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the attempt has finished, waiting up to ``timeout`` seconds."""
+        return self._done.wait(timeout)
+
+    @property
+    def waited(self) -> float:
+        """Seconds since the current attempt started."""
+        return time.monotonic() - self._started
+
+    def result(self) -> FlushResult:
+        """The finished attempt's result; its exception re-raised when it failed."""
+        if not self._done.is_set():
+            raise RuntimeError("the insert attempt has not finished")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

@@ -27,15 +27,11 @@ from baocao.core.clickhouse import select_rows
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.rows import (
+from baocao.sinks.clickhouse.rows.tables import (
     APPROVALS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_VALUES,
-    accepted_report_row,
-    approval_row,
-    completeness_row,
-    province_indicator_row,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,25 +55,23 @@ def seeded(db: Client) -> Seeded:
     insert(
         db,
         APPROVALS,
-        approval_row(
-            records.approval(HANOI, PERIOD, APPROVED_AT, approved_by="so-noi-vu-01", note="ok")
-        ),
+        records.approval(HANOI, PERIOD, APPROVED_AT, approved_by="so-noi-vu-01", note="ok"),
     )
     commune = load_reference().communes_by_province[HCMC][0]
     report = records.accepted_report(
         commune, PERIOD, 1, indicators={"tthc_received": 7.0, "traffic_accidents": 2.0}
     )
-    insert(db, COMMUNE_REPORTS, accepted_report_row(report))
+    insert(db, COMMUNE_REPORTS, report)
     insert(
         db,
         PROVINCE_COMPLETENESS_VALUES,
-        completeness_row(records.completeness(HCMC, PERIOD, 1, reported=1, on_time=1)),
+        records.completeness(HCMC, PERIOD, 1, reported=1, on_time=1),
     )
     insert(
         db,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(records.figure(HCMC, PERIOD, "tthc_received", 1, 7.0)),
-        province_indicator_row(records.figure(HCMC, PERIOD, "traffic_accidents", 1, 2.0)),
+        records.figure(HCMC, PERIOD, "tthc_received", 1, 7.0),
+        records.figure(HCMC, PERIOD, "traffic_accidents", 1, 2.0),
     )
     return seeded
 

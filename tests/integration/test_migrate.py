@@ -30,14 +30,11 @@ from baocao.sinks.clickhouse.migrate import (
     migrate,
 )
 from baocao.sinks.clickhouse.reference_tables import commune_rows, province_rows
-from baocao.sinks.clickhouse.rows import (
+from baocao.sinks.clickhouse.rows.columns import Table
+from baocao.sinks.clickhouse.rows.tables import (
     COMMUNE_REPORTS,
     PROVINCE_INDICATOR_VALUES,
     REJECTIONS,
-    Table,
-    accepted_report_row,
-    province_indicator_row,
-    rejection_row,
 )
 from baocao.sinks.exceptions import MigrationChecksumError, MigrationError, SchemaNotReadyError
 
@@ -368,7 +365,7 @@ def test_sink_refuses_to_start_on_an_unmigrated_database(
 
 
 def report(commune: str, revision: int, values: dict[str, float], period: str = "2025-08"):
-    return accepted_report_row(
+    return COMMUNE_REPORTS.row(
         {
             "report_id": f"00000000-0000-4000-8000-{commune}{revision:07d}",
             "commune_code": commune,
@@ -466,7 +463,7 @@ def test_latest_commune_reports_shows_the_latest_revision_per_commune_and_period
 
 
 def figure(province: str, indicator: str, version: int, value: float | None, reported: int):
-    return province_indicator_row(
+    return PROVINCE_INDICATOR_VALUES.row(
         {
             "province_code": province,
             "period": "2025-08",
@@ -541,7 +538,7 @@ def test_province_indicators_show_the_highest_version_with_names_and_expected_co
 
 def test_rejected_reports_have_one_row_per_reason(migrated: Client) -> None:
     def rejection(offset: int, commune: str | None, reasons: list[dict[str, Any]]):
-        return rejection_row(
+        return REJECTIONS.row(
             {
                 "rejection_id": f"in:0:{offset}",
                 "report_id": None,

@@ -12,7 +12,7 @@ from support.settings import environment
 
 from baocao.core.clickhouse import connect
 from baocao.core.settings import Settings
-from baocao.sinks.clickhouse.rows import TABLES
+from baocao.sinks.clickhouse.rows.tables import TABLES
 
 
 def test_every_declaration_matches_its_migrated_table(
@@ -40,7 +40,7 @@ def test_every_declaration_matches_its_migrated_table(
         if columns is None:
             mismatches.append(f"{table.name}: no such table after baocao migrate")
             continue
-        declared = {column.name: column.type for column in table.declared}
+        declared = table.types
         if len(declared) != len(table.declared):
             mismatches.append(f"{table.name}: a column is declared twice")
         for name, type_ in declared.items():

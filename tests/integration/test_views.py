@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 from support import records
+from support.dashboard import insert
 from support.records import due
 
 from baocao.core.clickhouse import connect
@@ -24,7 +25,7 @@ from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import migrate
-from baocao.sinks.clickhouse.rows import (
+from baocao.sinks.clickhouse.rows.tables import (
     APPROVALS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
@@ -32,14 +33,6 @@ from baocao.sinks.clickhouse.rows import (
     PROVINCE_INDICATOR_VALUES,
     REPORT_WARNINGS_LOG,
     REPORTING_PERIODS,
-    Table,
-    accepted_report_row,
-    approval_row,
-    change_row,
-    completeness_row,
-    province_indicator_row,
-    reporting_period_row,
-    warning_row,
 )
 
 NOW = datetime.now(UTC)
@@ -71,15 +64,10 @@ def db(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
     client.disconnect()
 
 
-def insert(client: Client, table: Table, *rows: tuple[Any, ...]) -> None:
-    """One insert (one part) of ``rows``."""
-    client.execute(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES", list(rows))
-
-
 def announce(client: Client, *periods: str) -> None:
     for period in periods:
         record = records.reporting_period(period, NOW - timedelta(hours=1))
-        insert(client, REPORTING_PERIODS, reporting_period_row(record))
+        insert(client, REPORTING_PERIODS, record)
 
 
 # -- completeness -------------------------------------------------------------------------
@@ -100,8 +88,8 @@ def test_completeness_has_every_province_and_period_with_zeros_and_percentages(
         records.completeness(SMALL, PAST, 1, reported=small, on_time=small - 1),
         records.completeness("01", WEEK, 1, reported=2, on_time=2),
     ):
-        insert(db, PROVINCE_COMPLETENESS_VALUES, completeness_row(fact))
-    insert(db, APPROVALS, approval_row(records.approval("79", PAST, NOW - timedelta(days=3))))
+        insert(db, PROVINCE_COMPLETENESS_VALUES, fact)
+    insert(db, APPROVALS, records.approval("79", PAST, NOW - timedelta(days=3)))
 
     per_period = db.execute(
         "SELECT report_type, period, count(), uniqExact(province_code)"
@@ -238,11 +226,11 @@ def test_missing_reports_list_exactly_the_communes_without_a_report_and_overdue_
     reported_past = hanoi[:3]
     for commune in reported_past:
         report = records.accepted_report(commune, PAST, 1)
-        insert(db, COMMUNE_REPORTS, accepted_report_row(report))
-    insert(db, COMMUNE_REPORTS, accepted_report_row(records.accepted_report(hanoi[0], PAST, 2)))
-    insert(db, COMMUNE_REPORTS, accepted_report_row(records.accepted_report(hanoi[5], FUTURE, 1)))
+        insert(db, COMMUNE_REPORTS, report)
+    insert(db, COMMUNE_REPORTS, records.accepted_report(hanoi[0], PAST, 2))
+    insert(db, COMMUNE_REPORTS, records.accepted_report(hanoi[5], FUTURE, 1))
     # A report on a period nobody announced does not make anyone missing for it.
-    insert(db, COMMUNE_REPORTS, accepted_report_row(records.accepted_report(hanoi[6], WEEK, 1)))
+    insert(db, COMMUNE_REPORTS, records.accepted_report(hanoi[6], WEEK, 1))
 
     rows = db.execute(
         "SELECT commune_code, commune_name, report_type, deadline, overdue FROM missing_reports"
@@ -283,32 +271,30 @@ def test_province_figures_are_provisional_final_then_approved(db: Client) -> Non
     insert(
         db,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(records.figure("01", FUTURE, "fires", 1, 2.0)),
+        records.figure("01", FUTURE, "fires", 1, 2.0),
     )
     insert(
         db,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(records.figure("79", PAST, "fires", 1, 7.0)),
+        records.figure("79", PAST, "fires", 1, 7.0),
     )
     insert(
         db,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(records.figure("01", PAST, "fires", 1, 3.0, communes_reported=2)),
+        records.figure("01", PAST, "fires", 1, 3.0, communes_reported=2),
     )
     insert(
         db,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(
-            records.figure(
-                "01",
-                PAST,
-                "fires",
-                2,
-                4.0,
-                communes_reported=3,
-                communes_with_warnings=1,
-                communes_amended=1,
-            )
+        records.figure(
+            "01",
+            PAST,
+            "fires",
+            2,
+            4.0,
+            communes_reported=3,
+            communes_with_warnings=1,
+            communes_amended=1,
         ),
     )
     query = (
@@ -321,8 +307,8 @@ def test_province_figures_are_provisional_final_then_approved(db: Client) -> Non
         ("01", PAST, 4.0, 3, "monthly", second(due(PAST)), "final", 1, 1),
         ("79", PAST, 7.0, 1, "monthly", second(due(PAST)), "final", 0, 0),
     ]
-    insert(db, APPROVALS, approval_row(records.approval("01", PAST, NOW)))
-    insert(db, APPROVALS, approval_row(records.approval("01", FUTURE, NOW)))
+    insert(db, APPROVALS, records.approval("01", PAST, NOW))
+    insert(db, APPROVALS, records.approval("01", FUTURE, NOW))
     assert [row[6] for row in db.execute(query)] == ["approved", "approved", "final"]
 
 
@@ -331,7 +317,7 @@ def test_national_figures_are_sums_of_sums_extremes_of_extremes_and_ratios_of_su
 ) -> None:
     def figure(province: str, code: str, version: int, value: float | None, **more: Any) -> None:
         record = records.figure(province, PAST, code, version, value, **more)
-        insert(db, PROVINCE_INDICATOR_VALUES, province_indicator_row(record))
+        insert(db, PROVINCE_INDICATOR_VALUES, record)
 
     hanoi, hcmc = REFERENCE.communes_expected("01"), REFERENCE.communes_expected("79")
     figure("01", "tthc_resolved", 1, 1.0, communes_reported=1)  # superseded below
@@ -387,7 +373,7 @@ def test_national_figures_are_sums_of_sums_extremes_of_extremes_and_ratios_of_su
     assert rows["budget_revenue_plan_rate"][2:5] == (None, 1, 2)
 
     for province in REFERENCE.provinces:
-        insert(db, APPROVALS, approval_row(records.approval(province, PAST, NOW)))
+        insert(db, APPROVALS, records.approval(province, PAST, NOW))
     assert {row[0] for row in db.execute("SELECT DISTINCT status FROM national_indicators")} == {
         "approved"
     }
@@ -426,7 +412,7 @@ def test_history_keeps_every_change_and_answers_as_of_queries(db: Client) -> Non
         "01", PAST, "tthc_on_time_rate", 7, None, 0.75, t3, [cause(c2, 2, 0.5, None)]
     )
     for record in (first, third, second_change, second_change):  # out of order, one replayed
-        insert(db, PROVINCE_INDICATOR_CHANGES, change_row(record))
+        insert(db, PROVINCE_INDICATOR_CHANGES, record)
 
     rows = db.execute(
         "SELECT province_name, report_type, version, value, previous_value, change, known_at,"
@@ -473,14 +459,14 @@ def test_report_warnings_are_those_of_each_communes_latest_revision(db: Client) 
     latest = records.accepted_report(c1, PAST, 2, indicators={"tthc_received": 5.0})
     other = records.accepted_report(c2, PAST, 1, indicators={"tthc_received": 7.0})
     for report in (first, latest, other):
-        insert(db, COMMUNE_REPORTS, accepted_report_row(report))
+        insert(db, COMMUNE_REPORTS, report)
     warnings = [
         records.warning(first, "far_from_history", "tthc_received"),
         records.warning(latest, "resolved_exceeds_received", None),
         records.warning(other, "resolved_parts_mismatch", "tthc_received"),
     ]
-    insert(db, REPORT_WARNINGS_LOG, *(warning_row(w) for w in warnings))
-    insert(db, REPORT_WARNINGS_LOG, warning_row(warnings[1]))  # replayed
+    insert(db, REPORT_WARNINGS_LOG, *warnings)
+    insert(db, REPORT_WARNINGS_LOG, warnings[1])  # replayed
 
     rows = db.execute("SELECT * FROM report_warnings ORDER BY commune_code")
     assert rows == [
@@ -527,8 +513,8 @@ def test_period_approvals_show_the_earliest_approval(db: Client) -> None:
     earlier = records.approval(
         "01", PAST, second(NOW - timedelta(days=1)), approved_by="pho-chu-tich"
     )
-    insert(db, APPROVALS, approval_row(later))
-    insert(db, APPROVALS, approval_row(earlier), approval_row(later))  # the later one replayed
+    insert(db, APPROVALS, later)
+    insert(db, APPROVALS, earlier, later)  # the later one replayed
     assert db.execute("SELECT * FROM period_approvals") == [
         (
             "01",

@@ -6,6 +6,7 @@
 - :mod:`support.clock`: a fake clock for code that sleeps.
 - :mod:`support.net`: free loopback ports.
 - :mod:`support.records`: records of the worker's output topics.
+- :mod:`support.sink_records`: one record of every schema the sink reads, and its row.
 - :mod:`support.recompute`: the views' figures recomputed from published lines (e2e, chaos).
 - :mod:`support.gateway`, :mod:`support.dashboard`: a running gateway; a seeded dashboard month.
 - :mod:`support.worker`, :mod:`support.sink`, :mod:`support.topics`: the worker and the sink

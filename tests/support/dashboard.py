@@ -5,7 +5,7 @@ correction), one refused, one warned, and the month before for the trend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +17,8 @@ from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import migrate
-from baocao.sinks.clickhouse.rows import (
+from baocao.sinks.clickhouse.rows.columns import Table
+from baocao.sinks.clickhouse.rows.tables import (
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_CHANGES,
@@ -25,14 +26,6 @@ from baocao.sinks.clickhouse.rows import (
     REJECTIONS,
     REPORT_WARNINGS_LOG,
     REPORTING_PERIODS,
-    Table,
-    accepted_report_row,
-    change_row,
-    completeness_row,
-    province_indicator_row,
-    rejection_row,
-    reporting_period_row,
-    warning_row,
 )
 from support import records
 
@@ -79,8 +72,10 @@ def migrated(settings: Settings) -> Iterator[Client]:
         client.disconnect()
 
 
-def insert(client: Client, table: Table, *rows: tuple[Any, ...]) -> None:
-    client.execute(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES", list(rows))
+def insert(client: Client, table: Table, *records: Mapping[str, Any]) -> None:
+    """One insert (one part) of ``records``, each made a row as the sink makes it."""
+    rows = [table.row(record) for record in records]
+    client.execute(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES", rows)
 
 
 def add_report(
@@ -90,7 +85,7 @@ def add_report(
     report = records.accepted_report(
         commune, PERIOD, revision, on_time=on_time, indicators={"tthc_received": value}
     )
-    insert(client, COMMUNE_REPORTS, accepted_report_row(report))
+    insert(client, COMMUNE_REPORTS, report)
     return report
 
 
@@ -108,17 +103,13 @@ def hanoi_totals(
     insert(
         client,
         PROVINCE_COMPLETENESS_VALUES,
-        completeness_row(
-            records.completeness(HANOI, PERIOD, version, reported=reported, on_time=on_time)
-        ),
+        records.completeness(HANOI, PERIOD, version, reported=reported, on_time=on_time),
     )
     insert(
         client,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(
-            records.figure(
-                HANOI, PERIOD, "tthc_received", figure_version, dossiers, communes_reported=reported
-            )
+        records.figure(
+            HANOI, PERIOD, "tthc_received", figure_version, dossiers, communes_reported=reported
         ),
     )
 
@@ -128,7 +119,7 @@ def seed(client: Client) -> Seeded:
     insert(
         client,
         REPORTING_PERIODS,
-        reporting_period_row(records.reporting_period(PERIOD, NOW - timedelta(days=40))),
+        records.reporting_period(PERIOD, NOW - timedelta(days=40)),
     )
     first = add_report(client, seeded.on_time, 1, 10.0, on_time=True)
     add_report(client, seeded.late, 1, 5.0, on_time=False)
@@ -137,7 +128,7 @@ def seed(client: Client) -> Seeded:
     insert(
         client,
         PROVINCE_INDICATOR_VALUES,
-        province_indicator_row(records.figure(HANOI, PREVIOUS, "tthc_received", 1, 12.0)),
+        records.figure(HANOI, PREVIOUS, "tthc_received", 1, 12.0),
     )
     cause = {
         "commune_code": seeded.late,
@@ -149,47 +140,43 @@ def seed(client: Client) -> Seeded:
     insert(
         client,
         PROVINCE_INDICATOR_CHANGES,
-        change_row(records.change(HANOI, PERIOD, "tthc_received", 3, 30.0, 15.0, NOW, [cause])),
+        records.change(HANOI, PERIOD, "tthc_received", 3, 30.0, 15.0, NOW, [cause]),
     )
     insert(
         client,
         REPORT_WARNINGS_LOG,
-        warning_row(
-            records.warning(
-                first,
-                "far_from_history",
-                "tthc_received",
-                message_en="far from its history",
-                message_vi="khác xa lịch sử",
-            )
+        records.warning(
+            first,
+            "far_from_history",
+            "tthc_received",
+            message_en="far from its history",
+            message_vi="khác xa lịch sử",
         ),
     )
     insert(
         client,
         REJECTIONS,
-        rejection_row(
-            {
-                "rejection_id": "t:0:7",
-                "report_id": "r-refused",
-                "commune_code": seeded.refused,
-                "province_code": HANOI,
-                "period": PERIOD,
-                "revision": 1,
-                "reasons": [
-                    {
-                        "code": "negative_value",
-                        "field": "indicators.tthc_received",
-                        "message_en": "tthc_received must not be negative",
-                        "message_vi": "tthc_received không được âm",
-                    }
-                ],
-                "raw_payload": b"{}",
-                "source_topic": "t",
-                "source_partition": 0,
-                "source_offset": 7,
-                "rejected_at": NOW,
-            }
-        ),
+        {
+            "rejection_id": "t:0:7",
+            "report_id": "r-refused",
+            "commune_code": seeded.refused,
+            "province_code": HANOI,
+            "period": PERIOD,
+            "revision": 1,
+            "reasons": [
+                {
+                    "code": "negative_value",
+                    "field": "indicators.tthc_received",
+                    "message_en": "tthc_received must not be negative",
+                    "message_vi": "tthc_received không được âm",
+                }
+            ],
+            "raw_payload": b"{}",
+            "source_topic": "t",
+            "source_partition": 0,
+            "source_offset": 7,
+            "rejected_at": NOW,
+        },
     )
     return seeded
 
@@ -205,5 +192,5 @@ def announce_upcoming(client: Client) -> str:
     """What the worker's clock announces before anyone reports: today's daily period, due
     tomorrow, empty. The newest period the views know, and not where the news is."""
     today = period_containing(ReportType.DAILY, NOW).text
-    insert(client, REPORTING_PERIODS, reporting_period_row(records.reporting_period(today, NOW)))
+    insert(client, REPORTING_PERIODS, records.reporting_period(today, NOW))
     return today

@@ -25,7 +25,7 @@ from baocao.core.topics import (
 from baocao.producers import approve
 from baocao.producers.publisher import encode_report
 from baocao.schemas import avro_schema_names
-from baocao.sinks.clickhouse.rows import routes_for
+from baocao.sinks.clickhouse.rows.routing import routes_for
 from baocao.streams.step import RollupStep, SourceRecord, Tables
 
 TOPICS = Topics("unit")

@@ -1,9 +1,8 @@
 """Checks of one decoded value against the *storage* type of its column.
 
-A value ClickHouse would refuse (a negative number for an unsigned column, a time outside
-``DateTime``'s 1970..2106) must not reach the insert, or one bad record would block its whole
-batch forever: each check raises :class:`RowError` naming the field, and the sink stores the
-record as a poison message instead. Each returns the value as the column stores it.
+The rule: a value ClickHouse would refuse must not reach the insert (one bad record would
+block its batch forever); each check raises :class:`RowError` naming the field, and returns
+the value as the column stores it.
 """
 
 from __future__ import annotations

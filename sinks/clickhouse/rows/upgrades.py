@@ -1,31 +1,66 @@
-"""Records of older writers, upgraded to the form the current row builders read.
+"""Records of older writers brought to the form their table's columns read.
 
-A topic may carry records of an earlier schema, told apart by the writer fingerprint every
-message carries:
-
-* ``accepted_reports`` carried ``commune_report.v1`` before workers wrote
-  ``accepted_report.v1``. Such a record is upgraded here: its report type and deadline follow
-  from its period (:mod:`baocao.core.periods`, with the deadline rules the worker uses), it was
-  first submitted when this revision was (the only submission time it knows), accepted at the
-  Kafka timestamp of the record, on time when submitted by the deadline, never an amendment.
-* ``province_indicators`` carried ``province_indicator.v1``; Avro resolution reads it as v2
-  with the defaults (no deadline), and the report type and deadline are filled in from the
-  period the same way, so an old worker's figures get a status like a new one's.
-
-A period those rules cannot read makes the record poison: a real worker never wrote one.
+A table declares its upgrades by schema family (:attr:`.columns.Table.upgrades`); each one
+fills in what the older record lacks, with the deadline rules the worker uses and what Kafka
+says about the message. A period those rules cannot read is a :class:`RowError` (the record
+is poison): a real worker never wrote one. The rules are in docs/clickhouse.md ("Records of
+older writers").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from baocao.core.periods import DeadlineRules, PeriodError, deadline, parse_period
-from baocao.sinks.clickhouse.rows.checks import as_instant, as_text, is_absent_instant, required
+from baocao.sinks.clickhouse.rows.checks import (
+    DATETIME_MAX,
+    as_instant,
+    as_text,
+    is_absent_instant,
+    required,
+)
 from baocao.sinks.exceptions import RowError
 
-__all__ = ["upgrade_commune_report", "upgrade_province_indicator"]
+__all__ = [
+    "Envelope",
+    "Upgrade",
+    "accepted_from_commune_report",
+    "figure_with_deadline",
+    "kafka_timestamp",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What Kafka tells about a message besides its value."""
+
+    #: The record's Kafka timestamp in milliseconds (-1 or None when it has none).
+    timestamp_ms: int | None
+    #: When the sink received it: stands in for a missing or unstorable timestamp.
+    received_at: datetime
+
+    @property
+    def timestamp(self) -> datetime:
+        """The record's Kafka timestamp (when the producer wrote it), worked out only for
+        the records that need it."""
+        return kafka_timestamp(self.timestamp_ms, default=self.received_at)
+
+
+#: A record of an older writer, its message's envelope and the deadline rules -> the record
+#: as its table's columns read it.
+Upgrade = Callable[[Mapping[str, Any], Envelope, DeadlineRules], Mapping[str, Any]]
+
+
+def kafka_timestamp(timestamp_ms: int | None, *, default: datetime) -> datetime:
+    """A Kafka record timestamp (milliseconds; -1 or None when the record has none) as an
+    aware UTC datetime, ``default`` when absent or outside ClickHouse ``DateTime``."""
+    if timestamp_ms is None or timestamp_ms < 0:
+        return default
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    return moment if moment <= DATETIME_MAX else default
 
 
 def _period_deadline(record: Mapping[str, Any], rules: DeadlineRules) -> tuple[str, datetime]:
@@ -40,28 +75,29 @@ def _period_deadline(record: Mapping[str, Any], rules: DeadlineRules) -> tuple[s
     return str(period.report_type), deadline(period, rules)
 
 
-def upgrade_commune_report(
-    record: Mapping[str, Any], *, accepted_at: datetime, rules: DeadlineRules
+def accepted_from_commune_report(
+    record: Mapping[str, Any], envelope: Envelope, rules: DeadlineRules
 ) -> dict[str, Any]:
-    """A ``commune_report.v1`` record (an older worker's accepted report) in the
-    ``accepted_report.v1`` form, filled in as the module docstring says."""
+    """An older worker's accepted report (``commune_report``) as an ``accepted_report``:
+    first submitted when this revision was, accepted at its Kafka timestamp, on time when
+    submitted by its period's deadline, never an amendment."""
     report_type, due = _period_deadline(record, rules)
     submitted_at = as_instant(required(record, "submitted_at"), "submitted_at")
     return {
         **record,
         "report_type": report_type,
         "first_submitted_at": submitted_at,
-        "accepted_at": accepted_at,
+        "accepted_at": envelope.timestamp,
         "deadline": due,
         "on_time": submitted_at <= due,
         "amended": False,
     }
 
 
-def upgrade_province_indicator(
-    record: Mapping[str, Any], *, rules: DeadlineRules
+def figure_with_deadline(
+    record: Mapping[str, Any], envelope: Envelope, rules: DeadlineRules
 ) -> Mapping[str, Any]:
-    """A figure as v2 with its report type and deadline: an older worker's (read from v1,
+    """A figure with its report type and deadline: an older worker's (read from v1 as v2,
     the deadline left at its default) gets both from its period; a v2 figure is unchanged."""
     if not is_absent_instant(record.get("deadline", 0)):
         return record

@@ -10,7 +10,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import generate_latest
 
 from baocao.core.clickhouse import describe_error
-from baocao.sinks.clickhouse.rows import PROVINCE_COMPLETENESS_VALUES
+from baocao.sinks.clickhouse.rows.tables import PROVINCE_COMPLETENESS_VALUES
 from baocao.sinks.clickhouse.sink import commit_offsets, retry_delay
 from baocao.sinks.clickhouse.writer import columnar
 from baocao.sinks.metrics import SinkMetrics, SinkStats

@@ -14,9 +14,8 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from baocao.core.settings import Settings, SinkSettings
 from baocao.sinks.clickhouse import sink as sink_module
-from baocao.sinks.clickhouse.flight import Flight
 from baocao.sinks.clickhouse.sink import ClickHouseSink
-from baocao.sinks.clickhouse.writer import FlushResult
+from baocao.sinks.clickhouse.writer import Flight, FlushResult
 from baocao.sinks.exceptions import SinkWriteError
 
 Record = namedtuple("Record", "topic partition offset leader_epoch")
