@@ -44,9 +44,10 @@ from baocao.streams.agent import CrashPolicy, RollupAgent, ScheduleTimer
 from baocao.streams.dead_letters import DeadLetterLimits
 from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics
+from baocao.streams.records import TABLE_NAMES, Tables
 from baocao.streams.schedule import Schedule
 from baocao.streams.security import broker_credentials
-from baocao.streams.step import TABLE_NAMES, RollupStep, Tables
+from baocao.streams.step import RollupStep
 
 __all__ = [
     "AGGREGATES_TABLE",

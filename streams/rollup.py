@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from baocao.core.catalogue import Catalogue
+from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
     "ProvinceFigure",
     "aggregate_province",
     "decide",
-    "from_millis",
-    "millis",
 ]
 
 
@@ -116,7 +114,7 @@ class LatestReport:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> LatestReport:
-        """Read a stored state, also one written by an older worker (issue 2), which kept
+        """Read a stored state, also one written by an older worker, which kept
         neither the first submission, the acceptance time, the amendment flag nor warnings:
         those default to this revision's submission time, no amendment and no warning."""
         submitted_at_ms = int(state["submitted_at_ms"])
@@ -131,20 +129,6 @@ class LatestReport:
             amended=bool(state.get("amended", False)),
             warned=frozenset(state.get("warned", ())),
         )
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def millis(moment: datetime) -> int:
-    """Milliseconds since the epoch (aware ``moment``), as Avro ``timestamp-millis`` carries
-    them; integer arithmetic, so no float rounding ever moves an instant by a millisecond."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def from_millis(value: int) -> datetime:
-    """The aware UTC instant of ``millis``."""
-    return _EPOCH + timedelta(milliseconds=value)
 
 
 def decide(held: LatestReport | None, report: CommuneReport) -> Decision:

@@ -24,7 +24,7 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
 from baocao.streams.publish import await_delivery, send_grouped
-from baocao.streams.step import StagedWrite, TableName, Tables
+from baocao.streams.records import StagedWrite, TableName, Tables
 
 __all__ = ["store_writes"]
 

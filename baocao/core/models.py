@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from baocao.core.avro_binary import AVRO_INT
 from baocao.core.reasons import Reason, ReasonCode, reason
+from baocao.core.topics import state_key
 
 __all__ = [
     "LOCAL_TIMEZONE",
@@ -39,7 +41,7 @@ __all__ = [
 LOCAL_TIMEZONE = timezone(timedelta(hours=7), name="Asia/Ho_Chi_Minh")
 
 #: Revisions are Avro ``int``s.
-MAX_REVISION = 2**31 - 1
+MAX_REVISION = AVRO_INT.stop - 1
 
 _REQUIRED_FIELDS: tuple[str, ...] = (
     "report_id",
@@ -72,8 +74,9 @@ class CommuneReport:
 
     @property
     def key(self) -> str:
-        """One commune's report for one period: revisions of it share this key."""
-        return f"{self.commune_code}|{self.period}"
+        """One commune's report for one period: revisions of it share this key (the
+        worker's ``latest`` table, and ``accepted_reports``)."""
+        return state_key(self.commune_code, self.period)
 
     def content_digest(self) -> str:
         """Digest of the figures, to tell an exact duplicate from a conflicting resubmission."""

@@ -26,7 +26,8 @@ from baocao.producers import approve
 from baocao.producers.publisher import encode_report
 from baocao.schemas import avro_schema_names
 from baocao.sinks.clickhouse.rows import routes_for
-from baocao.streams.step import RollupStep, SourceRecord, Tables
+from baocao.streams.records import SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 TOPICS = Topics("unit")
 #: The topic names are a contract (operators, ACLs and dashboards know them): never renamed.

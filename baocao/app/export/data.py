@@ -21,6 +21,7 @@ from clickhouse_driver import Client
 from baocao.app.dashboard.queries import commune_status
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
 from baocao.core.clickhouse import reading, select_rows
+from baocao.core.instants import EPOCH
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ def _moment(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return None if aware <= _EPOCH else aware
+    return None if aware <= EPOCH else aware
 
 
 def _completeness(row: dict[str, Any]) -> Completeness:

@@ -16,19 +16,13 @@ from hypothesis import strategies as st
 
 from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
+from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
-from baocao.streams.rollup import millis
-from baocao.streams.step import (
-    BatchResult,
-    Outcome,
-    OutputRecord,
-    RollupStep,
-    SourceRecord,
-    Tables,
-)
+from baocao.streams.records import BatchResult, Outcome, OutputRecord, SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()

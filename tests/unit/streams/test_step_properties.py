@@ -37,7 +37,8 @@ from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
-from baocao.streams.step import RollupStep, SourceRecord, Tables
+from baocao.streams.records import SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()
