@@ -9,7 +9,7 @@ here decides anything: that is :mod:`baocao.streams.step`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -139,6 +139,13 @@ class Tables:
 
     def get(self, table: TableName, key: str) -> Any:
         return self.named(table).get(key)
+
+    def store(self, writes: Iterable[StagedWrite]) -> None:
+        """Write a batch's staged state into plain mappings (the tests' dicts); the worker's
+        Faust tables take it through :mod:`~baocao.streams.table_writes`, each write in the
+        partition of its anchor."""
+        for write in writes:
+            self.named(write.table)[write.key] = write.value
 
 
 class Overlay:

@@ -1,16 +1,8 @@
 """The roll-up rules, as pure functions: which revision counts, and what a province adds up to.
 
-A province's figure is what the latest accepted revision of each of its communes adds up to
-(:func:`aggregate_province`, the definition). The worker keeps that sum *incrementally*
-(:class:`ProvinceAggregate`): a correction retracts the revision it replaces and adds the new
-one, so a batch costs its own reports, not a read of every commune of the province. It stays
-exact: a sum is kept as Shewchuk's non-overlapping partials (what ``math.fsum`` computes
-with), so adding and retracting lose nothing and ``math.fsum`` of the partials is, to the last
-bit, ``math.fsum`` of the communes' current values, in whatever order they came; ``max`` and
-``min`` keep each commune's value, so a correction that lowers the extreme is exact too. The
-aggregate records which revision of each commune it counts, so a batch whose state was only
-partly stored before a crash is detected and the aggregate rebuilt from the communes' latest
-revisions. Every emitted figure is absolute: replaying one after a crash is harmless.
+Rule: :class:`ProvinceAggregate` must stay *exactly* :func:`aggregate_province` over the
+revisions it counts, to the last bit, whatever order they came in (exact partials, see
+docs/worker.md, "The aggregate"); every figure emitted is absolute.
 """
 
 from __future__ import annotations
@@ -22,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from baocao.core.catalogue import Catalogue
-from baocao.core.instants import millis
+from baocao.core.instants import from_millis, millis
 from baocao.core.models import CommuneReport
 
 __all__ = [
@@ -111,6 +103,19 @@ class LatestReport:
             "amended": self.amended,
             "warned": sorted(self.warned),
         }
+
+    def as_report(self, report: CommuneReport) -> CommuneReport:
+        """This revision as a full report of ``report``'s commune, province and period (the
+        state keeps none of them: they are those of the report that shares its key)."""
+        return CommuneReport(
+            report_id=self.report_id,
+            commune_code=report.commune_code,
+            province_code=report.province_code,
+            period=report.period,
+            revision=self.revision,
+            submitted_at=from_millis(self.submitted_at_ms),
+            indicators=dict(self.indicators),
+        )
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> LatestReport:

@@ -1,33 +1,8 @@
 """What the worker's clock says: periods communes owe a report on, and who has not reported.
 
-Absence is no event: a commune that never reports sends nothing to react to. So a timer of
-the worker asks :class:`Schedule` at every tick, with the time of the worker's clock:
-
-* every period whose deadline lies in the window of :func:`~baocao.core.periods.periods_due`
-  (from the lock plus one alert horizon ago to one horizon ahead) is announced once
-  (``reporting_period.v1``): downstream then knows a period is expected before anybody
-  reported on it;
-* for every such period of a *chased* report type (``BAOCAO_DEADLINES_CHASED_REPORT_TYPES``)
-  and every province this worker owns, the communes without an accepted report are listed
-  in a ``missing_reports_alert.v1``: phase ``approaching`` from the alert horizon before the
-  deadline, ``overdue`` after it, until the period locks. Each (province, type, period,
-  phase) is checked once per process, when it first comes due; ``alert_id`` is stable, so
-  an alert raised again by a restarted worker replaces itself downstream.
-
-**Cost.** Neither a tick's time nor the worker's memory grows with the lock window (with
-``BAOCAO_DEADLINES_LOCK_DAYS=100000`` the first tick used to walk and remember every day
-of 270 years: a 6-minute tick and 2.9 GB). What was announced or checked is kept as a
-*sweep* per report type (and per province and phase): the newest and the oldest period done
-of a contiguous run, since periods of one type are ordered by deadline. A tick first takes
-the periods that came due since the last one, then works back towards the oldest period of
-the window, and does at most ``BAOCAO_DEADLINES_SCHEDULE_MAX_PER_TICK`` announcements and
-checks in all: a long window costs more ticks, never a longer tick, and the newest periods
-always come first.
-
-A province belongs to the worker that owns its partition of the input topic, computed as the
-producers place the reports: kafka-python's murmur2 partitioner over the province code.
-The schedule only *reads* the worker's ``latest`` table (no table write happens outside an
-event), and what it marks as done is only marked after the records were delivered.
+Rule: the schedule only reads ``latest`` and marks a period done only after its records were
+delivered; a tick never does more than ``schedule_max_per_tick`` announcements and checks
+(why, and how the sweeps keep a long lock window cheap: docs/worker.md, "The schedule").
 """
 
 from __future__ import annotations

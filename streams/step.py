@@ -41,9 +41,7 @@ from baocao.streams.records import (
     OutputRecord,
     Overlay,
     SourceRecord,
-    StagedWrite,
     StateReader,
-    Tables,
     unfocused,
 )
 from baocao.streams.rollup import Decision, LatestReport, ProvinceAggregate, ProvinceFigure, decide
@@ -77,13 +75,6 @@ class EventResult:
         result.rejections.update(r.code for r in self.reasons)
         result.warnings.update(self.warnings)
         result.outputs.extend(self.outputs)
-
-
-@dataclass(frozen=True, slots=True)
-class _Recomputation:
-    figures: list[OutputRecord]
-    changes: list[OutputRecord]
-    completeness: OutputRecord
 
 
 class RollupStep:
@@ -127,11 +118,8 @@ class RollupStep:
         focus: Focus = unfocused,
     ) -> BatchResult:
         """Decide every event, recompute each province and period touched; store nothing.
-
-        The recomputation of a province runs in the focus of the first event that touched it:
-        the input is keyed by province, so that event lives in the partition holding the
-        province's state. The result's ``writes`` are for :meth:`store`.
-        """
+        A province is recomputed in the focus of the first event that touched it (that
+        event's partition holds the province's state)."""
         result = BatchResult()
         staged = Overlay(tables)
         for index, record in enumerate(records):
@@ -160,7 +148,7 @@ class RollupStep:
                     causes.setdefault(event.touched, []).append(event.cause)
         for (province, period), index in anchors.items():
             with focus(index):
-                done = self._recompute(
+                figures, changes, completeness = self._recompute(
                     province,
                     period,
                     staged,
@@ -169,20 +157,11 @@ class RollupStep:
                     anchor=index,
                 )
             result.recomputed += 1
-            result.figures += len(done.figures)
-            result.changes += len(done.changes)
-            result.outputs.extend(done.figures)
-            result.outputs.extend(done.changes)
-            result.outputs.append(done.completeness)
+            result.figures += len(figures)
+            result.changes += len(changes)
+            result.outputs.extend((*figures, *changes, completeness))
         result.writes = staged.writes()
         return result
-
-    def store(self, writes: Sequence[StagedWrite], *, tables: Tables) -> None:
-        """Write a batch's staged state into plain mappings (the tests' dicts); the worker's
-        Faust tables take them through :mod:`~baocao.streams.table_writes`,
-        each in the partition of its write's anchor."""
-        for write in writes:
-            tables.named(write.table)[write.key] = write.value
 
     def dead_letter(self, record: SourceRecord, reasons: Sequence[Reason]) -> BatchResult:
         """A result holding only ``record``'s dead letter: for an event the agent sets aside
@@ -281,7 +260,7 @@ class RollupStep:
             return self._accept(report, period, held, staged, event_ms, locked, index)
         assert held is not None  # only ACCEPT is possible without a held revision
         if decision is Decision.DUPLICATE:
-            again = self._accepted(_as_report(held, report), period, held)
+            again = self._accepted(held.as_report(report), period, held)
             return EventResult(Outcome.DUPLICATE, (again,), touched, commune=report.commune_code)
         if decision is Decision.STALE:
             refusal = reason(
@@ -377,18 +356,12 @@ class RollupStep:
         communes: set[str],
         *,
         anchor: int,
-    ) -> _Recomputation:
+    ) -> tuple[list[OutputRecord], list[OutputRecord], OutputRecord]:
         """Every figure, the changed ones and the completeness of a province and period,
-        from its aggregate brought up to date with the batch's ``causes``.
-
-        The version is one more than the last one staged; it is stored only after every
-        record carrying it was delivered. A figure that was published before but that no
-        commune reports any more (a revision dropped it) is published once more with no
-        value and no commune, so the old value does not linger downstream.
-        """
+        from its aggregate brought up to date with the batch's ``causes``, at the next
+        version. A figure no commune reports any more is published once more, empty."""
         period = parse_period(period_text)
-        due = deadline(period, self._deadlines)
-        due_ms = millis(due)
+        due_ms = millis(deadline(period, self._deadlines))
         key = state_key(province, period_text)
         stored_version = int(staged.get("versions", key) or 0)
         aggregate, changed = self._aggregate(
@@ -398,8 +371,7 @@ class RollupStep:
             staged.put("aggregates", key, aggregate.to_state(), anchor=anchor)
         version = stored_version + 1
         staged.put("versions", key, version, anchor=anchor)
-        # Timestamps go to Avro as epoch milliseconds (what timestamp-millis holds): the
-        # encoder converts no datetime per record.
+        # Epoch milliseconds, as timestamp-millis holds them: no datetime converted per record.
         updated_at = millis(self._clock())
         current = {
             f.indicator_code: f for f in aggregate.figures(province, period_text, self._catalogue)
@@ -439,7 +411,7 @@ class RollupStep:
             version=version,
             updated_at=updated_at,
         )
-        return _Recomputation(figures, changes, completeness)
+        return figures, changes, completeness
 
     def _aggregate(
         self,
@@ -452,15 +424,9 @@ class RollupStep:
         due_ms: int,
         stored_version: int,
     ) -> tuple[ProvinceAggregate, bool]:
-        """The province's aggregate with the batch applied, and whether it is to be stored.
-
-        Kept incrementally: each accepted revision of the batch retracts the one it replaced.
-        Rebuilt from every commune's latest revision instead when there is none yet although
-        the province was computed before (state of an older release), when it was judged
-        against another deadline (the settings changed), or when it does not count exactly
-        the revisions ``latest`` holds for the batch's communes (a crash stored part of a
-        batch's state): then it cannot be trusted to retract the right values.
-        """
+        """The province's aggregate with the batch applied, and whether it is to be stored:
+        kept incrementally, or rebuilt from its communes' latest revisions when it cannot be
+        trusted (docs/worker.md, "The aggregate")."""
         state = staged.get("aggregates", key)
         aggregate: ProvinceAggregate | None = None
         if state is not None:
@@ -532,17 +498,3 @@ def _key_reasons(record: SourceRecord, report: CommuneReport) -> list[Reason]:
             field="province_code",
         )
     ]
-
-
-def _as_report(held: LatestReport, report: CommuneReport) -> CommuneReport:
-    """The held revision as a full report (the state keeps no commune, province or period:
-    they are those of ``report``, which shares its key)."""
-    return CommuneReport(
-        report_id=held.report_id,
-        commune_code=report.commune_code,
-        province_code=report.province_code,
-        period=report.period,
-        revision=held.revision,
-        submitted_at=from_millis(held.submitted_at_ms),
-        indicators=dict(held.indicators),
-    )

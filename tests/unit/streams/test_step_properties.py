@@ -488,7 +488,7 @@ def test_any_batch_split_ends_where_a_plain_recomputation_ends(
             replay = step.run(batch, tables=tables)
             assert replay.outputs == result.outputs and replay.writes == result.writes
             result = replay
-        step.store(result.writes, tables=tables)
+        tables.store(result.writes)
         published.extend(result.outputs)
 
     expected = recompute(events)
