@@ -18,7 +18,7 @@ from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
 from baocao.core.models import CommuneReport
 from baocao.core.reference import load_reference
-from baocao.core.settings import DeadlineSettings, KafkaSettings
+from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import (
     ACCEPTED_REPORTS,
     APPROVALS,
@@ -34,7 +34,6 @@ from baocao.core.topics import (
     TopicSpec,
     state_key,
 )
-from baocao.producers import approve
 from baocao.producers.publisher import report_key
 from baocao.streams.records import SourceRecord, Tables
 from baocao.streams.schedule import Schedule
@@ -255,40 +254,6 @@ def test_every_spec_keys_by_fields_of_its_schema() -> None:
 
 def test_the_publisher_keys_a_report_by_its_spec() -> None:
     assert report_key(REPORT) == COMMUNE_REPORTS.key_bytes_of(REPORT.to_avro()) == b"01"
-
-
-def test_approve_keys_an_approval_by_its_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[bytes] = []
-
-    class Sent:
-        partition = 0
-
-        def get(self, timeout: float) -> Sent:
-            return self
-
-    class FakeProducer:
-        def send(self, topic: str, *, key: bytes, value: bytes, timestamp_ms: int) -> Sent:
-            sent.append(key)
-            return Sent()
-
-        def flush(self, timeout: float) -> None: ...
-
-        def close(self, timeout: float) -> None: ...
-
-    monkeypatch.setattr(approve, "wait_for_kafka", lambda *args, **kwargs: None)
-    monkeypatch.setattr(approve, "ensure_topics", lambda *args, **kwargs: None)
-    monkeypatch.setattr(approve, "producer", lambda kafka: FakeProducer())
-    record = approve.approval(
-        province="79",
-        period="2025-08",
-        report_type=None,
-        approved_by="Chủ tịch",
-        note=None,
-        approved_at=AT,
-        reference=REFERENCE,
-    )
-    approve.publish_approval(KafkaSettings(topic_prefix="unit"), record)
-    assert sent == [APPROVALS.key_bytes_of(record)] == [b"79"]
 
 
 def test_every_worker_output_is_keyed_by_its_spec() -> None:
