@@ -46,7 +46,7 @@ from baocao.core.kafka import producer
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.producers.publisher import ReportPublisher, encode_report
+from baocao.producers.publisher import ReportPublisher, encode_report, report_key
 from baocao.producers.simulate import default_period, generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings
@@ -224,7 +224,7 @@ def steady(pipeline: Pipeline, rate: float, seconds: float) -> Figures:
     try:
         # One report first, through to ClickHouse: the worker and the sink are running.
         first = next(generate_reports(reference, catalogue, period=warmup, seed=13))
-        writer.send(topic, key=first.province_code.encode(), value=encode_report(first))
+        writer.send(topic, key=report_key(first), value=encode_report(first))
         writer.flush()
         ready = time.monotonic() + 120
         while watcher.seen_at(first.province_code, warmup, 1) is None:
@@ -240,7 +240,7 @@ def steady(pipeline: Pipeline, rate: float, seconds: float) -> Figures:
                 time.sleep(min(wait, 0.005))
             now = datetime.now(UTC)
             report = dataclasses.replace(report, submitted_at=now)
-            writer.send(topic, key=report.province_code.encode(), value=encode_report(report))
+            writer.send(topic, key=report_key(report), value=encode_report(report))
             k = index[(report.province_code, report.period)] = (
                 index.get((report.province_code, report.period), 0) + 1
             )

@@ -48,7 +48,7 @@ from baocao.core.kafka import admin_client, consumer, ensure_topics, producer
 from baocao.core.periods import deadline, parse_period
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings, DeadlineSettings, Settings
-from baocao.core.topics import Topics
+from baocao.core.topics import SPECS, Topics
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 from bench.pipeline import drop_everything, isolated_settings
@@ -58,11 +58,17 @@ WORKER_BATCH = 2_000
 
 Backlog = dict[str, list[tuple[bytes, dict[str, Any]]]]  # topic attribute -> (key, record)
 
+SPECS_BY_ATTRIBUTE = {spec.attribute: spec for spec in SPECS}
 _SCHEMAS = {
     "accepted_reports": "accepted_report.v1",
     "province_indicators": "province_indicator.v2",
     "province_completeness": "province_completeness.v1",
 }
+
+
+def _keyed(attribute: str, record: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """``record`` with the key its topic's spec gives it."""
+    return SPECS_BY_ATTRIBUTE[attribute].key_bytes_of(record), record
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -89,8 +95,8 @@ def backlog(periods: list[str], *, seed: int = 7) -> Backlog:
             for report in batch:
                 submitted = report.submitted_at.astimezone(UTC)
                 out["accepted_reports"].append(
-                    (
-                        f"{report.commune_code}|{period}".encode(),
+                    _keyed(
+                        "accepted_reports",
                         {
                             "report_id": report.report_id,
                             "commune_code": report.commune_code,
@@ -114,8 +120,8 @@ def backlog(periods: list[str], *, seed: int = 7) -> Backlog:
                 count = len(reported[province])
                 for code in indicators:
                     out["province_indicators"].append(
-                        (
-                            f"{province}|{period}|{code}".encode(),
+                        _keyed(
+                            "province_indicators",
                             {
                                 "province_code": province,
                                 "period": period,
@@ -134,8 +140,8 @@ def backlog(periods: list[str], *, seed: int = 7) -> Backlog:
                         )
                     )
                 out["province_completeness"].append(
-                    (
-                        f"{province}|monthly|{period}".encode(),
+                    _keyed(
+                        "province_completeness",
                         {
                             "province_code": province,
                             "report_type": "monthly",

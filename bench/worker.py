@@ -64,7 +64,7 @@ from baocao.core.periods import period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.producers.publisher import encode_report
+from baocao.producers.publisher import encode_report, report_key
 from baocao.producers.simulate import generate_reports
 from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings
 
@@ -161,7 +161,7 @@ def preload(settings: Settings, reports: list[CommuneReport]) -> None:
     writer = producer(settings.kafka)
     try:
         for report in reports:
-            writer.send(topic, key=report.province_code.encode(), value=encode_report(report))
+            writer.send(topic, key=report_key(report), value=encode_report(report))
         writer.flush()
     finally:
         writer.close()
@@ -370,7 +370,7 @@ def restart(
     writer = producer(settings.kafka)
     writer.send(
         topics.commune_reports,
-        key=correction.province_code.encode(),
+        key=report_key(correction),
         value=encode_report(correction),
     ).get(timeout=30)
     writer.close()

@@ -17,7 +17,7 @@ import getpass
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 
 from baocao.core.avro import codec_for
+from baocao.core.instants import millis, whole_millis
 from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
@@ -43,7 +44,6 @@ EXIT_INVALID = 2
 EXIT_KAFKA = 2
 #: How long to wait for the broker, and for the approval's acknowledgement.
 KAFKA_TIMEOUT_SECONDS = 30.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ApprovalError(ValueError):
@@ -126,9 +126,9 @@ def publish_approval(kafka: KafkaSettings, record: Mapping[str, Any]) -> int:
     try:
         future = sender.send(
             topic,
-            key=str(record["province_code"]).encode("utf-8"),
+            key=APPROVALS.key_bytes_of(record),
             value=value,
-            timestamp_ms=(approved_at - _EPOCH) // timedelta(milliseconds=1),
+            timestamp_ms=millis(approved_at),
         )
         sender.flush(timeout=KAFKA_TIMEOUT_SECONDS)
         metadata = future.get(timeout=KAFKA_TIMEOUT_SECONDS)
@@ -173,7 +173,7 @@ def approve(
             approved_by=by if by is not None else _user(),
             note=note,
             # Whole milliseconds: the Avro field and the Kafka timestamp hold the same instant.
-            approved_at=_now_millis(),
+            approved_at=whole_millis(datetime.now(UTC)),
             reference=load_reference(),
         )
     except ApprovalError as exc:
@@ -192,11 +192,6 @@ def approve(
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _now_millis() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _user() -> str:

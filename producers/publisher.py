@@ -20,6 +20,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 
 from baocao.core.avro import codec_for
+from baocao.core.avro_binary import AVRO_INT
 from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.core.models import CommuneReport
 from baocao.core.periods import PeriodError, parse_period
@@ -46,15 +47,12 @@ logger = logging.getLogger(__name__)
 #: Consumers decode every shipped version, and are upgraded before producers (see
 #: :mod:`baocao.core.avro`), so producers always write the newest version.
 REPORT_SCHEMA = COMMUNE_REPORTS.writes
-#: ``revision`` is an Avro ``int``; fastavro would write a larger number without complaint and
-#: a reader in another language would then fail on it, so the range is checked here.
-_AVRO_INT_MIN, _AVRO_INT_MAX = -(2**31), 2**31 - 1
 
 
 def report_key(report: CommuneReport) -> bytes:
-    """Records are keyed by province so one province's communes share a partition (and the
-    roll-up of a province sees its reports in the order they were sent)."""
-    return report.province_code.encode("utf-8")
+    """The key :data:`~baocao.core.topics.COMMUNE_REPORTS` declares: the province, so one
+    province's communes share a partition (and its roll-up sees them in the order sent)."""
+    return COMMUNE_REPORTS.key_bytes_of(report)
 
 
 def with_report_type(report: CommuneReport) -> CommuneReport:
@@ -72,7 +70,7 @@ def with_report_type(report: CommuneReport) -> CommuneReport:
 def encode_report(report: CommuneReport, *, codec: WireCodec | None = None) -> bytes:
     """The Kafka value of a report: ``commune_report.v2``, its ``report_type`` filled from
     the period, in Avro single-object encoding (or ``codec``'s framing)."""
-    if not _AVRO_INT_MIN <= report.revision <= _AVRO_INT_MAX:
+    if report.revision not in AVRO_INT:  # fastavro would write it; other readers fail
         raise ReportEncodeError(f"revision {report.revision} does not fit an Avro int")
     try:
         record = with_report_type(report).to_avro()

@@ -1,50 +1,11 @@
-"""The Faust side of the roll-up worker: moves batches between Kafka and the pure step, and
-runs the schedule's timer.
+"""The Faust side of the roll-up worker: moves batches between Kafka and the pure step
+(:class:`~baocao.streams.step.RollupStep`), and runs the schedule's timer.
 
-Per batch, in this order:
-
-1. run :class:`~baocao.streams.step.RollupStep` over the events against a *staged overlay* of the
-   tables (reads in the focus of the event they are made for, see :func:`event_focus`;
-   writes buffered in memory, nothing stored yet);
-2. publish the batch's outputs (accepted reports, dead letters, warnings, figures, figure
-   changes, completeness) and wait until Kafka acknowledged every one;
-3. store the staged writes in the Faust tables (each in the partition of an event of its
-   key, a batch at a time: :mod:`baocao.streams.table_writes`) and wait until Kafka
-   acknowledged every changelog write: the state is durable;
-4. hand the batch back to ``take_events``, which acknowledges its events; Faust commits only
-   acknowledged offsets.
-
-Why outputs before state (exactly once in effect, including history):
-
-* a crash after step 2 but before step 3 restarts from the *old* state and replays the
-  batch, which decides the same (event time only) and re-emits the very same records: same
-  report ids, the same figure and completeness *versions* (the version counter was not
-  stored yet), the same warning ids. Downstream keys on them, so the replay is idempotent,
-  and the figure changes are the same changes, not new ones;
-* a crash after step 3 replays events whose state is already stored: they come back as
-  duplicates, which re-emit absolute figures with a *higher* version and, since the
-  ``figures`` table already holds the values published, no spurious change rows.
-
-Storing state first (the order of issue 2) would instead make a crash between the two lose
-the history: the replay would find the new figures already recorded as published and never
-emit their change rows.
-
-One visible trace of a replay remains: an event accepted before the crash and superseded by a
-later revision of the same batch window comes back as STALE and gets a dead letter (with the
-same ``rejection_id`` on every replay), which is true by then but was not at first.
-
-No record stops the worker: bad input becomes a dead letter in the step, and a record the
-step itself fails on (a bug) is found by running the batch again record by record against an
-overlay of the tables, and set aside as an ``internal_error`` dead letter while the others are
-processed as usual. A bug that fails record after record
-(``BAOCAO_WORKER_MAX_CONSECUTIVE_INTERNAL_ERRORS``) is no poison record: the worker reports
-it on ``/healthz``, then crashes, and the process exits non-zero (see
-:mod:`baocao.streams.liveness`) so a supervisor restarts it; the batch stays unacknowledged.
-
-Approvals and reports are two topics consumed by one stream: Faust does not order records
-of different topics by time, so an approval that reaches the worker after a report
-published later than ``approved_at`` does not lock that report (the window is the
-consumer's lag between the two topics; within one batch approvals are applied first).
+Rule: per batch, in this order and no other: run the step (nothing stored), publish its
+outputs and wait for every acknowledgement, store its table writes and wait for their
+changelogs, then let ``take_events`` acknowledge the events. Why this order is exactly once
+in effect, how a record the step fails on is set aside, and what a crash replays:
+docs/worker.md.
 """
 
 from __future__ import annotations
@@ -52,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
@@ -72,16 +33,9 @@ from baocao.streams.exceptions import WorkerFatalError
 from baocao.streams.liveness import WorkerState, arm_exit_watchdog
 from baocao.streams.metrics import WorkerMetrics
 from baocao.streams.publish import await_delivery, send_in_batches
+from baocao.streams.records import BatchResult, OutputRecord, Overlay, SourceRecord, Tables
 from baocao.streams.schedule import Schedule
-from baocao.streams.step import (
-    TABLE_NAMES,
-    BatchResult,
-    OutputRecord,
-    RollupStep,
-    SourceRecord,
-    StagedWrite,
-    Tables,
-)
+from baocao.streams.step import RollupStep
 from baocao.streams.table_writes import store_writes
 
 __all__ = [
@@ -135,49 +89,6 @@ async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awai
     """
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
     return list(await send_in_batches(producer, outputs))
-
-
-class _Overlay(MutableMapping[str, Any]):
-    """A table as a record-by-record re-run sees it: the re-run's own writes, then the
-    stored state (read in the focus the step sets). Nothing reaches the table itself."""
-
-    def __init__(self, base: MutableMapping[str, Any]) -> None:
-        self._base = base
-        self._writes: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._writes:
-            return self._writes[key]
-        return self._base[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self._writes:
-            return self._writes[key]
-        return self._base.get(key, default)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._writes[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        raise NotImplementedError("the roll-up never deletes state")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._writes)
-
-    def __len__(self) -> int:
-        return len(self._writes)
-
-
-def _merge(into: BatchResult, part: BatchResult) -> None:
-    """Add a one-record result's outputs and counts to ``into`` (writes are merged apart)."""
-    into.outputs.extend(part.outputs)
-    into.outcomes.update(part.outcomes)
-    into.rejections.update(part.rejections)
-    into.warnings.update(part.warnings)
-    into.approvals.update(part.approvals)
-    into.figures += part.figures
-    into.changes += part.changes
-    into.recomputed += part.recomputed
 
 
 class CrashPolicy:
@@ -370,9 +281,8 @@ class RollupAgent:
         event does alone, in order, with an ``internal_error`` dead letter for each event
         the step fails on. The same as the batch for every other event (a batch of one is
         a batch), and nothing is stored until the whole result was delivered."""
-        overlay = Tables(**{name: _Overlay(self._tables.named(name)) for name in TABLE_NAMES})
+        overlay = Overlay(self._tables)
         merged = BatchResult()
-        writes: dict[tuple[str, str], StagedWrite] = {}
         for index, record in enumerate(records):
 
             def focus(_: int, index: int = index) -> AbstractContextManager[None]:
@@ -386,13 +296,10 @@ class RollupAgent:
                 part = self._internal_error(record, exc)
             else:
                 self._consecutive_internal_errors = 0
-            self._step.store(part.writes, tables=overlay)
             for write in part.writes:
-                writes[(write.table, write.key)] = StagedWrite(
-                    write.table, write.key, write.value, anchor=index
-                )
-            _merge(merged, part)
-        merged.writes = list(writes.values())
+                overlay.put(write.table, write.key, write.value, anchor=index)
+            merged.merge(part)
+        merged.writes = overlay.writes()
         return merged
 
     def _internal_error(self, record: SourceRecord, exc: Exception) -> BatchResult:

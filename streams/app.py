@@ -1,22 +1,11 @@
 """The Faust application of the roll-up worker, built from settings (never at import time).
 
-One agent (:class:`~baocao.streams.agent.RollupAgent`) consumes ``Topics.commune_reports`` and
-``Topics.approvals`` (co-partitioned: both keyed by province, same partition count) in
-batches, and keeps five tables, all in RocksDB (values in JSON, :data:`TABLE_CODEC`) and
-backed by a changelog topic, so a restarted worker (even one whose disk was wiped) recovers
-them:
-
-``latest``    ``"<commune>|<period>"`` -> the latest accepted revision (``LatestReport``)
-``versions``  ``"<province>|<period>"`` -> recomputations of that province and period so far
-``approvals`` ``"<province>|<period>"`` -> the earliest approval of that province and period
-``figures``   ``"<province>|<period>"`` -> the figure values last published
-``aggregates`` ``"<province>|<period>"`` -> the running sums of its communes' latest revisions
-
-A timer (:class:`~baocao.streams.agent.ScheduleTimer`, every ``schedule_interval_seconds``)
-announces due periods and raises missing-report alerts from the worker's clock: the wall
-clock shifted by ``clock_offset_seconds``.
-
-Faust names the changelog topics after the app id: ``<app_id>-latest-changelog``.
+One agent (:class:`~baocao.streams.agent.RollupAgent`) consumes ``commune_reports``,
+``historic_reports`` and ``approvals`` (co-partitioned: keyed by province, one partition
+count) in batches, with the five tables of :class:`~baocao.streams.records.Tables` in
+RocksDB, each backed by a changelog topic ``<app_id>-<table>-changelog``; a timer
+(:class:`~baocao.streams.agent.ScheduleTimer`) runs the schedule on the worker's clock (the
+wall clock shifted by ``clock_offset_seconds``). See docs/worker.md.
 """
 
 from __future__ import annotations
@@ -44,9 +33,10 @@ from baocao.streams.agent import CrashPolicy, RollupAgent, ScheduleTimer
 from baocao.streams.dead_letters import DeadLetterLimits
 from baocao.streams.liveness import WorkerState
 from baocao.streams.metrics import WorkerMetrics
+from baocao.streams.records import TABLE_NAMES, Tables
 from baocao.streams.schedule import Schedule
 from baocao.streams.security import broker_credentials
-from baocao.streams.step import TABLE_NAMES, RollupStep, Tables
+from baocao.streams.step import RollupStep
 
 __all__ = [
     "AGGREGATES_TABLE",
@@ -80,12 +70,9 @@ def changelog_topics(app_id: str) -> dict[str, dict[str, str]]:
     return {f"{app_id}-{name}-changelog": {"cleanup.policy": "compact"} for name in TABLE_NAMES}
 
 
-#: The codec of the tables' keys and values (and their changelogs): JSON written and read by
-#: orjson. Still JSON, so the changelog topics stay readable with any Kafka tool and a
-#: worker restarting on state written by an older release (Python's ``json``) reads it as
-#: it is; about ten times cheaper than ``json`` per value, which the worker paid on every
-#: table read and write (a fifth of its time in the issue-11 profile). Floats round-trip
-#: exactly (shortest representation), as with ``json``.
+#: The codec of the tables' keys and values (and their changelogs): JSON by orjson. Still
+#: JSON, so changelogs stay readable and state of an older release (Python's ``json``) reads
+#: as it is; floats round-trip exactly. About ten times cheaper than ``json`` per value.
 TABLE_CODEC = "baocao-json"
 
 

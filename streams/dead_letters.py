@@ -1,17 +1,9 @@
 """Dead letters that stay small whatever arrived.
 
-A dead letter used to copy the raw event and every reason: a 1,000,010-byte junk value made
-a dead letter that Kafka refused (over the producer's 1 MiB limit), the batch failed, and
-every restart replayed the same record, so one record stopped the roll-up of the country.
-
-Here every part of a dead letter has a bound, set by :class:`DeadLetterLimits`:
-
-* the raw event is kept up to ``max_payload_bytes``, with its full size and SHA-256 (so the
-  original can be found, and a copy checked, without storing it twice);
-* at most ``max_reasons`` reasons; the last one then says how many more there were and of
-  which codes;
-* every message and identifying field is cut to a fixed number of characters (a garbage
-  report may carry a megabyte "commune code", which the reasons quote).
+Rule: every part of a dead letter has a bound (:class:`DeadLetterLimits`): the raw event up
+to ``max_payload_bytes`` with its size and SHA-256, at most ``max_reasons`` reasons, every
+message and identifying field cut. An unbounded one can exceed the producer's limit and stop
+the worker on one record (docs/worker.md, "No record stops the worker").
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """A worker that cannot go on says so, then exits: it never idles as a live process.
 
-Two things used to keep a broken worker looking alive: Faust stopped a crashed agent by
-waiting for its unacknowledged events to be processed ("Wait for streams..."), which a
-crashed agent never does; and nothing outside the agent knew why it stopped. Here:
-
-* :class:`WorkerState` holds what ``/healthz`` must report beyond Kafka: the fatal error the
-  worker is about to exit with, and whether it is waiting for the schema registry;
-* :func:`arm_exit_watchdog` ends the process with a non-zero code if a clean shutdown has
-  not finished in time, so a supervisor (systemd, Kubernetes, ``baocao stack``) restarts it.
+:class:`WorkerState` holds what ``/healthz`` reports beyond Kafka (the fatal error the worker
+is about to exit with, a schema-registry wait); :func:`arm_exit_watchdog` ends the process
+with a non-zero code if a clean shutdown has not finished in time, so a supervisor restarts
+it (docs/worker.md, "No record stops the worker").
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Publishing a batch's records through aiokafka's batch API.
+"""Publishing a batch's records through aiokafka's batch API: one future per partition batch.
 
-``producer.send`` costs a future, a partitioner call and an accumulator lookup per record,
-and the agent then gathered thousands of futures per batch (about a sixth of the worker's
-time in the issue-11 profile). Here the records are grouped by topic and partition (with the
-producer's own partitioner, so every key lands where ``send`` would put it, and the records of
-a key stay in order), appended to one :class:`~aiokafka.producer.message_accumulator.BatchBuilder`
-per partition and handed over with ``send_batch``: one future per batch of records.
+Rule: every key lands in the partition ``producer.send`` would choose (the producer's own
+partitioner), and a key's records stay in order (docs/worker.md, "Publishing and storing in
+batches").
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
 """The roll-up rules, as pure functions: which revision counts, and what a province adds up to.
 
-A province's figure is what the latest accepted revision of each of its communes adds up to
-(:func:`aggregate_province`, the definition). The worker keeps that sum *incrementally*
-(:class:`ProvinceAggregate`): a correction retracts the revision it replaces and adds the new
-one, so a batch costs its own reports, not a read of every commune of the province. It stays
-exact: a sum is kept as Shewchuk's non-overlapping partials (what ``math.fsum`` computes
-with), so adding and retracting lose nothing and ``math.fsum`` of the partials is, to the last
-bit, ``math.fsum`` of the communes' current values, in whatever order they came; ``max`` and
-``min`` keep each commune's value, so a correction that lowers the extreme is exact too. The
-aggregate records which revision of each commune it counts, so a batch whose state was only
-partly stored before a crash is detected and the aggregate rebuilt from the communes' latest
-revisions. Every emitted figure is absolute: replaying one after a crash is harmless.
+Rule: :class:`ProvinceAggregate` must stay *exactly* :func:`aggregate_province` over the
+revisions it counts, to the last bit, whatever order they came in (exact partials, see
+docs/worker.md, "The aggregate"); every figure emitted is absolute.
 """
 
 from __future__ import annotations
@@ -18,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from baocao.core.catalogue import Catalogue
+from baocao.core.instants import from_millis, millis
 from baocao.core.models import CommuneReport
 
 __all__ = [
@@ -32,8 +24,6 @@ __all__ = [
     "ProvinceFigure",
     "aggregate_province",
     "decide",
-    "from_millis",
-    "millis",
 ]
 
 
@@ -114,9 +104,22 @@ class LatestReport:
             "warned": sorted(self.warned),
         }
 
+    def as_report(self, report: CommuneReport) -> CommuneReport:
+        """This revision as a full report of ``report``'s commune, province and period (the
+        state keeps none of them: they are those of the report that shares its key)."""
+        return CommuneReport(
+            report_id=self.report_id,
+            commune_code=report.commune_code,
+            province_code=report.province_code,
+            period=report.period,
+            revision=self.revision,
+            submitted_at=from_millis(self.submitted_at_ms),
+            indicators=dict(self.indicators),
+        )
+
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> LatestReport:
-        """Read a stored state, also one written by an older worker (issue 2), which kept
+        """Read a stored state, also one written by an older worker, which kept
         neither the first submission, the acceptance time, the amendment flag nor warnings:
         those default to this revision's submission time, no amendment and no warning."""
         submitted_at_ms = int(state["submitted_at_ms"])
@@ -131,20 +134,6 @@ class LatestReport:
             amended=bool(state.get("amended", False)),
             warned=frozenset(state.get("warned", ())),
         )
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def millis(moment: datetime) -> int:
-    """Milliseconds since the epoch (aware ``moment``), as Avro ``timestamp-millis`` carries
-    them; integer arithmetic, so no float rounding ever moves an instant by a millisecond."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def from_millis(value: int) -> datetime:
-    """The aware UTC instant of ``millis``."""
-    return _EPOCH + timedelta(milliseconds=value)
 
 
 def decide(held: LatestReport | None, report: CommuneReport) -> Decision:

@@ -1,33 +1,8 @@
 """What the worker's clock says: periods communes owe a report on, and who has not reported.
 
-Absence is no event: a commune that never reports sends nothing to react to. So a timer of
-the worker asks :class:`Schedule` at every tick, with the time of the worker's clock:
-
-* every period whose deadline lies in the window of :func:`~baocao.core.periods.periods_due`
-  (from the lock plus one alert horizon ago to one horizon ahead) is announced once
-  (``reporting_period.v1``): downstream then knows a period is expected before anybody
-  reported on it;
-* for every such period of a *chased* report type (``BAOCAO_DEADLINES_CHASED_REPORT_TYPES``)
-  and every province this worker owns, the communes without an accepted report are listed
-  in a ``missing_reports_alert.v1``: phase ``approaching`` from the alert horizon before the
-  deadline, ``overdue`` after it, until the period locks. Each (province, type, period,
-  phase) is checked once per process, when it first comes due; ``alert_id`` is stable, so
-  an alert raised again by a restarted worker replaces itself downstream.
-
-**Cost.** Neither a tick's time nor the worker's memory grows with the lock window (with
-``BAOCAO_DEADLINES_LOCK_DAYS=100000`` the first tick used to walk and remember every day
-of 270 years: a 6-minute tick and 2.9 GB). What was announced or checked is kept as a
-*sweep* per report type (and per province and phase): the newest and the oldest period done
-of a contiguous run, since periods of one type are ordered by deadline. A tick first takes
-the periods that came due since the last one, then works back towards the oldest period of
-the window, and does at most ``BAOCAO_DEADLINES_SCHEDULE_MAX_PER_TICK`` announcements and
-checks in all: a long window costs more ticks, never a longer tick, and the newest periods
-always come first.
-
-A province belongs to the worker that owns its partition of the input topic, computed as the
-producers place the reports: kafka-python's murmur2 partitioner over the province code.
-The schedule only *reads* the worker's ``latest`` table (no table write happens outside an
-event), and what it marks as done is only marked after the records were delivered.
+Rule: the schedule only reads ``latest`` and marks a period done only after its records were
+delivered; a tick never does more than ``schedule_max_per_tick`` announcements and checks
+(why, and how the sweeps keep a long lock window cheap: docs/worker.md, "The schedule").
 """
 
 from __future__ import annotations
@@ -40,6 +15,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
+from baocao.core.instants import MILLISECOND
 from baocao.core.periods import (
     REPORT_TYPES,
     Period,
@@ -50,8 +26,14 @@ from baocao.core.periods import (
 )
 from baocao.core.reference import ReferenceData
 from baocao.core.settings import DeadlineSettings
-from baocao.core.topics import MISSING_REPORT_ALERTS, REPORTING_PERIODS, Topics
-from baocao.streams.step import OutputRecord, latest_key
+from baocao.core.topics import (
+    COMMUNE_REPORTS,
+    MISSING_REPORT_ALERTS,
+    REPORTING_PERIODS,
+    Topics,
+    state_key,
+)
+from baocao.streams.records import OutputRecord
 
 __all__ = [
     "MISSING_REPORTS_ALERT_SCHEMA",
@@ -67,13 +49,13 @@ logger = logging.getLogger(__name__)
 # Writer schemas from the topic contract (baocao.core.topics).
 REPORTING_PERIOD_SCHEMA = REPORTING_PERIODS.writes
 MISSING_REPORTS_ALERT_SCHEMA = MISSING_REPORT_ALERTS.writes
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 def province_partition(province_code: str, partitions: int) -> int:
     """The partition kafka-python's default partitioner gives a record keyed ``province_code``
     (what ``baocao publish``, ``simulate`` and ``approve`` use) on a topic of ``partitions``."""
-    return (murmur2(province_code.encode("utf-8")) & 0x7FFFFFFF) % partitions
+    key = COMMUNE_REPORTS.key_bytes_of({"province_code": province_code})
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 #: A sweep's key: ("announce", type) or (province, type, phase).
@@ -174,24 +156,21 @@ class Schedule:
         latest = tick.now + self._horizon
         for report_type in REPORT_TYPES:
             for period in self._sweep(tick, ("announce", report_type), earliest, latest, backfill):
-                key = f"{period.report_type}|{period.text}"
-                tick.announced.add(key)
-                tick.outputs.append(
-                    OutputRecord.of(
-                        self._topics.reporting_periods,
-                        key,
-                        REPORTING_PERIOD_SCHEMA,
-                        {
-                            "report_type": str(period.report_type),
-                            "period": period.text,
-                            "starts_at": period.starts_at,
-                            "ends_at": period.ends_at,
-                            "deadline": deadline(period, self._deadlines),
-                            "locks_at": locks_at(period, self._deadlines),
-                            "announced_at": tick.now,
-                        },
-                    )
+                announcement = OutputRecord.of(
+                    self._topics,
+                    REPORTING_PERIODS,
+                    {
+                        "report_type": str(period.report_type),
+                        "period": period.text,
+                        "starts_at": period.starts_at,
+                        "ends_at": period.ends_at,
+                        "deadline": deadline(period, self._deadlines),
+                        "locks_at": locks_at(period, self._deadlines),
+                        "announced_at": tick.now,
+                    },
                 )
+                tick.announced.add(announcement.key)
+                tick.outputs.append(announcement)
 
     def _check(
         self, tick: Tick, province: str, latest: Mapping[str, Any], *, backfill: bool
@@ -199,14 +178,14 @@ class Schedule:
         # approaching: due in [now, now + horizon]; overdue: due in [now - lock, now).
         windows = (
             ("approaching", tick.now, tick.now + self._horizon),
-            ("overdue", tick.now - self._lock, tick.now - _MILLISECOND),
+            ("overdue", tick.now - self._lock, tick.now - MILLISECOND),
         )
         communes = self._reference.communes_by_province.get(province, ())
         for report_type in self._chased:
             for phase, earliest, newest in windows:
                 key = (province, str(report_type), phase)
                 for period in self._sweep(tick, key, earliest, newest, backfill):
-                    missing = [c for c in communes if latest_key(c, period.text) not in latest]
+                    missing = [c for c in communes if state_key(c, period.text) not in latest]
                     if missing:
                         tick.outputs.append(
                             self._alert(tick, province, period, phase, missing, len(communes))
@@ -222,9 +201,8 @@ class Schedule:
         expected: int,
     ) -> OutputRecord:
         return OutputRecord.of(
-            self._topics.missing_report_alerts,
-            province,
-            MISSING_REPORTS_ALERT_SCHEMA,
+            self._topics,
+            MISSING_REPORT_ALERTS,
             {
                 "alert_id": f"{province}|{period.report_type}|{period.text}|{phase}",
                 "province_code": province,

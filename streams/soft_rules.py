@@ -1,24 +1,7 @@
 """Soft rules: figures that look wrong but are not refused.
 
-A report that breaks a soft rule still counts (a commune may really have had a month ten
-times busier than the last); the break becomes a ``report_warning.v1`` record and flags the
-indicators involved, so every provincial figure says how many of its communes carry a
-warning. The rules:
-
-``resolved_exceeds_received``
-    ``tthc_resolved_on_time + tthc_resolved_late > tthc_received`` (a missing part counts 0;
-    needs ``tthc_received`` and at least one part).
-``resolved_parts_mismatch``
-    ``tthc_resolved`` is reported with both parts and differs from their sum.
-``submitted_at_far_from_receipt``
-    the ``submitted_at`` a commune claims is further than the tolerance from the time the
-    broker received the report (timeliness is judged on the receive time; the claim is
-    kept and flagged, it flags no figure).
-``far_from_history``
-    a value more than 10 times, or less than a tenth of, the same commune's value in the
-    previous period of the same report type, when both are at least 10 (small counts swing
-    naturally). Judged against the previous period's latest revision *known when the report
-    is accepted*: a warning is not revisited when that period is corrected later.
+Rule: a break never refuses a report; it becomes a ``report_warning.v1`` record and flags the
+indicators involved. The rules and why they are soft: docs/worker.md, "Soft rules".
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
 """A batch's table writes, stored a batch at a time: RocksDB, the changelog, the offsets.
 
-Faust's ``table[key] = value`` does, for every key: the encoding, a RocksDB put, a changelog
-``send_soon`` (a :class:`~faust.types.tuples.FutureMessage`, a pending message in Faust's own
-producer buffer, sensor calls) and, once Kafka acknowledged that record, another RocksDB put
-for the partition's persisted offset. For the ~2,000 writes of a batch that was 17% of the
-worker's active samples (py-spy on ``bench.worker --months 3``, issue 11).
-
-:func:`store_writes` puts the same bytes in the same places, grouped: the values go to each
-partition's database, the changelog records through aiokafka's batch API
-(:func:`~baocao.streams.publish.send_grouped`), and once Kafka acknowledged them each changelog
-partition's persisted offset is written once, to its last record. Recovery stays Faust's
-own: the changelog holds every key's value in the bytes RocksDB holds, and no persisted
-offset is ahead of what Kafka acknowledged.
+Rule: the same bytes in the same places as Faust's ``table[key] = value``, so recovery stays
+Faust's own, and no persisted offset ahead of what Kafka acknowledged (why grouped:
+docs/worker.md, "Publishing and storing in batches").
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
 from baocao.streams.publish import await_delivery, send_grouped
-from baocao.streams.step import StagedWrite, TableName, Tables
+from baocao.streams.records import StagedWrite, TableName, Tables
 
 __all__ = ["store_writes"]
 

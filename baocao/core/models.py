@@ -1,19 +1,11 @@
-"""The commune report as the pipeline passes it around, and its canonical JSON form.
+"""The commune report as the pipeline passes it around, and its canonical JSON line form
+(the fields of ``commune_report.v2``, ``submitted_at`` in ISO 8601 with its offset; the
+JSON line format is described in the README, "The report format").
 
-The JSON line form mirrors the Avro schema ``commune_report.v2``::
-
-    {"report_id": "<uuid>", "commune_code": "00070", "province_code": "01",
-     "period": "2025-08", "revision": 1, "submitted_at": "2025-09-02T09:30:00+07:00",
-     "indicators": {"tthc_received": 12.0},
-     "report_type": "monthly", "reporter_name": "...", "reporter_contact": "...", "notes": "..."}
-
-The last four keys are optional (``commune_report.v1`` has none of them; a v2 reader fills
-them with ``null``). ``report_type``, when given, must match the form of the period; that is
-checked by :func:`baocao.core.validation.validate_report`, since only
-:mod:`baocao.core.periods` knows the forms.
-
-Parsing never raises on bad input: it returns the reasons instead, so every caller (the
-stream, the publisher, the HTTP gateway) can turn them into a dead-letter record or an answer.
+Rule: parsing never raises on bad input; it returns the reasons, so every caller (the
+stream, the publisher, the HTTP gateway) can turn them into a dead letter or an answer.
+Semantics (a ``report_type`` matching the period's form, known codes) are checked later by
+:func:`baocao.core.validation.validate_report`.
 """
 
 from __future__ import annotations
@@ -26,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from baocao.core.avro_binary import AVRO_INT
 from baocao.core.reasons import Reason, ReasonCode, reason
+from baocao.core.topics import state_key
 
 __all__ = [
     "LOCAL_TIMEZONE",
@@ -39,7 +33,7 @@ __all__ = [
 LOCAL_TIMEZONE = timezone(timedelta(hours=7), name="Asia/Ho_Chi_Minh")
 
 #: Revisions are Avro ``int``s.
-MAX_REVISION = 2**31 - 1
+MAX_REVISION = AVRO_INT.stop - 1
 
 _REQUIRED_FIELDS: tuple[str, ...] = (
     "report_id",
@@ -72,8 +66,9 @@ class CommuneReport:
 
     @property
     def key(self) -> str:
-        """One commune's report for one period: revisions of it share this key."""
-        return f"{self.commune_code}|{self.period}"
+        """One commune's report for one period: revisions of it share this key (the
+        worker's ``latest`` table, and ``accepted_reports``)."""
+        return state_key(self.commune_code, self.period)
 
     def content_digest(self) -> str:
         """Digest of the figures, to tell an exact duplicate from a conflicting resubmission."""

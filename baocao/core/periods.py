@@ -32,6 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
 
+from baocao.core.instants import MILLISECOND
 from baocao.core.models import LOCAL_TIMEZONE
 
 __all__ = [
@@ -66,8 +67,6 @@ PERIOD_FORMS = (
     "YYYY-Qn (quarterly) or YYYY (yearly)"
 )
 
-#: The smallest step a timestamp has on the wire (Avro ``timestamp-millis``).
-_MILLISECOND = timedelta(milliseconds=1)
 
 _YEAR = r"(?P<year>20\d\d)"
 _FORMS: tuple[tuple[ReportType, re.Pattern[str]], ...] = (
@@ -131,7 +130,7 @@ class Period:
 
     def previous(self) -> Period:
         """The period of the same type just before this one."""
-        return period_containing(self.report_type, self.starts_at - _MILLISECOND)
+        return period_containing(self.report_type, self.starts_at - MILLISECOND)
 
     def next(self) -> Period:
         """The period of the same type just after this one."""
@@ -218,7 +217,7 @@ def _days_after(report_type: ReportType, rules: DeadlineRules) -> int:
 
 def deadline(period: Period, rules: DeadlineRules) -> datetime:
     """The last millisecond at which a report on ``period`` is on time (local time)."""
-    return period.ends_at + timedelta(days=_days_after(period.report_type, rules)) - _MILLISECOND
+    return period.ends_at + timedelta(days=_days_after(period.report_type, rules)) - MILLISECOND
 
 
 def locks_at(period: Period, rules: DeadlineRules) -> datetime:

@@ -1,18 +1,19 @@
 """Every Kafka topic of the pipeline, declared once: its name, key, writer schema, the schema
 versions its readers accept, and which component writes and which read it.
 
-A :class:`TopicSpec` is the contract between a topic's writer and its readers: the publisher,
-``approve``, the worker and the schedule take their writer schema from it, so a new schema
-version is a one-line change here (consumers are upgraded before producers, see
-:mod:`baocao.core.avro`). :class:`Topics` turns the specs into names under a prefix
-(``BAOCAO_KAFKA_TOPIC_PREFIX``), which lets several pipelines, or several tests, share one
-broker without seeing each other's events.
+Rule: a writer takes a topic's name, schema and message key from its :class:`TopicSpec`
+(:meth:`TopicSpec.key_of`), never writes them by hand; the worker's table keys come from
+:func:`state_key`. A new schema version is then a one-line change here (consumers are
+upgraded before producers, see :mod:`baocao.core.avro`). :class:`Topics` names the topics
+under a prefix (``BAOCAO_KAFKA_TOPIC_PREFIX``), so pipelines and tests share a broker apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, overload
 
 __all__ = [
     "ACCEPTED_REPORTS",
@@ -33,7 +34,11 @@ __all__ = [
     "Retention",
     "TopicSpec",
     "Topics",
+    "state_key",
 ]
+
+#: Joins the fields of a message key, and the parts of a state key.
+KEY_SEPARATOR = "|"
 
 
 class Component(StrEnum):
@@ -103,6 +108,20 @@ class TopicSpec:
     doc: str
     #: How long it keeps its records (for ever, for every topic of the pipeline today).
     retention: Retention
+
+    def key_of(self, payload: Mapping[str, Any] | object) -> str:
+        """The message key of ``payload``: its :attr:`key` fields joined by ``|``, a missing
+        value (``None``) as the empty string. ``payload`` is the record as written (a
+        mapping), or an object with the fields as attributes (a ``CommuneReport``)."""
+        if isinstance(payload, Mapping):
+            values = [payload[name] for name in self.key]
+        else:
+            values = [getattr(payload, name) for name in self.key]
+        return KEY_SEPARATOR.join("" if value is None else str(value) for value in values)
+
+    def key_bytes_of(self, payload: Mapping[str, Any] | object) -> bytes:
+        """:meth:`key_of` as the Kafka message key (UTF-8)."""
+        return self.key_of(payload).encode("utf-8")
 
 
 COMMUNE_REPORTS = TopicSpec(
@@ -232,6 +251,14 @@ MISSING_REPORT_ALERTS = TopicSpec(
     retention=KEPT_UNTIL_LANDED,
 )
 
+
+def state_key(code: str, period: str) -> str:
+    """The key of a worker table entry: a commune's (``latest``) or a province's period
+    (``versions``, ``approvals``, ``figures``, ``aggregates``). Written as a topic key is, so
+    ``latest``'s key of a report is its key on ``accepted_reports``."""
+    return f"{code}{KEY_SEPARATOR}{period}"
+
+
 #: Every topic, in the order :meth:`Topics.all` lists (and ``baocao`` creates) them.
 SPECS: tuple[TopicSpec, ...] = (
     COMMUNE_REPORTS,
@@ -248,12 +275,47 @@ SPECS: tuple[TopicSpec, ...] = (
 )
 
 
+class _TopicName:
+    """A :class:`Topics` attribute: the name of one spec's topic under the instance's prefix.
+
+    A descriptor rather than one property per topic: the spec already says what the topic
+    carries, and mypy still knows ``Topics(...).commune_reports`` is a ``str``."""
+
+    def __init__(self, spec: TopicSpec) -> None:
+        self._spec = spec
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name != self._spec.attribute:
+            raise TypeError(f"Topics.{name} names the spec of {self._spec.attribute!r}")
+
+    @overload
+    def __get__(self, topics: None, owner: type) -> _TopicName: ...
+
+    @overload
+    def __get__(self, topics: Topics, owner: type) -> str: ...
+
+    def __get__(self, topics: Topics | None, owner: type) -> _TopicName | str:
+        return self if topics is None else topics.name(self._spec)
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """The topic names under one prefix: ``Topics("baocao").commune_reports`` is
-    ``baocao.commune-reports``."""
+    ``baocao.commune-reports``. Each attribute is its spec's topic (see the spec's ``doc``)."""
 
     prefix: str = "baocao"
+
+    commune_reports = _TopicName(COMMUNE_REPORTS)
+    historic_reports = _TopicName(HISTORIC_REPORTS)
+    accepted_reports = _TopicName(ACCEPTED_REPORTS)
+    province_indicators = _TopicName(PROVINCE_INDICATORS)
+    dead_letter = _TopicName(DEAD_LETTER)
+    approvals = _TopicName(APPROVALS)
+    province_completeness = _TopicName(PROVINCE_COMPLETENESS)
+    province_indicator_changes = _TopicName(PROVINCE_INDICATOR_CHANGES)
+    report_warnings = _TopicName(REPORT_WARNINGS)
+    reporting_periods = _TopicName(REPORTING_PERIODS)
+    missing_report_alerts = _TopicName(MISSING_REPORT_ALERTS)
 
     def name(self, spec: TopicSpec) -> str:
         return f"{self.prefix}.{spec.suffix}"
@@ -264,63 +326,6 @@ class Topics:
             if self.name(spec) == topic:
                 return spec
         raise KeyError(f"{topic!r} is not a topic of prefix {self.prefix!r}")
-
-    @property
-    def commune_reports(self) -> str:
-        """Reports as communes submit them (Avro ``CommuneReport``), keyed by province code."""
-        return self.name(COMMUNE_REPORTS)
-
-    @property
-    def historic_reports(self) -> str:
-        """Reports of past periods loaded by the historic loader, keyed by province code."""
-        return self.name(HISTORIC_REPORTS)
-
-    @property
-    def accepted_reports(self) -> str:
-        """Reports the worker accepted as the latest revision, keyed by commune and period."""
-        return self.name(ACCEPTED_REPORTS)
-
-    @property
-    def province_indicators(self) -> str:
-        """Absolute provincial figures (Avro ``ProvinceIndicator``), keyed by province,
-        period and indicator."""
-        return self.name(PROVINCE_INDICATORS)
-
-    @property
-    def dead_letter(self) -> str:
-        """Refused reports with their reasons (Avro ``RejectedReport``), keyed by commune code."""
-        return self.name(DEAD_LETTER)
-
-    @property
-    def approvals(self) -> str:
-        """Provinces approving a period (Avro ``Approval``), keyed by province code like the
-        reports, so both land in the same partition number and the worker sees them together."""
-        return self.name(APPROVALS)
-
-    @property
-    def province_completeness(self) -> str:
-        """Who has reported (Avro ``ProvinceCompleteness``), keyed by province, type and period."""
-        return self.name(PROVINCE_COMPLETENESS)
-
-    @property
-    def province_indicator_changes(self) -> str:
-        """Every change of a provincial figure with its causes (``ProvinceIndicatorChange``)."""
-        return self.name(PROVINCE_INDICATOR_CHANGES)
-
-    @property
-    def report_warnings(self) -> str:
-        """Soft rule breaks of accepted reports (Avro ``ReportWarning``), keyed by commune."""
-        return self.name(REPORT_WARNINGS)
-
-    @property
-    def reporting_periods(self) -> str:
-        """Periods communes are expected to report on (``ReportingPeriod``), from the clock."""
-        return self.name(REPORTING_PERIODS)
-
-    @property
-    def missing_report_alerts(self) -> str:
-        """Communes that have not reported as a deadline nears or passes, keyed by province."""
-        return self.name(MISSING_REPORT_ALERTS)
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.name(spec) for spec in SPECS)

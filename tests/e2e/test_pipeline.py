@@ -34,6 +34,7 @@ from support.recompute import (
     stale_report_ids,
 )
 from support.settings import environment
+from support.topics import keys_off_spec
 from support.wait import eventually
 
 from baocao.core.settings import Settings
@@ -45,6 +46,8 @@ TODAY = datetime.now(timezone(timedelta(hours=7))).date()
 SECOND_PERIOD = f"{TODAY:%Y-%m}"
 PERIOD = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 CATALOGUE_FILE = Path(__file__).parents[2] / "schemas" / "indicators.json"
+#: The start of the undecodable events the test publishes.
+MALFORMED = b"not avro"
 
 
 @pytest.fixture
@@ -108,7 +111,7 @@ def publish_malformed(settings: Settings, count: int) -> None:
         producer.send(
             Topics(settings.kafka.topic_prefix).commune_reports,
             key=b"01",
-            value=b"not avro %d" % index,
+            value=MALFORMED + b" %d" % index,
         )
     producer.flush()
     producer.close()
@@ -233,6 +236,14 @@ def test_views_match_an_independent_recomputation(
         return True
 
     eventually(completeness_matches, what="province_completeness to match", timeout=60)
+
+    # Every record on every topic is keyed as its topic's spec says (the malformed events
+    # published above have no payload to key).
+    checked, wrong = keys_off_spec(test_settings, foreign=lambda r: r.value.startswith(MALFORMED))
+    assert not wrong, f"{len(wrong)} records keyed off their spec, e.g. {wrong[:3]}"
+    written = {"commune_reports", "accepted_reports", "province_indicators", "dead_letter"}
+    written |= {"province_completeness", "province_indicator_changes"}
+    assert written <= {topic for topic, count in checked.items() if count}, checked
 
     # The report a province hands upward (``baocao export``) says what was published: its
     # figures, which communes reported and with which revision, and the national totals.

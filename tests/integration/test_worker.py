@@ -39,7 +39,7 @@ from support.worker import (
 from baocao.core.kafka import ensure_topics
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
-from baocao.streams.step import TABLE_NAMES
+from baocao.streams.records import TABLE_NAMES
 
 A, B = REFERENCE.communes_by_province[PROVINCE][:2]
 #: Where Faust keeps a table partition's persisted changelog offset in its RocksDB.

@@ -33,6 +33,7 @@ from support.worker import (
     with_worker,
 )
 
+from baocao.core.instants import millis
 from baocao.core.kafka import admin_client, ensure_topics, producer
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.periods import deadline, locks_at, parse_period, period_containing
@@ -46,10 +47,6 @@ PROVINCE = "01"
 A, B, C = REFERENCE.communes_by_province[PROVINCE][:3]
 OTHER = "79"
 AUGUST = parse_period("2025-08")
-
-
-def at_millis(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def report(
@@ -84,7 +81,7 @@ def publish_at(
                 topic,
                 key=r.province_code.encode(),
                 value=REPORTS.encode(r.to_avro()),
-                timestamp_ms=None if at is None else at_millis(at),
+                timestamp_ms=None if at is None else millis(at),
             )
             for r, at in events
         ]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from baocao.core.avro import codec_for
 from baocao.core.kafka import consumer
 from baocao.core.settings import Settings
+from baocao.core.topics import SPECS, Topics
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,29 @@ def read_topic(settings: Settings, topic: str, *, timeout: float = 30.0) -> Topi
         return TopicContents(records, {tp.partition: end[tp] for tp in assigned})
     finally:
         reader.close()
+
+
+def keys_off_spec(
+    settings: Settings,
+    *,
+    foreign: Callable[[ConsumerRecord], bool] = lambda record: False,
+    timeout: float = 120.0,
+) -> tuple[Counter[str], list[str]]:
+    """Read every topic of the pipeline whole and compare each record's key with
+    ``spec.key_bytes_of(value)`` of its topic; the records checked per topic and every key
+    that differs. ``foreign``: records a test put there on purpose with no payload to key
+    (undecodable events), left out."""
+    topics = Topics(settings.kafka.topic_prefix)
+    checked: Counter[str] = Counter()
+    wrong: list[str] = []
+    for spec in SPECS:
+        codec = codec_for(spec.writes, *spec.accepts)
+        for record in read_topic(settings, topics.name(spec), timeout=timeout).records:
+            if foreign(record):
+                continue
+            wanted = spec.key_bytes_of(codec.decode(record.value))
+            checked[spec.attribute] += 1
+            if record.key != wanted:
+                where = f"{record.topic}:{record.partition}:{record.offset}"
+                wrong.append(f"{where} keyed {record.key!r}, its spec says {wanted!r}")
+    return checked, wrong

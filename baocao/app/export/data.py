@@ -16,6 +16,7 @@ from typing import Any
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
 from baocao.app.views.reader import Views, ViewSession
 from baocao.app.views.status import commune_status
+from baocao.core.instants import EPOCH
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def _moment(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return None if aware <= _EPOCH else aware
+    return None if aware <= EPOCH else aware
 
 
 def _completeness(row: dict[str, Any]) -> Completeness:

@@ -16,6 +16,7 @@ from support.registry import StubRegistry, running_registry
 
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import load_catalogue
+from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.registry import (
@@ -29,8 +30,8 @@ from baocao.core.settings import DeadlineSettings, KafkaSettings, SchemaRegistry
 from baocao.core.topics import Topics
 from baocao.producers.exceptions import SchemaRegistryUnavailableError
 from baocao.producers.publisher import ReportPublisher
-from baocao.streams.rollup import millis
-from baocao.streams.step import Outcome, RollupStep, SourceRecord, Tables
+from baocao.streams.records import Outcome, SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REPORT = CommuneReport(
     report_id="6f1c2b0e-3d1f-4b7a-9a8e-1f2e3d4c5b6a",

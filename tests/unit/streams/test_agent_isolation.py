@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 import baocao.streams.step as step_module
 from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
+from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
@@ -23,8 +24,8 @@ from baocao.core.topics import Topics
 from baocao.streams.agent import CrashPolicy, RollupAgent
 from baocao.streams.exceptions import WorkerFatalError
 from baocao.streams.metrics import WorkerMetrics
-from baocao.streams.rollup import millis
-from baocao.streams.step import Outcome, RollupStep, SourceRecord, Tables
+from baocao.streams.records import Outcome, SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REFERENCE = load_reference()
 TOPICS = Topics("unit")

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from baocao.core.reasons import ReasonCode
 from baocao.streams.metrics import WorkerMetrics
-from baocao.streams.step import BatchResult, Outcome
+from baocao.streams.records import BatchResult, Outcome
 
 
 def test_a_batch_is_counted_by_outcome_reason_size_and_duration() -> None:

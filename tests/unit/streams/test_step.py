@@ -16,19 +16,13 @@ from hypothesis import strategies as st
 
 from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
+from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
-from baocao.streams.rollup import millis
-from baocao.streams.step import (
-    BatchResult,
-    Outcome,
-    OutputRecord,
-    RollupStep,
-    SourceRecord,
-    Tables,
-)
+from baocao.streams.records import BatchResult, Outcome, OutputRecord, SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()
@@ -151,7 +145,7 @@ class Worker:
 
     def batch(self, *events: CommuneReport | SourceRecord) -> BatchResult:
         result = self.step.run(self.records(*events), tables=self.tables)
-        self.step.store(result.writes, tables=self.tables)
+        self.tables.store(result.writes)
         return result
 
 
@@ -910,7 +904,7 @@ def test_a_replay_after_the_state_was_stored_re_emits_figures_without_changes() 
     worker = Worker()
     records = worker.records(make_report(A, tthc_received=10), make_report(B, tthc_received=3))
     first = worker.step.run(records, tables=worker.tables)
-    worker.step.store(first.writes, tables=worker.tables)
+    worker.tables.store(first.writes)
 
     replay = worker.step.run(records, tables=worker.tables)
 
@@ -932,10 +926,10 @@ def test_a_crash_that_stored_part_of_a_batch_s_state_is_repaired_by_the_replay(l
         make_report(A, 2, tthc_received=7), make_report(C, 1, tthc_received=100)
     )
     crashed = worker.step.run(records, tables=worker.tables)
-    worker.step.store([w for w in crashed.writes if w.table != lost], tables=worker.tables)
+    worker.tables.store([w for w in crashed.writes if w.table != lost])
 
     replay = worker.step.run(records, tables=worker.tables)
-    worker.step.store(replay.writes, tables=worker.tables)
+    worker.tables.store(replay.writes)
     after = worker.batch(make_report(B, 2, tthc_received=1))
 
     assert figures(replay)["tthc_received"]["value"] == 110.0

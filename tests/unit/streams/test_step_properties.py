@@ -37,7 +37,8 @@ from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import Topics
-from baocao.streams.step import RollupStep, SourceRecord, Tables
+from baocao.streams.records import SourceRecord, Tables
+from baocao.streams.step import RollupStep
 
 REFERENCE = load_reference()
 CATALOGUE = load_catalogue()
@@ -487,7 +488,7 @@ def test_any_batch_split_ends_where_a_plain_recomputation_ends(
             replay = step.run(batch, tables=tables)
             assert replay.outputs == result.outputs and replay.writes == result.writes
             result = replay
-        step.store(result.writes, tables=tables)
+        tables.store(result.writes)
         published.extend(result.outputs)
 
     expected = recompute(events)

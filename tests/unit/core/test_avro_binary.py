@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from baocao.core.avro import codec_for
-from baocao.streams.encoding import (
+from baocao.core.avro_binary import (
+    AVRO_INT,
     avro_double_map_items,
     avro_long,
     avro_optional_double,
@@ -25,7 +26,7 @@ causes = st.fixed_dictionaries(
     {
         "commune_code": st.text(max_size=8),
         "report_id": st.text(max_size=40),
-        "revision": st.integers(-(2**31), 2**31 - 1),
+        "revision": st.integers(AVRO_INT.start, AVRO_INT.stop - 1),
         "previous_value": doubles,
         "value": doubles,
     }
