@@ -149,7 +149,11 @@ class RollupAgent:
     async def __call__(self, stream: faust.Stream[Any]) -> None:
         try:
             async for events in stream.take_events(self._batch_max, within=self._batch_within):
-                await self.process(stream, events)
+                try:
+                    await self.process(stream, events)
+                except Exception:
+                    _withhold_acknowledgement(events)
+                    raise
                 # Leaving the body lets take_events acknowledge the batch's events.
         except Exception as exc:
             await self._give_up(exc)
@@ -320,6 +324,17 @@ class RollupAgent:
                 f"at {record.rejection_id}): a bug, not bad input"
             ) from exc
         return self._step.dead_letter(record, [reason(ReasonCode.INTERNAL_ERROR, kind)])
+
+
+def _withhold_acknowledgement(events: Sequence[EventT[Any]]) -> None:
+    """Keep a failed batch's offsets from being committed, so a restart reads it again.
+
+    ``take_events`` acknowledges a batch's events when its generator closes, also after the
+    body raised (at shutdown), and Faust then commits them: the batch would be lost. A message
+    already marked acknowledged is skipped by Faust's offset bookkeeping.
+    """
+    for event in events:
+        event.message.acked = True
 
 
 class ScheduleTimer:
