@@ -29,14 +29,13 @@ from baocao.core.registry import (
     prefetch_schemas,
 )
 from baocao.core.settings import SchemaRegistrySettings
+from baocao.streams.delivery import await_delivery, send_in_batches, store_writes
 from baocao.streams.exceptions import WorkerFatalError
 from baocao.streams.liveness import WorkerState, arm_exit_watchdog
 from baocao.streams.metrics import WorkerMetrics
-from baocao.streams.publish import await_delivery, send_in_batches
 from baocao.streams.records import BatchResult, OutputRecord, Overlay, SourceRecord, Tables
 from baocao.streams.schedule import Schedule
 from baocao.streams.step import RollupStep
-from baocao.streams.table_writes import store_writes
 
 __all__ = [
     "ENVIRONMENT_ERRORS",
@@ -84,7 +83,7 @@ async def _publish(app: faust.App, outputs: Sequence[OutputRecord]) -> list[Awai
     """Start sending every output; return the futures that resolve on acknowledgement.
 
     Straight to the app's aiokafka producer (the one the changelogs use), in batches per
-    partition (:mod:`baocao.streams.publish`): Faust's ``topic.send`` adds a future and
+    partition (:mod:`baocao.streams.delivery`): Faust's ``topic.send`` adds a future and
     sensor calls per record, which halved the worker's throughput.
     """
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]

@@ -142,7 +142,7 @@ class Tables:
 
     def store(self, writes: Iterable[StagedWrite]) -> None:
         """Write a batch's staged state into plain mappings (the tests' dicts); the worker's
-        Faust tables take it through :mod:`~baocao.streams.table_writes`, each write in the
+        Faust tables take it through :mod:`~baocao.streams.delivery`, each write in the
         partition of its anchor."""
         for write in writes:
             self.named(write.table)[write.key] = write.value

@@ -35,7 +35,7 @@ def test_the_app_follows_the_settings(tmp_path: Path) -> None:
     assert conf.web_enabled is False
     assert conf.stream_publish_on_commit is False
     assert conf.consumer_auto_offset_reset == "earliest"
-    # table_writes persists changelog offsets at once, which holds for at-least-once only.
+    # delivery.store_writes persists changelog offsets at once, which holds for at-least-once only.
     assert conf.processing_guarantee is ProcessingGuarantee.AT_LEAST_ONCE
 
 

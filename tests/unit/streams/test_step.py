@@ -1156,7 +1156,7 @@ def test_state_is_only_touched_in_the_focus_of_an_event_of_the_same_province() -
     # The approval first, one focus per report, one per province (the first event of that
     # province), and nothing else.
     assert entered == [4, 0, 1, 2, 3, 1, 2]
-    # Each write is anchored to an event of its key's partition: table_writes stores it in
+    # Each write is anchored to an event of its key's partition: delivery.store_writes stores it in
     # that event's partition.
     province_of = {1: OTHER_PROVINCE, 2: HANOI, 3: HANOI, 4: HANOI}
     for write in result.writes:

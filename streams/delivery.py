@@ -1,19 +1,35 @@
-"""Publishing a batch's records through aiokafka's batch API: one future per partition batch.
+"""How a batch leaves the worker: its records published through aiokafka's batch API (one
+future per partition batch), then its table writes stored (RocksDB, the changelog, the
+persisted offsets).
 
-Rule: every key lands in the partition ``producer.send`` would choose (the producer's own
-partitioner), and a key's records stay in order (docs/worker.md, "Publishing and storing in
+Rules: every key lands in the partition ``producer.send`` would choose (the producer's own
+partitioner), and a key's records stay in order; a table write puts the same bytes in the
+same places as Faust's ``table[key] = value``, so recovery stays Faust's own, and no persisted
+offset is ahead of what Kafka acknowledged (docs/worker.md, "Publishing and storing in
 batches").
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, cast
+
+import faust
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP
 
 from baocao.streams.exceptions import DeliveryError
+from baocao.streams.records import StagedWrite, TableName, Tables
 
-__all__ = ["OutputLike", "SentBatch", "await_delivery", "send_grouped", "send_in_batches"]
+__all__ = [
+    "OutputLike",
+    "SentBatch",
+    "await_delivery",
+    "send_grouped",
+    "send_in_batches",
+    "store_writes",
+]
 
 
 class OutputLike(Protocol):
@@ -100,3 +116,47 @@ async def await_delivery(futures: Sequence[Awaitable[Any]], *, what: str) -> lis
             total=len(results),
         ) from errors[0]
     return results
+
+
+async def store_writes(
+    app: faust.App,
+    tables: Tables,
+    writes: Sequence[StagedWrite],
+    *,
+    partition_of: Callable[[int], int],
+) -> int:
+    """Store ``writes`` in their Faust ``tables`` and wait until their changelog is durable;
+    the number of changelog records. A write goes to the partition ``partition_of`` its
+    anchor (the event the key belongs to: where Faust keeps the key and sends its changelog
+    record). Raises :class:`~baocao.streams.exceptions.DeliveryError` when Kafka refused any
+    (the batch is then not acknowledged; it runs again after the restart)."""
+    stores: dict[TableName, tuple[RocksDBStore, str]] = {}
+    grouped: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
+    for write in writes:
+        found = stores.get(write.table)
+        if found is None:
+            table = cast(faust.Table, tables.named(write.table))
+            store = cast(RocksDBStore, table.data)
+            found = stores[write.table] = (store, table.changelog_topic.get_topic_name())
+        store, topic = found
+        partition = partition_of(write.anchor)
+        key, value = store._encode_key(write.key), store._encode_value(write.value)
+        store._db_for_partition(partition).put(key, value)
+        store._key_index[key] = partition  # as Faust's own put: lookups without an event
+        grouped.setdefault((topic, partition), []).append((key, value))
+    producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+    sent = await send_grouped(producer, grouped)
+    results = await await_delivery([s.future for s in sent], what="table changelog batches")
+    last: dict[tuple[str, int], int] = {}
+    for batch, metadata in zip(sent, results, strict=True):
+        offset = metadata.offset + batch.records - 1
+        where = (batch.topic, batch.partition)
+        last[where] = max(offset, last.get(where, -1))
+    by_topic = {topic: store for store, topic in stores.values()}
+    for (topic, partition), offset in last.items():
+        # What Faust's ``Collection._on_changelog_sent`` does per acknowledged record. The
+        # worker runs at least once (Faust's default processing guarantee; its effect is
+        # exactly once through the order of outputs, state and offsets, see ``agent``), so
+        # the offset is persisted at once rather than at the next commit.
+        by_topic[topic].set_persisted_offset(TP(topic, partition), offset)
+    return sum(batch.records for batch in sent)
