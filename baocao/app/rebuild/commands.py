@@ -9,6 +9,7 @@ it with exit code 1.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -18,6 +19,7 @@ from baocao.app.rebuild.compare import Comparison
 from baocao.app.rebuild.exceptions import RebuildError
 from baocao.app.rebuild.replay import replay
 from baocao.app.rebuild.swap import Swap, swap_databases
+from baocao.app.rebuild.worker import rebuild_worker
 from baocao.core.clickhouse import ClickHouseError
 from baocao.core.kafka import KafkaUnavailableError
 from baocao.core.principals import Principal, with_principal
@@ -150,3 +152,54 @@ def _swap(settings: Settings, database: str, *, backup: str | None, timeout: flo
     except _FAILURES as exc:
         _fail(exc)
     _report_swap(result, settings)
+
+
+@rebuild_app.command("worker")
+def worker(
+    app_id: str = typer.Option(
+        ..., "--app-id", help="The rebuild worker's app id: its group, changelogs and outputs."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Its state and log (default <stack home>/rebuild/<app id>)."
+    ),
+    timeout: float = _TIMEOUT,
+    verbose: bool = _VERBOSE,
+) -> None:
+    """Recompute the worker's whole state from the input topics alone, and compare.
+
+    Runs `baocao worker` with app id APP_ID (new changelogs, a new group reading the inputs
+    from their first offset) writing its own output topics (<prefix>.<APP_ID>.*: the live
+    outputs and ClickHouse are untouched) until it has consumed every input record there is
+    now, then stops it and compares its decisions with the live worker's: accepted reports
+    (id and revision), refusals with their reasons, the final figures and completeness, the
+    warnings. Exit code 0 when equal, 1 when different.
+    On the local stack `baocao stack up` grants APP_ID its Kafka access when it is listed in
+    BAOCAO_WORKER_REBUILD_APP_IDS.
+    """
+    configured = Settings()
+    names = [a.strip() for a in configured.worker.rebuild_app_ids.split(",")]
+    if app_id not in names and not configured.kafka.sasl_username:
+        _fail(
+            RebuildError(
+                f"{app_id} is not in BAOCAO_WORKER_REBUILD_APP_IDS: the worker's principal has"
+                " no access for it; add it there and run `baocao stack up` (it grants the"
+                " group, changelogs and output topics)"
+            )
+        )
+    admin = _settings()
+    folder = data_dir or configured.stack.home / "rebuild" / app_id
+    try:
+        result = rebuild_worker(
+            configured, admin, app_id=app_id, data_dir=folder, timeout_seconds=timeout
+        )
+    except _FAILURES as exc:
+        _fail(exc)
+    typer.echo(
+        f"rebuilt the worker state as {app_id} from {result.records} input records in"
+        f" {result.seconds:.1f}s; its outputs: {result.outputs.outputs}.*"
+    )
+    if verbose or not result.equal:
+        typer.echo(result.table())
+    typer.echo(result.verdict())
+    if not result.equal:
+        raise typer.Exit(1)
