@@ -302,7 +302,11 @@ class Scenario:
         p.run("rebuild", "swap", "--database", rebuilt, timeout=1800)
         seconds = time.monotonic() - started
         self.rebuild_seconds = seconds
-        return f"recovered in {seconds:.1f} s (restart, migrate, rebuild, swap): {replayed}"
+        lost = verdict.split(":", 1)[0]  # "different": the restarted database had lost its rows
+        return (
+            f"recovered in {seconds:.1f} s (restart, migrate, rebuild, swap); the emptied live"
+            f" database compared {lost}; {replayed}"
+        )
 
     def publish(self, chunk: list[Line]) -> None:
         """Publish a chunk, telling the pipeline which of its reports must be refused."""
