@@ -89,3 +89,61 @@ def _drop_topics(test_settings: Settings) -> object:
 
     yield
     drop_topics(test_settings, also=(f"{test_settings.worker.app_id}-",))
+
+
+def test_a_listed_rebuild_runs_as_the_worker_principal_on_the_grants_of_stack_up(
+    test_settings: Settings, tmp_path: Path
+) -> None:
+    """No Kafka principal in the environment, as on the local stack: the command reads as
+    the stack's admin, its child worker runs as ``worker`` on the grants ``stack up`` gives a
+    rebuild app id listed in BAOCAO_WORKER_REBUILD_APP_IDS (literal per output topic)."""
+    from baocao.app.stack.kafka_access import (
+        PipelineNames,
+        apply_kafka_access,
+        remove_kafka_access,
+    )
+
+    app_id = f"{test_settings.worker.app_id}-r"
+    settings = test_settings.model_copy(
+        update={"worker": test_settings.worker.model_copy(update={"rebuild_app_ids": app_id})}
+    )
+    from baocao.core.principals import Principal, load_credential
+
+    # The child resolves its principal from the stack home: the worker's credential is there.
+    assert load_credential(settings.stack, Principal.WORKER) is not None
+    names = PipelineNames.of(settings)
+    apply_kafka_access(settings.kafka, names)
+    try:
+        env = environment(settings, BAOCAO_LOG_LEVEL="INFO")
+        live = start("worker", env=env, log_path=tmp_path / "worker.log")
+        try:
+            lines = simulated_month(env, tmp_path / "m.jsonl", communes=40, seed=9, period=PERIOD)
+            source = tmp_path / "reports.jsonl"
+            source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+            run("publish", "--file", str(source), env=env, check=True)
+            as_stack = {
+                k: v
+                for k, v in env.items()
+                if not k.startswith(("BAOCAO_KAFKA_SASL_", "BAOCAO_KAFKA_SECURITY_PROTOCOL"))
+            }
+            folder = tmp_path / "rebuild"
+            done = run(
+                "rebuild", "worker", "--app-id", app_id, "--data-dir", str(folder), env=as_stack
+            )
+        finally:
+            live.stop()
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip().splitlines()[-1].startswith(f"equal: the rebuild {app_id}")
+        child_log = (folder / "worker.log").read_text()
+        assert "Authorization" not in child_log, child_log[-3000:]
+        unlisted = run(
+            "rebuild",
+            "worker",
+            "--app-id",
+            f"{app_id}x",
+            env={**as_stack, "BAOCAO_WORKER_REBUILD_APP_IDS": app_id},
+        )
+        assert unlisted.returncode == 2
+        assert "is not in BAOCAO_WORKER_REBUILD_APP_IDS" in unlisted.stderr
+    finally:
+        remove_kafka_access(settings.kafka, names)
