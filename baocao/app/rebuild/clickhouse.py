@@ -18,7 +18,7 @@ from baocao.app.rebuild.replay import (
     replay,
     sink_topics,
 )
-from baocao.core.clickhouse import connect
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import migrate
 
@@ -90,6 +90,10 @@ def compare_with_live(
         client = connect(settings.clickhouse, use_database=False)
         try:
             comparison = compare_databases(client, live, database)
+        except TRANSIENT_ERRORS as exc:
+            raise RebuildError(
+                f"cannot compare {database} with {live}: {describe_error(exc)}"
+            ) from exc
         finally:
             client.disconnect()
         if comparison.equal or end_offsets(settings, topics) == target:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from kafka.errors import KafkaError
 
+from baocao.app.bi.exceptions import BiAccessError
 from baocao.app.rebuild.clickhouse import compare_with_live, rebuild_clickhouse, rebuild_group
 from baocao.app.rebuild.compare import Comparison
 from baocao.app.rebuild.exceptions import RebuildError
@@ -35,7 +37,15 @@ rebuild_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_FAILURES = (RebuildError, SinkError, ClickHouseError, KafkaUnavailableError, OSError)
+_FAILURES = (
+    RebuildError,
+    SinkError,
+    ClickHouseError,
+    BiAccessError,
+    KafkaUnavailableError,
+    KafkaError,
+    OSError,
+)
 
 _DATABASE = typer.Option(..., "--database", help="The new ClickHouse database to rebuild into.")
 _TIMEOUT = typer.Option(

@@ -23,6 +23,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.app.rebuild.exceptions import RebuildError
 from baocao.core.clickhouse import quote_identifier
 from baocao.sinks.clickhouse.migrate import LEDGER_TABLE
 
@@ -111,9 +112,18 @@ def _what(relation: RelationComparison) -> str:
 def compare_databases(
     client: Client, live: str, rebuilt: str, *, rel_tol: float = REL_TOL
 ) -> Comparison:
-    """Compare every view and table of ``live`` and ``rebuilt`` (see the module docstring)."""
+    """Compare every view and table of ``live`` and ``rebuilt`` (see the module docstring).
+
+    Raises :class:`RebuildError` when either database is missing or holds nothing to compare.
+    """
     live_relations = _relations(client, live)
     rebuilt_relations = _relations(client, rebuilt)
+    for database, relations in ((live, live_relations), (rebuilt, rebuilt_relations)):
+        if not relations:
+            raise RebuildError(
+                f"database {database} does not exist or holds no table: nothing to compare"
+                " (`baocao migrate`, `baocao rebuild clickhouse --database ...`)"
+            )
     results: list[RelationComparison] = []
     for name in sorted(set(live_relations) | set(rebuilt_relations)):
         kind, engine = live_relations.get(name) or rebuilt_relations[name]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from baocao.app.rebuild.compare import Comparison, RelationComparison, rows_differing
+import pytest
+
+from baocao.app.rebuild.compare import (
+    Comparison,
+    RelationComparison,
+    compare_databases,
+    rows_differing,
+)
+from baocao.app.rebuild.exceptions import RebuildError
 
 
 def test_the_same_rows_in_another_order_are_equal() -> None:
@@ -52,3 +60,12 @@ def test_the_verdict_names_what_differs() -> None:
     assert "DIFFERENT" in comparison.table().splitlines()[1]
     equal = Comparison("baocao", "baocao_r", (RelationComparison("v", "view", 1, 1, 0),))
     assert equal.verdict().startswith("equal: 1 views and 0 tables")
+
+
+def test_a_database_with_nothing_to_compare_is_an_error_not_equal() -> None:
+    class NoTables:
+        def execute(self, query: str, params: object = None) -> list[object]:
+            return []
+
+    with pytest.raises(RebuildError, match="database baocao does not exist or holds no table"):
+        compare_databases(NoTables(), "baocao", "baocao_r")
