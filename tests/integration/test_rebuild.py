@@ -148,6 +148,29 @@ def test_a_corrupted_row_makes_the_verdict_different(pipeline: Pipeline) -> None
 
 def test_swap_serves_the_rebuilt_rows_and_keeps_the_province_logins(pipeline: Pipeline) -> None:
     (rebuilt_at,) = pipeline.query(f"SELECT min(ingested_at) FROM {REBUILT}.commune_reports")[0]
+    # What it will run, and what a current ClickHouse would: printed, nothing run.
+    legacy = run("rebuild", "swap", "--database", REBUILT, "--print-sql", env=pipeline.env)
+    assert legacy.returncode == 0, legacy.stdout + legacy.stderr
+    assert "RENAME TABLE `bitest`.`commune_reports` TO `bitest_before_" in legacy.stdout
+    assert f"`{REBUILT}`.`commune_reports` TO `bitest`.`commune_reports`" in legacy.stdout
+    assert "DROP DATABASE IF EXISTS `bitest_p01`;" in legacy.stdout
+    assert "-- then `baocao bi apply` for bitest (34 provinces)" in legacy.stdout
+    current = run(
+        "rebuild",
+        "swap",
+        "--database",
+        REBUILT,
+        "--print-sql",
+        "--current-clickhouse",
+        env=pipeline.env,
+    )
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert f"EXCHANGE TABLES `bitest`.`commune_reports` AND `{REBUILT}`.`commune_reports`;" in (
+        current.stdout
+    )
+    assert f"RENAME DATABASE `{REBUILT}` TO `bitest_before_" in current.stdout
+    assert REBUILT in {n for (n,) in pipeline.query("SELECT name FROM system.databases")}
+
     done = run("rebuild", "swap", "--database", REBUILT, env=pipeline.env)
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,12 +15,13 @@ from typing import NoReturn
 import typer
 from kafka.errors import KafkaError
 
+from baocao.app.bi.apply import ServerKind
 from baocao.app.bi.exceptions import BiAccessError
 from baocao.app.rebuild.clickhouse import compare_with_live, rebuild_clickhouse, rebuild_group
 from baocao.app.rebuild.compare import Comparison
 from baocao.app.rebuild.exceptions import RebuildError
 from baocao.app.rebuild.replay import replay
-from baocao.app.rebuild.swap import Swap, swap_databases
+from baocao.app.rebuild.swap import Swap, plan_swap, swap_databases
 from baocao.app.rebuild.worker import rebuild_worker
 from baocao.core.clickhouse import ClickHouseError
 from baocao.core.kafka import KafkaUnavailableError
@@ -138,6 +139,14 @@ def swap_command(
         None, "--backup", help="Where the live tables go (default <live>_before_<UTC time>)."
     ),
     timeout: float = _TIMEOUT,
+    print_sql: bool = typer.Option(
+        False, "--print-sql", help="Print the statements this server would run; run nothing."
+    ),
+    current: bool = typer.Option(
+        False,
+        "--current-clickhouse",
+        help="With --print-sql: the statements of a current ClickHouse (EXCHANGE TABLES).",
+    ),
 ) -> None:
     """Put a rebuilt database in the live one's place.
 
@@ -148,7 +157,21 @@ def swap_command(
     TABLES. Before and after the renames, the rebuild's group replays on to the topics' end,
     so no record lands only in the tables moved out.
     """
-    _swap(_settings(), database, backup=backup, timeout=timeout)
+    settings = _settings()
+    if print_sql:
+        kind = ServerKind.MODERN if current else None
+        try:
+            plan = plan_swap(settings, rebuilt=database, backup=backup, kind=kind)
+        except _FAILURES as exc:
+            _fail(exc)
+        for statement in plan.statements:
+            typer.echo(f"{statement};")
+        if plan.bi is not None:
+            typer.echo(
+                f"-- then `baocao bi apply` for {plan.live} ({len(plan.bi.provinces)} provinces)"
+            )
+        return
+    _swap(settings, database, backup=backup, timeout=timeout)
 
 
 def _swap(settings: Settings, database: str, *, backup: str | None, timeout: float) -> None:

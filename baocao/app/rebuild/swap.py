@@ -16,13 +16,13 @@ a table missing for a moment):
    passwords and database names.
 
 A current ClickHouse (Atomic databases) swaps each pair atomically with ``EXCHANGE TABLES``
-(:func:`exchange_statements`); ``RENAME DATABASE`` would move the views' targets with it.
+(:mod:`.statements`, checked in chdb by ``scripts/check_current_clickhouse.py``), drops the
+rebuilt database's views and renames it, holding the old tables, to the backup name.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,11 +33,25 @@ from baocao.app.bi.apply import ServerKind, apply_access, kind_of_version
 from baocao.app.bi.catalog import server_version
 from baocao.app.bi.credentials import credentials_path, ensure_credentials, environment_passwords
 from baocao.app.rebuild.exceptions import RebuildError
+from baocao.app.rebuild.statements import (
+    backup_name,
+    current_swap_statements,
+    exchange_statements,
+    rename_statement,
+)
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error, quote_identifier
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 
-__all__ = ["Swap", "backup_name", "exchange_statements", "rename_statement", "swap_databases"]
+__all__ = [
+    "Swap",
+    "SwapPlan",
+    "backup_name",
+    "exchange_statements",
+    "plan_swap",
+    "rename_statement",
+    "swap_databases",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,32 +67,6 @@ class Swap:
     bi_provinces: int  # province databases made again (0: no BI access on this database)
 
 
-def backup_name(live: str, now: datetime) -> str:
-    return f"{live}_before_{now:%Y%m%d%H%M%S}"
-
-
-def rename_statement(live: str, rebuilt: str, backup: str, tables: Sequence[str]) -> str:
-    """ClickHouse 18.16: one ``RENAME TABLE`` that moves each live table to ``backup`` and
-    the rebuilt one into its place."""
-    q = quote_identifier
-    moves = [
-        move
-        for table in tables
-        for move in (
-            f"{q(live)}.{q(table)} TO {q(backup)}.{q(table)}",
-            f"{q(rebuilt)}.{q(table)} TO {q(live)}.{q(table)}",
-        )
-    ]
-    return "RENAME TABLE " + ", ".join(moves)
-
-
-def exchange_statements(live: str, rebuilt: str, tables: Sequence[str]) -> list[str]:
-    """A current ClickHouse (Atomic databases, 20.1+): each pair swapped atomically; the
-    rebuilt database then holds the old tables, as the backup."""
-    q = quote_identifier
-    return [f"EXCHANGE TABLES {q(live)}.{q(t)} AND {q(rebuilt)}.{q(t)}" for t in tables]
-
-
 def _tables(client: Client, database: str) -> dict[str, str]:
     rows = client.execute(
         "SELECT name, engine FROM system.tables WHERE database = %(db)s", {"db": database}
@@ -90,29 +78,78 @@ def _databases(client: Client) -> set[str]:
     return {name for (name,) in client.execute("SELECT name FROM system.databases")}
 
 
-def swap_databases(settings: Settings, *, rebuilt: str, backup: str | None = None) -> Swap:
-    """Swap ``rebuilt`` into the place of ``settings.clickhouse.database`` (see the module
-    docstring); the live tables are kept in ``backup``. Raises :class:`RebuildError`."""
+@dataclass(frozen=True, slots=True)
+class SwapPlan:
+    """The statements of a swap, read from the server before anything runs."""
+
+    live: str
+    backup: str
+    kind: ServerKind
+    tables: tuple[str, ...]
+    statements: tuple[str, ...]
+    #: The BI access to make again after the statements (None: the database has none).
+    bi: AccessPlan | None
+
+
+def plan_swap(
+    settings: Settings,
+    *,
+    rebuilt: str,
+    backup: str | None = None,
+    kind: ServerKind | None = None,
+) -> SwapPlan:
+    """What :func:`swap_databases` would run on this server (``kind`` overrides the
+    server's own: ``MODERN`` shows a current ClickHouse's statements). Changes nothing."""
     live = settings.clickhouse.database
     if rebuilt == live:
         raise RebuildError(f"the rebuilt database cannot be the live one ({live})")
     client = connect(settings.clickhouse, use_database=False)
     try:
-        try:
-            return _swap(client, settings, live, rebuilt, backup)
-        except TRANSIENT_ERRORS as exc:
-            raise RebuildError(f"swap of {rebuilt} into {live}: {describe_error(exc)}") from exc
+        return _plan(client, live, rebuilt, backup, kind)
+    except TRANSIENT_ERRORS as exc:
+        raise RebuildError(f"swap of {rebuilt} into {live}: {describe_error(exc)}") from exc
     finally:
         client.disconnect()
 
 
-def _swap(client: Client, settings: Settings, live: str, rebuilt: str, backup: str | None) -> Swap:
+def swap_databases(settings: Settings, *, rebuilt: str, backup: str | None = None) -> Swap:
+    """Swap ``rebuilt`` into the place of ``settings.clickhouse.database`` (see the module
+    docstring); the live tables are kept in ``backup``. Raises :class:`RebuildError`."""
+    plan = plan_swap(settings, rebuilt=rebuilt, backup=backup)
+    client = connect(settings.clickhouse, use_database=False)
+    try:
+        for statement in plan.statements:
+            logger.info("swap: %s", statement)
+            try:
+                client.execute(statement)
+            except TRANSIENT_ERRORS as exc:
+                raise RebuildError(
+                    f"swap of {rebuilt} into {plan.live} stopped at `{statement[:200]}`:"
+                    f" {describe_error(exc)}"
+                ) from exc
+    finally:
+        client.disconnect()
+    provinces = 0
+    if plan.bi is not None:
+        credentials = ensure_credentials(
+            credentials_path(settings.stack),
+            plan.bi.all_users(),
+            overrides=environment_passwords(settings.bi),
+        )
+        apply_access(settings.clickhouse, plan.bi, credentials)
+        provinces = len(plan.bi.provinces)
+    return Swap(plan.live, plan.backup, plan.tables, plan.statements, provinces)
+
+
+def _plan(
+    client: Client, live: str, rebuilt: str, backup: str | None, kind: ServerKind | None
+) -> SwapPlan:
     backup = backup or backup_name(live, datetime.now(UTC))
     databases = _databases(client)
     for name, wanted in ((live, True), (rebuilt, True), (backup, False)):
         if (name in databases) != wanted:
             raise RebuildError(f"database {name} {'is missing' if wanted else 'exists already'}")
-    kind = kind_of_version(server_version(client))
+    kind = kind or kind_of_version(server_version(client))
     new_tables = {n: e for n, e in _tables(client, rebuilt).items() if e != "View"}
     live_tables = {n: e for n, e in _tables(client, live).items() if e != "View"}
     if set(new_tables) != set(live_tables):
@@ -124,6 +161,8 @@ def _swap(client: Client, settings: Settings, live: str, rebuilt: str, backup: s
     tables = tuple(sorted(new_tables))
     q = quote_identifier
     statements: list[str] = []
+    bi = AccessPlan.for_reference(live, load_reference())
+    has_bi = bi.feed_database in databases
     if kind is ServerKind.LEGACY:
         statements += [
             f"CREATE DATABASE {q(backup)}",
@@ -136,28 +175,21 @@ def _swap(client: Client, settings: Settings, live: str, rebuilt: str, backup: s
             if engine == "View"
         ]
         statements.append(f"DROP DATABASE IF EXISTS {q(rebuilt)}")
+        if has_bi:
+            # Made again afterwards from the rebuilt rows; a feed left behind would copy into
+            # a province table that no longer exists, and fail the sink's inserts.
+            statements.append(f"DROP DATABASE IF EXISTS {q(bi.feed_database)}")
+            statements += [
+                f"DROP DATABASE IF EXISTS {q(bi.province_database(code))}" for code in bi.provinces
+            ]
     else:
-        statements += exchange_statements(live, rebuilt, tables)
-        statements.append(f"RENAME DATABASE {q(rebuilt)} TO {q(backup)}")
-    plan = AccessPlan.for_reference(live, load_reference())
-    has_bi = plan.feed_database in databases
-    if has_bi and kind is ServerKind.LEGACY:
-        # Made again below from the rebuilt rows; a feed left behind would copy into a
-        # province table that no longer exists, and fail the sink's inserts.
-        statements.append(f"DROP DATABASE IF EXISTS {q(plan.feed_database)}")
-        statements += [
-            f"DROP DATABASE IF EXISTS {q(plan.province_database(code))}" for code in plan.provinces
-        ]
-    for statement in statements:
-        logger.info("swap: %s", statement)
-        client.execute(statement)
-    provinces = 0
-    if has_bi:
-        credentials = ensure_credentials(
-            credentials_path(settings.stack),
-            plan.all_users(),
-            overrides=environment_passwords(settings.bi),
-        )
-        apply_access(settings.clickhouse, plan, credentials)
-        provinces = len(plan.provinces)
-    return Swap(live, backup, tables, tuple(statements), provinces)
+        views = [v for v, engine in sorted(_tables(client, rebuilt).items()) if engine == "View"]
+        statements += current_swap_statements(live, rebuilt, backup, tables, views)
+    return SwapPlan(
+        live,
+        backup,
+        kind,
+        tables,
+        tuple(statements),
+        bi if has_bi and kind is ServerKind.LEGACY else None,
+    )

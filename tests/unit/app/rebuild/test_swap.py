@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from baocao.app.rebuild.swap import backup_name, exchange_statements, rename_statement
+from baocao.app.rebuild.statements import (
+    backup_name,
+    current_swap_statements,
+    exchange_statements,
+    rename_statement,
+)
 
 
 def test_one_rename_moves_each_live_table_out_and_the_rebuilt_one_in() -> None:
@@ -25,3 +30,11 @@ def test_the_backup_is_named_after_the_time() -> None:
     assert backup_name("baocao", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == (
         "baocao_before_20260102030405"
     )
+
+
+def test_a_current_clickhouse_drops_the_rebuilt_views_before_renaming_it_to_the_backup() -> None:
+    assert current_swap_statements("baocao", "new", "old", ["a"], ["v"]) == [
+        "EXCHANGE TABLES `baocao`.`a` AND `new`.`a`",
+        "DROP VIEW IF EXISTS `new`.`v`",
+        "RENAME DATABASE `new` TO `old`",
+    ]
