@@ -17,7 +17,10 @@ What it does, on a fresh database of each engine:
    the first release without deadline, periods whose deadline has passed and one in 2099);
 3. reads every view and checks the figures that matter (completeness zeros, national ratio
    of sums, missing communes, status, as-of history, warnings, earliest approval);
-4. with ``--server``, does the same on that server over HTTP in a scratch database and
+4. runs ``baocao rebuild swap``'s statements for a current ClickHouse (``EXCHANGE TABLES``,
+   ``RENAME DATABASE``; :mod:`baocao.app.rebuild.statements`) on two migrated databases and
+   reads every view of the live one (chdb only: 18.16 has neither statement);
+5. with ``--server``, does the same on that server over HTTP in a scratch database and
    compares each view's columns, types and rows with chdb's.
 
 Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
@@ -45,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from baocao.app.rebuild.statements import current_swap_statements  # noqa: E402
 from baocao.sinks.clickhouse.sql import added_columns, split_statements  # noqa: E402
 
 MIGRATIONS = REPO / "sinks" / "clickhouse" / "migrations"
@@ -323,14 +327,50 @@ def run(engine: Engine) -> dict[str, tuple[str, str]]:
         engine.close()
 
 
+def check_swap(query: Query) -> list[str]:
+    """``baocao rebuild swap``'s statements for a current ClickHouse, in chdb: two migrated
+    databases, the fixture in the rebuilt one only; afterwards the live database's views must
+    answer the fixture, and the backup hold the live database's old (empty) tables. Leaves
+    the session in ``baocao_check`` (chdb runs one server per process)."""
+    try:
+        for database in ("swap_live", "swap_rebuilt"):
+            query(f"CREATE DATABASE {database}")
+            query(f"USE {database}")
+            migrate(query)
+        for statement in split_statements(FIXTURE):
+            query(statement)  # into `swap_rebuilt`, the database in use
+        listed = (
+            "SELECT name FROM system.tables WHERE database = 'swap_rebuilt' AND engine {} 'View'"
+        )
+        tables = query(listed.format("!=") + " ORDER BY name").splitlines()
+        views = query(listed.format("=") + " ORDER BY name").splitlines()
+        statements = current_swap_statements(
+            "swap_live", "swap_rebuilt", "swap_before", tables, views
+        )
+        for statement in statements:
+            query(statement)
+        query("USE swap_live")
+        problems = check("rebuild swap (chdb)", read_views(query))
+        if query("SELECT count() FROM swap_before.commune_reports") != "0":
+            problems.append("rebuild swap (chdb): the backup holds rows it did not have")
+        if query("SELECT count() FROM system.databases WHERE name = 'swap_rebuilt'") != "0":
+            problems.append("rebuild swap (chdb): the rebuilt database is still there")
+        if not problems:
+            print(f"rebuild swap (chdb): {len(tables)} tables exchanged, the live views read them")
+        return problems
+    finally:
+        query("USE baocao_check")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", help="also run on this server's HTTP interface and compare")
     options = parser.parse_args()
 
     current_engine = chdb_engine()
+    problems = check_swap(current_engine.query)
     current = run(current_engine)
-    problems = check(current_engine.name, current)
+    problems += check(current_engine.name, current)
     if options.server:
         server = server_engine(
             options.server,

@@ -155,7 +155,8 @@ def create_app(
     Faust connects when a worker starts it.
     """
     kafka, worker = settings.kafka, settings.worker
-    topics = Topics(kafka.topic_prefix)
+    # A rebuild worker (``output_prefix`` set) reads the live inputs, writes its own outputs.
+    topics = Topics(kafka.topic_prefix, outputs=worker.output_prefix)
     # Faust's web server serves every table's contents at /table/<name>/<key>/ without a
     # login: its views are off, and it listens on loopback unless configured otherwise.
     web: dict[str, Any] = {"web_enabled": worker.web_port != 0, "web_bind": worker.web_host}

@@ -36,6 +36,9 @@ COMMANDS: dict[str, str] = {
     "stack": "baocao.app.stack.commands:stack_app",
     "bi": "baocao.app.bi.commands:bi_app",
     "tokens": "baocao.producers.gateway.commands:tokens_app",
+    "rebuild": "baocao.app.rebuild.commands:rebuild_app",
+    "backup": "baocao.app.stack.backup:backup",
+    "restore": "baocao.app.stack.backup:restore",
 }
 
 

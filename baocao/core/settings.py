@@ -163,6 +163,13 @@ class WorkerSettings(BaseSettings):
     app_id: str = "baocao-rollup"
     #: Folder of the worker's RocksDB table state.
     data_dir: Path = Path(".baocao/worker")
+    #: Prefix of the topics the worker writes; empty: ``BAOCAO_KAFKA_TOPIC_PREFIX``, the live
+    #: outputs. ``baocao rebuild worker`` sets it to ``<topic prefix>.<app id>``: the
+    #: rebuild reads the live inputs and writes outputs of its own (``Topics.rebuilt_by``).
+    output_prefix: str = ""
+    #: App ids of rebuild workers (comma-separated) that ``baocao stack up`` grants their
+    #: Kafka access: their group, changelogs and own output topics (docs/operations.md).
+    rebuild_app_ids: str = ""
     #: Events taken from the stream per processing step, and how long to wait to fill a step.
     batch_max: int = 2000
     batch_within_seconds: float = 0.5

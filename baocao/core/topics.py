@@ -304,6 +304,10 @@ class Topics:
     ``baocao.commune-reports``. Each attribute is its spec's topic (see the spec's ``doc``)."""
 
     prefix: str = "baocao"
+    #: Prefix of the worker's outputs (the topics ``streams`` writes) when it is not
+    #: ``prefix``: a rebuild worker reads the live inputs and writes outputs of its own
+    #: (:meth:`rebuilt_by`). Empty: ``prefix``.
+    outputs: str = ""
 
     commune_reports = _TopicName(COMMUNE_REPORTS)
     historic_reports = _TopicName(HISTORIC_REPORTS)
@@ -318,7 +322,19 @@ class Topics:
     missing_report_alerts = _TopicName(MISSING_REPORT_ALERTS)
 
     def name(self, spec: TopicSpec) -> str:
+        if self.outputs and spec.writer is Component.STREAMS:
+            return f"{self.outputs}.{spec.suffix}"
         return f"{self.prefix}.{spec.suffix}"
+
+    def rebuilt_by(self, app_id: str) -> Topics:
+        """These topics as the rebuild worker ``app_id`` uses them: the same inputs, its own
+        outputs under ``<prefix>.<app id>`` (``baocao.baocao-rollup-2.province-indicators``),
+        so the live outputs stay untouched (``baocao rebuild worker``)."""
+        return Topics(self.prefix, outputs=f"{self.prefix}.{app_id}")
+
+    def worker_outputs(self) -> tuple[str, ...]:
+        """The topics the worker writes, in declaration order."""
+        return tuple(self.name(spec) for spec in SPECS if spec.writer is Component.STREAMS)
 
     def spec(self, topic: str) -> TopicSpec:
         """The spec of the topic named ``topic`` under this prefix (KeyError if none)."""

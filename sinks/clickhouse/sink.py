@@ -118,9 +118,9 @@ class ClickHouseSink:
         self._stop = stop
         self._max_idle = max_idle_seconds
         self.stats = stats if stats is not None else SinkStats()
-        self._routes: dict[str, Route] = routes_for(
-            Topics(settings.kafka.topic_prefix), deadlines=settings.deadlines
-        )
+        # The outputs of the worker it lands (a rebuilt worker's: BAOCAO_WORKER_OUTPUT_PREFIX).
+        topics = Topics(settings.kafka.topic_prefix, outputs=settings.worker.output_prefix)
+        self._routes: dict[str, Route] = routes_for(topics, deadlines=settings.deadlines)
 
     @property
     def topics(self) -> list[str]:

@@ -8,9 +8,13 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
 2. ClickHouse frozen (SIGSTOP) for ``--freeze-seconds``, then thawed;
 3. one of the three Kafka brokers SIGKILLed, a chunk published while it is down, and the
    broker brought back (``baocao stack up``);
-4. the schema registry stopped: only when the run uses one (this one does not: messages carry
+4. disaster: ClickHouse SIGKILLed and its data folder deleted, a chunk published while it
+   is gone, the server restarted empty, and everything rebuilt from Kafka (``baocao migrate``,
+   ``baocao rebuild clickhouse`` into a new database while the live sink runs, ``baocao
+   rebuild swap``); the time of the recovery is printed with the row;
+5. the schema registry stopped: only when the run uses one (this one does not: messages carry
    their schema's fingerprint, so there is no registry to lose);
-5. poison records on the report topic, in three rounds: an empty value, garbage and a valid
+6. poison records on the report topic, in three rounds: an empty value, garbage and a valid
    magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
    1,000,010-byte value (the record that stopped the whole roll-up in issue 10; the topic's
    ``max.message.bytes`` may refuse it) and a 999,000-byte one the broker takes.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -42,6 +47,7 @@ from functools import partial
 from pathlib import Path
 
 from chaos.harness import REPO, ChaosStack, Pipeline
+from support.cli import run
 from support.recompute import Line, mixed_input, simulated_month
 
 from baocao.core.avro import AvroCodec, codec_for
@@ -124,6 +130,7 @@ class Scenario:
         self.args = args
         self.rng = random.Random(args.seed)
         self.refused_ids: set[str] = set()
+        self.rebuild_seconds: float | None = None
 
     def run(self) -> list[Outcome]:
         p, args = self.pipeline, self.args
@@ -131,7 +138,7 @@ class Scenario:
         lines, refused = self.dataset()
         kills = ["worker", "sink"] * max(args.worker_kills, args.sink_kills)
         kills = [role for i, role in enumerate(kills) if i // 2 < getattr(args, f"{role}_kills")]
-        chunks = split(lines, len(kills) + 3)
+        chunks = split(lines, len(kills) + 4)
         self.refused_ids = {line["report_id"] for line in refused}
         publish = self.publish
 
@@ -165,6 +172,13 @@ class Scenario:
                 f"SIGKILL 1 of 3 brokers, back after {args.broker_down_seconds:.0f} s",
                 "views; publish during the outage (acks=all, 2 in sync)",
                 lambda: self.lose_a_broker(chunks[len(kills) + 2]),
+            )
+        )
+        outcomes.append(
+            self.check(
+                "disaster: ClickHouse's data folder deleted, server restarted",
+                "views = recomputation after `rebuild clickhouse` + `rebuild swap` from Kafka",
+                lambda: self.lose_clickhouse_data(chunks[len(kills) + 3]),
             )
         )
         outcomes.append(
@@ -261,6 +275,38 @@ class Scenario:
         synced = self.pipeline.wait_full_isr(timeout=self.args.catch_up_timeout)
         isr = f"all replicas in sync {synced - back:.1f} s later" if synced else "ISR not full"
         return f"{len(chunk)} reports published while it was down; {isr}"
+
+    def lose_clickhouse_data(self, chunk: list[Line]) -> str:
+        """The disk dies: SIGKILL ClickHouse, delete its data folder, publish a chunk while it
+        is gone, restart it (``stack up``), and recover as docs/operations.md says: migrate,
+        rebuild every row from the Kafka topics into a new database while the live sink
+        runs, swap it in. Returns the time the recovery took (restart to swapped)."""
+        p, stack = self.pipeline, self.pipeline.stack
+        pid = stack.server_pid("clickhouse")
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        data = stack.home / "clickhouse" / "data"
+        shutil.rmtree(data)
+        self.publish(chunk)
+        started = time.monotonic()
+        stack.up()
+        p.run("migrate")
+        rebuilt = f"{p.name}_rebuilt"
+        done = run("rebuild", "clickhouse", "--database", rebuilt, env=p.env(), timeout=1800)
+        verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        # The live database lost every row written before the disk died: "different" (1).
+        if done.returncode not in (0, 1) or not verdict.startswith(("equal", "different")):
+            raise RuntimeError(f"rebuild clickhouse failed:\n{done.stdout}\n{done.stderr}")
+        replayed = done.stdout.strip().splitlines()[0]
+        p.run("rebuild", "swap", "--database", rebuilt, timeout=1800)
+        seconds = time.monotonic() - started
+        self.rebuild_seconds = seconds
+        lost = verdict.split(":", 1)[0]  # "different": the restarted database had lost its rows
+        return (
+            f"recovered in {seconds:.1f} s (restart, migrate, rebuild, swap); the emptied live"
+            f" database compared {lost}; {replayed}"
+        )
 
     def publish(self, chunk: list[Line]) -> None:
         """Publish a chunk, telling the pipeline which of its reports must be refused."""

@@ -80,3 +80,13 @@ def test_the_retention_benchmark_measures_every_topic_the_month_filled() -> None
     assert sizes["commune-reports.accepted"] > 3_487 * 500, out
     assert sizes["province-indicators"] > 0 and sizes["province-indicator-changes"] > 0, out
     assert sizes["commune-reports.historic"] == 0, out
+
+
+def test_the_rebuild_benchmark_rebuilds_every_record_to_an_equal_database() -> None:
+    out = _bench("bench.rebuild", "--periods", "1")
+
+    total = int(re.search(r"^backlog: ([\d,]+) records", out, re.M)[1].replace(",", ""))  # type: ignore[index]
+    assert total > 3_000, out
+    assert re.search(r"^verdict: equal: \d+ views and \d+ tables", out, re.M), out
+    for label in ("replay into a new database", "whole command", "bare kafka-python consume"):
+        assert re.search(rf"{label}.* +[\d.]+ +[\d,]+ +[\d.]+$", out, re.M), (label, out)

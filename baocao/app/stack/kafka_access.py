@@ -30,7 +30,7 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaError
 
-from baocao.core.kafka import admin_client, drifted_topic_configs, ensure_topics
+from baocao.core.kafka import admin_client, drifted_topic_configs, ensure_topics, topic_configs
 from baocao.core.principals import CLIENT_PRINCIPALS, Principal, ScramCredential
 from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import Topics
@@ -59,10 +59,20 @@ class PipelineNames:
     topic_prefix: str
     worker_app_id: str
     sink_group: str
+    #: Rebuild workers (``baocao rebuild worker --app-id``): each gets the worker's grants
+    #: under its own app id, and its own output topics (``Topics.rebuilt_by``).
+    rebuild_app_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings) -> PipelineNames:
-        return cls(settings.kafka.topic_prefix, settings.worker.app_id, settings.sink.group_id)
+        rebuilds = tuple(
+            app_id.strip()
+            for app_id in settings.worker.rebuild_app_ids.split(",")
+            if app_id.strip()
+        )
+        return cls(
+            settings.kafka.topic_prefix, settings.worker.app_id, settings.sink.group_id, rebuilds
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +126,24 @@ def acl_table(names: PipelineNames) -> list[Grant]:
         *_topic(Principal.WORKER, outputs, _WRITE),
         *_topic(Principal.SINK, [*outputs, topics.approvals], _READ),
     ]
-    # Faust's changelog and leader topics are named after the app id; it creates them.
+    grants += _worker_state(names.worker_app_id)
+    for app_id in names.rebuild_app_ids:
+        # A rebuild worker: the same inputs, its own outputs, changelogs and group.
+        rebuilt = topics.rebuilt_by(app_id).worker_outputs()
+        grants += _topic(Principal.WORKER, rebuilt, _WRITE)
+        grants += _topic(Principal.SINK, rebuilt, _READ)  # for a cut-over to them
+        grants += _worker_state(app_id)
     grants += [
-        Grant(Principal.WORKER, ResourceType.TOPIC, f"{names.worker_app_id}-", _PREFIXED, op)
+        Grant(Principal.SINK, ResourceType.GROUP, names.sink_group, _LITERAL, op) for op in _READ
+    ]
+    return grants
+
+
+def _worker_state(app_id: str) -> list[Grant]:
+    """The worker ``app_id``'s consumer group and its changelog and leader topics (named
+    after the app id; it creates them)."""
+    grants = [
+        Grant(Principal.WORKER, ResourceType.TOPIC, f"{app_id}-", _PREFIXED, op)
         for op in (
             ACLOperation.CREATE,
             ACLOperation.READ,
@@ -127,13 +152,7 @@ def acl_table(names: PipelineNames) -> list[Grant]:
             ACLOperation.DESCRIBE_CONFIGS,
         )
     ]
-    grants += [
-        Grant(Principal.WORKER, ResourceType.GROUP, names.worker_app_id, _LITERAL, op)
-        for op in _READ
-    ]
-    grants += [
-        Grant(Principal.SINK, ResourceType.GROUP, names.sink_group, _LITERAL, op) for op in _READ
-    ]
+    grants += [Grant(Principal.WORKER, ResourceType.GROUP, app_id, _LITERAL, op) for op in _READ]
     return grants
 
 
@@ -141,7 +160,9 @@ def _create_topics(admin: KafkaAdminClient, kafka: KafkaSettings, topics: Topics
     """Create the pipeline's missing topics as declared (:func:`ensure_topics`), and correct
     the configurations of existing ones (a 7-day retention from the broker's default, a
     producer's timestamp), logging each change."""
-    ensure_topics(kafka, topics.all())
+    ensure_topics(
+        kafka, topics.all(), configs={name: topic_configs(topics, name) for name in topics.all()}
+    )
     drift = drifted_topic_configs(admin, topics, topics.all())
     if not drift:
         return
@@ -227,6 +248,8 @@ def apply_kafka_access(
                 raise KafkaError(f"the broker refused SCRAM users: {errors}")
         if create_topics:
             _create_topics(admin, admin_kafka, Topics(names.topic_prefix))
+            for app_id in names.rebuild_app_ids:
+                _create_topics(admin, admin_kafka, Topics(names.topic_prefix).rebuilt_by(app_id))
         result = admin.create_acls([grant.acl() for grant in grants])
         if result["failed"]:
             raise KafkaError(f"the broker refused ACLs: {result['failed'][:3]}")
