@@ -199,10 +199,10 @@ def rows_differing(left: Sequence[Row], right: Sequence[Row], *, rel_tol: float 
         return 0
     by_key: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
     for row in left:
-        by_key[_sort_key(row)].append(row)
+        by_key[_sort_order(row)].append(row)
     unmatched_right: list[Row] = []
     for row in right:
-        partners = by_key.get(_sort_key(row))
+        partners = by_key.get(_sort_order(row))
         if partners:
             partners.pop()
         else:
@@ -218,7 +218,7 @@ def rows_differing(left: Sequence[Row], right: Sequence[Row], *, rel_tol: float 
     return len(unmatched_left) + len(unmatched_right)
 
 
-def _sort_key(row: Row) -> tuple[Any, ...]:
+def _sort_order(row: Row) -> tuple[Any, ...]:
     return tuple(_sortable(value) for value in row)
 
 
