@@ -67,6 +67,7 @@ from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
+from baocao.core.soft_rules import RuleBreak, soft_rule_breaks, timing_break
 from baocao.core.topics import (
     ACCEPTED_REPORTS,
     APPROVALS,
@@ -101,7 +102,6 @@ from baocao.streams.rollup import (
     from_millis,
     millis,
 )
-from baocao.streams.soft_rules import RuleBreak, soft_rule_breaks, timing_break
 
 __all__ = [
     "ACCEPTED_REPORT_SCHEMA",
