@@ -144,3 +144,27 @@ def drop_topics(settings: Settings, *, also: tuple[str, ...] = ()) -> None:
             admin.delete_topics(created)
     finally:
         admin.close()
+
+
+def add_clerk(gateway: RunningGateway, commune: str = "00070") -> tuple[str, str]:
+    """A clerk's login for ``commune`` in the gateway's database: (login, password)."""
+    from baocao.core.logins import LoginStore
+    from baocao.producers.gateway.clerks import add_clerk as add
+
+    store = GatewayStore(gateway.settings.gateway.db_path).open()
+    try:
+        login, password = add(LoginStore(store), commune, login_id=None, label="test")
+    finally:
+        store.close()
+    return login.login_id, password
+
+
+@contextmanager
+def clerk_client(gateway: RunningGateway, login: str, password: str) -> Iterator[httpx.Client]:
+    """A client signed in as the clerk, sending the app's own ``Origin`` like a browser."""
+    with httpx.Client(
+        base_url=gateway.url, headers={"Origin": gateway.url}, timeout=30.0
+    ) as client:
+        answer = client.post("/v1/session", json={"login": login, "password": password})
+        assert answer.status_code == 200, answer.text
+        yield client
