@@ -59,11 +59,19 @@ class RunningGateway:
 
 @contextmanager
 def running_gateway(
-    settings: Settings, tmp_path: Path, *, workers: int = 1, **options: Any
+    settings: Settings,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    **options: Any,
 ) -> Iterator[RunningGateway]:
-    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), ready
-    when it yields; stopped with SIGTERM afterwards. Its log is printed when the test fails."""
-    port = free_port()
+    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), on
+    ``port`` (default: a free one), ready when it yields; stopped with SIGTERM afterwards. Its
+    log is printed when the test fails. The database is ``tmp_path/gateway.db``, so a gateway
+    started again with the same ``tmp_path`` and port is the same gateway after a restart."""
+    port = port or free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     gateway = GatewaySettings(
         **{
             **settings.gateway.model_dump(),

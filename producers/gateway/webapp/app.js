@@ -499,6 +499,7 @@ function showResult(kind, ...content) {
   box.className = kind;
   box.replaceChildren(...content.map((c) => (typeof c === "string" ? el("p", {}, c) : c)));
   show("result", true);
+  box.scrollIntoView({ block: "nearest" });
 }
 
 function reasonList(reasons) {
@@ -577,8 +578,20 @@ function setOffline(off) {
   show("net", off);
 }
 
-window.addEventListener("online", () => { flushQueue(); });
-setInterval(() => { if (store.get(QUEUE, []).length && me) flushQueue(); }, 10000);
+// Back online: the gateway answers again (the "online" event alone does not tell: a
+// commune's network may be up while the gateway is unreachable).
+async function reconnect() {
+  let answer;
+  try { answer = await api("GET", "/v1/session"); } catch (e) { return; }
+  if (answer.status === 200) signedIn(answer.data);
+  else if (answer.status === 401) showSignIn(store.get(QUEUE, []).length ? t("signinAgain") : "");
+}
+
+window.addEventListener("online", () => { if (!$("net").hidden) reconnect(); else flushQueue(); });
+setInterval(() => {
+  if (!$("net").hidden) reconnect();
+  else if (store.get(QUEUE, []).length && me) flushQueue();
+}, 10000);
 
 document.addEventListener("DOMContentLoaded", () => {
   $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; store.set("bc.lang", lang); applyLanguage(); });

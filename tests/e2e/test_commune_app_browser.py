@@ -1,0 +1,352 @@
+"""The commune app in a real headless Chromium at a phone's width (Debian's ``chromium``,
+driven by Playwright), on a real ``baocao gateway`` with the real worker and sink behind it:
+a clerk signs in, fills in, sees a soft-rule warning, is stopped by a hard error, sends, sees
+the report accepted and its figure in the province's view, corrects it (revision 2, the
+figure moves by the difference); a report sent while the gateway is down survives a reload
+and a browser restart and arrives exactly once. Screenshots go to ``ci-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from clickhouse_driver import Client
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+from support.cli import Background, run, start
+from support.gateway import (
+    RunningGateway,
+    add_clerk,
+    drop_topics,
+    read_reports_topic,
+    running_gateway,
+)
+from support.settings import environment
+from support.worker import PERIOD
+
+from baocao.core.avro import codec_for
+from baocao.core.clickhouse import connect
+from baocao.core.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "ci-artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 360, "height": 740}
+HANOI = "01"
+#: The worker and the sink start in ~10 s; the first report then takes a few seconds.
+PIPELINE_TIMEOUT = 120_000
+
+
+@pytest.fixture
+def pipeline(test_settings: Settings, tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
+    """The test's ClickHouse database migrated, and the worker and sink running on its
+    topics (what the province's views are built from)."""
+    env = environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
+    migrated = run("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    processes: list[Background] = [
+        start(name, env=env, log_path=tmp_path / f"{name}.log") for name in ("worker", "sink")
+    ]
+    yield
+    for process in processes:
+        process.stop()
+    drop_topics(test_settings, also=(f"{test_settings.worker.app_id}-",))
+
+
+@pytest.fixture
+def gateway(test_settings: Settings, tmp_path: Path, pipeline: None) -> Iterator[RunningGateway]:
+    with running_gateway(test_settings, tmp_path / "gw", rate_limit_per_second=0) as running:
+        yield running
+
+
+@pytest.fixture
+def playwright() -> Iterator[Playwright]:
+    assert CHROMIUM.exists(), "install Debian's chromium (scripts/install-system-deps.sh)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+    )
+    yield launched
+    launched.close()
+
+
+def phone(context: BrowserContext) -> tuple[Page, list[str]]:
+    """A page in ``context`` and the errors its scripts raise."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return page, problems
+
+
+def sign_in(page: Page, url: str, login: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("Tên đăng nhập").fill(login)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.locator("#report")).to_be_visible()
+    expect(page.locator("#who")).to_contain_text("00070")
+
+
+def open_period(page: Page, period: str = PERIOD) -> None:
+    page.get_by_label("Loại báo cáo").select_option("monthly")
+    page.get_by_label("Kỳ báo cáo").select_option(period)
+    expect(page.locator("#f-tthc_received")).to_be_visible()
+
+
+def fill(page: Page, **values: float) -> None:
+    for code, value in values.items():
+        page.locator(f"#f-{code}").fill(str(value))
+
+
+def province_figure(settings: Settings, indicator: str = "tthc_received") -> float | None:
+    client: Client = connect(settings.clickhouse)
+    try:
+        rows = client.execute(
+            "SELECT value FROM province_indicators WHERE province_code = %(p)s"
+            " AND period = %(period)s AND indicator_code = %(i)s",
+            {"p": HANOI, "period": PERIOD, "i": indicator},
+        )
+    finally:
+        client.disconnect()
+    return float(rows[0][0]) if rows else None
+
+
+def wait_for_figure(settings: Settings, expected: float, timeout: float = 60.0) -> None:
+    from support.wait import eventually
+
+    def check() -> bool:
+        return province_figure(settings) == expected
+
+    def held() -> str:
+        client: Client = connect(settings.clickhouse)
+        try:
+            figures = client.execute(
+                "SELECT province_code, period, indicator_code, value FROM province_indicators"
+            )
+            reports = client.execute("SELECT * FROM latest_commune_reports")
+        finally:
+            client.disconnect()
+        return f"province_indicators: {figures}\nlatest_commune_reports: {reports}"
+
+    eventually(
+        check, what=f"the province figure {expected}", timeout=timeout, interval=0.5, log=held
+    )
+
+
+def report_posts(page: Page) -> list[Request]:
+    posts: list[Request] = []
+    page.on(
+        "request",
+        lambda r: posts.append(r) if r.method == "POST" and r.url.endswith("/v1/reports") else None,
+    )
+    return posts
+
+
+def test_a_clerk_sends_and_corrects_a_report_and_the_province_sees_it(
+    gateway: RunningGateway, browser: Browser, test_settings: Settings
+) -> None:
+    login, password = add_clerk(gateway, "00070")
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page, problems = phone(context)
+    posts = report_posts(page)
+    sign_in(page, gateway.url, login, password)
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-form-vi.png"), full_page=False)
+    open_period(page)
+    expect(page.locator("#period-info")).to_contain_text("Chưa nộp")
+
+    # A hard error (the catalogue says it cannot be negative) blocks the send.
+    fill(page, tthc_received=-5)
+    page.get_by_role("button", name="Gửi báo cáo").click()
+    expect(page.locator("#problems")).to_contain_text("Không được âm")
+    expect(page.locator("#f-tthc_received")).to_have_attribute("aria-invalid", "true")
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-hard-error.png"), full_page=True)
+    assert posts == []
+
+    # A soft rule (resolved more than received) warns; the report may still be sent.
+    fill(page, tthc_received=120, tthc_resolved_on_time=100, tthc_resolved_late=30)
+    expect(page.locator("#warnings")).to_contain_text("lớn hơn số hồ sơ tiếp nhận")
+    expect(page.locator("#problems")).to_be_hidden()
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-warning.png"), full_page=True)
+    page.get_by_role("button", name="Gửi báo cáo").click()
+    expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận", timeout=PIPELINE_TIMEOUT)
+    expect(page.locator("#result")).to_contain_text("theo lúc hệ thống nhận")
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-accepted.png"), full_page=True)
+    assert len(posts) == 1
+    first_id = json.loads(posts[0].post_data or "{}")["report_id"]
+    wait_for_figure(test_settings, 120.0)
+    before = province_figure(test_settings)
+
+    # Another commune's clerk can neither read this report nor send for this commune.
+    other_login, other_password = add_clerk(gateway, "00073")
+    intruder_context = browser.new_context(viewport=PHONE)
+    intruder, _ = phone(intruder_context)
+    intruder.goto(gateway.url)
+    intruder.get_by_label("Tên đăng nhập").fill(other_login)
+    intruder.get_by_label("Mật khẩu").fill(other_password)
+    intruder.get_by_role("button", name="Đăng nhập").click()
+    expect(intruder.locator("#who")).to_contain_text("00073")
+    peeked = intruder.evaluate("async (id) => (await fetch('/v1/reports/' + id)).status", first_id)
+    forged = intruder.evaluate(
+        """async (body) => (await fetch('/v1/reports', {method: 'POST', body})).status""",
+        json.dumps({**json.loads(posts[0].post_data or "{}"), "report_id": first_id[:-4] + "ffff"}),
+    )
+    assert (peeked, forged) == (404, 403)
+    intruder_context.close()
+
+    # A cross-site form post from another origin on the same host (same site: the cookie
+    # rides along) is refused by its Origin.
+    attacker = context.new_page()
+    attack_url = "http://127.0.0.1:9/attack"
+    forged_body = '{"report_id":"00000000-0000-4000-8000-000000000000","x":"'
+    attacker.route(
+        attack_url,
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=f"""<form method="post" action="{gateway.url}/v1/reports" enctype="text/plain">
+            <input name='{forged_body}' value='"}}'></form>
+            <script>document.forms[0].submit()</script>""",
+        ),
+    )
+    with attacker.expect_navigation(url=f"{gateway.url}/v1/reports"):
+        attacker.goto(attack_url)
+    assert "origin_refused" in attacker.content()
+    attacker.close()
+
+    # The English toggle.
+    page.locator("#lang").click()
+    expect(page.locator("#title")).to_have_text("Commune reports")
+    expect(page.get_by_label("Report type")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-en.png"), full_page=True)
+    page.locator("#lang").click()
+
+    # "Sửa báo cáo" opens the accepted revision; sending it makes revision 2.
+    expect(page.locator("#period-info")).to_contain_text(re.compile("Đã nộp đúng hạn|Nộp muộn"))
+    page.get_by_role("button", name="Sửa báo cáo").click()
+    expect(page.locator("#f-tthc_received")).to_have_value("120")
+    expect(page.locator("#revision-note")).to_contain_text("lần điều chỉnh 2")
+    fill(page, tthc_received=150)
+    page.get_by_role("button", name="Gửi báo cáo").click()
+    expect(page.locator("#result")).to_contain_text("Lần điều chỉnh 2", timeout=PIPELINE_TIMEOUT)
+    expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận")
+    wait_for_figure(test_settings, 150.0)
+    assert before is not None and province_figure(test_settings) == before + 30
+    assert len(posts) == 2
+    assert json.loads(posts[1].post_data or "{}")["revision"] == 2
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-corrected.png"), full_page=True)
+    assert problems == []
+    context.close()
+
+
+def launch_phone(playwright: Playwright, profile: Path) -> BrowserContext:
+    """A phone's browser with its storage on disk (closing and launching it again is a
+    phone restart)."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport=PHONE,
+        locale="vi-VN",
+    )
+
+
+def test_a_report_sent_while_the_gateway_is_down_arrives_once(
+    test_settings: Settings, tmp_path: Path, pipeline: None, playwright: Playwright
+) -> None:
+    profile = tmp_path / "phone"
+    replayed: list[str] = []
+
+    def on_response(response: Response) -> None:
+        if response.request.method == "POST" and response.url.endswith("/v1/reports"):
+            replayed.append(response.headers.get("idempotent-replayed", "false"))
+
+    with running_gateway(test_settings, tmp_path / "gw", rate_limit_per_second=0) as gateway:
+        port = int(gateway.url.rsplit(":", 1)[1])
+        login, password = add_clerk(gateway, "00070")
+        context = launch_phone(playwright, profile)
+        page, problems = phone(context)
+        sign_in(page, gateway.url, login, password)
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        open_period(page)
+        fill(page, tthc_received=80, tthc_online=20)
+        expect(page.locator("#warnings")).to_be_hidden()
+
+        # The first answer is lost on the way back (the gateway did publish): the report
+        # stays queued, and its retry must be answered Idempotent-Replayed.
+        def lose_answer(route: Any) -> None:
+            route.fetch()
+            route.abort("connectionreset")
+
+        page.route(f"{gateway.url}/v1/reports", lose_answer)
+        with page.expect_event("requestfailed"):
+            page.get_by_role("button", name="Gửi báo cáo").click()
+        expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
+        expect(page.locator("#net")).to_be_visible()
+        page.unroute(f"{gateway.url}/v1/reports")
+        # Until the gateway is down, the page's retries do not reach it either.
+        page.route(f"{gateway.url}/v1/**", lambda route: route.abort())
+        queued = page.evaluate("JSON.parse(localStorage.getItem('bc.queue'))")
+        assert len(queued) == 1
+        report_id, body = queued[0]["report_id"], queued[0]["body"]
+    # The gateway is down: its port is closed.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+    page.unroute(f"http://127.0.0.1:{port}/v1/**")
+    page.reload()  # the shell comes from the service worker
+    expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
+    expect(page.locator("#net")).to_be_visible()
+    expect(page.locator("#queue")).to_contain_text("iPhone")
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-offline-queue.png"), full_page=True)
+    assert problems == []
+    context.close()
+
+    context = launch_phone(playwright, profile)  # the phone restarts, still offline
+    page, problems = phone(context)
+    page.on("response", on_response)
+    page.goto(f"http://127.0.0.1:{port}/")
+    expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
+    assert page.evaluate("JSON.parse(localStorage.getItem('bc.queue'))[0].body") == body
+
+    with running_gateway(test_settings, tmp_path / "gw", port=port, rate_limit_per_second=0):
+        expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận", timeout=PIPELINE_TIMEOUT)
+        expect(page.locator("#queue")).to_be_hidden()
+        page.screenshot(path=str(SCREENSHOTS / "commune-app-sent-after-restart.png"))
+        codec = codec_for("commune_report.v1")
+        on_topic = [codec.decode(r.value)["report_id"] for r in read_reports_topic(test_settings)]
+        assert [str(x) for x in on_topic].count(report_id) == 1
+        assert replayed == ["true"]
+    assert problems == []
+    context.close()
