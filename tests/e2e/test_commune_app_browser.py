@@ -340,7 +340,26 @@ def test_a_report_sent_while_the_gateway_is_down_arrives_once(
     expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
     assert page.evaluate("JSON.parse(localStorage.getItem('bc.queue'))[0].body") == body
 
+    # Meanwhile the session ended (here: an operator reset the clerk's password).
+    reset = run(
+        "clerks",
+        "reset",
+        "--commune",
+        "00070",
+        "--login",
+        login,
+        env=environment(gateway.settings),
+    )
+    assert reset.returncode == 0, reset.stderr
+    new_password = reset.stdout.split("password: ")[1].strip()
+
     with running_gateway(test_settings, tmp_path / "gw", port=port, rate_limit_per_second=0):
+        # The gateway answers again: the clerk is asked to sign in, the queue still waits.
+        expect(page.locator("#signin-error")).to_contain_text("đăng nhập lại", timeout=30_000)
+        expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
+        page.get_by_label("Tên đăng nhập").fill(login)
+        page.get_by_label("Mật khẩu").fill(new_password)
+        page.get_by_role("button", name="Đăng nhập").click()
         expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận", timeout=PIPELINE_TIMEOUT)
         expect(page.locator("#queue")).to_be_hidden()
         page.screenshot(path=str(SCREENSHOTS / "commune-app-sent-after-restart.png"))
