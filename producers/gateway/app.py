@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -120,6 +121,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app.include_router(app_router)
     app.include_router(webapp_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # The commune app's JSON over a weak mobile link (the catalogue of a report type is ~10 KB
+    # raw); small answers (a 202) are left as they are. The app's files come pre-compressed.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
