@@ -251,6 +251,13 @@ def test_a_clerk_sends_and_corrects_a_report_and_the_province_sees_it(
     page.screenshot(path=str(SCREENSHOTS / "commune-app-en.png"), full_page=True)
     page.locator("#lang").click()
 
+    # A second tab opens the correction too, and will be stale.
+    stale = context.new_page()
+    stale.goto(gateway.url)
+    open_period(stale)
+    stale.get_by_role("button", name="Sửa báo cáo").click()
+    expect(stale.locator("#f-tthc_received")).to_have_value("120")
+
     # "Sửa báo cáo" opens the accepted revision; sending it makes revision 2.
     expect(page.locator("#period-info")).to_contain_text(re.compile("Đã nộp đúng hạn|Nộp muộn"))
     page.get_by_role("button", name="Sửa báo cáo").click()
@@ -265,6 +272,14 @@ def test_a_clerk_sends_and_corrects_a_report_and_the_province_sees_it(
     assert len(posts) == 2
     assert json.loads(posts[1].post_data or "{}")["revision"] == 2
     page.screenshot(path=str(SCREENSHOTS / "commune-app-corrected.png"), full_page=True)
+
+    # The stale tab sends its own revision 2: a clear message, and what it typed stays.
+    stale.locator("#f-tthc_received").fill("130")
+    stale.get_by_role("button", name="Gửi báo cáo").click()
+    expect(stale.locator("#report")).to_contain_text("đã được nhận với số liệu khác")
+    expect(stale.locator("#f-tthc_received")).to_have_value("130")
+    stale.screenshot(path=str(SCREENSHOTS / "commune-app-stale-tab.png"))
+    assert province_figure(test_settings) == 150.0
     assert problems == []
     context.close()
 

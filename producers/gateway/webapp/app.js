@@ -484,6 +484,7 @@ async function flushQueue() {
       } else if (answer.status === 422 || answer.status === 409 || answer.status === 403 || answer.status === 413 || answer.status === 400) {
         dropFromQueue(entry.report_id);   // refused: the draft is still on the device
         showRefused(answer.data);
+        if (outdated(answer.data)) await reopen(entry);
       } else {
         showResult("wait", t("queued"));   // 429, 503: the gateway asks to come back later
         return;
@@ -509,6 +510,19 @@ function reasonList(reasons) {
 function showRefused(data) {
   const reasons = (data && data.reasons) || [];
   showResult("bad", el("p", {}, el("strong", {}, t("rejected"))), data ? msg(data) : t("unknownError"), reasons.length ? t("reasons") : "", reasonList(reasons));
+}
+
+// Another tab or device sent a newer revision meanwhile: keep what was typed (draft), show
+// the period as it now stands, and let the clerk reopen the newest revision to correct it.
+function outdated(data) {
+  return !!data && (data.reasons || []).some((r) => r.code === "stale_revision" || r.code === "conflicting_revision");
+}
+
+async function reopen(entry) {
+  const typed = store.get(entry.draft, null) || { values: {} };
+  store.set(entry.draft, { ...typed, amend: null });
+  amending = null;
+  await loadForm();
 }
 
 async function followReport(reportId, accepted) {
