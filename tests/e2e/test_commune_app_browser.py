@@ -9,8 +9,12 @@ and a browser restart and arrives exactly once. Screenshots go to ``ci-artifacts
 from __future__ import annotations
 
 import json
+import math
 import re
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,10 @@ from support.worker import PERIOD
 
 from baocao.core.avro import codec_for
 from baocao.core.clickhouse import connect
+from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
+from baocao.core.periods import ReportType, parse_period, period_containing
 from baocao.core.settings import Settings
+from baocao.producers.publisher import ReportPublisher
 
 pytestmark = pytest.mark.e2e
 
@@ -382,5 +389,290 @@ def test_a_report_sent_while_the_gateway_is_down_arrives_once(
         on_topic = [codec.decode(r.value)["report_id"] for r in read_reports_topic(test_settings)]
         assert [str(x) for x in on_topic].count(report_id) == 1
         assert replayed == ["true"]
+    assert problems == []
+    context.close()
+
+
+# -- the page's check against the worker ---------------------------------------------------
+
+#: Reason codes a report can carry both through the page's check and to the worker. Not here:
+#: ``malformed_event`` and ``schema_error`` (such a body cannot become an Avro event: the
+#: worker only meets them from other producers), ``unknown_commune`` (a clerk's session
+#: reports for its own commune: another code is a 403 before any rule),
+#: ``outside_import_scope`` (the import's), ``internal_error`` and ``more_reasons`` (the
+#: worker's own failures and truncation).
+COMPARABLE_REASONS = {
+    "unknown_province",
+    "commune_not_in_province",
+    "unknown_indicator",
+    "derived_indicator",
+    "value_not_finite",
+    "value_out_of_range",
+    "invalid_period",
+    "invalid_revision",
+    "empty_report",
+    "stale_revision",
+    "conflicting_revision",
+    "period_locked",
+    "indicator_not_in_report_type",
+    "report_type_mismatch",
+}
+SOFT_RULES = {
+    "resolved_exceeds_received",
+    "resolved_parts_mismatch",
+    "far_from_history",
+    "submitted_at_far_from_receipt",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A generated report and what it is made to meet (reasons, or warnings when valid)."""
+
+    name: str
+    report: CommuneReport
+    reasons: frozenset[str] = frozenset()
+    warnings: frozenset[str] = frozenset()
+
+
+def generated_cases(now: datetime) -> list[Case]:
+    """One report per reason code and per side of every rule boundary, in an order whose
+    history makes the revision and history rules meet their cases (each is judged after the
+    ones before it took effect)."""
+    previous = period_containing(ReportType.MONTHLY, now).previous().text
+    current = period_containing(ReportType.MONTHLY, now).text
+    week = period_containing(ReportType.WEEKLY, now).text
+    last_week = period_containing(ReportType.WEEKLY, now).previous().text
+    today = period_containing(ReportType.DAILY, now).text
+
+    def make(period: str, revision: int = 1, *, ago: float = 0, **fields: Any) -> CommuneReport:
+        indicators = fields.pop("indicators")
+        return CommuneReport(
+            report_id=str(uuid.uuid4()),
+            commune_code="00070",
+            province_code=fields.pop("province", HANOI),
+            period=period,
+            revision=revision,
+            submitted_at=datetime.now(UTC) - timedelta(seconds=ago),
+            indicators=indicators,
+            report_type=fields.pop("report_type", None),
+        )
+
+    r, w = frozenset, frozenset
+    return [
+        Case("history base", make(previous, indicators={"tthc_received": 100, "tthc_online": 5})),
+        Case("exactly 10x history", make(current, indicators={"tthc_received": 1000})),
+        Case(
+            "over 10x history",
+            make(current, 2, indicators={"tthc_received": 1001}),
+            warnings=w({"far_from_history"}),
+        ),
+        Case(
+            "older revision",
+            make(current, 1, indicators={"tthc_received": 7}),
+            reasons=r({"stale_revision"}),
+        ),
+        Case(
+            "same revision, other figures",
+            make(current, 2, indicators={"tthc_received": 999}),
+            reasons=r({"conflicting_revision"}),
+        ),
+        Case(
+            "resolved equals received",
+            make(
+                week,
+                indicators={
+                    "tthc_received": 10,
+                    "tthc_resolved_on_time": 6,
+                    "tthc_resolved_late": 4,
+                },
+            ),
+        ),
+        Case(
+            "resolved one over received",
+            make(
+                week,
+                2,
+                indicators={
+                    "tthc_received": 10,
+                    "tthc_resolved_on_time": 6,
+                    "tthc_resolved_late": 5,
+                },
+            ),
+            warnings=w({"resolved_exceeds_received"}),
+        ),
+        Case(
+            "resolved equals its parts",
+            make(
+                week,
+                3,
+                indicators={
+                    "tthc_received": 20,
+                    "tthc_resolved": 10,
+                    "tthc_resolved_on_time": 6,
+                    "tthc_resolved_late": 4,
+                },
+            ),
+        ),
+        Case(
+            "resolved differs from its parts",
+            make(
+                week,
+                4,
+                indicators={
+                    "tthc_received": 20,
+                    "tthc_resolved": 11,
+                    "tthc_resolved_on_time": 6,
+                    "tthc_resolved_late": 4,
+                },
+            ),
+            warnings=w({"resolved_parts_mismatch"}),
+        ),
+        Case(
+            "daily indicator in a weekly report",
+            make(last_week, indicators={"tthc_received": 5, "security_incidents": 1}),
+            reasons=r({"indicator_not_in_report_type"}),
+        ),
+        Case(
+            "report type against its period",
+            make(last_week, report_type="monthly", indicators={"tthc_received": 5}),
+            reasons=r({"report_type_mismatch"}),
+        ),
+        Case(
+            "a ratio reported",
+            make(last_week, indicators={"tthc_received": 5, "tthc_on_time_rate": 0.5}),
+            reasons=r({"derived_indicator"}),
+        ),
+        Case(
+            "unknown indicator",
+            make(last_week, indicators={"tthc_received": 5, "tthc_typo": 1}),
+            reasons=r({"unknown_indicator"}),
+        ),
+        Case(
+            "not a number",
+            make(last_week, indicators={"tthc_received": math.nan}),
+            reasons=r({"value_not_finite"}),
+        ),
+        Case(
+            "just below zero",
+            make(last_week, indicators={"tthc_received": -1}),
+            reasons=r({"value_out_of_range"}),
+        ),
+        Case("at the largest value", make(last_week, indicators={"tthc_received": 1e12})),
+        Case(
+            "just over the largest value",
+            make(last_week, 2, indicators={"tthc_received": 1e12 + 1}),
+            reasons=r({"value_out_of_range"}),
+        ),
+        Case(
+            "no such period",
+            make(f"{now.year}-13", indicators={"tthc_received": 1}),
+            reasons=r({"invalid_period"}),
+        ),
+        Case(
+            "revision zero",
+            make(previous, 0, indicators={"tthc_received": 1}),
+            reasons=r({"invalid_revision"}),
+        ),
+        Case("no figures", make(previous, 2, indicators={}), reasons=r({"empty_report"})),
+        Case(
+            "another province",
+            make(previous, 2, province="79", indicators={"tthc_received": 1}),
+            reasons=r({"commune_not_in_province"}),
+        ),
+        Case(
+            "no such province",
+            make(previous, 2, province="99", indicators={"tthc_received": 1}),
+            reasons=r({"unknown_province"}),
+        ),
+        Case(
+            "a locked period",
+            make("2025-08", indicators={"tthc_received": 1}),
+            reasons=r({"period_locked"}),
+        ),
+        Case(
+            "claimed time inside the tolerance",
+            make(today, ago=560, indicators={"security_incidents": 1}),
+        ),
+        Case(
+            "claimed time past the tolerance",
+            make(today, 2, ago=660, indicators={"security_incidents": 2}),
+            warnings=w({"submitted_at_far_from_receipt"}),
+        ),
+    ]
+
+
+def worker_verdict(settings: Settings, report_id: str) -> tuple[set[str], set[str]] | None:
+    """The reasons the worker refused the report for, and the warnings it gave it; ``None``
+    until the worker's outputs are all in ClickHouse."""
+    from support.sink import all_committed
+
+    client: Client = connect(settings.clickhouse)
+    try:
+        accepted = client.execute(
+            "SELECT count() FROM latest_commune_reports WHERE report_id = %(id)s",
+            {"id": report_id},
+        )[0][0]
+        refused = {
+            row[0]
+            for row in client.execute(
+                "SELECT reason_code FROM rejected_reports WHERE report_id = %(id)s",
+                {"id": report_id},
+            )
+        }
+        warned = {
+            row[0]
+            for row in client.execute(
+                "SELECT rule_code FROM report_warnings_log FINAL WHERE report_id = %(id)s",
+                {"id": report_id},
+            )
+        }
+    finally:
+        client.disconnect()
+    if not (accepted or refused) or not all_committed(settings):
+        return None
+    return refused, warned
+
+
+def test_the_pages_check_and_the_worker_agree_report_by_report(
+    gateway: RunningGateway, browser: Browser, test_settings: Settings
+) -> None:
+    from support.wait import eventually
+
+    login, password = add_clerk(gateway, "00070")
+    context = browser.new_context(viewport=PHONE)
+    page, problems = phone(context)
+    sign_in(page, gateway.url, login, password)
+    cases = generated_cases(datetime.now(LOCAL_TIMEZONE))
+    assert {code for c in cases for code in c.reasons} == COMPARABLE_REASONS
+    assert {code for c in cases for code in c.warnings} == SOFT_RULES
+    disagreements = []
+    publisher = ReportPublisher(test_settings.kafka, registry=None)
+    with publisher:
+        for case in cases:
+            body = json.dumps(case.report.to_json())
+            kind = case.report.report_type or str(
+                parse_period(case.report.period).report_type
+                if case.report.period[5:] != "13"
+                else "monthly"
+            )
+            page_says = page.evaluate("([b, t]) => window.baocao.check(b, t)", [body, kind])
+            publisher.send(case.report)
+            publisher.flush()
+            refused, warned = eventually(
+                lambda case=case: worker_verdict(test_settings, case.report.report_id),
+                what=f"the worker's verdict on {case.name}",
+                timeout=60,
+                interval=0.3,
+            )
+            page_view = (page_says["status"], set(page_says["reasons"]), set(page_says["warnings"]))
+            if page_view != (200, refused, warned) or (case.reasons, case.warnings) != (
+                refused,
+                warned,
+            ):
+                disagreements.append((case.name, page_view, refused, warned))
+            # The page's own (offline) check never blocks a report the pipeline accepts.
+            assert not page_says["local"] or refused, case.name
+    assert disagreements == []
     assert problems == []
     context.close()

@@ -585,6 +585,34 @@ async function upload() {
   loadForm();
 }
 
+// The page's check of a whole report body, as a send would meet it: the catalogue's hard
+// rules on its figures, then the gateway's dry run of the exact bytes. Public so a test can
+// hold it against the worker's verdict, report by report.
+window.baocao = {
+  async check(body, reportType) {
+    const answer = await api("GET", "/v1/form/" + reportType);
+    const saved = catalogue;
+    catalogue = answer.data;
+    let local;
+    try {
+      const values = {};
+      for (const [code, value] of Object.entries(JSON.parse(body).indicators || {})) values[code] = String(value);
+      local = localProblems(values).map((p) => p.field);
+    } catch (e) {
+      local = [null];   // not even JSON: the page would not send it
+    } finally {
+      catalogue = saved;
+    }
+    const dry = await api("POST", "/v1/reports:validate", body);
+    return {
+      local,
+      status: dry.status,
+      reasons: ((dry.data && dry.data.reasons) || []).map((r) => r.code),
+      warnings: ((dry.data && dry.data.warnings) || []).map((w) => w.code),
+    };
+  },
+};
+
 // -- the connection ---------------------------------------------------------------------
 
 function setOffline(off) {
