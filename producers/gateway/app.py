@@ -108,7 +108,8 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         title="baocao gateway",
         summary="Commune reports into the baocao pipeline over HTTP.",
         description=(
-            "Communes submit their reports with their own API token (`Authorization: Bearer "
+            "Commune clerks report in the web app at `/` (a session cookie after `POST "
+            "/v1/session`); software submits with its own API token (`Authorization: Bearer "
             "<token>`); every report is checked with the pipeline's rules and refused with "
             "every reason (stable codes, messages in Vietnamese and English), or published "
             "to Kafka before the answer. Provinces read the status of their communes' reports."

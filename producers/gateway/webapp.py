@@ -56,7 +56,7 @@ class Asset:
 
 
 def _read(name: str) -> bytes:
-    return resources.files("baocao.producers.gateway").joinpath("webapp", name).read_bytes()
+    return resources.files("baocao.producers.gateway").joinpath("static", name).read_bytes()
 
 
 @cache

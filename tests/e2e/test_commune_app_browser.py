@@ -193,6 +193,13 @@ def test_a_clerk_sends_and_corrects_a_report_and_the_province_sees_it(
     open_period(page)
     expect(page.locator("#period-info")).to_contain_text("Chưa nộp")
 
+    # The draft is kept on the device while typing: a reload does not lose it.
+    fill(page, tthc_online=7)
+    expect(page.locator("#f-tthc_online")).to_have_value("7")
+    page.reload()
+    open_period(page)
+    expect(page.locator("#f-tthc_online")).to_have_value("7")
+
     # A hard error (the catalogue says it cannot be negative) blocks the send.
     fill(page, tthc_received=-5)
     page.get_by_role("button", name="Gửi báo cáo").click()
