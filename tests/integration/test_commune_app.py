@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from support.cli import run
 from support.gateway import (
     RunningGateway,
@@ -31,6 +32,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import ReportType
 from baocao.core.settings import Settings
 from baocao.producers.spreadsheet.layout import template_columns
+from baocao.producers.spreadsheet.template import write_template
 
 #: The current month: open whenever the test runs; August 2025 locked long ago.
 PERIOD = datetime.now(LOCAL_TIMEZONE).strftime("%Y-%m")
@@ -353,3 +355,45 @@ def test_the_app_is_served_compressed_from_the_gateway(gateway: RunningGateway) 
     assert '<script src="/app.js"' in page and "http" not in page.split("<body>")[1]
     worker = httpx.get(gateway.url + "/sw.js").text
     assert "__SHELL_VERSION__" not in worker
+
+
+def test_the_baocao_template_sheet_uploads_as_xlsx(
+    gateway: RunningGateway, clerk: httpx.Client, tmp_path: Path
+) -> None:
+    """The same sheet `baocao template` writes, filled in as a clerk would (codes typed as
+    numbers, the Vietnamese label row kept), sent as .xlsx."""
+    path = tmp_path / "baocao-monthly.xlsx"
+    columns = template_columns(load_catalogue(), ReportType.MONTHLY)
+    write_template(path, columns, title="baocao monthly")
+    book = load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    keys = [c.key for c in columns]
+    row = [None] * len(keys)
+    for key, value in {
+        "commune_code": 70,
+        "province_code": 1,
+        "period": PERIOD,
+        "revision": 1,
+        "tthc_received": 33,
+    }.items():
+        row[keys.index(key)] = value
+    sheet.append(row)
+    book.save(path)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    answer = clerk.post(
+        "/v1/reports:upload", content=path.read_bytes(), headers={"Content-Type": xlsx}
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["published"], answer.json()["refused"]) == (1, 0)
+    assert published_ids(gateway) == [answer.json()["rows"][0]["report_id"]]
+    again = clerk.post(
+        "/v1/reports:upload", content=path.read_bytes(), headers={"Content-Type": xlsx}
+    ).json()
+    # A blank submitted_at is the upload's time: the second upload is other content under
+    # the same (derived) report id, refused with a message saying how to correct instead.
+    assert (
+        again["refused"] == 1
+        and "tăng số lần điều chỉnh" in again["rows"][0]["reasons"][0]["message_vi"]
+    )
+    assert len(published_ids(gateway)) == 1

@@ -463,6 +463,8 @@ async function flushQueue() {
   flushing = true;
   try {
     for (const entry of store.get(QUEUE, [])) {
+      // A report waits for its own commune's clerk (a shared phone, another login).
+      if (!me || entry.commune !== me.commune.code) continue;
       let answer;
       try {
         answer = await api("POST", "/v1/reports", entry.body);   // the exact bytes queued
