@@ -369,7 +369,7 @@ def test_the_baocao_template_sheet_uploads_as_xlsx(
     sheet = book.active
     assert sheet is not None
     keys = [c.key for c in columns]
-    row = [None] * len(keys)
+    row: list[object] = [None] * len(keys)
     for key, value in {
         "commune_code": 70,
         "province_code": 1,

@@ -168,8 +168,8 @@ def test_the_last_accepted_revision_and_the_next_number(
     views.accepted["2026-11"] = report("2026-11", 2, tthc_received=12)
     sent(log, report("2026-11", 3, tthc_received=15), NOW)  # sent, not yet processed
     latest = form.latest("00070", "2026-11")
-    assert latest["accepted"]["revision"] == 2  # type: ignore[index]
-    assert latest["accepted"]["indicators"] == {"tthc_received": 12.0}  # type: ignore[index]
+    assert latest["accepted"]["revision"] == 2
+    assert latest["accepted"]["indicators"] == {"tthc_received": 12.0}
     assert latest["next_revision"] == 4
 
 
