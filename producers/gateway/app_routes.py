@@ -73,8 +73,8 @@ def _clerk(who: Principal) -> Principal:
 
 
 def _who(request: Request, who: Principal) -> dict[str, Any]:
-    reference = gateway(request).form
-    return {"login": who.token_id.removeprefix("login:"), **reference.form_commune(who.code)}
+    form = gateway(request).form
+    return {"login": who.token_id.removeprefix("login:"), **form.form_commune(who.code)}
 
 
 @app_router.post("/v1/session", summary="Sign a clerk in (sets the session cookie)")

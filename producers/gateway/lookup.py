@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from baocao.core.models import LOCAL_TIMEZONE
-from baocao.core.periods import DeadlineRules, deadline, parse_period
+from baocao.core.periods import DeadlineRules, PeriodError, deadline, parse_period
 from baocao.core.reference import ReferenceData
 from baocao.producers.gateway.exceptions import ForbiddenError, NotFoundError
 from baocao.producers.gateway.status import KnownReport, PipelineReader, decide_status
@@ -93,7 +93,11 @@ class StatusService:
     def _with_timeliness(self, answer: dict[str, Any]) -> dict[str, Any]:
         """The period's deadline, and whether the gateway received the report by it (the
         receive time judges timeliness, never the time a device claims)."""
-        due = deadline(parse_period(answer["period"]), self._deadlines)
+        try:
+            due = deadline(parse_period(answer["period"]), self._deadlines)
+        except PeriodError:  # a report the stream refused for its period: no deadline
+            answer["deadline"] = answer["on_time"] = None
+            return answer
         received = answer.get("received_at")
         answer["deadline"] = due.astimezone(LOCAL_TIMEZONE).isoformat(timespec="seconds")
         answer["on_time"] = None if received is None else datetime.fromisoformat(received) <= due

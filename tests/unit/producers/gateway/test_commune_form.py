@@ -179,3 +179,36 @@ def test_period_labels_read_as_people_write_them() -> None:
     assert period_labels(parse_period("2026-12-05"))[0] == "Ngày 05/12/2026"
     assert period_labels(parse_period("2026-W49"))[0] == "Tuần 49/2026 (từ 30/11)"
     assert period_labels(parse_period("2026")) == ("Năm 2026", "Year 2026")
+
+
+def test_the_status_of_a_report_refused_for_its_period_has_no_deadline(
+    log: SubmissionLog,
+) -> None:
+    """Never a 5xx: a report the stream refused for an invalid period is still answered."""
+    from baocao.core.settings import DeadlineSettings
+    from baocao.producers.gateway.lookup import StatusService
+    from baocao.producers.gateway.status import KnownReport
+    from baocao.producers.gateway.tokens import Principal, Scope
+
+    report_id = "6f1c1f52-2f51-4d0e-9a36-7a4f0c9b1e11"
+    known = KnownReport(report_id, "00070", "01", "2026-13", 1)
+
+    class Refused:
+        def find(self, _id: str, *, communes: Collection[str]) -> KnownReport:
+            return known
+
+        def latest_revisions(self, _commune: str, _periods: Collection[str]) -> dict[str, object]:
+            return {}
+
+        def rejections(self, _commune: str, ids: Collection[str]) -> dict[str, StreamRejection]:
+            return {report_id: StreamRejection("t:0:1", NOW, ())}
+
+    status = StatusService(
+        log=log,
+        reader=Refused(),  # type: ignore[arg-type]
+        reference=load_reference(),
+        deadlines=DeadlineSettings(),
+    )
+    answer = status.report(Principal("login:c", Scope.COMMUNE, "00070"), report_id)
+    assert answer["state"] == "rejected"
+    assert answer["deadline"] is None and answer["on_time"] is None
