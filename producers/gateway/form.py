@@ -87,6 +87,17 @@ UNIT_NAMES_VI: dict[str, str] = {
     "ratio": "tỷ lệ",
     "service": "dịch vụ",
 }
+#: The catalogue's domains, as the form's section headings (Vietnamese, English).
+DOMAIN_NAMES: dict[str, tuple[str, str]] = {
+    "administrative_procedures": ("Thủ tục hành chính", "Administrative procedures"),
+    "budget": ("Ngân sách, đầu tư công", "Budget and public investment"),
+    "security_order": ("An ninh, trật tự", "Security and order"),
+    "defence": ("Quốc phòng", "Defence"),
+    "staffing": ("Tổ chức, biên chế", "Staffing"),
+    "digital_transformation": ("Chuyển đổi số", "Digital transformation"),
+    "social_welfare": ("An sinh xã hội", "Social welfare"),
+    "party_congress": ("Đại hội Đảng", "Party congress"),
+}
 #: How many periods of each type the form offers (newest first), and the locked one after.
 OFFERED_PERIODS: dict[ReportType, int] = {
     ReportType.DAILY: 7,
@@ -212,6 +223,14 @@ class FormService:
             "name_vi": name_vi,
             "name_en": name_en,
             "fields": fields,
+            "domains": [
+                {
+                    "code": domain,
+                    "name_vi": DOMAIN_NAMES.get(domain, (domain, domain))[0],
+                    "name_en": DOMAIN_NAMES.get(domain, (domain, domain))[1],
+                }
+                for domain in dict.fromkeys(f["domain"] for f in fields)
+            ],
             "ratios": [
                 {
                     "code": r.code,

@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -440,6 +440,13 @@ class Case:
     report: CommuneReport
     reasons: frozenset[str] = frozenset()
     warnings: frozenset[str] = frozenset()
+    #: How many seconds before its sending the report claims it was submitted.
+    claims_ago: float = 0
+
+    def sent_now(self) -> CommuneReport:
+        """The report as sent now (the cases are judged one after another, over a minute)."""
+        claimed = datetime.now(UTC) - timedelta(seconds=self.claims_ago)
+        return replace(self.report, submitted_at=claimed.replace(microsecond=0))
 
 
 def generated_cases(now: datetime) -> list[Case]:
@@ -452,7 +459,7 @@ def generated_cases(now: datetime) -> list[Case]:
     last_week = period_containing(ReportType.WEEKLY, now).previous().text
     today = period_containing(ReportType.DAILY, now).text
 
-    def make(period: str, revision: int = 1, *, ago: float = 0, **fields: Any) -> CommuneReport:
+    def make(period: str, revision: int = 1, **fields: Any) -> CommuneReport:
         indicators = fields.pop("indicators")
         return CommuneReport(
             report_id=str(uuid.uuid4()),
@@ -460,7 +467,7 @@ def generated_cases(now: datetime) -> list[Case]:
             province_code=fields.pop("province", HANOI),
             period=period,
             revision=revision,
-            submitted_at=datetime.now(UTC) - timedelta(seconds=ago),
+            submitted_at=datetime.now(UTC),
             indicators=indicators,
             report_type=fields.pop("report_type", None),
         )
@@ -599,12 +606,14 @@ def generated_cases(now: datetime) -> list[Case]:
         ),
         Case(
             "claimed time inside the tolerance",
-            make(today, ago=560, indicators={"security_incidents": 1}),
+            make(today, indicators={"security_incidents": 1}),
+            claims_ago=560,
         ),
         Case(
             "claimed time past the tolerance",
-            make(today, 2, ago=660, indicators={"security_incidents": 2}),
+            make(today, 2, indicators={"security_incidents": 2}),
             warnings=w({"submitted_at_far_from_receipt"}),
+            claims_ago=660,
         ),
     ]
 
@@ -657,14 +666,13 @@ def test_the_pages_check_and_the_worker_agree_report_by_report(
     publisher = ReportPublisher(test_settings.kafka, registry=None)
     with publisher:
         for case in cases:
-            body = json.dumps(case.report.to_json())
-            kind = case.report.report_type or str(
-                parse_period(case.report.period).report_type
-                if case.report.period[5:] != "13"
-                else "monthly"
+            sent = case.sent_now()
+            body = json.dumps(sent.to_json())
+            kind = sent.report_type or str(
+                parse_period(sent.period).report_type if sent.period[5:] != "13" else "monthly"
             )
             page_says = page.evaluate("([b, t]) => window.baocao.check(b, t)", [body, kind])
-            publisher.send(case.report)
+            publisher.send(sent)
             publisher.flush()
             refused, warned = eventually(
                 lambda case=case: worker_verdict(test_settings, case.report.report_id),

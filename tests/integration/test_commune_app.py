@@ -97,6 +97,12 @@ def test_a_clerk_signs_in_with_an_httponly_strict_cookie_and_gets_the_form(
         assert {"tthc_on_time_rate"} <= {r["code"] for r in fields["ratios"]}
         assert "tthc_on_time_rate" not in {f["code"] for f in fields["fields"]}
         assert fields["rules"]["max_value"] == 1e12
+        assert fields["domains"][0] == {
+            "code": "administrative_procedures",
+            "name_vi": "Thủ tục hành chính",
+            "name_en": "Administrative procedures",
+        }
+        assert {f["domain"] for f in fields["fields"]} == {d["code"] for d in fields["domains"]}
 
         assert client.delete("/v1/session").status_code == 204
         assert client.get("/v1/form").status_code == 401

@@ -290,7 +290,7 @@ function renderPeriodInfo() {
 }
 
 function renderInputs(values) {
-  const inputs = catalogue.fields.map((f) => {
+  const field = (f) => {
     const id = "f-" + f.code;
     const help = lang === "vi" ? f.help_vi : f.help_en;
     const input = el("input", { id, name: f.code, inputmode: "decimal", autocomplete: "off", "aria-describedby": id + "-msg" });
@@ -300,10 +300,15 @@ function renderInputs(values) {
       input,
       help ? el("p", { class: "help" }, help) : null,
       el("p", { id: id + "-msg", class: "error", hidden: "" }));
-  });
+  };
+  // One section per domain of the catalogue, in its order.
+  const sections = (catalogue.domains || [{ code: null }]).map((d) =>
+    el("div", { class: "domain" },
+      d.code ? el("h3", {}, label(d)) : null,
+      ...catalogue.fields.filter((f) => !d.code || f.domain === d.code).map(field)));
   const ratios = catalogue.ratios.length
     ? el("p", { class: "ratio" }, t("ratioNote") + catalogue.ratios.map((r) => label(r)).join("; ")) : null;
-  $("inputs").replaceChildren(...inputs, ratios || "");
+  $("inputs").replaceChildren(...sections, ratios || "");
 }
 
 function readValues() {
