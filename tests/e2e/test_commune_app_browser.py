@@ -691,3 +691,60 @@ def test_the_pages_check_and_the_worker_agree_report_by_report(
     assert disagreements == []
     assert problems == []
     context.close()
+
+
+def test_the_service_worker_sends_the_queue_while_the_app_is_closed(
+    gateway: RunningGateway, browser: Browser, test_settings: Settings
+) -> None:
+    """Background Sync (Chromium; iOS has none): the page could not send, the clerk left the
+    app, the browser fires the sync (here through DevTools, as it would when online), the
+    service worker sends the exact bytes; the app, opened again, shows the outcome without
+    sending anything itself."""
+    login, password = add_clerk(gateway, "00070")
+    context = browser.new_context(viewport=PHONE)
+    page, problems = phone(context)
+    registrations: list[dict[str, Any]] = []
+    devtools = context.new_cdp_session(page)
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    devtools.send("ServiceWorker.enable")
+    sign_in(page, gateway.url, login, password)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    open_period(page)
+    fill(page, tthc_received=64)
+    page.route(f"{gateway.url}/v1/reports", lambda route: route.abort())  # the page's own sends
+    with page.expect_event("requestfailed"):
+        page.get_by_role("button", name="Gửi báo cáo").click()
+    expect(page.locator("#queue")).to_contain_text("Chờ gửi — chưa được nhận")
+    report_id = page.evaluate("JSON.parse(localStorage.getItem('bc.queue'))[0].report_id")
+
+    page.goto("about:blank")  # the clerk leaves the app
+    registration = next(r for r in registrations if r["scopeURL"] == f"{gateway.url}/")
+    devtools.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": gateway.url,
+            "registrationId": registration["registrationId"],
+            "tag": "baocao-outbox",
+            "lastChance": False,
+        },
+    )
+    codec = codec_for("commune_report.v1")
+
+    def on_topic() -> list[str]:
+        return [str(codec.decode(r.value)["report_id"]) for r in read_reports_topic(test_settings)]
+
+    from support.wait import eventually
+
+    eventually(lambda: report_id in on_topic(), what="the service worker's send", timeout=30)
+
+    posts = report_posts(page)
+    page.goto(gateway.url)  # the app again: the outcome, and nothing sent twice
+    expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận", timeout=PIPELINE_TIMEOUT)
+    expect(page.locator("#queue")).to_be_hidden()
+    assert posts == []
+    assert on_topic().count(report_id) == 1
+    assert problems == []
+    context.close()

@@ -16,7 +16,7 @@ const T = {
     uploadNote: "Dùng mẫu của lệnh baocao template (.xlsx hoặc .csv). Các dòng hợp lệ được gửi; dòng bị từ chối được liệt kê kèm lý do.",
     checkNote: "Khi không có mạng, trang chỉ kiểm tra các lỗi chắc chắn (theo danh mục chỉ tiêu); kiểm tra đầy đủ diễn ra khi gửi.",
     queueTitle: "Chờ gửi — chưa được nhận",
-    queueNote: "Các báo cáo này chưa đến hệ thống: đúng hạn hay muộn được tính theo lúc hệ thống nhận. Chúng tự gửi khi ứng dụng đang mở và hệ thống trả lời lại, kể cả sau khi tải lại trang hay khởi động lại máy. Ứng dụng không gửi khi đã đóng (iPhone/iPad không cho gửi nền): hãy mở lại ứng dụng khi có mạng.",
+    queueNote: "Các báo cáo này chưa đến hệ thống: đúng hạn hay muộn được tính theo lúc hệ thống nhận. Chúng tự gửi khi hệ thống trả lời lại, kể cả sau khi tải lại trang hay khởi động lại máy. Trên Android (Chrome) máy còn gửi được cả khi đã đóng ứng dụng; iPhone/iPad không cho gửi nền: hãy mở lại ứng dụng khi có mạng.",
     offline: "Không kết nối được với hệ thống. Bạn vẫn có thể nhập; báo cáo gửi đi sẽ được giữ trên máy và tự gửi khi có mạng.",
     deadline: "Hạn nộp", locksAt: "khoá lúc", revision: "Lần điều chỉnh",
     st_not_submitted: "Chưa nộp", st_on_time: "Đã nộp đúng hạn", st_late: "Nộp muộn",
@@ -46,7 +46,7 @@ const T = {
     uploadNote: "Use the sheet from baocao template (.xlsx or .csv). Valid rows are sent; refused rows are listed with their reasons.",
     checkNote: "Without a connection the page checks only certain errors (from the indicator catalogue); the full check happens on sending.",
     queueTitle: "Waiting to send — not received yet",
-    queueNote: "These reports have not reached the system: on time or late is judged when the system receives them. They are sent while the app is open and the system answers again, also after a reload or a restart of the phone. The app does not send while closed (iPhone/iPad allow no background sending): open it again when online.",
+    queueNote: "These reports have not reached the system: on time or late is judged when the system receives them. They are sent when the system answers again, also after a reload or a restart of the phone. On Android (Chrome) they are sent even after the app is closed; iPhone/iPad allow no background sending: open the app again when online.",
     offline: "Cannot reach the system. You can keep entering; reports you send are kept on this device and sent when the connection returns.",
     deadline: "Deadline", locksAt: "locks at", revision: "Revision",
     st_not_submitted: "Not submitted", st_on_time: "Submitted on time", st_late: "Late",
@@ -446,6 +446,7 @@ async function send(event) {
   const queue = store.get(QUEUE, []);
   queue.push(entry);
   store.set(QUEUE, queue);   // kept before the first byte leaves the device
+  await outbox((box) => box.put(entry));   // and where the service worker can send it
   showResult("wait", t("sending"));
   renderQueue();
   await flushQueue();
@@ -460,7 +461,23 @@ function renderQueue() {
 
 function dropFromQueue(reportId) {
   store.set(QUEUE, store.get(QUEUE, []).filter((q) => q.report_id !== reportId));
+  outbox((box) => box.remove(reportId)).then(() => outbox((box) => box.forget(reportId)));
   renderQueue();
+}
+
+// The IndexedDB outbox (outbox.js); the app works without it (private windows may lack it).
+async function outbox(work) {
+  try { return typeof Outbox === "undefined" ? null : await work(Outbox); } catch (e) { return null; }
+}
+
+// Ask the browser to let the service worker send the outbox once the app is closed and the
+// connection is back (Background Sync; not on iOS). Not awaited: without a service worker,
+// navigator.serviceWorker.ready never settles.
+function askForSync() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.ready
+    .then((registration) => registration.sync && registration.sync.register("baocao-outbox"))
+    .catch(() => {});
 }
 
 async function flushQueue() {
@@ -470,13 +487,17 @@ async function flushQueue() {
     for (const entry of store.get(QUEUE, [])) {
       // A report waits for its own commune's clerk (a shared phone, another login).
       if (!me || entry.commune !== me.commune.code) continue;
-      let answer;
-      try {
-        answer = await api("POST", "/v1/reports", entry.body);   // the exact bytes queued
-      } catch (e) {
-        setOffline(true);
-        showResult("wait", t("queued"));
-        return;
+      // Sent by the service worker while the app was closed? Then its answer stands.
+      let answer = await outbox((box) => box.answer(entry.report_id));
+      if (!answer) {
+        try {
+          answer = await api("POST", "/v1/reports", entry.body);   // the exact bytes queued
+        } catch (e) {
+          setOffline(true);
+          showResult("wait", t("queued"));
+          askForSync();
+          return;
+        }
       }
       setOffline(false);
       if (answer.status === 202) {
@@ -635,6 +656,11 @@ async function reconnect() {
   if (answer.status === 200) signedIn(answer.data);
   else if (answer.status === 401) showSignIn(store.get(QUEUE, []).length ? t("signinAgain") : "");
 }
+
+// Leaving the app with reports still queued: let the service worker send them.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden" && store.get(QUEUE, []).length) askForSync();
+});
 
 window.addEventListener("online", () => { if (!$("net").hidden) reconnect(); else flushQueue(); });
 setInterval(() => {
