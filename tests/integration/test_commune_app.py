@@ -31,6 +31,7 @@ from baocao.core.catalogue import load_catalogue
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import ReportType
 from baocao.core.settings import Settings
+from baocao.producers.gateway.webapp import SHELL_FILES
 from baocao.producers.spreadsheet.layout import template_columns
 from baocao.producers.spreadsheet.template import write_template
 
@@ -348,7 +349,7 @@ def test_a_spreadsheet_uploaded_with_the_session_publishes_its_valid_rows(
 
 def test_the_app_is_served_compressed_from_the_gateway(gateway: RunningGateway) -> None:
     total = 0
-    for path in ("/", "/app.js", "/app.css", "/manifest.webmanifest", "/icon.svg"):
+    for path in SHELL_FILES:
         answer = httpx.get(gateway.url + path, headers={"Accept-Encoding": "gzip"})
         assert answer.status_code == 200
         assert answer.headers["content-encoding"] == "gzip"
