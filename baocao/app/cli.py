@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "rebuild": "baocao.app.rebuild.commands:rebuild_app",
     "backup": "baocao.app.stack.backup:backup",
     "restore": "baocao.app.stack.backup:restore",
+    "clerks": "baocao.producers.gateway.clerks:clerks_app",
 }
 
 

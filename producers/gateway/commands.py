@@ -48,10 +48,12 @@ def gateway(
         "the SQLite token and submission database); the rate limit counts per process.",
     ),
 ) -> None:
-    """Serve the HTTP ingestion gateway: POST /v1/reports, report status, /healthz, /metrics.
+    """Serve the HTTP ingestion gateway: the commune app at /, POST /v1/reports, report
+    status, /healthz, /metrics.
 
-    Communes submit with their own API token (`baocao tokens issue`). OpenAPI at
-    /openapi.json, interactive docs at /docs. Exit code 2 when it cannot start.
+    Clerks sign in to the app with their own login (`baocao clerks add`); software submits
+    with an API token (`baocao tokens issue`). OpenAPI at /openapi.json, interactive docs at
+    /docs. Exit code 2 when it cannot start.
     """
     from baocao.producers.gateway.server import gateway_settings, serve
 

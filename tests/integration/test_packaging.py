@@ -171,3 +171,16 @@ def test_the_baocao_command_runs_outside_the_repository(installed: Installed) ->
     for command in ("migrate", "worker", "sink", "publish", "gateway", "stack"):
         assert command in done.stdout
     assert str(installed.python) in installed.command.read_text()  # the fresh venv's python
+
+
+def test_the_wheel_carries_the_commune_app(installed: Installed) -> None:
+    """The gateway serves the app's files from its own package: every one is in the wheel."""
+    from baocao.producers.gateway.webapp import SHELL_FILES
+
+    probe = (
+        "from baocao.producers.gateway.webapp import SHELL_FILES, asset\n"
+        "print(sum(len(asset(p).body) > 0 for p in SHELL_FILES))\n"
+    )
+    done = installed.run(installed.python, "-c", probe)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(SHELL_FILES)
