@@ -33,7 +33,7 @@ from support.sink import committed
 from support.wait import eventually
 
 from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access, remove_kafka_access
-from baocao.core.kafka import admin_client, ensure_topics
+from baocao.core.kafka import admin_client, ensure_topics, wait_for_leaders
 from baocao.core.periods import period_containing
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import (
@@ -96,6 +96,9 @@ def week_old_topics(test_settings: Settings) -> Iterator[Topics]:
                 for name in topics.all()
             ]
         )
+        # A topic is described only once its partitions are served (a describe right after
+        # the create can find none of its configuration).
+        wait_for_leaders(admin, list(topics.all()), timeout=30)
     finally:
         admin.close()
     yield topics
