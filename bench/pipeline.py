@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from baocao.core.catalogue import load_catalogue
@@ -58,6 +60,29 @@ def isolated_settings(name: str, state_dir: Path) -> Settings:
         sink=SinkSettings(**{**base.sink.model_dump(), "group_id": f"{name}-sink"}),
         stack=base.stack,
     )
+
+
+@contextmanager
+def running_pipeline(settings: Settings) -> Iterator[None]:
+    """A worker and a sink of ``settings`` as subprocesses (replaying past months, quiet),
+    stopped with SIGTERM when the block ends."""
+    env = {
+        **os.environ,
+        **settings.as_environment(),
+        **REPLAY_ENVIRONMENT,
+        "BAOCAO_LOG_LEVEL": "WARNING",
+    }
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "baocao", role], env=env)
+        for role in ("worker", "sink")
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
 
 
 def kafka_round_trip(settings: KafkaSettings, payloads: list[bytes]) -> float:
@@ -134,23 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as state_dir:
         settings = isolated_settings(name, Path(state_dir))
         migrate(settings.clickhouse)
-        env = {
-            **os.environ,
-            **settings.as_environment(),
-            **REPLAY_ENVIRONMENT,
-            "BAOCAO_LOG_LEVEL": "WARNING",
-        }
-        processes = [
-            subprocess.Popen([sys.executable, "-m", "baocao", role], env=env)
-            for role in ("worker", "sink")
-        ]
-        try:
+        with running_pipeline(settings):
             reports, seconds = pipeline(settings, periods)
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=60)
         sample = next(
             generate_reports(load_reference(), load_catalogue(), period=periods[0], seed=7)
         )

@@ -14,10 +14,6 @@ Usage: ``python -m bench.retention [--periods 1]`` (needs ``baocao stack up``).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,7 +28,7 @@ from baocao.core.topics import SPECS, Topics
 from baocao.producers.publisher import encode_report
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
-from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings, pipeline
+from bench.pipeline import drop_everything, isolated_settings, pipeline, running_pipeline
 
 #: Ten years of monthly reports.
 PROJECTED_PERIODS = 120
@@ -81,24 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as state_dir:
         settings = isolated_settings(name, Path(state_dir))
         migrate(settings.clickhouse)
-        env = {
-            **os.environ,
-            **settings.as_environment(),
-            **REPLAY_ENVIRONMENT,
-            "BAOCAO_LOG_LEVEL": "WARNING",
-        }
-        processes = [
-            subprocess.Popen([sys.executable, "-m", "baocao", role], env=env)
-            for role in ("worker", "sink")
-        ]
-        try:
+        with running_pipeline(settings):
             reports, _ = pipeline(settings, periods)
             settle(settings)
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=60)
         sizes = topic_bytes(settings)
         drop_everything(settings)
     payload = sum(
