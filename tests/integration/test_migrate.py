@@ -20,6 +20,7 @@ from support.settings import environment
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
+from baocao.core.lineage import load_crosswalk
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import (
@@ -29,7 +30,7 @@ from baocao.sinks.clickhouse.migrate import (
     load_migrations,
     migrate,
 )
-from baocao.sinks.clickhouse.reference_tables import commune_rows, province_rows
+from baocao.sinks.clickhouse.reference_tables import commune_rows, lineage_rows, province_rows
 from baocao.sinks.clickhouse.rows.columns import Table
 from baocao.sinks.clickhouse.rows.tables import (
     COMMUNE_REPORTS,
@@ -229,7 +230,13 @@ def test_migrate_applies_every_migration_once_and_records_it(
     assert [m.version for m in first.applied] == [m.version for m in known]
     assert first.already_applied == []
     assert first.reference is not None
-    assert first.reference.replaced == ("provinces", "communes", "indicators")
+    assert first.reference.replaced == (
+        "provinces",
+        "communes",
+        "indicators",
+        "legacy_communes",
+        "commune_lineage",
+    )
 
     assert names(client, "table") >= {
         LEDGER_TABLE,
@@ -246,6 +253,8 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "reporting_periods",
         "missing_report_alerts",
         "approvals",
+        "legacy_communes",
+        "commune_lineage",
     }
     assert names(client, "view") == set(VIEW_COLUMNS)
     for view, columns in VIEW_COLUMNS.items():
@@ -298,6 +307,43 @@ def test_reference_tables_hold_the_2025_map(migrated: Client) -> None:
         "SELECT commune_name, province_code, division_type FROM communes"
         " WHERE commune_code = '00070'"
     ) == [(commune.name, commune.province_code, commune.division_type)]
+
+
+def test_legacy_tables_hold_the_crosswalk(migrated: Client) -> None:
+    """Checked in SQL, as a BI tool or the views would read them: every old unit maps to at
+    least one existing 2025 commune, and the shares of each old unit add up to 1."""
+    crosswalk = load_crosswalk()
+    assert migrated.execute("SELECT count(), uniqExact(province_code) FROM legacy_communes") == [
+        (10040, 63)
+    ]
+    assert migrated.execute("SELECT count() FROM commune_lineage") == [(len(crosswalk.rows()),)]
+    assert migrated.execute(
+        "SELECT count() FROM legacy_communes"
+        " WHERE legacy_code NOT IN (SELECT legacy_code FROM commune_lineage)"
+    ) == [(0,)]
+    assert migrated.execute(
+        "SELECT count() FROM commune_lineage"
+        " WHERE commune_code NOT IN (SELECT commune_code FROM communes)"
+    ) == [(0,)]
+    assert migrated.execute(
+        "SELECT count() FROM (SELECT legacy_code, sum(share) AS total, sum(is_primary) AS primaries"
+        " FROM commune_lineage GROUP BY legacy_code)"
+        " WHERE abs(total - 1) > 1e-9 OR primaries != 1"
+    ) == [(0,)]
+    hoang_sa = migrated.execute(
+        "SELECT commune_name, share, method FROM commune_lineage"
+        " ANY INNER JOIN (SELECT commune_code, commune_name FROM communes) USING commune_code"
+        " WHERE legacy_code = '498'"
+    )
+    assert hoang_sa == [("Đặc khu Hoàng Sa", 1.0, "whole")]
+    assert migrated.execute(
+        "SELECT legacy_name, division_type FROM legacy_communes WHERE legacy_code = '498'"
+    ) == [("Huyện Hoàng Sa", "huyện")]
+    stored = migrated.execute(
+        "SELECT legacy_code, commune_code, share, method, is_primary FROM commune_lineage"
+        " ORDER BY legacy_code, commune_code"
+    )
+    assert [tuple(row) for row in stored] == lineage_rows(crosswalk)
 
 
 def test_migrate_repairs_reference_tables_that_drifted(
@@ -590,8 +636,9 @@ def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
     assert first.returncode == 0, first.stderr
     assert "applied   0006_bi_views.sql" in first.stdout
     assert (
-        "reference tables: 34 provinces, 3321 communes, 46 indicators"
-        " (provinces, communes, indicators)" in first.stdout
+        "reference tables: 34 provinces, 3321 communes, 46 indicators,"
+        " 10040 pre-2025 communes, 10602 lineage rows"
+        " (provinces, communes, indicators, legacy_communes, commune_lineage)" in first.stdout
     )
 
     again = subprocess.run(
