@@ -27,14 +27,19 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import metadata, resources
 
+from baocao.core.catalogue import Catalogue
+from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import ReferenceData, load_reference
 
 __all__ = [
     "APPORTIONED_DECIMALS",
     "LEGACY_PACKAGE",
+    "LEGACY_PREFIX",
+    "MERGER_AT",
     "SHARE_DECIMALS",
     "SPLIT_BY_AREA",
     "SPLIT_EQUALLY",
@@ -43,8 +48,11 @@ __all__ = [
     "CrosswalkError",
     "LegacyCommune",
     "Lineage",
+    "Part",
     "apportion",
     "build_crosswalk",
+    "legacy_code_of",
+    "legacy_parts",
     "load_crosswalk",
 ]
 
@@ -57,6 +65,13 @@ SPLIT_EQUALLY = "split_equally"
 SHARE_DECIMALS = 6
 #: value × share is rounded to this many decimals, here and in every recomputation.
 APPORTIONED_DECIMALS = 2
+#: A report under a pre-2025 code writes it as ``L`` + the old code (``L00007``, ``L498``):
+#: old and new codes share one number space (new Phường Ba Đình is ``00004``, as was old
+#: Phường Trúc Bạch), so the old code must say that it is one.
+LEGACY_PREFIX = "L"
+#: The 2025 map took effect at local midnight on 1 July 2025: an old code is accepted only
+#: for a period that ends by then.
+MERGER_AT = datetime(2025, 7, 1, tzinfo=LOCAL_TIMEZONE)
 _DISTRICT_CODE_WIDTH = 3
 _COMMUNE_CODE_WIDTH = 5
 
@@ -109,6 +124,49 @@ class Crosswalk:
 
     def is_split(self, old_code: str) -> bool:
         return len(self.lineage.get(old_code, ())) > 1
+
+
+def legacy_code_of(commune_code: str) -> str | None:
+    """The old code a report's ``commune_code`` names (``"L00007"`` -> ``"00007"``), or
+    ``None`` for a 2025 code."""
+    if commune_code.startswith(LEGACY_PREFIX):
+        return commune_code[len(LEGACY_PREFIX) :]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What an old-code report counts toward one new commune."""
+
+    new_code: str
+    indicators: Mapping[str, float]
+    #: From a split old commune: its values are shares (sums) or whole values counted in one
+    #: successor only (max and min), so the new commune's figure is an estimate.
+    approximate: bool
+
+
+def legacy_parts(
+    indicators: Mapping[str, float], rows: Iterable[Lineage], catalogue: Catalogue
+) -> list[Part]:
+    """Split an old commune's figures over its new communes (``rows``, its lineage).
+
+    Sum indicators (ratio numerators and denominators included, so ratios stay ratios of
+    summed parts) count by share, rounded by :func:`apportion`. A max or a min cannot be split:
+    the whole value counts toward the primary successor only, and not toward the others.
+    """
+    lineage = list(rows)
+    approximate = len(lineage) > 1
+    parts: list[Part] = []
+    for row in lineage:
+        values: dict[str, float] = {}
+        for code, value in indicators.items():
+            aggregation = catalogue.indicators[code].aggregation
+            if aggregation == "sum":
+                values[code] = apportion(value, row.share)
+            elif row.primary:
+                values[code] = value
+        parts.append(Part(row.new_code, values, approximate))
+    return parts
 
 
 def apportion(value: float, share: float) -> float:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Any
 
 import pytest
 
+from baocao.core.catalogue import load_catalogue
 from baocao.core.lineage import (
     SPLIT_BY_AREA,
     SPLIT_EQUALLY,
@@ -15,9 +17,13 @@ from baocao.core.lineage import (
     Lineage,
     _shares,
     apportion,
+    legacy_code_of,
+    legacy_parts,
     load_crosswalk,
 )
+from baocao.core.models import parse_report
 from baocao.core.reference import load_reference
+from baocao.core.validation import validate_report
 
 
 def test_the_pre_2025_map_has_its_10040_units() -> None:
@@ -132,3 +138,90 @@ def test_apportion_rounds_value_times_share_to_two_decimals() -> None:
     assert apportion(1000.0, 0.333333) == 333.33
     assert apportion(7.0, 0.5) == 3.5
     assert apportion(1.0, 0.005) == pytest.approx(0.01, abs=0.005)
+
+
+# -- reports under old codes ---------------------------------------------------------------
+
+CATALOGUE = load_catalogue()
+
+
+def _old_code_report(**changes: Any) -> list[str]:
+    line: dict[str, Any] = {
+        "report_id": "0b6f7a52-5a43-4a3e-9a57-0c2b3f1d7e10",
+        "commune_code": "L00007",  # Phường Cống Vị, split into Ngọc Hà and Giảng Võ
+        "province_code": "01",
+        "period": "2024-08",
+        "revision": 1,
+        "submitted_at": "2024-09-03T09:30:00+07:00",
+        "indicators": {"tthc_received": 12.0},
+    }
+    line.update(changes)
+    report, problems = parse_report(line)
+    assert report is not None, problems
+    return [str(r.code) for r in validate_report(report, load_reference(), CATALOGUE)]
+
+
+def test_an_old_code_is_valid_for_a_period_before_the_merger() -> None:
+    assert legacy_code_of("L00007") == "00007" and legacy_code_of("00007") is None
+    assert _old_code_report() == []
+    assert _old_code_report(period="2025-06", submitted_at="2025-07-02T09:00:00+07:00") == []
+    assert _old_code_report(commune_code="L498", province_code="48") == []  # Huyện Hoàng Sa
+
+
+def test_an_old_code_after_the_merger_is_refused_with_its_own_reason() -> None:
+    assert _old_code_report(period="2025-07") == ["legacy_commune_after_merger"]
+    # 2025-Q3 and the year 2025 end after 1 July 2025 too.
+    assert _old_code_report(period="2025-Q3", indicators={"budget_revenue": 1.0}) == [
+        "legacy_commune_after_merger"
+    ]
+
+
+def test_an_unknown_old_code_and_a_wrong_province_have_clear_reasons() -> None:
+    assert _old_code_report(commune_code="L99999") == ["unknown_legacy_commune"]
+    assert _old_code_report(commune_code="L00007", province_code="79") == [
+        "commune_not_in_province"
+    ]
+    report, _ = parse_report(
+        {
+            "report_id": "0b6f7a52-5a43-4a3e-9a57-0c2b3f1d7e11",
+            "commune_code": "L99999",
+            "province_code": "01",
+            "period": "2024-08",
+            "revision": 1,
+            "submitted_at": "2024-09-03T09:30:00+07:00",
+            "indicators": {"tthc_received": 12.0},
+        }
+    )
+    assert report is not None
+    (refusal,) = validate_report(report, load_reference(), CATALOGUE)
+    assert refusal.message_en.startswith("Unknown pre-2025 commune code 'L99999'")
+    assert refusal.message_vi.startswith("Mã xã cũ 'L99999' không tồn tại")
+    # A bare old code that is no 2025 code stays an unknown commune, as before.
+    assert _old_code_report(commune_code="00007") == ["unknown_commune"]
+
+
+def test_a_split_commune_counts_by_share_in_sums_and_whole_in_its_primary_for_max_and_min() -> None:
+    rows = load_crosswalk().lineage["00007"]  # Ngọc Hà 0.507576 (primary), Giảng Võ 0.492424
+    parts = legacy_parts(
+        {
+            "tthc_received": 1000.0,
+            "internet_coverage_pct_max": 80.0,
+            "party_congress_earliest_day": 3.0,
+        },
+        rows,
+        CATALOGUE,
+    )
+    assert [(p.new_code, dict(p.indicators), p.approximate) for p in parts] == [
+        (
+            rows[0].new_code,
+            {
+                "tthc_received": 507.58,
+                "internet_coverage_pct_max": 80.0,
+                "party_congress_earliest_day": 3.0,
+            },
+            True,
+        ),
+        (rows[1].new_code, {"tthc_received": 492.42}, True),
+    ]
+    (whole,) = legacy_parts({"tthc_received": 0.1}, load_crosswalk().lineage["00001"], CATALOGUE)
+    assert (dict(whole.indicators), whole.approximate) == ({"tthc_received": 0.1}, False)
