@@ -20,15 +20,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# The one rounding rule for value × share is the pipeline's (docs/legacy-units.md); every
+# other rule below is written again here.
+from baocao.core.lineage import apportion
 from support.cli import run
 
 __all__ = [
+    "LEGACY_PREFIX",
     "Line",
     "expected_commune_rows",
     "expected_latest",
     "expected_national_rows",
     "expected_province_rows",
     "expected_reporting_communes",
+    "expected_with_old_codes",
     "load_catalogue_file",
     "mixed_input",
     "simulated_month",
@@ -142,6 +147,64 @@ def expected_reporting_communes(latest: dict[tuple[str, str], Line]) -> dict[tup
     for line in latest.values():
         counts[(line["province_code"], line["period"])] += 1
     return dict(counts)
+
+
+#: Reports under a pre-2025 code write it as ``L`` + the old code.
+LEGACY_PREFIX = "L"
+
+
+def expected_with_old_codes(
+    latest: dict[tuple[str, str], Line],
+    lineage: list[tuple[str, str, float, str, int]],
+    province_of: Mapping[str, str],
+) -> tuple[dict[tuple[str, str], Line], set[tuple[str, str]]]:
+    """The report that counts per new commune and period when some came under old codes.
+
+    ``latest``: :func:`expected_latest` of every line; ``lineage``: the rows of the
+    ``commune_lineage`` table (old code, new code, share, method, primary); ``province_of``: a
+    new commune's province. A new commune's own report wins; otherwise it counts the parts of
+    its predecessors' old-code reports: a sum indicator by share (``apportion``), a max or min
+    whole in the primary successor only, then summed (or max, min) over the predecessors.
+    Returns the reports that count, and the (commune, period) pairs that are approximate.
+    """
+    aggregation = {i["code"]: i["aggregation"] for i in load_catalogue_file()}
+    split = {old for old, _, _, method, _ in lineage if method != "whole"}
+    counted = {key: line for key, line in latest.items() if not key[0].startswith(LEGACY_PREFIX)}
+    parts: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    approximate: set[tuple[str, str]] = set()
+    for (commune, period), line in latest.items():
+        if not commune.startswith(LEGACY_PREFIX):
+            continue
+        old = commune[len(LEGACY_PREFIX) :]
+        for legacy_code, new_code, share, _method, primary in lineage:
+            if legacy_code != old or (new_code, period) in counted:
+                continue
+            # Counted (as reporting) even when it gets no value: a max or min only.
+            target = parts[(new_code, period)]
+            for code, value in line["indicators"].items():
+                if aggregation[code] == "sum":
+                    target[code].append(apportion(value, share))
+                elif primary:
+                    target[code].append(value)
+            if old in split:
+                approximate.add((new_code, period))
+    result = dict(counted)
+    for (new_code, period), values in parts.items():
+        indicators = {}
+        for code, found in values.items():
+            if aggregation[code] == "max":
+                indicators[code] = max(found)
+            elif aggregation[code] == "min":
+                indicators[code] = min(found)
+            else:
+                indicators[code] = math.fsum(found)
+        result[(new_code, period)] = {
+            "commune_code": new_code,
+            "province_code": province_of[new_code],
+            "period": period,
+            "indicators": indicators,
+        }
+    return result, approximate
 
 
 def stale_report_ids(lines: list[Line]) -> set[str]:
