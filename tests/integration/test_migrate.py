@@ -83,6 +83,20 @@ VIEW_COLUMNS = {
         "indicator_codes",
         "indicator_values",
     ],
+    "legacy_reports": [
+        "legacy_code",
+        "legacy_name",
+        "commune_code",
+        "commune_name",
+        "province_code",
+        "period",
+        "revision",
+        "share",
+        "method",
+        "is_primary",
+        "approximate",
+        "superseded",
+    ],
     "rejected_reports": [
         "rejection_id",
         "report_id",
@@ -411,11 +425,12 @@ def test_sink_refuses_to_start_on_an_unmigrated_database(
 
 
 def report(commune: str, revision: int, values: dict[str, float], period: str = "2025-08"):
+    province = "01" if commune.startswith("L") else load_reference().communes[commune].province_code
     return COMMUNE_REPORTS.row(
         {
-            "report_id": f"00000000-0000-4000-8000-{commune}{revision:07d}",
+            "report_id": f"00000000-0000-4000-8000-{commune[-5:]:0>5}{revision:07d}",
             "commune_code": commune,
-            "province_code": load_reference().communes[commune].province_code,
+            "province_code": province,
             "report_type": "monthly",
             "period": period,
             "revision": revision,
@@ -468,6 +483,48 @@ def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
     assert migrated.execute(
         "SELECT count(), sum(value) FROM commune_indicators WHERE period = '2025-08'"
     ) == [(2, 8.0)]
+
+
+def test_legacy_reports_flag_approximate_and_superseded_parts(migrated: Client) -> None:
+    """Old Phường Cống Vị (L00007) was split between Ngọc Hà (00008) and Giảng Võ (00025);
+    old Phường Liễu Giai (L00008) went whole into Ngọc Hà, which also reported under its own
+    code: there the old-code reports are superseded."""
+    insert(migrated, COMMUNE_REPORTS, [report("L00007", 1, {"births": 1.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("L00007", 2, {"births": 2.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("L00008", 1, {"births": 3.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("00008", 1, {"births": 4.0}, period="2024-08")])
+    rows = migrated.execute(
+        "SELECT legacy_code, legacy_name, commune_code, commune_name, revision, share, method,"
+        " is_primary, approximate, superseded FROM legacy_reports"
+        " ORDER BY legacy_code, commune_code"
+    )
+    assert rows == [
+        (
+            "L00007",
+            "Phường Cống Vị",
+            "00008",
+            "Phường Ngọc Hà",
+            2,
+            0.507576,
+            "split_by_area",
+            1,
+            1,
+            1,
+        ),
+        (
+            "L00007",
+            "Phường Cống Vị",
+            "00025",
+            "Phường Giảng Võ",
+            2,
+            0.492424,
+            "split_by_area",
+            0,
+            1,
+            0,
+        ),
+        ("L00008", "Phường Liễu Giai", "00008", "Phường Ngọc Hà", 1, 1.0, "whole", 1, 0, 1),
+    ]
 
 
 def test_latest_commune_reports_shows_the_latest_revision_per_commune_and_period(
