@@ -126,6 +126,7 @@ VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_histor
         100,'en','vi','2025-09-01 00:00:00'),
        ('r2|far|births','r2','00001','01','monthly','2025-08',2,'far_from_history','births',2,
         100,'en2','vi2','2025-09-09 00:00:00');
+INSERT INTO reporting_exemptions VALUES ('00003','monthly','no administration on site');
 INSERT INTO legacy_communes VALUES ('90001','Old X','xã','900','District','90','Old province'),
     ('90002','Old Y','phường','900','District','90','Old province');
 INSERT INTO commune_lineage VALUES ('90001','00001',0.25,'split_by_area',0),

@@ -26,6 +26,7 @@ from baocao.core.catalogue import Catalogue
 from baocao.core.instants import from_millis, millis
 from baocao.core.lineage import LEGACY_PREFIX, Crosswalk, legacy_code_of, load_crosswalk
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport, parse_report
+from baocao.core.obligations import Obligations, default_obligations
 from baocao.core.periods import Period, PeriodError, deadline, locks_at, parse_period
 from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
@@ -53,7 +54,7 @@ from baocao.streams.rollup import (
     carried_over,
     decide,
 )
-from baocao.streams.soft_rules import soft_rule_breaks, timing_break
+from baocao.streams.soft_rules import not_due_break, soft_rule_breaks, timing_break
 
 __all__ = ["EventResult", "RollupStep"]
 
@@ -102,9 +103,11 @@ class RollupStep:
         dead_letters: DeadLetterLimits | None = None,
         submitted_at_tolerance_seconds: float = 600.0,
         crosswalk: Crosswalk | None = None,
+        obligations: Obligations | None = None,
     ) -> None:
         self._topics = topics
         self._crosswalk = crosswalk or load_crosswalk()
+        self._obligations = obligations or default_obligations(reference)
         self._dead_letters = dead_letters or DeadLetterLimits()
         self._tolerance = submitted_at_tolerance_seconds
         self._reference = reference
@@ -319,6 +322,10 @@ class RollupStep:
         )
         if late_claim is not None:
             breaks.append(late_claim)
+        if legacy_code_of(report.commune_code) is None and not self._obligations.is_due(
+            report.commune_code, period
+        ):
+            breaks.append(not_due_break(report.commune_code, period.text))
         latest = LatestReport.of(
             report,
             # Timeliness is judged on when the first accepted revision was received.
@@ -472,13 +479,26 @@ class RollupStep:
         values = {code: f.value for code, f in current.items() if f.communes_reported}
         if values != published:
             staged.put("figures", key, values, anchor=anchor)
+        # Only the communes due to report the period count toward its completeness.
+        not_due = [c for c in aggregate.counted if not self._obligations.is_due(c, period)]
+        on_time_not_due = sum(
+            LatestReport.from_state(
+                staged.get("latest", state_key(c, period_text))
+            ).first_submitted_at_ms
+            <= due_ms
+            for c in not_due
+        )
         completeness = self._outputs.completeness(
             province,
             period,
             due_ms=due_ms,
-            expected=self._reference.communes_expected(province),
-            reported=len(aggregate.counted),
-            on_time=aggregate.on_time,
+            expected=len(
+                self._obligations.due(
+                    self._reference.communes_by_province.get(province, ()), period
+                )
+            ),
+            reported=len(aggregate.counted) - len(not_due),
+            on_time=aggregate.on_time - on_time_not_due,
             version=version,
             updated_at=updated_at,
         )

@@ -23,6 +23,8 @@ class ReasonCode(StrEnum):
     UNKNOWN_LEGACY_COMMUNE = "unknown_legacy_commune"
     #: A pre-2025 code for a period that does not end before 1 July 2025.
     LEGACY_COMMUNE_AFTER_MERGER = "legacy_commune_after_merger"
+    #: A reporting obligation whose end date is before its start date.
+    OBLIGATION_ENDS_BEFORE_START = "obligation_ends_before_start"
     UNKNOWN_INDICATOR = "unknown_indicator"
     DERIVED_INDICATOR = "derived_indicator"
     VALUE_NOT_FINITE = "value_not_finite"
@@ -76,6 +78,10 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
         " before 1 July 2025: report under the new commune's code",
         "Mã xã cũ {detail}; mã cũ chỉ dùng cho kỳ báo cáo kết thúc trước ngày 01/7/2025: hãy"
         " báo cáo theo mã xã mới",
+    ),
+    ReasonCode.OBLIGATION_ENDS_BEFORE_START: (
+        "The obligation's end date {detail}",
+        "Ngày kết thúc nghĩa vụ báo cáo {detail}",
     ),
     ReasonCode.UNKNOWN_INDICATOR: (
         "Unknown indicator code {detail}",

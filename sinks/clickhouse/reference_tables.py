@@ -20,17 +20,20 @@ from clickhouse_driver import Client
 from baocao.core.catalogue import Catalogue
 from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
 from baocao.core.lineage import Crosswalk, load_crosswalk
+from baocao.core.obligations import default_obligations
 from baocao.core.reference import ReferenceData
 from baocao.sinks.exceptions import MigrationError
 
 __all__ = [
     "COMMUNE_COLUMNS",
+    "EXEMPTION_COLUMNS",
     "INDICATOR_COLUMNS",
     "LEGACY_COMMUNE_COLUMNS",
     "LINEAGE_COLUMNS",
     "PROVINCE_COLUMNS",
     "ReferenceLoad",
     "commune_rows",
+    "exemption_rows",
     "indicator_rows",
     "legacy_commune_rows",
     "lineage_rows",
@@ -64,6 +67,9 @@ LEGACY_COMMUNE_COLUMNS = (
     "province_name",
 )
 LINEAGE_COLUMNS = ("legacy_code", "commune_code", "share", "method", "is_primary")
+EXEMPTION_COLUMNS = ("commune_code", "report_type", "reason")
+#: Why a default exemption exists, for people reading the table.
+NO_ADMINISTRATION = "no administration on site"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +143,16 @@ def lineage_rows(crosswalk: Crosswalk) -> list[tuple[str, str, float, str, int]]
     )
 
 
+def exemption_rows(reference: ReferenceData) -> list[tuple[str, str, str]]:
+    """One row per unit and report type it owes no report of, by default."""
+    obligations = default_obligations(reference)
+    return sorted(
+        (commune, report_type, NO_ADMINISTRATION)
+        for (commune, report_type), windows in obligations.overrides.items()
+        if not windows
+    )
+
+
 def load_reference_tables(
     client: Client,
     reference: ReferenceData,
@@ -152,6 +168,7 @@ def load_reference_tables(
         "indicators": (INDICATOR_COLUMNS, indicator_rows(catalogue)),
         "legacy_communes": (LEGACY_COMMUNE_COLUMNS, legacy_commune_rows(crosswalk)),
         "commune_lineage": (LINEAGE_COLUMNS, lineage_rows(crosswalk)),
+        "reporting_exemptions": (EXEMPTION_COLUMNS, exemption_rows(reference)),
     }
     replaced: list[str] = []
     for table, (columns, rows) in wanted.items():

@@ -250,6 +250,7 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "indicators",
         "legacy_communes",
         "commune_lineage",
+        "reporting_exemptions",
     )
 
     assert names(client, "table") >= {
@@ -269,6 +270,7 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "approvals",
         "legacy_communes",
         "commune_lineage",
+        "reporting_exemptions",
     }
     assert names(client, "view") == set(VIEW_COLUMNS)
     for view, columns in VIEW_COLUMNS.items():
@@ -695,7 +697,8 @@ def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
     assert (
         "reference tables: 34 provinces, 3321 communes, 46 indicators,"
         " 10040 pre-2025 communes, 10602 lineage rows"
-        " (provinces, communes, indicators, legacy_communes, commune_lineage)" in first.stdout
+        " (provinces, communes, indicators, legacy_communes, commune_lineage,"
+        " reporting_exemptions)" in first.stdout
     )
 
     again = subprocess.run(
