@@ -152,6 +152,7 @@ VIEWS = {
     "report_warnings": "ORDER BY warning_id",
     "period_approvals": "ORDER BY province_code, report_type, period",
     "legacy_reports": "ORDER BY legacy_code, commune_code",
+    "indicator_comparisons": "ORDER BY province_code, report_type, period, indicator_code",
 }
 
 #: Rows (tab-separated, as both engines print them) that must be in each view's answer.
@@ -197,6 +198,12 @@ EXPECTED = {
     ],
     "period_approvals": [
         "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2",
+    ],
+    "indicator_comparisons": [
+        "01\tmonthly\t2025-08\tbirths\tsum\t2\t\\N\t2\t\\N\t\\N\t\\N",
+        "02\tmonthly\t2025-08\tbirths\tsum\t5\t\\N\t12\t\\N\t\\N\t\\N",
+        "\tmonthly\t2025-08\trate\tratio\t0.17272727272727273\t\\N\t0.17272727272727273"
+        "\t\\N\t\\N\t\\N",
     ],
     "legacy_reports": [
         "L90001\tOld X\t00001\tA\t01\t2024-08\t1\t0.25\tsplit_by_area\t0\t1\t0",

@@ -83,6 +83,28 @@ VIEW_COLUMNS = {
         "indicator_codes",
         "indicator_values",
     ],
+    "indicator_year_to_date": [
+        "province_code",
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "year_to_date",
+    ],
+    "indicator_comparisons": [
+        "province_code",
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "same_period_last_year",
+        "year_to_date",
+        "year_to_date_last_year",
+        "change",
+        "change_pct",
+    ],
     "legacy_reports": [
         "legacy_code",
         "legacy_name",
@@ -585,6 +607,72 @@ def figure(province: str, indicator: str, version: int, value: float | None, rep
             "communes_amended": 0,
         }
     )
+
+
+def monthly_figure(
+    province: str,
+    period: str,
+    indicator: str,
+    value: float | None,
+    *,
+    parts: tuple[float, float] | None = None,
+    version: int = 1,
+    reported: int = 1,
+):
+    return PROVINCE_INDICATOR_VALUES.row(
+        {
+            "province_code": province,
+            "period": period,
+            "indicator_code": indicator,
+            "value": value,
+            "numerator": parts[0] if parts else None,
+            "denominator": parts[1] if parts else None,
+            "communes_reported": reported,
+            "version": version,
+            "updated_at": T0.replace(minute=version),
+            "report_type": "monthly",
+            "deadline": AUGUST_DEADLINE,
+            "communes_with_warnings": 0,
+            "communes_amended": 0,
+        }
+    )
+
+
+def test_indicator_comparisons_give_last_year_and_the_year_to_date(migrated: Client) -> None:
+    rows = [
+        monthly_figure("01", "2024-08", "tthc_received", 50.0),
+        monthly_figure("79", "2024-08", "tthc_received", 30.0),
+        monthly_figure("01", "2025-07", "tthc_received", 10.0),
+        monthly_figure("01", "2025-08", "tthc_received", 99.0, version=1),
+        monthly_figure("01", "2025-08", "tthc_received", 20.0, version=2),
+        monthly_figure("79", "2025-08", "tthc_received", 5.0),
+        monthly_figure("01", "2024-12", "tthc_received", 1000.0),  # another year
+        monthly_figure("79", "2025-06", "tthc_received", 7.0, reported=0),  # withdrawn
+        monthly_figure("01", "2025-07", "tthc_online_rate", 0.5, parts=(1.0, 2.0)),
+        monthly_figure("01", "2025-08", "tthc_online_rate", 0.75, parts=(3.0, 4.0)),
+        monthly_figure("79", "2025-08", "tthc_online_rate", 0.0, parts=(0.0, 4.0)),
+        monthly_figure("01", "2025-07", "internet_coverage_pct_max", 80.0),
+        monthly_figure("01", "2025-08", "internet_coverage_pct_max", 60.0),
+    ]
+    for row in rows:
+        insert(migrated, PROVINCE_INDICATOR_VALUES, [row])
+    got = {
+        (province, indicator): rest
+        for province, indicator, *rest in migrated.execute(
+            "SELECT province_code, indicator_code, value, same_period_last_year, year_to_date,"
+            " change, change_pct FROM indicator_comparisons WHERE period = '2025-08'"
+        )
+    }
+    assert got == {
+        ("01", "tthc_received"): [20.0, 50.0, 30.0, -30.0, -60.0],
+        ("79", "tthc_received"): [5.0, 30.0, 5.0, -25.0, pytest.approx(-83.333333)],
+        ("", "tthc_received"): [25.0, 80.0, 35.0, -55.0, -68.75],
+        ("01", "tthc_online_rate"): [0.75, None, 4.0 / 6.0, None, None],
+        ("79", "tthc_online_rate"): [0.0, None, 0.0, None, None],
+        ("", "tthc_online_rate"): [3.0 / 8.0, None, 4.0 / 10.0, None, None],
+        ("01", "internet_coverage_pct_max"): [60.0, None, 80.0, None, None],
+        ("", "internet_coverage_pct_max"): [60.0, None, 80.0, None, None],
+    }
 
 
 def test_province_indicators_show_the_highest_version_with_names_and_expected_counts(
