@@ -29,6 +29,7 @@ __all__ = [
     "LEGACY_PREFIX",
     "Line",
     "expected_commune_rows",
+    "expected_comparisons",
     "expected_latest",
     "expected_national_rows",
     "expected_province_rows",
@@ -205,6 +206,56 @@ def expected_with_old_codes(
             "indicators": indicators,
         }
     return result, approximate
+
+
+Figures = dict[tuple[str, str, str], tuple[float | None, float | None, float | None]]
+
+
+def expected_comparisons(
+    figures: Figures,
+) -> dict[tuple[str, str, str], tuple[float | None, float | None]]:
+    """(province or '' for the nation, period, indicator) -> (same period last year, year to
+    date), from the provinces' figures ``(province, period, indicator) -> (value, numerator,
+    denominator)`` of one report type whose periods start with their year (2025-08, 2025-Q3).
+
+    The nation aggregates the provinces; the year to date aggregates the periods of the year
+    up to this one: sums summed, max of maxima, min of minima, a ratio as summed numerators over
+    summed denominators.
+    """
+    aggregation = {i["code"]: i["aggregation"] for i in load_catalogue_file()}
+
+    def combine(code: str, parts: list[tuple[float | None, float | None, float | None]]):
+        if aggregation[code] == "ratio":
+            num = math.fsum(n or 0.0 for _, n, _ in parts)
+            den = math.fsum(d or 0.0 for _, _, d in parts)
+            return (num / den if den else None, num, den)
+        values = [v for v, _, _ in parts if v is not None]
+        if aggregation[code] == "max":
+            return (max(values), None, None)
+        if aggregation[code] == "min":
+            return (min(values), None, None)
+        return (math.fsum(values), None, None)
+
+    everything: Figures = dict(figures)
+    national: dict[tuple[str, str], list] = defaultdict(list)
+    for (_, period, code), figure in figures.items():
+        national[(period, code)].append(figure)
+    for (period, code), parts in national.items():
+        everything[("", period, code)] = combine(code, parts)
+    result: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
+    for scope, period, code in everything:
+        year, rest = period[:4], period[4:]
+        last_year = everything.get((scope, f"{int(year) - 1}{rest}", code))
+        to_date = [
+            figure
+            for (s, p, c), figure in everything.items()
+            if s == scope and c == code and p[:4] == year and p <= period
+        ]
+        result[(scope, period, code)] = (
+            None if last_year is None else last_year[0],
+            combine(code, to_date)[0],
+        )
+    return result
 
 
 def stale_report_ids(lines: list[Line]) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +72,10 @@ class Figure:
     communes_expected: int
     status: str
     provinces_reported: int | None = None
+    #: "Cùng kỳ năm trước" and "Lũy kế từ đầu năm" (``indicator_comparisons``): the figure
+    #: of the same period a year before, and the year to date; ``None`` without data.
+    same_period_last_year: float | None = None
+    year_to_date: float | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,28 @@ def _figure(row: dict[str, Any]) -> Figure:
     )
 
 
+def _compared(figures: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[Figure]:
+    """Each figure with its same period last year and year to date."""
+    by_code = {row["indicator_code"]: row for row in comparisons}
+    return [
+        replace(
+            _figure(row),
+            same_period_last_year=by_code.get(row["indicator_code"], {}).get(
+                "same_period_last_year"
+            ),
+            year_to_date=by_code.get(row["indicator_code"], {}).get("year_to_date"),
+        )
+        for row in figures
+    ]
+
+
+#: The comparison columns of a figure; the national figures are under province_code ''.
+_COMPARISONS = (
+    "SELECT indicator_code, same_period_last_year, year_to_date FROM indicator_comparisons"
+    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+)
+
+
 def _approval(row: dict[str, Any] | None) -> Approval | None:
     if row is None:
         return None
@@ -232,6 +258,7 @@ class ExportReader:
                 f" FROM province_indicators WHERE {where} ORDER BY indicator_code",
                 params,
             )
+            comparisons = views.rows(_COMPARISONS, params)
             communes = views.communes()
             values = views.rows(
                 "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
@@ -281,7 +308,7 @@ class ExportReader:
             period=period,
             completeness=_completeness(summary[0]),
             approval=_approval(approvals[0] if approvals else None),
-            figures=[_figure(row) for row in figures],
+            figures=_compared(figures, comparisons),
             communes=rows,
             generated_at=now if now is not None else datetime.now(UTC),
         )
@@ -300,6 +327,7 @@ class ExportReader:
                     f" periods, newest first: {self._known_periods(views, report_type)})"
                 )
             figures = views.national_indicators(report_type=report_type, period=period)
+            comparisons = views.rows(_COMPARISONS, {**params, "c": ""})
             provinces = views.province_completeness(report_type=report_type, period=period)
             approvals = views.rows(
                 f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
@@ -326,7 +354,7 @@ class ExportReader:
             completeness=_completeness(national[0]),
             provinces_complete=int(national[0]["provinces_complete"]),
             provinces_approved=int(national[0]["provinces_approved"]),
-            figures=[_figure(row) for row in figures],
+            figures=_compared(figures, comparisons),
             provinces=[
                 ProvinceRow(
                     code=row["province_code"],

@@ -255,6 +255,8 @@ def _figures_sheet(
         Column(label(lang, "indicator"), 46, wrap=True),
         Column(label(lang, "unit"), 12),
         Column(label(lang, "value"), 16),
+        Column(label(lang, "same_period_last_year"), 16),
+        Column(label(lang, "year_to_date"), 16),
     ]
     if national:
         columns.append(Column(label(lang, "provinces_reported"), 12, COUNT))
@@ -272,6 +274,8 @@ def _figures_sheet(
             _indicator_name(catalogue, code, lang),
             _unit(catalogue, code, lang),
             figure.value,
+            figure.same_period_last_year,
+            figure.year_to_date,
         ]
         if national:
             row.append(figure.provinces_reported)
@@ -279,7 +283,11 @@ def _figures_sheet(
         rows.append(row)
     _table(ws, columns, rows, freeze_columns=2)
     for offset, code in enumerate(_ordered(catalogue, by_code), start=HEADER_ROW + 1):
-        ws.cell(row=offset, column=4).number_format = value_format(catalogue.indicators.get(code))
+        # The value, the same period last year and the year to date share the format.
+        for column in (4, 5, 6):
+            ws.cell(row=offset, column=column).number_format = value_format(
+                catalogue.indicators.get(code)
+            )
     _print_setup(ws, title=title, wide=False)
 
 
