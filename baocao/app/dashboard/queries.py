@@ -257,6 +257,15 @@ class DashboardQueries:
                 " ORDER BY period",
                 params,
             )
+            compared = {
+                row["indicator_code"]: row
+                for row in views.rows(
+                    "SELECT indicator_code, same_period_last_year, year_to_date"
+                    " FROM indicator_comparisons"
+                    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+                    params,
+                )
+            }
         accepted = {row["commune_code"]: row for row in reported}
         refused = {row["commune_code"] for row in rejections}
         commune_rows = []
@@ -289,6 +298,11 @@ class DashboardQueries:
                 **self._labels(indicator),
                 "value": _number(current[indicator]["value"]),
                 "status": current[indicator]["status"],
+                # "Cùng kỳ năm trước" and "Lũy kế từ đầu năm" (indicator_comparisons).
+                "same_period_last_year": _number(
+                    compared.get(indicator, {}).get("same_period_last_year")
+                ),
+                "year_to_date": _number(compared.get(indicator, {}).get("year_to_date")),
                 "trend": series[indicator],
             }
             for indicator in self._pick(set(current))
