@@ -153,6 +153,8 @@ VIEWS = {
     "period_approvals": "ORDER BY province_code, report_type, period",
     "legacy_reports": "ORDER BY legacy_code, commune_code",
     "indicator_comparisons": "ORDER BY province_code, report_type, period, indicator_code",
+    "division_type_completeness": "ORDER BY province_code, division_type, report_type, period",
+    "division_type_indicators": "ORDER BY province_code, division_type, period, indicator_code",
 }
 
 #: Rows (tab-separated, as both engines print them) that must be in each view's answer.
@@ -198,6 +200,14 @@ EXPECTED = {
     ],
     "period_approvals": [
         "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2",
+    ],
+    "division_type_completeness": [
+        "01\txã\tmonthly\t2025-08\t2\t1\t50",
+        "\txã\tmonthly\t2025-08\t4\t2\t50",
+    ],
+    "division_type_indicators": [
+        "01\txã\tmonthly\t2025-08\tbirths\t2\t1",
+        "\txã\tmonthly\t2025-08\tbirths\t7\t2",
     ],
     "indicator_comparisons": [
         "01\tmonthly\t2025-08\tbirths\tsum\t2\t\\N\t2\t\\N\t\\N\t\\N",

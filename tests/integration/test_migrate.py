@@ -105,6 +105,24 @@ VIEW_COLUMNS = {
         "change",
         "change_pct",
     ],
+    "division_type_completeness": [
+        "province_code",
+        "division_type",
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "completeness_pct",
+    ],
+    "division_type_indicators": [
+        "province_code",
+        "division_type",
+        "report_type",
+        "period",
+        "indicator_code",
+        "value",
+        "communes_reported",
+    ],
     "legacy_reports": [
         "legacy_code",
         "legacy_name",
@@ -507,6 +525,49 @@ def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
     assert migrated.execute(
         "SELECT count(), sum(value) FROM commune_indicators WHERE period = '2025-08'"
     ) == [(2, 8.0)]
+
+
+def test_completeness_and_figures_by_unit_type(migrated: Client) -> None:
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province["01"]]
+    ward = next(c.code for c in hanoi if c.division_type == "phường")
+    communes_ = [c.code for c in hanoi if c.division_type == "xã"][:2]
+    (hoang_sa,) = (c.code for c in reference.communes.values() if c.name == "Đặc khu Hoàng Sa")
+    insert(migrated, COMMUNE_REPORTS, [report(ward, 1, {"tthc_received": 5.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[0], 1, {"tthc_received": 2.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[1], 1, {"tthc_received": 3.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[1], 2, {"tthc_received": 4.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(hoang_sa, 1, {"tthc_received": 100.0})])
+    kinds = {k: sum(c.division_type == k for c in hanoi) for k in ("xã", "phường", "đặc khu")}
+    completeness = {
+        (province, kind): rest
+        for province, kind, *rest in migrated.execute(
+            "SELECT province_code, division_type, communes_expected, communes_reported,"
+            " completeness_pct FROM division_type_completeness"
+            " WHERE report_type = 'monthly' AND period = '2025-08'"
+        )
+    }
+    assert completeness[("01", "phường")] == [
+        kinds["phường"],
+        1,
+        round(100 / kinds["phường"], 1),
+    ]
+    assert completeness[("01", "xã")] == [kinds["xã"], 2, round(200 / kinds["xã"], 1)]
+    assert ("01", "đặc khu") not in completeness  # Hà Nội has no special zone
+    # 13 special zones, Hoàng Sa owes nothing: its report does not count toward completeness.
+    assert completeness[("", "đặc khu")] == [12, 0, 0.0]
+    assert completeness[("", "xã")][:2] == [2621, 2]
+    figures = {
+        (province, kind): rest
+        for province, kind, *rest in migrated.execute(
+            "SELECT province_code, division_type, value, communes_reported"
+            " FROM division_type_indicators"
+            " WHERE period = '2025-08' AND indicator_code = 'tthc_received'"
+        )
+    }
+    assert figures[("01", "xã")] == [6.0, 2]  # the latest revision counts
+    assert figures[("01", "phường")] == [5.0, 1]
+    assert figures[("", "đặc khu")] == [100.0, 1]  # kept and counted in the figures
 
 
 def test_legacy_reports_flag_approximate_and_superseded_parts(migrated: Client) -> None:
