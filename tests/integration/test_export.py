@@ -113,6 +113,7 @@ def test_province_workbook_equals_the_views(
         words["sheet_summary"],
         words["sheet_indicators"],
         words["sheet_communes"],
+        words["sheet_unit_types"],
     ]
     [completeness] = view(
         db,
@@ -224,6 +225,7 @@ def test_national_workbook_equals_the_views(
         words["sheet_summary"],
         words["sheet_indicators"],
         words["sheet_provinces"],
+        words["sheet_unit_types"],
     ]
     [national] = view(
         db, "SELECT * FROM national_completeness WHERE report_type = %(t)s AND period = %(p)s"
@@ -392,3 +394,46 @@ def test_workbooks_carry_last_year_and_the_year_to_date_of_the_recomputation(
             assert row[columns[words["year_to_date"]]] == pytest.approx(to_date), code
         codes = {row[columns[words["code"]]] for row in rows}
         assert "tthc_received" in codes
+
+
+@pytest.mark.parametrize("lang", [Lang.VI, Lang.EN])
+def test_workbooks_group_completeness_and_figures_by_unit_type(
+    test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path, lang: Lang
+) -> None:
+    """The unit-type sheet counts, from the reference data and the seeded reports."""
+    words = LABELS[lang]
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province[HANOI]]
+    accepted = {
+        row["commune_code"]
+        for row in select_rows(
+            db,
+            "SELECT commune_code FROM commune_reports FINAL"
+            " WHERE report_type = 'monthly' AND period = %(p)s AND province_code = %(c)s",
+            {"p": PERIOD, "c": HANOI},
+        )
+    }
+    assert accepted
+    book = load_workbook(export(test_settings, tmp_path, "--province", HANOI, "--lang", lang.value))
+    columns, rows = table(book[words["sheet_unit_types"]])
+    got = {
+        row[columns[words["division_type"]]]: (
+            row[columns[words["expected"]]],
+            row[columns[words["reported"]]],
+        )
+        for row in rows
+    }
+    assert got == {
+        kind: (
+            sum(c.division_type == kind for c in hanoi),
+            sum(c.division_type == kind and c.code in accepted for c in hanoi),
+        )
+        for kind in {c.division_type for c in hanoi}
+    }
+    national = load_workbook(export(test_settings, tmp_path, "--national", "--lang", lang.value))
+    columns, rows = table(national[words["sheet_unit_types"]])
+    expected_by_type = {
+        row[columns[words["division_type"]]]: row[columns[words["expected"]]] for row in rows
+    }
+    # Every unit of the 2025 map owes a report, except Đặc khu Hoàng Sa.
+    assert expected_by_type == {"xã": 2621, "phường": 687, "đặc khu": 12}

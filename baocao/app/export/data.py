@@ -105,6 +105,18 @@ class CommuneRow:
 
 
 @dataclass(frozen=True)
+class UnitTypeRow:
+    """The units of one type (xã, phường, đặc khu): completeness and figures
+    (``division_type_completeness``, ``division_type_indicators``)."""
+
+    division_type: str
+    expected: int
+    reported: int
+    completeness_pct: float
+    figures: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ProvinceReport:
     """Everything a province's exported report shows."""
 
@@ -117,6 +129,7 @@ class ProvinceReport:
     figures: list[Figure]
     communes: list[CommuneRow]
     generated_at: datetime
+    unit_types: list[UnitTypeRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,7 @@ class NationalReport:
     figures: list[Figure]
     provinces: list[ProvinceRow]
     generated_at: datetime
+    unit_types: list[UnitTypeRow] = field(default_factory=list)
 
 
 def _moment(value: datetime | None) -> datetime | None:
@@ -194,6 +208,38 @@ def _compared(figures: list[dict[str, Any]], comparisons: list[dict[str, Any]]) 
             year_to_date=by_code.get(row["indicator_code"], {}).get("year_to_date"),
         )
         for row in figures
+    ]
+
+
+#: Units per type, in the order of the 2025 map's types.
+_DIVISION_TYPES = ("xã", "phường", "đặc khu")
+
+
+def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]:
+    """The scope's (``params["c"]``: a province, or '' for the nation) units by type."""
+    where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+    counts = views.rows(
+        "SELECT division_type, communes_expected, communes_reported, completeness_pct"
+        f" FROM division_type_completeness WHERE {where}",
+        params,
+    )
+    values = views.rows(
+        f"SELECT division_type, indicator_code, value FROM division_type_indicators WHERE {where}",
+        params,
+    )
+    figures: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for row in values:
+        figures[row["division_type"]][row["indicator_code"]] = row["value"]
+    order = {kind: index for index, kind in enumerate(_DIVISION_TYPES)}
+    return [
+        UnitTypeRow(
+            division_type=row["division_type"],
+            expected=int(row["communes_expected"]),
+            reported=int(row["communes_reported"]),
+            completeness_pct=float(row["completeness_pct"]),
+            figures=figures.get(row["division_type"], {}),
+        )
+        for row in sorted(counts, key=lambda r: order.get(r["division_type"], len(order)))
     ]
 
 
@@ -259,6 +305,7 @@ class ExportReader:
                 params,
             )
             comparisons = views.rows(_COMPARISONS, params)
+            unit_types = _unit_types(views, params)
             communes = views.communes()
             values = views.rows(
                 "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
@@ -311,6 +358,7 @@ class ExportReader:
             figures=_compared(figures, comparisons),
             communes=rows,
             generated_at=now if now is not None else datetime.now(UTC),
+            unit_types=unit_types,
         )
 
     def national(
@@ -328,6 +376,7 @@ class ExportReader:
                 )
             figures = views.national_indicators(report_type=report_type, period=period)
             comparisons = views.rows(_COMPARISONS, {**params, "c": ""})
+            unit_types = _unit_types(views, {**params, "c": ""})
             provinces = views.province_completeness(report_type=report_type, period=period)
             approvals = views.rows(
                 f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
@@ -370,4 +419,5 @@ class ExportReader:
                 for row in provinces
             ],
             generated_at=now if now is not None else datetime.now(UTC),
+            unit_types=unit_types,
         )

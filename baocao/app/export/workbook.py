@@ -29,6 +29,7 @@ from baocao.app.export.data import (
     Figure,
     NationalReport,
     ProvinceReport,
+    UnitTypeRow,
 )
 from baocao.app.export.labels import Lang, label, unit_label
 from baocao.core.catalogue import Catalogue, Indicator
@@ -300,6 +301,39 @@ def _value_columns(lang: Lang, catalogue: Catalogue, codes: Sequence[str]) -> li
     return columns
 
 
+def _unit_types_sheet(
+    ws: Worksheet,
+    lang: Lang,
+    catalogue: Catalogue,
+    unit_types: Sequence[UnitTypeRow],
+    *,
+    title: str,
+    subtitle: str,
+) -> None:
+    """Completeness and figures by unit type (xã, phường, đặc khu)."""
+    _heading(ws, title, subtitle)
+    codes = _ordered(catalogue, {code for row in unit_types for code in row.figures})
+    columns = [
+        Column(label(lang, "division_type"), 16),
+        Column(label(lang, "expected"), 11, COUNT),
+        Column(label(lang, "reported"), 11, COUNT),
+        Column(label(lang, "completeness"), 11, PERCENT_0_100),
+        *_value_columns(lang, catalogue, codes),
+    ]
+    rows = [
+        [
+            row.division_type,
+            row.expected,
+            row.reported,
+            row.completeness_pct,
+            *(row.figures.get(code) for code in codes),
+        ]
+        for row in unit_types
+    ]
+    _table(ws, columns, rows, freeze_columns=1)
+    _print_setup(ws, title=title, wide=len(columns) > 12)
+
+
 def _warning_text(lang: Lang, commune: CommuneRow) -> str:
     return "; ".join(w.message_vi if lang is Lang.VI else w.message_en for w in commune.warnings)
 
@@ -414,6 +448,14 @@ def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) 
     ]
     _table(ws, columns, rows, total=total, freeze_columns=2)
     _print_setup(ws, title=title, wide=len(columns) > 12)
+    _unit_types_sheet(
+        book.create_sheet(label(lang, "sheet_unit_types")),
+        lang,
+        catalogue,
+        report.unit_types,
+        title=title,
+        subtitle=_subtitle(lang, report.generated_at),
+    )
     return book
 
 
@@ -493,6 +535,14 @@ def national_workbook(report: NationalReport, catalogue: Catalogue, lang: Lang) 
     ]
     _table(ws, columns, rows, total=total, freeze_columns=2)
     _print_setup(ws, title=title, wide=True)
+    _unit_types_sheet(
+        book.create_sheet(label(lang, "sheet_unit_types")),
+        lang,
+        catalogue,
+        report.unit_types,
+        title=title,
+        subtitle=_subtitle(lang, report.generated_at),
+    )
     return book
 
 
