@@ -152,6 +152,23 @@ def test_province_trend_runs_across_the_merger_with_last_year_and_the_year_to_da
     assert received["year_to_date"] == 5.0 + 6.0 + 7.0 + 8.0
 
 
+def test_province_page_filters_and_counts_by_unit_type(api: TestClient, seeded: Seeded) -> None:
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province[HANOI]]
+    kind = reference.communes[seeded.on_time].division_type
+    body = api.get(f"/api/provinces/{HANOI}", params={**QUERY, "division_type": kind}).json()
+    assert body["division_type"] == kind
+    assert [c["code"] for c in body["communes"]] == [
+        c.code for c in sorted(hanoi, key=lambda c: c.code) if c.division_type == kind
+    ]
+    counts = {row["division_type"]: row for row in body["unit_types"]}
+    assert set(counts) == {c.division_type for c in hanoi}
+    assert sum(row["expected"] for row in counts.values()) == len(hanoi)
+    assert sum(row["reported"] for row in counts.values()) == 2  # the on-time and late ones
+    refused = api.get(f"/api/provinces/{HANOI}", params={**QUERY, "division_type": "huyện"})
+    assert refused.status_code == 422
+
+
 def test_commune_drill_down(api: TestClient, seeded: Seeded) -> None:
     body = api.get(f"/api/communes/{seeded.late}", params={"period": PERIOD}).json()
     assert body["province_code"] == HANOI
