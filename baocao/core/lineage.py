@@ -197,7 +197,7 @@ def build_crosswalk(reference: ReferenceData) -> Crosswalk:
             new_rows = connection.execute("SELECT * FROM admin_units").fetchall()
         finally:
             connection.close()
-    legacy_by_key = {_legacy_key(row): _legacy_commune(row) for row in legacy_rows}
+    legacy_by_name = {_converter_name(row): _legacy_commune(row) for row in legacy_rows}
     new_code_by_key = _new_codes(new_rows, reference)
     targets: dict[str, list[tuple[str, float | None, bool]]] = {}
     for province_key, wards in conversion["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
@@ -216,7 +216,7 @@ def build_crosswalk(reference: ReferenceData) -> Crosswalk:
                 for part in parts
             ]
     lineage: dict[str, tuple[Lineage, ...]] = {}
-    for key, commune in legacy_by_key.items():
+    for key, commune in legacy_by_name.items():
         if key not in targets:
             raise CrosswalkError(f"old unit {commune.code} ({commune.name}) has no new commune")
         lineage[commune.code] = _shares(commune.code, targets[key])
@@ -225,7 +225,7 @@ def build_crosswalk(reference: ReferenceData) -> Crosswalk:
         for row in rows:
             into.setdefault(row.new_code, []).append(row)
     return Crosswalk(
-        legacy_communes=dict(sorted((c.code, c) for c in legacy_by_key.values())),
+        legacy_communes=dict(sorted((c.code, c) for c in legacy_by_name.values())),
         lineage=dict(sorted(lineage.items())),
         predecessors={
             code: tuple(sorted(into[code], key=lambda r: r.old_code)) for code in sorted(into)
@@ -234,7 +234,7 @@ def build_crosswalk(reference: ReferenceData) -> Crosswalk:
     )
 
 
-def _legacy_key(row: sqlite3.Row) -> str:
+def _converter_name(row: sqlite3.Row) -> str:
     """The package's own key of an old unit (``province_district_ward``), as the conversion
     names it; a district without communes has no ward part."""
     parts = [row["provinceKey"], row["districtKey"], row["wardKey"] or ""]
@@ -259,7 +259,7 @@ def _legacy_commune(row: sqlite3.Row) -> LegacyCommune:
     )
 
 
-def _name_key(name: str) -> str:
+def _plain_name(name: str) -> str:
     """A name without accents, case, spacing or punctuation ("Phường  An Nhơn" = "Phường An
     Nhơn", "Chân Mây – Lăng Cô" = "Chân Mây - Lăng Cô")."""
     plain = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
@@ -271,14 +271,14 @@ def _new_codes(rows: Iterable[sqlite3.Row], reference: ReferenceData) -> dict[tu
     """The ``vietnam-provinces`` code of each new commune the package names."""
     by_name: dict[tuple[str, str], list[str]] = {}
     for commune in reference.communes.values():
-        by_name.setdefault((commune.province_code, _name_key(commune.name)), []).append(
+        by_name.setdefault((commune.province_code, _plain_name(commune.name)), []).append(
             commune.code
         )
     codes: dict[tuple[str, str], str] = {}
     for row in rows:
-        province, name = str(row["provinceCode"]).zfill(2), _name_key(row["ward"])
+        province, name = str(row["provinceCode"]).zfill(2), _plain_name(row["ward"])
         own = reference.communes.get(str(row["wardCode"]).zfill(_COMMUNE_CODE_WIDTH))
-        if own is not None and own.province_code == province and _name_key(own.name) == name:
+        if own is not None and own.province_code == province and _plain_name(own.name) == name:
             codes[(row["provinceKey"], row["wardKey"])] = own.code
             continue
         candidates = by_name.get((province, name), [])
