@@ -63,8 +63,8 @@ LEGACY_COMMUNE_COLUMNS = (
     "division_type",
     "district_code",
     "district_name",
-    "province_code",
-    "province_name",
+    "legacy_province_code",
+    "legacy_province_name",
 )
 LINEAGE_COLUMNS = ("legacy_code", "commune_code", "share", "method", "is_primary")
 EXEMPTION_COLUMNS = ("commune_code", "report_type", "reason")

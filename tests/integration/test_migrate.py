@@ -92,8 +92,28 @@ VIEW_COLUMNS = {
         "value",
         "year_to_date",
     ],
+    "national_indicator_year_to_date": [
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "year_to_date",
+    ],
     "indicator_comparisons": [
         "province_code",
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "same_period_last_year",
+        "year_to_date",
+        "year_to_date_last_year",
+        "change",
+        "change_pct",
+    ],
+    "national_indicator_comparisons": [
         "report_type",
         "period",
         "indicator_code",
@@ -116,6 +136,22 @@ VIEW_COLUMNS = {
     ],
     "division_type_indicators": [
         "province_code",
+        "division_type",
+        "report_type",
+        "period",
+        "indicator_code",
+        "value",
+        "communes_reported",
+    ],
+    "national_division_type_completeness": [
+        "division_type",
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "completeness_pct",
+    ],
+    "national_division_type_indicators": [
         "division_type",
         "report_type",
         "period",
@@ -369,9 +405,9 @@ def test_legacy_tables_hold_the_crosswalk(migrated: Client) -> None:
     """Checked in SQL, as a BI tool or the views would read them: every old unit maps to at
     least one existing 2025 commune, and the shares of each old unit add up to 1."""
     crosswalk = load_crosswalk()
-    assert migrated.execute("SELECT count(), uniqExact(province_code) FROM legacy_communes") == [
-        (10040, 63)
-    ]
+    assert migrated.execute(
+        "SELECT count(), uniqExact(legacy_province_code) FROM legacy_communes"
+    ) == [(10040, 63)]
     assert migrated.execute("SELECT count() FROM commune_lineage") == [(len(crosswalk.rows()),)]
     assert migrated.execute(
         "SELECT count() FROM legacy_communes"
@@ -539,14 +575,17 @@ def test_completeness_and_figures_by_unit_type(migrated: Client) -> None:
     insert(migrated, COMMUNE_REPORTS, [report(communes_[1], 2, {"tthc_received": 4.0})])
     insert(migrated, COMMUNE_REPORTS, [report(hoang_sa, 1, {"tthc_received": 100.0})])
     kinds = {k: sum(c.division_type == k for c in hanoi) for k in ("xã", "phường", "đặc khu")}
-    completeness = {
-        (province, kind): rest
-        for province, kind, *rest in migrated.execute(
-            "SELECT province_code, division_type, communes_expected, communes_reported,"
-            " completeness_pct FROM division_type_completeness"
-            " WHERE report_type = 'monthly' AND period = '2025-08'"
+    counts = "division_type, communes_expected, communes_reported, completeness_pct"
+    where = "WHERE report_type = 'monthly' AND period = '2025-08'"
+    rows = migrated.execute(
+        f"SELECT province_code, {counts} FROM division_type_completeness {where}"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT {counts} FROM national_division_type_completeness {where}"
         )
-    }
+    ]
+    completeness = {(province, kind): list(rest) for province, kind, *rest in rows}
     assert completeness[("01", "phường")] == [
         kinds["phường"],
         1,
@@ -557,14 +596,18 @@ def test_completeness_and_figures_by_unit_type(migrated: Client) -> None:
     # 13 special zones, Hoàng Sa owes nothing: its report does not count toward completeness.
     assert completeness[("", "đặc khu")] == [12, 0, 0.0]
     assert completeness[("", "xã")][:2] == [2621, 2]
-    figures = {
-        (province, kind): rest
-        for province, kind, *rest in migrated.execute(
-            "SELECT province_code, division_type, value, communes_reported"
-            " FROM division_type_indicators"
-            " WHERE period = '2025-08' AND indicator_code = 'tthc_received'"
+    where = "WHERE period = '2025-08' AND indicator_code = 'tthc_received'"
+    rows = migrated.execute(
+        f"SELECT province_code, division_type, value, communes_reported"
+        f" FROM division_type_indicators {where}"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT division_type, value, communes_reported FROM national_division_type_indicators"
+            f" {where}"
         )
-    }
+    ]
+    figures = {(province, kind): list(rest) for province, kind, *rest in rows}
     assert figures[("01", "xã")] == [6.0, 2]  # the latest revision counts
     assert figures[("01", "phường")] == [5.0, 1]
     assert figures[("", "đặc khu")] == [100.0, 1]  # kept and counted in the figures
@@ -717,13 +760,16 @@ def test_indicator_comparisons_give_last_year_and_the_year_to_date(migrated: Cli
     ]
     for row in rows:
         insert(migrated, PROVINCE_INDICATOR_VALUES, [row])
-    got = {
-        (province, indicator): rest
-        for province, indicator, *rest in migrated.execute(
-            "SELECT province_code, indicator_code, value, same_period_last_year, year_to_date,"
-            " change, change_pct FROM indicator_comparisons WHERE period = '2025-08'"
+    columns = "indicator_code, value, same_period_last_year, year_to_date, change, change_pct"
+    rows = migrated.execute(
+        f"SELECT province_code, {columns} FROM indicator_comparisons WHERE period = '2025-08'"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT {columns} FROM national_indicator_comparisons WHERE period = '2025-08'"
         )
-    }
+    ]
+    got = {(province, indicator): list(rest) for province, indicator, *rest in rows}
     assert got == {
         ("01", "tthc_received"): [20.0, 50.0, 30.0, -30.0, -60.0],
         ("79", "tthc_received"): [5.0, 30.0, 5.0, -25.0, pytest.approx(-83.333333)],

@@ -216,15 +216,19 @@ _DIVISION_TYPES = ("xã", "phường", "đặc khu")
 
 
 def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]:
-    """The scope's (``params["c"]``: a province, or '' for the nation) units by type."""
-    where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+    """A province's units by type (``params["c"]``), or the nation's without it."""
+    where = "report_type = %(t)s AND period = %(p)s"
+    prefix = "national_"
+    if "c" in params:
+        where, prefix = f"province_code = %(c)s AND {where}", ""
     counts = views.rows(
         "SELECT division_type, communes_expected, communes_reported, completeness_pct"
-        f" FROM division_type_completeness WHERE {where}",
+        f" FROM {prefix}division_type_completeness WHERE {where}",
         params,
     )
     values = views.rows(
-        f"SELECT division_type, indicator_code, value FROM division_type_indicators WHERE {where}",
+        "SELECT division_type, indicator_code, value"
+        f" FROM {prefix}division_type_indicators WHERE {where}",
         params,
     )
     figures: dict[str, dict[str, float | None]] = defaultdict(dict)
@@ -243,10 +247,14 @@ def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]
     ]
 
 
-#: The comparison columns of a figure; the national figures are under province_code ''.
+#: The comparison columns of a province's figures, and of the national ones.
 _COMPARISONS = (
     "SELECT indicator_code, same_period_last_year, year_to_date FROM indicator_comparisons"
     " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+)
+_NATIONAL_COMPARISONS = (
+    "SELECT indicator_code, same_period_last_year, year_to_date"
+    " FROM national_indicator_comparisons WHERE report_type = %(t)s AND period = %(p)s"
 )
 
 
@@ -375,8 +383,8 @@ class ExportReader:
                     f" periods, newest first: {self._known_periods(views, report_type)})"
                 )
             figures = views.national_indicators(report_type=report_type, period=period)
-            comparisons = views.rows(_COMPARISONS, {**params, "c": ""})
-            unit_types = _unit_types(views, {**params, "c": ""})
+            comparisons = views.rows(_NATIONAL_COMPARISONS, params)
+            unit_types = _unit_types(views, params)
             provinces = views.province_completeness(report_type=report_type, period=period)
             approvals = views.rows(
                 f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params

@@ -1,5 +1,6 @@
 -- Completeness and figures by unit type (division_type of the 2025 map: xã, phường, đặc khu),
--- per province and nationally (province_code ''). Periods: those the worker announced and
+-- per province (division_type_*) and nationally (national_division_type_*, without a province
+-- column, so that a province's BI database holds only the province's rows). Periods: those the worker announced and
 -- those with reports (a historic load's). A unit owes a report unless it is exempt
 -- (reporting_exemptions); one reported under its own code, or through a predecessor's old-code
 -- report (legacy_reports), has reported. Figures: the latest revision of each commune's own
@@ -46,8 +47,20 @@ FROM
             (SELECT commune_code, report_type FROM reporting_exemptions)
     ) AS due
     GROUP BY province_code, division_type, report_type, period
-    UNION ALL
-    SELECT '' AS province_code, division_type, report_type, period,
+) AS counted;
+
+CREATE VIEW IF NOT EXISTS national_division_type_completeness AS
+SELECT
+    division_type,
+    report_type,
+    period,
+    communes_expected,
+    communes_reported,
+    if(communes_expected = 0, 0, round(communes_reported * 100 / communes_expected, 1))
+        AS completeness_pct
+FROM
+(
+    SELECT division_type, report_type, period,
         count() AS communes_expected, sum(reported) AS communes_reported
     FROM
     (
@@ -120,8 +133,19 @@ FROM
         ) AS catalogue USING (indicator_code)
     ) AS values_by_type
     GROUP BY province_code, division_type, report_type, period, indicator_code
-    UNION ALL
-    SELECT '' AS province_code, division_type, report_type, period, indicator_code,
+) AS aggregated;
+
+CREATE VIEW IF NOT EXISTS national_division_type_indicators AS
+SELECT
+    division_type,
+    report_type,
+    period,
+    indicator_code,
+    multiIf(aggregation = 'max', value_max, aggregation = 'min', value_min, value_sum) AS value,
+    communes_reported
+FROM
+(
+    SELECT division_type, report_type, period, indicator_code,
         any(aggregation) AS aggregation, sum(value) AS value_sum, max(value) AS value_max,
         min(value) AS value_min, count() AS communes_reported
     FROM
