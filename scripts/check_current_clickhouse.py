@@ -130,6 +130,16 @@ VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_histor
         100,'en','vi','2025-09-01 00:00:00'),
        ('r2|far|births','r2','00001','01','monthly','2025-08',2,'far_from_history','births',2,
         100,'en2','vi2','2025-09-09 00:00:00');
+INSERT INTO reporting_exemptions VALUES ('00003','monthly','no administration on site');
+INSERT INTO legacy_communes VALUES ('90001','Old X','xã','900','District','90','Old province'),
+    ('90002','Old Y','phường','900','District','90','Old province');
+INSERT INTO commune_lineage VALUES ('90001','00001',0.25,'split_by_area',0),
+    ('90001','00002',0.75,'split_by_area',1), ('90002','00002',1,'whole',1);
+INSERT INTO commune_reports (report_id, commune_code, province_code, period, revision,
+    submitted_at, indicator_codes, indicator_values)
+VALUES ('l1','L90001','01','2024-08',1,'2024-09-01 00:00:00',['births'],[4]),
+       ('l2','L90002','01','2024-08',1,'2024-09-01 00:00:00',['births'],[6]),
+       ('n2','00002','01','2024-08',1,'2024-09-02 00:00:00',['births'],[9]);
 """
 
 #: Each view read in a stable order.
@@ -145,6 +155,13 @@ VIEWS = {
     "province_indicator_history": "ORDER BY province_code, indicator_code, version",
     "report_warnings": "ORDER BY warning_id",
     "period_approvals": "ORDER BY province_code, report_type, period",
+    "legacy_reports": "ORDER BY legacy_code, commune_code",
+    "indicator_comparisons": "ORDER BY province_code, report_type, period, indicator_code",
+    "division_type_completeness": "ORDER BY province_code, division_type, report_type, period",
+    "division_type_indicators": "ORDER BY province_code, division_type, period, indicator_code",
+    "national_division_type_completeness": "ORDER BY division_type, report_type, period",
+    "national_division_type_indicators": "ORDER BY division_type, period, indicator_code",
+    "national_indicator_comparisons": "ORDER BY report_type, period, indicator_code",
 }
 
 #: Rows (tab-separated, as both engines print them) that must be in each view's answer.
@@ -190,6 +207,31 @@ EXPECTED = {
     ],
     "period_approvals": [
         "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2",
+    ],
+    "division_type_completeness": [
+        "01\txã\tmonthly\t2025-08\t2\t1\t50",
+    ],
+    "national_division_type_completeness": [
+        "xã\tmonthly\t2025-08\t4\t2\t50",
+    ],
+    "division_type_indicators": [
+        "01\txã\tmonthly\t2025-08\tbirths\t2\t1",
+    ],
+    "national_division_type_indicators": [
+        "xã\tmonthly\t2025-08\tbirths\t7\t2",
+    ],
+    "indicator_comparisons": [
+        "01\tmonthly\t2025-08\tbirths\tsum\t2\t\\N\t2\t\\N\t\\N\t\\N",
+        "02\tmonthly\t2025-08\tbirths\tsum\t5\t\\N\t12\t\\N\t\\N\t\\N",
+    ],
+    "national_indicator_comparisons": [
+        "monthly\t2025-08\trate\tratio\t0.17272727272727273\t\\N\t0.17272727272727273"
+        "\t\\N\t\\N\t\\N",
+    ],
+    "legacy_reports": [
+        "L90001\tOld X\t00001\tA\t01\t2024-08\t1\t0.25\tsplit_by_area\t0\t1\t0",
+        "L90001\tOld X\t00002\tB\t01\t2024-08\t1\t0.75\tsplit_by_area\t1\t1\t1",
+        "L90002\tOld Y\t00002\tB\t01\t2024-08\t1\t1\twhole\t1\t0\t1",
     ],
 }
 

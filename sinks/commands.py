@@ -68,8 +68,9 @@ def migrate(
         reloaded = ", ".join(result.reference.replaced) or "unchanged"
         typer.echo(
             f"reference tables: {result.reference.provinces} provinces,"
-            f" {result.reference.communes} communes, {result.reference.indicators} indicators"
-            f" ({reloaded})"
+            f" {result.reference.communes} communes, {result.reference.indicators} indicators,"
+            f" {result.reference.legacy_communes} pre-2025 communes,"
+            f" {result.reference.lineage} lineage rows ({reloaded})"
         )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from baocao.core.catalogue import Catalogue
 from baocao.core.instants import from_millis, millis
+from baocao.core.lineage import Crosswalk, legacy_parts
 from baocao.core.models import CommuneReport
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ProvinceAggregate",
     "ProvinceFigure",
     "aggregate_province",
+    "carried_over",
     "decide",
 ]
 
@@ -64,6 +66,12 @@ class LatestReport:
     amended: bool = False
     #: Indicator codes a soft rule flagged in this revision.
     warned: frozenset[str] = frozenset()
+    #: Not a report of this commune: the sum of its predecessors' reports under pre-2025
+    #: codes (:meth:`~baocao.streams.step.RollupStep` carries them over); a report under the
+    #: commune's own code replaces it whatever its revision.
+    legacy: bool = False
+    #: Carried over from at least one split predecessor: an estimate (docs/legacy-units.md).
+    approximate: bool = False
 
     @classmethod
     def of(
@@ -102,6 +110,9 @@ class LatestReport:
             "accepted_at_ms": self.accepted_at_ms,
             "amended": self.amended,
             "warned": sorted(self.warned),
+            # Only when set: states of reports under 2025 codes stay as they were.
+            **({"legacy": True} if self.legacy else {}),
+            **({"approximate": True} if self.approximate else {}),
         }
 
     def as_report(self, report: CommuneReport) -> CommuneReport:
@@ -133,6 +144,8 @@ class LatestReport:
             accepted_at_ms=int(state.get("accepted_at_ms", submitted_at_ms)),
             amended=bool(state.get("amended", False)),
             warned=frozenset(state.get("warned", ())),
+            legacy=bool(state.get("legacy", False)),
+            approximate=bool(state.get("approximate", False)),
         )
 
 
@@ -145,6 +158,59 @@ def decide(held: LatestReport | None, report: CommuneReport) -> Decision:
     if report.report_id == held.report_id or report.content_digest() == held.digest:
         return Decision.DUPLICATE
     return Decision.CONFLICT
+
+
+def carried_over(
+    new_code: str,
+    province_code: str,
+    period: str,
+    held_old: Mapping[str, LatestReport],
+    crosswalk: Crosswalk,
+    catalogue: Catalogue,
+    *,
+    revision: int,
+    accepted_at_ms: int,
+) -> LatestReport:
+    """What a new commune counts for a pre-merger period from its predecessors' reports under
+    old codes (``held_old``, by old code, at least one): each one's part
+    (:func:`~baocao.core.lineage.legacy_parts`), summed, or the max or min of them."""
+    values: dict[str, list[float]] = {}
+    approximate = False
+    for old_code, held in sorted(held_old.items()):
+        (part,) = (
+            p
+            for p in legacy_parts(held.indicators, crosswalk.lineage[old_code], catalogue)
+            if p.new_code == new_code
+        )
+        approximate = approximate or part.approximate
+        for code, value in part.indicators.items():
+            values.setdefault(code, []).append(value)
+    indicators: dict[str, float] = {}
+    for code, parts in values.items():
+        aggregation = catalogue.indicators[code].aggregation
+        if aggregation == "max":
+            indicators[code] = max(parts)
+        elif aggregation == "min":
+            indicators[code] = min(parts)
+        else:
+            indicators[code] = math.fsum(parts)
+    sources = list(held_old.values())
+    report = CommuneReport(
+        report_id=f"legacy:{new_code}:{period}",
+        commune_code=new_code,
+        province_code=province_code,
+        period=period,
+        revision=revision,
+        submitted_at=from_millis(max(h.submitted_at_ms for h in sources)),
+        indicators=indicators,
+    )
+    carried = LatestReport.of(
+        report,
+        first_submitted_at_ms=min(h.first_submitted_at_ms for h in sources),
+        accepted_at_ms=accepted_at_ms,
+        amended=any(h.amended for h in sources),
+    )
+    return replace(carried, legacy=True, approximate=approximate)
 
 
 @dataclass(frozen=True, slots=True)

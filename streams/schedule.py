@@ -16,6 +16,7 @@ from typing import Any
 from kafka.partitioner.default import murmur2
 
 from baocao.core.instants import MILLISECOND
+from baocao.core.obligations import Obligations, default_obligations
 from baocao.core.periods import (
     REPORT_TYPES,
     Period,
@@ -97,8 +98,10 @@ class Schedule:
         reference: ReferenceData,
         deadlines: DeadlineSettings,
         clock: Callable[[], datetime],
+        obligations: Obligations | None = None,
     ) -> None:
         self._topics = topics
+        self._obligations = obligations or default_obligations(reference)
         self._reference = reference
         self._deadlines = deadlines
         self._clock = clock
@@ -185,10 +188,11 @@ class Schedule:
             for phase, earliest, newest in windows:
                 key = (province, str(report_type), phase)
                 for period in self._sweep(tick, key, earliest, newest, backfill):
-                    missing = [c for c in communes if state_key(c, period.text) not in latest]
+                    due = self._obligations.due(communes, period)
+                    missing = [c for c in due if state_key(c, period.text) not in latest]
                     if missing:
                         tick.outputs.append(
-                            self._alert(tick, province, period, phase, missing, len(communes))
+                            self._alert(tick, province, period, phase, missing, len(due))
                         )
 
     def _alert(

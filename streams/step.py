@@ -24,13 +24,15 @@ from typing import Any
 from baocao.core.avro import DecodeError, codec_for
 from baocao.core.catalogue import Catalogue
 from baocao.core.instants import from_millis, millis
+from baocao.core.lineage import LEGACY_PREFIX, Crosswalk, legacy_code_of, load_crosswalk
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport, parse_report
+from baocao.core.obligations import Obligations, default_obligations
 from baocao.core.periods import Period, PeriodError, deadline, locks_at, parse_period
 from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
-from baocao.core.soft_rules import soft_rule_breaks, timing_break
+from baocao.core.soft_rules import not_due_break, soft_rule_breaks, timing_break
 from baocao.core.topics import APPROVALS, COMMUNE_REPORTS, Topics, state_key
 from baocao.core.validation import validate_report
 from baocao.streams.dead_letters import DeadLetterLimits
@@ -45,7 +47,14 @@ from baocao.streams.records import (
     StateReader,
     unfocused,
 )
-from baocao.streams.rollup import Decision, LatestReport, ProvinceAggregate, ProvinceFigure, decide
+from baocao.streams.rollup import (
+    Decision,
+    LatestReport,
+    ProvinceAggregate,
+    ProvinceFigure,
+    carried_over,
+    decide,
+)
 
 __all__ = ["EventResult", "RollupStep"]
 
@@ -68,6 +77,8 @@ class EventResult:
     cause: Cause | None = None
     #: The commune whose revision of ``touched`` the event accepted or re-sent.
     commune: str | None = None
+    #: A report under a pre-2025 code: what its new communes now count instead.
+    carried: tuple[Cause, ...] = ()
 
     def count_into(self, result: BatchResult) -> None:
         """Add this event's outcome, reasons, warnings and outputs to ``result``."""
@@ -91,8 +102,12 @@ class RollupStep:
         registry: SchemaRegistryClient | None = None,
         dead_letters: DeadLetterLimits | None = None,
         submitted_at_tolerance_seconds: float = 600.0,
+        crosswalk: Crosswalk | None = None,
+        obligations: Obligations | None = None,
     ) -> None:
         self._topics = topics
+        self._crosswalk = crosswalk or load_crosswalk()
+        self._obligations = obligations or default_obligations(reference)
         self._dead_letters = dead_letters or DeadLetterLimits()
         self._tolerance = submitted_at_tolerance_seconds
         self._reference = reference
@@ -146,6 +161,9 @@ class RollupStep:
                     communes.setdefault(event.touched, set()).add(event.commune)
                 if event.cause is not None:
                     causes.setdefault(event.touched, []).append(event.cause)
+                for carried in event.carried:
+                    communes.setdefault(event.touched, set()).add(carried.commune_code)
+                    causes.setdefault(event.touched, []).append(carried)
         for (province, period), index in anchors.items():
             with focus(index):
                 figures, changes, completeness = self._recompute(
@@ -239,7 +257,9 @@ class RollupStep:
         report, reasons = parse_report(data)
         if report is None:
             return self._reject(record, data, reasons)
-        reasons = validate_report(report, self._reference, self._catalogue)
+        reasons = validate_report(
+            report, self._reference, self._catalogue, crosswalk=self._crosswalk
+        )
         reasons.extend(_key_reasons(record, report))
         if reasons:
             return self._reject(record, report.to_avro(), reasons)
@@ -251,7 +271,10 @@ class RollupStep:
             event_ms = millis(report.submitted_at)
         stored = staged.get("latest", report.key)
         held = LatestReport.from_state(stored) if stored is not None else None
-        decision = decide(held, report)
+        old_code = legacy_code_of(report.commune_code)
+        # A report under the commune's own code replaces what its predecessors' old-code
+        # reports counted for it, whatever the revisions.
+        decision = decide(None if held is not None and held.legacy else held, report)
         locked = self._locked(period, report.province_code, event_ms, staged)
         touched = (report.province_code, report.period)
         if decision is Decision.ACCEPT:
@@ -261,7 +284,8 @@ class RollupStep:
         assert held is not None  # only ACCEPT is possible without a held revision
         if decision is Decision.DUPLICATE:
             again = self._accepted(held.as_report(report), period, held)
-            return EventResult(Outcome.DUPLICATE, (again,), touched, commune=report.commune_code)
+            commune = report.commune_code if old_code is None else None
+            return EventResult(Outcome.DUPLICATE, (again,), touched, commune=commune)
         if decision is Decision.STALE:
             refusal = reason(
                 ReasonCode.STALE_REVISION,
@@ -298,10 +322,16 @@ class RollupStep:
         )
         if late_claim is not None:
             breaks.append(late_claim)
+        if legacy_code_of(report.commune_code) is None and not self._obligations.is_due(
+            report.commune_code, period
+        ):
+            breaks.append(not_due_break(report.commune_code, period.text))
         latest = LatestReport.of(
             report,
             # Timeliness is judged on when the first accepted revision was received.
-            first_submitted_at_ms=held.first_submitted_at_ms if held is not None else event_ms,
+            first_submitted_at_ms=(
+                held.first_submitted_at_ms if held is not None and not held.legacy else event_ms
+            ),
             accepted_at_ms=event_ms,
             amended=locked is not None,
             warned=frozenset().union(*(b.involved for b in breaks)),
@@ -309,6 +339,14 @@ class RollupStep:
         staged.put("latest", report.key, latest.to_state(), anchor=index)
         outputs = [self._accepted(report, period, latest)]
         outputs.extend(self._outputs.warning(report, period, b, event_ms) for b in breaks)
+        if legacy_code_of(report.commune_code) is not None:
+            return EventResult(
+                Outcome.ACCEPTED,
+                tuple(outputs),
+                (report.province_code, report.period),
+                warnings=tuple(b.rule_code for b in breaks),
+                carried=self._carry_over(report, staged, event_ms, index),
+            )
         cause = Cause.of(report.commune_code, held, latest)
         return EventResult(
             Outcome.ACCEPTED,
@@ -318,6 +356,46 @@ class RollupStep:
             warnings=tuple(b.rule_code for b in breaks),
             cause=cause,
         )
+
+    def _carry_over(
+        self, report: CommuneReport, staged: Overlay, event_ms: int, index: int
+    ) -> tuple[Cause, ...]:
+        """Count an accepted old-code report toward its new communes: each one's carried-over
+        report is rebuilt from all of its predecessors' old-code reports held for the period.
+        A new commune that has a report under its own code keeps it: the old-code report is
+        superseded there, and counts nowhere twice (docs/legacy-units.md)."""
+        old_code = legacy_code_of(report.commune_code)
+        assert old_code is not None
+        causes: list[Cause] = []
+        for row in self._crosswalk.lineage[old_code]:
+            key = state_key(row.new_code, report.period)
+            stored = staged.get("latest", key)
+            held = LatestReport.from_state(stored) if stored is not None else None
+            if held is not None and not held.legacy:
+                continue
+            predecessors = {
+                r.old_code: LatestReport.from_state(state)
+                for r in self._crosswalk.predecessors[row.new_code]
+                if (
+                    state := staged.get(
+                        "latest", state_key(LEGACY_PREFIX + r.old_code, report.period)
+                    )
+                )
+                is not None
+            }
+            carried = carried_over(
+                row.new_code,
+                report.province_code,
+                report.period,
+                predecessors,
+                self._crosswalk,
+                self._catalogue,
+                revision=held.revision + 1 if held is not None else 1,
+                accepted_at_ms=event_ms,
+            )
+            staged.put("latest", key, carried.to_state(), anchor=index)
+            causes.append(Cause.of(row.new_code, held, carried))
+        return tuple(causes)
 
     def _locked(
         self, period: Period, province: str, event_ms: int, staged: Overlay
@@ -401,13 +479,26 @@ class RollupStep:
         values = {code: f.value for code, f in current.items() if f.communes_reported}
         if values != published:
             staged.put("figures", key, values, anchor=anchor)
+        # Only the communes due to report the period count toward its completeness.
+        not_due = [c for c in aggregate.counted if not self._obligations.is_due(c, period)]
+        on_time_not_due = sum(
+            LatestReport.from_state(
+                staged.get("latest", state_key(c, period_text))
+            ).first_submitted_at_ms
+            <= due_ms
+            for c in not_due
+        )
         completeness = self._outputs.completeness(
             province,
             period,
             due_ms=due_ms,
-            expected=self._reference.communes_expected(province),
-            reported=len(aggregate.counted),
-            on_time=aggregate.on_time,
+            expected=len(
+                self._obligations.due(
+                    self._reference.communes_by_province.get(province, ()), period
+                )
+            ),
+            reported=len(aggregate.counted) - len(not_due),
+            on_time=aggregate.on_time - on_time_not_due,
             version=version,
             updated_at=updated_at,
         )

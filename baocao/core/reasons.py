@@ -19,6 +19,12 @@ class ReasonCode(StrEnum):
     UNKNOWN_PROVINCE = "unknown_province"
     UNKNOWN_COMMUNE = "unknown_commune"
     COMMUNE_NOT_IN_PROVINCE = "commune_not_in_province"
+    #: A pre-2025 code (``L`` + old code) that the old map does not have.
+    UNKNOWN_LEGACY_COMMUNE = "unknown_legacy_commune"
+    #: A pre-2025 code for a period that does not end before 1 July 2025.
+    LEGACY_COMMUNE_AFTER_MERGER = "legacy_commune_after_merger"
+    #: A reporting obligation whose end date is before its start date.
+    OBLIGATION_ENDS_BEFORE_START = "obligation_ends_before_start"
     UNKNOWN_INDICATOR = "unknown_indicator"
     DERIVED_INDICATOR = "derived_indicator"
     VALUE_NOT_FINITE = "value_not_finite"
@@ -61,6 +67,21 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.COMMUNE_NOT_IN_PROVINCE: (
         "Commune {detail}",
         "Xã {detail}",
+    ),
+    ReasonCode.UNKNOWN_LEGACY_COMMUNE: (
+        "Unknown pre-2025 commune code {detail}: the old map (before 1 July 2025) has no such"
+        " commune",
+        "Mã xã cũ {detail} không tồn tại trong danh mục trước ngày 01/7/2025",
+    ),
+    ReasonCode.LEGACY_COMMUNE_AFTER_MERGER: (
+        "Pre-2025 commune code {detail}; old codes are accepted only for periods that end"
+        " before 1 July 2025: report under the new commune's code",
+        "Mã xã cũ {detail}; mã cũ chỉ dùng cho kỳ báo cáo kết thúc trước ngày 01/7/2025: hãy"
+        " báo cáo theo mã xã mới",
+    ),
+    ReasonCode.OBLIGATION_ENDS_BEFORE_START: (
+        "The obligation's end date {detail}",
+        "Ngày kết thúc nghĩa vụ báo cáo {detail}",
     ),
     ReasonCode.UNKNOWN_INDICATOR: (
         "Unknown indicator code {detail}",

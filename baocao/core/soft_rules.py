@@ -16,10 +16,12 @@ __all__ = [
     "FAR_FROM_HISTORY",
     "HISTORY_FACTOR",
     "HISTORY_MINIMUM",
+    "REPORTED_WHILE_NOT_DUE",
     "RESOLVED_EXCEEDS_RECEIVED",
     "RESOLVED_PARTS_MISMATCH",
     "SUBMITTED_AT_FAR_FROM_RECEIPT",
     "RuleBreak",
+    "not_due_break",
     "soft_rule_breaks",
     "timing_break",
 ]
@@ -28,6 +30,9 @@ RESOLVED_EXCEEDS_RECEIVED = "resolved_exceeds_received"
 RESOLVED_PARTS_MISMATCH = "resolved_parts_mismatch"
 FAR_FROM_HISTORY = "far_from_history"
 SUBMITTED_AT_FAR_FROM_RECEIPT = "submitted_at_far_from_receipt"
+#: A report of a unit that does not have to report the period (an exempt unit, or outside its
+#: obligation's dates): kept, counted in the figures, not in completeness.
+REPORTED_WHILE_NOT_DUE = "reported_while_not_due"
 #: ``far_from_history``: how many times larger (or smaller) is far, and the smallest values
 #: compared.
 HISTORY_FACTOR = 10.0
@@ -162,4 +167,19 @@ def timing_break(
         f"{_fmt(tolerance_seconds)} s); timeliness is judged on the receive time",
         f"thời điểm gửi khai báo lệch {_fmt(offset)} giây so với lúc hệ thống nhận báo cáo "
         f"(quá {_fmt(tolerance_seconds)} giây); đúng hạn được tính theo lúc nhận",
+    )
+
+
+def not_due_break(commune_code: str, period: str) -> RuleBreak:
+    """``reported_while_not_due``: ``commune_code`` has no obligation for ``period``."""
+    return RuleBreak(
+        REPORTED_WHILE_NOT_DUE,
+        None,
+        0.0,
+        0.0,
+        frozenset(),
+        f"commune {commune_code} has no obligation to report {period}; the report is kept and"
+        " counted in the figures, not in completeness",
+        f"xã {commune_code} không có nghĩa vụ báo cáo kỳ {period}; báo cáo được lưu và tính vào"
+        " số liệu, không tính vào tỷ lệ báo cáo",
     )

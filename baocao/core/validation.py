@@ -14,6 +14,7 @@ import math
 import re
 
 from baocao.core.catalogue import Catalogue
+from baocao.core.lineage import MERGER_AT, Crosswalk, legacy_code_of, load_crosswalk
 from baocao.core.models import CommuneReport
 from baocao.core.periods import Period, PeriodError, parse_period
 from baocao.core.reasons import Reason, ReasonCode, reason
@@ -38,20 +39,33 @@ _TYPE_VI: dict[str, str] = {
 
 
 def validate_report(
-    report: CommuneReport, reference: ReferenceData, catalogue: Catalogue
+    report: CommuneReport,
+    reference: ReferenceData,
+    catalogue: Catalogue,
+    *,
+    crosswalk: Crosswalk | None = None,
 ) -> list[Reason]:
-    """Every reason this report cannot be accepted; empty when it is valid."""
+    """Every reason this report cannot be accepted; empty when it is valid.
+
+    A pre-2025 code (``L`` + old code, :mod:`baocao.core.lineage`) is valid for a period that
+    ends by 1 July 2025, with ``province_code`` the 2025 province its new communes belong to
+    (the one it counts toward and is keyed by)."""
     reasons: list[Reason] = []
     province = reference.provinces.get(report.province_code)
-    commune = reference.communes.get(report.commune_code)
     if province is None:
         reasons.append(
             reason(ReasonCode.UNKNOWN_PROVINCE, repr(report.province_code), field="province_code")
         )
-    if commune is None:
-        reasons.append(
-            reason(ReasonCode.UNKNOWN_COMMUNE, repr(report.commune_code), field="commune_code")
-        )
+    old_code = legacy_code_of(report.commune_code)
+    if old_code is not None:
+        commune = None
+        reasons.extend(_legacy_reasons(report, old_code, reference, crosswalk or load_crosswalk()))
+    else:
+        commune = reference.communes.get(report.commune_code)
+        if commune is None:
+            reasons.append(
+                reason(ReasonCode.UNKNOWN_COMMUNE, repr(report.commune_code), field="commune_code")
+            )
     if province is not None and commune is not None and commune.province_code != province.code:
         owner = reference.provinces[commune.province_code]
         reasons.append(
@@ -106,6 +120,42 @@ def validate_report(
                 reasons.append(
                     reason(ReasonCode.VALUE_OUT_OF_RANGE, f"{code}={value}", field=where)
                 )
+    return reasons
+
+
+def _legacy_reasons(
+    report: CommuneReport, old_code: str, reference: ReferenceData, crosswalk: Crosswalk
+) -> list[Reason]:
+    """Why an old-code report cannot count: an old code that never existed, a period after
+    the merger, or a province that is not the one its new communes are in."""
+    old = crosswalk.legacy_communes.get(old_code)
+    if old is None:
+        return [
+            reason(
+                ReasonCode.UNKNOWN_LEGACY_COMMUNE, repr(report.commune_code), field="commune_code"
+            )
+        ]
+    reasons: list[Reason] = []
+    try:
+        period: Period | None = parse_period(report.period)
+    except PeriodError:
+        period = None  # reported once, below
+    if period is not None and period.ends_at > MERGER_AT:
+        detail = f"{report.commune_code} ({old.name}) for period {report.period}"
+        reasons.append(reason(ReasonCode.LEGACY_COMMUNE_AFTER_MERGER, detail, field="commune_code"))
+    new_province = reference.communes[crosswalk.lineage[old_code][0].new_code].province_code
+    if report.province_code in reference.provinces and report.province_code != new_province:
+        name = reference.provinces[new_province].name
+        reasons.append(
+            reason(
+                ReasonCode.COMMUNE_NOT_IN_PROVINCE,
+                f"{report.commune_code} ({old.name}, {old.province_name} before 2025) counts"
+                f" toward province {new_province} ({name}), not {report.province_code}",
+                detail_vi=f"{report.commune_code} ({old.name}, {old.province_name} trước 2025)"
+                f" được tính vào tỉnh {new_province} ({name}), không phải {report.province_code}",
+                field="province_code",
+            )
+        )
     return reasons
 
 

@@ -1,4 +1,6 @@
-"""The ``provinces``, ``communes`` and ``indicators`` tables, loaded from the package's data.
+"""The reference tables, loaded from the packages' data: ``provinces`` and ``communes``
+(vietnam-provinces), ``indicators`` (the catalogue), ``legacy_communes`` and
+``commune_lineage`` (vietnamadminunits, through :mod:`baocao.core.lineage`).
 
 ``baocao migrate`` calls :func:`load_reference_tables` on every run. The rows come from
 :func:`baocao.core.reference.load_reference` and :func:`baocao.core.catalogue.load_catalogue`,
@@ -17,16 +19,24 @@ from clickhouse_driver import Client
 
 from baocao.core.catalogue import Catalogue
 from baocao.core.clickhouse import TRANSIENT_ERRORS, describe_error
+from baocao.core.lineage import Crosswalk, load_crosswalk
+from baocao.core.obligations import default_obligations
 from baocao.core.reference import ReferenceData
 from baocao.sinks.exceptions import MigrationError
 
 __all__ = [
     "COMMUNE_COLUMNS",
+    "EXEMPTION_COLUMNS",
     "INDICATOR_COLUMNS",
+    "LEGACY_COMMUNE_COLUMNS",
+    "LINEAGE_COLUMNS",
     "PROVINCE_COLUMNS",
     "ReferenceLoad",
     "commune_rows",
+    "exemption_rows",
     "indicator_rows",
+    "legacy_commune_rows",
+    "lineage_rows",
     "load_reference_tables",
     "province_rows",
 ]
@@ -47,6 +57,20 @@ INDICATOR_COLUMNS = (
     "report_types",
 )
 
+LEGACY_COMMUNE_COLUMNS = (
+    "legacy_code",
+    "legacy_name",
+    "division_type",
+    "district_code",
+    "district_name",
+    "legacy_province_code",
+    "legacy_province_name",
+)
+LINEAGE_COLUMNS = ("legacy_code", "commune_code", "share", "method", "is_primary")
+EXEMPTION_COLUMNS = ("commune_code", "report_type", "reason")
+#: Why a default exemption exists, for people reading the table.
+NO_ADMINISTRATION = "no administration on site"
+
 
 @dataclass(frozen=True, slots=True)
 class ReferenceLoad:
@@ -55,6 +79,8 @@ class ReferenceLoad:
     provinces: int
     communes: int
     indicators: int
+    legacy_communes: int
+    lineage: int
     replaced: tuple[str, ...]
 
 
@@ -93,15 +119,56 @@ def indicator_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
     ]
 
 
+def legacy_commune_rows(crosswalk: Crosswalk) -> list[tuple[str, ...]]:
+    """One row per pre-2025 unit, sorted by code."""
+    return [
+        (
+            c.code,
+            c.name,
+            c.division_type,
+            c.district_code,
+            c.district_name,
+            c.province_code,
+            c.province_name,
+        )
+        for c in sorted(crosswalk.legacy_communes.values(), key=lambda c: c.code)
+    ]
+
+
+def lineage_rows(crosswalk: Crosswalk) -> list[tuple[str, str, float, str, int]]:
+    """One row per (old code, new code), sorted by both (the table's order)."""
+    return sorted(
+        (row.old_code, row.new_code, row.share, row.method, int(row.primary))
+        for row in crosswalk.rows()
+    )
+
+
+def exemption_rows(reference: ReferenceData) -> list[tuple[str, str, str]]:
+    """One row per unit and report type it owes no report of, by default."""
+    obligations = default_obligations(reference)
+    return sorted(
+        (commune, report_type, NO_ADMINISTRATION)
+        for (commune, report_type), windows in obligations.overrides.items()
+        if not windows
+    )
+
+
 def load_reference_tables(
-    client: Client, reference: ReferenceData, catalogue: Catalogue
+    client: Client,
+    reference: ReferenceData,
+    catalogue: Catalogue,
+    crosswalk: Crosswalk | None = None,
 ) -> ReferenceLoad:
-    """Make ``provinces`` and ``communes`` hold exactly ``reference``, and ``indicators``
-    exactly ``catalogue``; return what changed."""
+    """Make ``provinces`` and ``communes`` hold exactly ``reference``, ``indicators``
+    exactly ``catalogue``, and the legacy tables exactly ``crosswalk``; return what changed."""
+    crosswalk = crosswalk or load_crosswalk()
     wanted: dict[str, tuple[Sequence[str], Sequence[tuple[Any, ...]]]] = {
         "provinces": (PROVINCE_COLUMNS, province_rows(reference)),
         "communes": (COMMUNE_COLUMNS, commune_rows(reference)),
         "indicators": (INDICATOR_COLUMNS, indicator_rows(catalogue)),
+        "legacy_communes": (LEGACY_COMMUNE_COLUMNS, legacy_commune_rows(crosswalk)),
+        "commune_lineage": (LINEAGE_COLUMNS, lineage_rows(crosswalk)),
+        "reporting_exemptions": (EXEMPTION_COLUMNS, exemption_rows(reference)),
     }
     replaced: list[str] = []
     for table, (columns, rows) in wanted.items():
@@ -109,14 +176,18 @@ def load_reference_tables(
             replaced.append(table)
     if replaced:
         logger.info(
-            "reference tables reloaded (%s) from vietnam-provinces data %s and the catalogue",
+            "reference tables reloaded (%s) from vietnam-provinces data %s,"
+            " vietnamadminunits %s and the catalogue",
             ", ".join(replaced),
             reference.data_version,
+            crosswalk.package_version,
         )
     return ReferenceLoad(
         provinces=len(wanted["provinces"][1]),
         communes=len(wanted["communes"][1]),
         indicators=len(wanted["indicators"][1]),
+        legacy_communes=len(wanted["legacy_communes"][1]),
+        lineage=len(wanted["commune_lineage"][1]),
         replaced=tuple(replaced),
     )
 
@@ -126,7 +197,9 @@ def _replace_if_different(
 ) -> bool:
     column_list = ", ".join(columns)
     try:
-        current = client.execute(f"SELECT {column_list} FROM {table} ORDER BY {columns[0]}")
+        current = client.execute(
+            f"SELECT {column_list} FROM {table} ORDER BY {columns[0]}, {columns[1]}"
+        )
         if [tuple(row) for row in current] == list(rows):
             return False
         client.execute(f"TRUNCATE TABLE {table}")

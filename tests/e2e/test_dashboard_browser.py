@@ -124,6 +124,19 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
     expect(page.locator("svg.spark")).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "dashboard-province.png"), full_page=False)
 
+    # The unit-type filter keeps the communes of one type, and "All" brings every one back.
+    reference = load_reference()
+    kind = reference.communes[seeded.late].division_type
+    of_kind = [
+        c
+        for c in reference.communes_by_province[HANOI]
+        if reference.communes[c].division_type == kind
+    ]
+    page.locator(f'#unit-types a[data-division-type="{kind}"]').click()
+    expect(page.locator("#communes tr")).to_have_count(len(of_kind))
+    page.locator('#unit-types a[data-division-type=""]').click()
+    expect(page.locator("#communes tr")).to_have_count(len(reference.communes_by_province[HANOI]))
+
     page.locator(f'tr[data-commune="{seeded.late}"] a').click()
     expect(page.locator("main")).to_contain_text("Administrative dossiers received")
     expect(page.locator("main")).to_contain_text("20")
@@ -176,7 +189,7 @@ def test_shared_links_open_their_period_and_survive_reload_and_back(
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     workbook = load_workbook(saved)
-    assert workbook.sheetnames == ["Tổng hợp", "Chỉ tiêu", "Xã"]
+    assert workbook.sheetnames == ["Tổng hợp", "Chỉ tiêu", "Xã", "Theo loại đơn vị"]
 
     page.go_back()
     expect(page).to_have_url(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))

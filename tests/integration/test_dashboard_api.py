@@ -10,12 +10,14 @@ import httpx
 import pytest
 from clickhouse_driver import Client
 from fastapi.testclient import TestClient
+from support import records
 from support.dashboard import (
     HANOI,
     PERIOD,
     PREVIOUS,
     Seeded,
     announce_upcoming,
+    insert,
     missing_commune_reports,
     seed,
 )
@@ -29,6 +31,7 @@ from baocao.app.web import create_app
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings, Settings, StackSettings
+from baocao.sinks.clickhouse.rows.tables import PROVINCE_INDICATOR_VALUES
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +60,8 @@ def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
     assert (hanoi["row"], hanoi["col"]) == tile_positions()[HANOI]
     assert body["national"]["reported"] == 2
     assert body["national"]["expected"] == len(load_reference().communes)
-    assert body["missing_overdue"] == len(load_reference().communes) - 2
+    # Less the 2 that reported and Đặc khu Hoàng Sa, which owes no report.
+    assert body["missing_overdue"] == len(load_reference().communes) - 2 - 1
     assert body["missing_due"] == 0
     assert body["rejections"] == 1
     received = next(i for i in body["indicators"] if i["code"] == "tthc_received")
@@ -125,6 +129,44 @@ def test_province_page(api: TestClient, seeded: Seeded) -> None:
         "far_from_history",
         "khác xa lịch sử",
     )
+
+
+def test_province_trend_runs_across_the_merger_with_last_year_and_the_year_to_date(
+    api: TestClient, db: Client
+) -> None:
+    """Historic loads are keyed by the 2025 provinces, so a province's sparkline runs from
+    before 1 July 2025 on, and August 2025 has a same period last year."""
+    values = {"2024-08": 40.0, "2025-05": 5.0, "2025-06": 6.0, "2025-07": 7.0, "2025-08": 8.0}
+    insert(
+        db,
+        PROVINCE_INDICATOR_VALUES,
+        *(records.figure(HANOI, p, "tthc_received", 1, v) for p, v in values.items()),
+    )
+    body = api.get(
+        f"/api/provinces/{HANOI}", params={"report_type": "monthly", "period": "2025-08"}
+    ).json()
+    [received] = body["indicators"]
+    assert received["trend"] == [{"period": p, "value": v} for p, v in values.items()]
+    assert received["value"] == 8.0
+    assert received["same_period_last_year"] == 40.0
+    assert received["year_to_date"] == 5.0 + 6.0 + 7.0 + 8.0
+
+
+def test_province_page_filters_and_counts_by_unit_type(api: TestClient, seeded: Seeded) -> None:
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province[HANOI]]
+    kind = reference.communes[seeded.on_time].division_type
+    body = api.get(f"/api/provinces/{HANOI}", params={**QUERY, "division_type": kind}).json()
+    assert body["division_type"] == kind
+    assert [c["code"] for c in body["communes"]] == [
+        c.code for c in sorted(hanoi, key=lambda c: c.code) if c.division_type == kind
+    ]
+    counts = {row["division_type"]: row for row in body["unit_types"]}
+    assert set(counts) == {c.division_type for c in hanoi}
+    assert sum(row["expected"] for row in counts.values()) == len(hanoi)
+    assert sum(row["reported"] for row in counts.values()) == 2  # the on-time and late ones
+    refused = api.get(f"/api/provinces/{HANOI}", params={**QUERY, "division_type": "huyện"})
+    assert refused.status_code == 422
 
 
 def test_commune_drill_down(api: TestClient, seeded: Seeded) -> None:

@@ -19,6 +19,7 @@ from support import records
 from support.cli import invoke
 from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
+from support.recompute import expected_comparisons
 
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
@@ -112,6 +113,7 @@ def test_province_workbook_equals_the_views(
         words["sheet_summary"],
         words["sheet_indicators"],
         words["sheet_communes"],
+        words["sheet_unit_types"],
     ]
     [completeness] = view(
         db,
@@ -223,6 +225,7 @@ def test_national_workbook_equals_the_views(
         words["sheet_summary"],
         words["sheet_indicators"],
         words["sheet_provinces"],
+        words["sheet_unit_types"],
     ]
     [national] = view(
         db, "SELECT * FROM national_completeness WHERE report_type = %(t)s AND period = %(p)s"
@@ -344,3 +347,93 @@ def test_an_unknown_period_or_bad_option_is_a_clear_error(
         result = invoke("export", *args, "-o", target, settings=test_settings)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
+
+
+@pytest.mark.parametrize("lang", [Lang.VI, Lang.EN])
+def test_workbooks_carry_last_year_and_the_year_to_date_of_the_recomputation(
+    test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path, lang: Lang
+) -> None:
+    """ "Cùng kỳ năm trước" and "Lũy kế từ đầu năm" in the province's and the nation's
+    indicator sheets equal support.recompute over every figure the views hold."""
+    year, month = PERIOD[:4], PERIOD[5:]
+    last_year = f"{int(year) - 1}-{month}"
+    earlier = [f"{year}-{m:02d}" for m in range(1, int(month)) if f"{year}-{m:02d}" != PERIOD][:2]
+    insert(
+        db,
+        PROVINCE_INDICATOR_VALUES,
+        records.figure(HANOI, last_year, "tthc_received", 1, 55.0),
+        records.figure(HCMC, last_year, "tthc_received", 1, 12.5),
+        records.figure(HANOI, last_year, "traffic_accidents", 1, 4.0),
+        *(records.figure(HANOI, p, "tthc_received", 1, 10.0 + i) for i, p in enumerate(earlier)),
+        *(records.figure(HCMC, p, "traffic_accidents", 1, 3.0) for p in earlier),
+    )
+    inputs = {
+        (row["province_code"], row["period"], row["indicator_code"]): (
+            row["value"],
+            row["numerator"],
+            row["denominator"],
+        )
+        for row in select_rows(
+            db,
+            "SELECT province_code, period, indicator_code, value, numerator, denominator"
+            " FROM province_indicator_values FINAL"
+            " WHERE report_type = 'monthly' AND communes_reported > 0",
+        )
+    }
+    expected = expected_comparisons(inputs)
+    assert expected[(HANOI, PERIOD, "tthc_received")][0] == 55.0
+    words = LABELS[lang]
+    for scope, args in ((HANOI, ("--province", HANOI)), ("", ("--national",))):
+        book = load_workbook(export(test_settings, tmp_path, *args, "--lang", lang.value))
+        columns, rows = table(book[words["sheet_indicators"]])
+        assert rows, scope
+        for row in rows:
+            code = row[columns[words["code"]]]
+            last, to_date = expected[(scope, PERIOD, code)]
+            assert row[columns[words["same_period_last_year"]]] == pytest.approx(last), code
+            assert row[columns[words["year_to_date"]]] == pytest.approx(to_date), code
+        codes = {row[columns[words["code"]]] for row in rows}
+        assert "tthc_received" in codes
+
+
+@pytest.mark.parametrize("lang", [Lang.VI, Lang.EN])
+def test_workbooks_group_completeness_and_figures_by_unit_type(
+    test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path, lang: Lang
+) -> None:
+    """The unit-type sheet counts, from the reference data and the seeded reports."""
+    words = LABELS[lang]
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province[HANOI]]
+    accepted = {
+        row["commune_code"]
+        for row in select_rows(
+            db,
+            "SELECT commune_code FROM commune_reports FINAL"
+            " WHERE report_type = 'monthly' AND period = %(p)s AND province_code = %(c)s",
+            {"p": PERIOD, "c": HANOI},
+        )
+    }
+    assert accepted
+    book = load_workbook(export(test_settings, tmp_path, "--province", HANOI, "--lang", lang.value))
+    columns, rows = table(book[words["sheet_unit_types"]])
+    got = {
+        row[columns[words["division_type"]]]: (
+            row[columns[words["expected"]]],
+            row[columns[words["reported"]]],
+        )
+        for row in rows
+    }
+    assert got == {
+        kind: (
+            sum(c.division_type == kind for c in hanoi),
+            sum(c.division_type == kind and c.code in accepted for c in hanoi),
+        )
+        for kind in {c.division_type for c in hanoi}
+    }
+    national = load_workbook(export(test_settings, tmp_path, "--national", "--lang", lang.value))
+    columns, rows = table(national[words["sheet_unit_types"]])
+    expected_by_type = {
+        row[columns[words["division_type"]]]: row[columns[words["expected"]]] for row in rows
+    }
+    # Every unit of the 2025 map owes a report, except Đặc khu Hoàng Sa.
+    assert expected_by_type == {"xã": 2621, "phường": 687, "đặc khu": 12}

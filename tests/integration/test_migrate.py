@@ -20,6 +20,7 @@ from support.settings import environment
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
+from baocao.core.lineage import load_crosswalk
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import (
@@ -29,7 +30,7 @@ from baocao.sinks.clickhouse.migrate import (
     load_migrations,
     migrate,
 )
-from baocao.sinks.clickhouse.reference_tables import commune_rows, province_rows
+from baocao.sinks.clickhouse.reference_tables import commune_rows, lineage_rows, province_rows
 from baocao.sinks.clickhouse.rows.columns import Table
 from baocao.sinks.clickhouse.rows.tables import (
     COMMUNE_REPORTS,
@@ -81,6 +82,96 @@ VIEW_COLUMNS = {
         "report_type",
         "indicator_codes",
         "indicator_values",
+    ],
+    "indicator_year_to_date": [
+        "province_code",
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "year_to_date",
+    ],
+    "national_indicator_year_to_date": [
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "year_to_date",
+    ],
+    "indicator_comparisons": [
+        "province_code",
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "same_period_last_year",
+        "year_to_date",
+        "year_to_date_last_year",
+        "change",
+        "change_pct",
+    ],
+    "national_indicator_comparisons": [
+        "report_type",
+        "period",
+        "indicator_code",
+        "aggregation",
+        "value",
+        "same_period_last_year",
+        "year_to_date",
+        "year_to_date_last_year",
+        "change",
+        "change_pct",
+    ],
+    "division_type_completeness": [
+        "province_code",
+        "division_type",
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "completeness_pct",
+    ],
+    "division_type_indicators": [
+        "province_code",
+        "division_type",
+        "report_type",
+        "period",
+        "indicator_code",
+        "value",
+        "communes_reported",
+    ],
+    "national_division_type_completeness": [
+        "division_type",
+        "report_type",
+        "period",
+        "communes_expected",
+        "communes_reported",
+        "completeness_pct",
+    ],
+    "national_division_type_indicators": [
+        "division_type",
+        "report_type",
+        "period",
+        "indicator_code",
+        "value",
+        "communes_reported",
+    ],
+    "legacy_reports": [
+        "legacy_code",
+        "legacy_name",
+        "commune_code",
+        "commune_name",
+        "province_code",
+        "period",
+        "revision",
+        "share",
+        "method",
+        "is_primary",
+        "approximate",
+        "superseded",
     ],
     "rejected_reports": [
         "rejection_id",
@@ -229,7 +320,14 @@ def test_migrate_applies_every_migration_once_and_records_it(
     assert [m.version for m in first.applied] == [m.version for m in known]
     assert first.already_applied == []
     assert first.reference is not None
-    assert first.reference.replaced == ("provinces", "communes", "indicators")
+    assert first.reference.replaced == (
+        "provinces",
+        "communes",
+        "indicators",
+        "legacy_communes",
+        "commune_lineage",
+        "reporting_exemptions",
+    )
 
     assert names(client, "table") >= {
         LEDGER_TABLE,
@@ -246,6 +344,9 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "reporting_periods",
         "missing_report_alerts",
         "approvals",
+        "legacy_communes",
+        "commune_lineage",
+        "reporting_exemptions",
     }
     assert names(client, "view") == set(VIEW_COLUMNS)
     for view, columns in VIEW_COLUMNS.items():
@@ -298,6 +399,43 @@ def test_reference_tables_hold_the_2025_map(migrated: Client) -> None:
         "SELECT commune_name, province_code, division_type FROM communes"
         " WHERE commune_code = '00070'"
     ) == [(commune.name, commune.province_code, commune.division_type)]
+
+
+def test_legacy_tables_hold_the_crosswalk(migrated: Client) -> None:
+    """Checked in SQL, as a BI tool or the views would read them: every old unit maps to at
+    least one existing 2025 commune, and the shares of each old unit add up to 1."""
+    crosswalk = load_crosswalk()
+    assert migrated.execute(
+        "SELECT count(), uniqExact(legacy_province_code) FROM legacy_communes"
+    ) == [(10040, 63)]
+    assert migrated.execute("SELECT count() FROM commune_lineage") == [(len(crosswalk.rows()),)]
+    assert migrated.execute(
+        "SELECT count() FROM legacy_communes"
+        " WHERE legacy_code NOT IN (SELECT legacy_code FROM commune_lineage)"
+    ) == [(0,)]
+    assert migrated.execute(
+        "SELECT count() FROM commune_lineage"
+        " WHERE commune_code NOT IN (SELECT commune_code FROM communes)"
+    ) == [(0,)]
+    assert migrated.execute(
+        "SELECT count() FROM (SELECT legacy_code, sum(share) AS total, sum(is_primary) AS primaries"
+        " FROM commune_lineage GROUP BY legacy_code)"
+        " WHERE abs(total - 1) > 1e-9 OR primaries != 1"
+    ) == [(0,)]
+    hoang_sa = migrated.execute(
+        "SELECT commune_name, share, method FROM commune_lineage"
+        " ANY INNER JOIN (SELECT commune_code, commune_name FROM communes) USING commune_code"
+        " WHERE legacy_code = '498'"
+    )
+    assert hoang_sa == [("Đặc khu Hoàng Sa", 1.0, "whole")]
+    assert migrated.execute(
+        "SELECT legacy_name, division_type FROM legacy_communes WHERE legacy_code = '498'"
+    ) == [("Huyện Hoàng Sa", "huyện")]
+    stored = migrated.execute(
+        "SELECT legacy_code, commune_code, share, method, is_primary FROM commune_lineage"
+        " ORDER BY legacy_code, commune_code"
+    )
+    assert [tuple(row) for row in stored] == lineage_rows(crosswalk)
 
 
 def test_migrate_repairs_reference_tables_that_drifted(
@@ -365,11 +503,12 @@ def test_sink_refuses_to_start_on_an_unmigrated_database(
 
 
 def report(commune: str, revision: int, values: dict[str, float], period: str = "2025-08"):
+    province = "01" if commune.startswith("L") else load_reference().communes[commune].province_code
     return COMMUNE_REPORTS.row(
         {
-            "report_id": f"00000000-0000-4000-8000-{commune}{revision:07d}",
+            "report_id": f"00000000-0000-4000-8000-{commune[-5:]:0>5}{revision:07d}",
             "commune_code": commune,
-            "province_code": load_reference().communes[commune].province_code,
+            "province_code": province,
             "report_type": "monthly",
             "period": period,
             "revision": revision,
@@ -422,6 +561,98 @@ def test_commune_indicators_show_only_the_latest_revision_before_any_merge(
     assert migrated.execute(
         "SELECT count(), sum(value) FROM commune_indicators WHERE period = '2025-08'"
     ) == [(2, 8.0)]
+
+
+def test_completeness_and_figures_by_unit_type(migrated: Client) -> None:
+    reference = load_reference()
+    hanoi = [reference.communes[c] for c in reference.communes_by_province["01"]]
+    ward = next(c.code for c in hanoi if c.division_type == "phường")
+    communes_ = [c.code for c in hanoi if c.division_type == "xã"][:2]
+    (hoang_sa,) = (c.code for c in reference.communes.values() if c.name == "Đặc khu Hoàng Sa")
+    insert(migrated, COMMUNE_REPORTS, [report(ward, 1, {"tthc_received": 5.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[0], 1, {"tthc_received": 2.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[1], 1, {"tthc_received": 3.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(communes_[1], 2, {"tthc_received": 4.0})])
+    insert(migrated, COMMUNE_REPORTS, [report(hoang_sa, 1, {"tthc_received": 100.0})])
+    kinds = {k: sum(c.division_type == k for c in hanoi) for k in ("xã", "phường", "đặc khu")}
+    counts = "division_type, communes_expected, communes_reported, completeness_pct"
+    where = "WHERE report_type = 'monthly' AND period = '2025-08'"
+    rows = migrated.execute(
+        f"SELECT province_code, {counts} FROM division_type_completeness {where}"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT {counts} FROM national_division_type_completeness {where}"
+        )
+    ]
+    completeness = {(province, kind): list(rest) for province, kind, *rest in rows}
+    assert completeness[("01", "phường")] == [
+        kinds["phường"],
+        1,
+        round(100 / kinds["phường"], 1),
+    ]
+    assert completeness[("01", "xã")] == [kinds["xã"], 2, round(200 / kinds["xã"], 1)]
+    assert ("01", "đặc khu") not in completeness  # Hà Nội has no special zone
+    # 13 special zones, Hoàng Sa owes nothing: its report does not count toward completeness.
+    assert completeness[("", "đặc khu")] == [12, 0, 0.0]
+    assert completeness[("", "xã")][:2] == [2621, 2]
+    where = "WHERE period = '2025-08' AND indicator_code = 'tthc_received'"
+    rows = migrated.execute(
+        f"SELECT province_code, division_type, value, communes_reported"
+        f" FROM division_type_indicators {where}"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT division_type, value, communes_reported FROM national_division_type_indicators"
+            f" {where}"
+        )
+    ]
+    figures = {(province, kind): list(rest) for province, kind, *rest in rows}
+    assert figures[("01", "xã")] == [6.0, 2]  # the latest revision counts
+    assert figures[("01", "phường")] == [5.0, 1]
+    assert figures[("", "đặc khu")] == [100.0, 1]  # kept and counted in the figures
+
+
+def test_legacy_reports_flag_approximate_and_superseded_parts(migrated: Client) -> None:
+    """Old Phường Cống Vị (L00007) was split between Ngọc Hà (00008) and Giảng Võ (00025);
+    old Phường Liễu Giai (L00008) went whole into Ngọc Hà, which also reported under its own
+    code: there the old-code reports are superseded."""
+    insert(migrated, COMMUNE_REPORTS, [report("L00007", 1, {"births": 1.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("L00007", 2, {"births": 2.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("L00008", 1, {"births": 3.0}, period="2024-08")])
+    insert(migrated, COMMUNE_REPORTS, [report("00008", 1, {"births": 4.0}, period="2024-08")])
+    rows = migrated.execute(
+        "SELECT legacy_code, legacy_name, commune_code, commune_name, revision, share, method,"
+        " is_primary, approximate, superseded FROM legacy_reports"
+        " ORDER BY legacy_code, commune_code"
+    )
+    assert rows == [
+        (
+            "L00007",
+            "Phường Cống Vị",
+            "00008",
+            "Phường Ngọc Hà",
+            2,
+            0.507576,
+            "split_by_area",
+            1,
+            1,
+            1,
+        ),
+        (
+            "L00007",
+            "Phường Cống Vị",
+            "00025",
+            "Phường Giảng Võ",
+            2,
+            0.492424,
+            "split_by_area",
+            0,
+            1,
+            0,
+        ),
+        ("L00008", "Phường Liễu Giai", "00008", "Phường Ngọc Hà", 1, 1.0, "whole", 1, 0, 1),
+    ]
 
 
 def test_latest_commune_reports_shows_the_latest_revision_per_commune_and_period(
@@ -480,6 +711,75 @@ def figure(province: str, indicator: str, version: int, value: float | None, rep
             "communes_amended": 0,
         }
     )
+
+
+def monthly_figure(
+    province: str,
+    period: str,
+    indicator: str,
+    value: float | None,
+    *,
+    parts: tuple[float, float] | None = None,
+    version: int = 1,
+    reported: int = 1,
+):
+    return PROVINCE_INDICATOR_VALUES.row(
+        {
+            "province_code": province,
+            "period": period,
+            "indicator_code": indicator,
+            "value": value,
+            "numerator": parts[0] if parts else None,
+            "denominator": parts[1] if parts else None,
+            "communes_reported": reported,
+            "version": version,
+            "updated_at": T0.replace(minute=version),
+            "report_type": "monthly",
+            "deadline": AUGUST_DEADLINE,
+            "communes_with_warnings": 0,
+            "communes_amended": 0,
+        }
+    )
+
+
+def test_indicator_comparisons_give_last_year_and_the_year_to_date(migrated: Client) -> None:
+    rows = [
+        monthly_figure("01", "2024-08", "tthc_received", 50.0),
+        monthly_figure("79", "2024-08", "tthc_received", 30.0),
+        monthly_figure("01", "2025-07", "tthc_received", 10.0),
+        monthly_figure("01", "2025-08", "tthc_received", 99.0, version=1),
+        monthly_figure("01", "2025-08", "tthc_received", 20.0, version=2),
+        monthly_figure("79", "2025-08", "tthc_received", 5.0),
+        monthly_figure("01", "2024-12", "tthc_received", 1000.0),  # another year
+        monthly_figure("79", "2025-06", "tthc_received", 7.0, reported=0),  # withdrawn
+        monthly_figure("01", "2025-07", "tthc_online_rate", 0.5, parts=(1.0, 2.0)),
+        monthly_figure("01", "2025-08", "tthc_online_rate", 0.75, parts=(3.0, 4.0)),
+        monthly_figure("79", "2025-08", "tthc_online_rate", 0.0, parts=(0.0, 4.0)),
+        monthly_figure("01", "2025-07", "internet_coverage_pct_max", 80.0),
+        monthly_figure("01", "2025-08", "internet_coverage_pct_max", 60.0),
+    ]
+    for row in rows:
+        insert(migrated, PROVINCE_INDICATOR_VALUES, [row])
+    columns = "indicator_code, value, same_period_last_year, year_to_date, change, change_pct"
+    rows = migrated.execute(
+        f"SELECT province_code, {columns} FROM indicator_comparisons WHERE period = '2025-08'"
+    ) + [
+        ("", *row)
+        for row in migrated.execute(
+            f"SELECT {columns} FROM national_indicator_comparisons WHERE period = '2025-08'"
+        )
+    ]
+    got = {(province, indicator): list(rest) for province, indicator, *rest in rows}
+    assert got == {
+        ("01", "tthc_received"): [20.0, 50.0, 30.0, -30.0, -60.0],
+        ("79", "tthc_received"): [5.0, 30.0, 5.0, -25.0, pytest.approx(-83.333333)],
+        ("", "tthc_received"): [25.0, 80.0, 35.0, -55.0, -68.75],
+        ("01", "tthc_online_rate"): [0.75, None, 4.0 / 6.0, None, None],
+        ("79", "tthc_online_rate"): [0.0, None, 0.0, None, None],
+        ("", "tthc_online_rate"): [3.0 / 8.0, None, 4.0 / 10.0, None, None],
+        ("01", "internet_coverage_pct_max"): [60.0, None, 80.0, None, None],
+        ("", "internet_coverage_pct_max"): [60.0, None, 80.0, None, None],
+    }
 
 
 def test_province_indicators_show_the_highest_version_with_names_and_expected_counts(
@@ -590,8 +890,10 @@ def test_migrate_command(test_settings: Settings, clickhouse_db: str) -> None:
     assert first.returncode == 0, first.stderr
     assert "applied   0006_bi_views.sql" in first.stdout
     assert (
-        "reference tables: 34 provinces, 3321 communes, 46 indicators"
-        " (provinces, communes, indicators)" in first.stdout
+        "reference tables: 34 provinces, 3321 communes, 46 indicators,"
+        " 10040 pre-2025 communes, 10602 lineage rows"
+        " (provinces, communes, indicators, legacy_communes, commune_lineage,"
+        " reporting_exemptions)" in first.stdout
     )
 
     again = subprocess.run(

@@ -218,6 +218,26 @@ def test_completeness_has_every_province_and_period_with_zeros_and_percentages(
 # -- missing reports ----------------------------------------------------------------------
 
 
+def test_da_nang_has_no_missing_report_once_all_but_hoang_sa_reported(db: Client) -> None:
+    announce(db, PAST)
+    da_nang = communes("48")
+    (hoang_sa,) = (c for c in da_nang if REFERENCE.communes[c].name == "Đặc khu Hoàng Sa")
+    assert db.execute(
+        "SELECT report_type FROM reporting_exemptions WHERE commune_code = %(c)s"
+        " ORDER BY report_type",
+        {"c": hoang_sa},
+    ) == [("daily",), ("monthly",), ("quarterly",), ("weekly",), ("yearly",)]
+    others = [c for c in da_nang if c != hoang_sa]
+    for commune in others[:-1]:
+        insert(db, COMMUNE_REPORTS, records.accepted_report(commune, PAST, 1))
+    missing = (
+        "SELECT commune_code FROM missing_reports WHERE province_code = '48' AND period = %(p)s"
+    )
+    assert db.execute(missing, {"p": PAST}) == [(others[-1],)]
+    insert(db, COMMUNE_REPORTS, records.accepted_report(others[-1], PAST, 1))
+    assert db.execute(missing, {"p": PAST}) == []
+
+
 def test_missing_reports_list_exactly_the_communes_without_a_report_and_overdue_flips(
     db: Client,
 ) -> None:
@@ -253,8 +273,10 @@ def test_missing_reports_list_exactly_the_communes_without_a_report_and_overdue_
         "SELECT period, count(), sum(overdue), uniqExact(province_code) FROM missing_reports"
         " GROUP BY period ORDER BY period"
     )
+    # Đặc khu Hoàng Sa owes no report (no administration on site): never missing.
+    due_communes = ALL_COMMUNES - 1
     assert sorted(totals) == sorted(
-        [(PAST, ALL_COMMUNES - 3, ALL_COMMUNES - 3, 34), (FUTURE, ALL_COMMUNES - 1, 0, 34)]
+        [(PAST, due_communes - 3, due_communes - 3, 34), (FUTURE, due_communes - 1, 0, 34)]
     )
     # commune_indicators carries the report type and the worker's timeliness verdict.
     assert db.execute(

@@ -20,15 +20,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# The one rounding rule for value × share is the pipeline's (docs/legacy-units.md); every
+# other rule below is written again here.
+from baocao.core.lineage import apportion
 from support.cli import run
 
 __all__ = [
+    "LEGACY_PREFIX",
     "Line",
     "expected_commune_rows",
+    "expected_comparisons",
     "expected_latest",
     "expected_national_rows",
     "expected_province_rows",
     "expected_reporting_communes",
+    "expected_with_old_codes",
     "load_catalogue_file",
     "mixed_input",
     "simulated_month",
@@ -142,6 +148,114 @@ def expected_reporting_communes(latest: dict[tuple[str, str], Line]) -> dict[tup
     for line in latest.values():
         counts[(line["province_code"], line["period"])] += 1
     return dict(counts)
+
+
+#: Reports under a pre-2025 code write it as ``L`` + the old code.
+LEGACY_PREFIX = "L"
+
+
+def expected_with_old_codes(
+    latest: dict[tuple[str, str], Line],
+    lineage: list[tuple[str, str, float, str, int]],
+    province_of: Mapping[str, str],
+) -> tuple[dict[tuple[str, str], Line], set[tuple[str, str]]]:
+    """The report that counts per new commune and period when some came under old codes.
+
+    ``latest``: :func:`expected_latest` of every line; ``lineage``: the rows of the
+    ``commune_lineage`` table (old code, new code, share, method, primary); ``province_of``: a
+    new commune's province. A new commune's own report wins; otherwise it counts the parts of
+    its predecessors' old-code reports: a sum indicator by share (``apportion``), a max or min
+    whole in the primary successor only, then summed (or max, min) over the predecessors.
+    Returns the reports that count, and the (commune, period) pairs that are approximate.
+    """
+    aggregation = {i["code"]: i["aggregation"] for i in load_catalogue_file()}
+    split = {old for old, _, _, method, _ in lineage if method != "whole"}
+    counted = {key: line for key, line in latest.items() if not key[0].startswith(LEGACY_PREFIX)}
+    parts: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    approximate: set[tuple[str, str]] = set()
+    for (commune, period), line in latest.items():
+        if not commune.startswith(LEGACY_PREFIX):
+            continue
+        old = commune[len(LEGACY_PREFIX) :]
+        for legacy_code, new_code, share, _method, primary in lineage:
+            if legacy_code != old or (new_code, period) in counted:
+                continue
+            # Counted (as reporting) even when it gets no value: a max or min only.
+            target = parts[(new_code, period)]
+            for code, value in line["indicators"].items():
+                if aggregation[code] == "sum":
+                    target[code].append(apportion(value, share))
+                elif primary:
+                    target[code].append(value)
+            if old in split:
+                approximate.add((new_code, period))
+    result = dict(counted)
+    for (new_code, period), values in parts.items():
+        indicators = {}
+        for code, found in values.items():
+            if aggregation[code] == "max":
+                indicators[code] = max(found)
+            elif aggregation[code] == "min":
+                indicators[code] = min(found)
+            else:
+                indicators[code] = math.fsum(found)
+        result[(new_code, period)] = {
+            "commune_code": new_code,
+            "province_code": province_of[new_code],
+            "period": period,
+            "indicators": indicators,
+        }
+    return result, approximate
+
+
+Figures = dict[tuple[str, str, str], tuple[float | None, float | None, float | None]]
+
+
+def expected_comparisons(
+    figures: Figures,
+) -> dict[tuple[str, str, str], tuple[float | None, float | None]]:
+    """(province or '' for the nation, period, indicator) -> (same period last year, year to
+    date), from the provinces' figures ``(province, period, indicator) -> (value, numerator,
+    denominator)`` of one report type whose periods start with their year (2025-08, 2025-Q3).
+
+    The nation aggregates the provinces; the year to date aggregates the periods of the year
+    up to this one: sums summed, max of maxima, min of minima, a ratio as summed numerators over
+    summed denominators.
+    """
+    aggregation = {i["code"]: i["aggregation"] for i in load_catalogue_file()}
+
+    def combine(code: str, parts: list[tuple[float | None, float | None, float | None]]):
+        if aggregation[code] == "ratio":
+            num = math.fsum(n or 0.0 for _, n, _ in parts)
+            den = math.fsum(d or 0.0 for _, _, d in parts)
+            return (num / den if den else None, num, den)
+        values = [v for v, _, _ in parts if v is not None]
+        if aggregation[code] == "max":
+            return (max(values), None, None)
+        if aggregation[code] == "min":
+            return (min(values), None, None)
+        return (math.fsum(values), None, None)
+
+    everything: Figures = dict(figures)
+    national: dict[tuple[str, str], list] = defaultdict(list)
+    for (_, period, code), figure in figures.items():
+        national[(period, code)].append(figure)
+    for (period, code), parts in national.items():
+        everything[("", period, code)] = combine(code, parts)
+    result: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
+    for scope, period, code in everything:
+        year, rest = period[:4], period[4:]
+        last_year = everything.get((scope, f"{int(year) - 1}{rest}", code))
+        to_date = [
+            figure
+            for (s, p, c), figure in everything.items()
+            if s == scope and c == code and p[:4] == year and p <= period
+        ]
+        result[(scope, period, code)] = (
+            None if last_year is None else last_year[0],
+            combine(code, to_date)[0],
+        )
+    return result
 
 
 def stale_report_ids(lines: list[Line]) -> set[str]:

@@ -31,10 +31,19 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Tables without a province column that the province views read and that hold nothing of any
-#: province: the indicator catalogue and the announced reporting periods. Any other table
+#: province: the indicator catalogue, the announced reporting periods, and the administrative
+#: map's pre-2025 units, crosswalk and exemptions (public reference data). Any other table
 #: without a province column (e.g. ``sink_poison_messages``, raw payloads of every province)
 #: is never copied; a province view that needs one is an error of apply, not a silent leak.
-PUBLIC_TABLES = frozenset({"indicators", "reporting_periods"})
+PUBLIC_TABLES = frozenset(
+    {
+        "indicators",
+        "reporting_periods",
+        "legacy_communes",
+        "commune_lineage",
+        "reporting_exemptions",
+    }
+)
 
 
 def feed_name(code: str, table: str) -> str:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from baocao.app.dashboard.queries import DashboardQueries
+from baocao.app.dashboard.queries import DIVISION_TYPES, DashboardQueries
 
 __all__ = ["dashboard_routes", "static_files"]
 
@@ -63,11 +63,18 @@ def dashboard_routes(queries: DashboardQueries) -> APIRouter:
 
     @router.get("/api/provinces/{code}")
     def province(
-        code: str, report_type: str = Query(...), period: str = Query(...)
+        code: str,
+        report_type: str = Query(...),
+        period: str = Query(...),
+        division_type: str | None = Query(None),
     ) -> dict[str, Any]:
         if not _PROVINCE.match(code):
             raise HTTPException(422, "a province code is two digits")
-        return queries.province(code, report_type=_report_type(report_type), period=period)
+        if division_type is not None and division_type not in DIVISION_TYPES:
+            raise HTTPException(422, f"a unit type is one of {', '.join(DIVISION_TYPES)}")
+        return queries.province(
+            code, report_type=_report_type(report_type), period=period, division_type=division_type
+        )
 
     @router.get("/api/communes/{code}")
     def commune(code: str, period: str = Query(...)) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
 
-__all__ = ["KEY_INDICATORS", "DashboardQueries", "tile_positions"]
+__all__ = ["DIVISION_TYPES", "KEY_INDICATORS", "DashboardQueries", "tile_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ KEY_INDICATORS: tuple[str, ...] = (
 )
 #: How many indicators a page lists, and how many periods a sparkline spans.
 SHOWN_INDICATORS = 8
+#: The unit types of the 2025 map, the province page's filter.
+DIVISION_TYPES: tuple[str, ...] = ("xã", "phường", "đặc khu")
 TREND_PERIODS = 8
 RECENT_ROWS = 50
 
@@ -219,9 +221,12 @@ class DashboardQueries:
             "freshness_seconds": max(fresh["age"], 0) if fresh["figures"] else None,
         }
 
-    def province(self, code: str, *, report_type: str, period: str) -> dict[str, Any]:
+    def province(
+        self, code: str, *, report_type: str, period: str, division_type: str | None = None
+    ) -> dict[str, Any]:
         """A province's page: its communes' statuses, indicators with trends, rejections and
-        warnings of the period."""
+        warnings of the period, and completeness by unit type; ``division_type`` keeps the
+        communes of that type only."""
         params = {"c": code, "t": report_type, "p": period}
         with self._views.read(province=code) as views:
             summary = views.province_completeness(report_type=report_type, period=period)
@@ -257,10 +262,32 @@ class DashboardQueries:
                 " ORDER BY period",
                 params,
             )
+            unit_types = views.rows(
+                "SELECT division_type, communes_expected, communes_reported, completeness_pct"
+                " FROM division_type_completeness"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+                " ORDER BY division_type",
+                params,
+            )
+            compared = {
+                row["indicator_code"]: row
+                for row in views.rows(
+                    "SELECT indicator_code, same_period_last_year, year_to_date"
+                    " FROM indicator_comparisons"
+                    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+                    params,
+                )
+            }
         accepted = {row["commune_code"]: row for row in reported}
         refused = {row["commune_code"] for row in rejections}
         commune_rows = []
+        reference = load_reference()
         for commune in communes:
+            known = reference.communes.get(commune["commune_code"])
+            if division_type is not None and (
+                known is None or known.division_type != division_type
+            ):
+                continue
             held = accepted.get(commune["commune_code"])
             commune_rows.append(
                 {
@@ -289,6 +316,11 @@ class DashboardQueries:
                 **self._labels(indicator),
                 "value": _number(current[indicator]["value"]),
                 "status": current[indicator]["status"],
+                # "Cùng kỳ năm trước" and "Lũy kế từ đầu năm" (indicator_comparisons).
+                "same_period_last_year": _number(
+                    compared.get(indicator, {}).get("same_period_last_year")
+                ),
+                "year_to_date": _number(compared.get(indicator, {}).get("year_to_date")),
                 "trend": series[indicator],
             }
             for indicator in self._pick(set(current))
@@ -299,7 +331,17 @@ class DashboardQueries:
             "report_type": report_type,
             "period": period,
             "summary": totals,
+            "division_type": division_type,
             "communes": commune_rows,
+            "unit_types": [
+                {
+                    "division_type": row["division_type"],
+                    "expected": int(row["communes_expected"]),
+                    "reported": int(row["communes_reported"]),
+                    "completeness_pct": float(row["completeness_pct"]),
+                }
+                for row in unit_types
+            ],
             "indicators": indicators,
             "rejections": [
                 {

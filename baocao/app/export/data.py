@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +72,10 @@ class Figure:
     communes_expected: int
     status: str
     provinces_reported: int | None = None
+    #: "Cùng kỳ năm trước" and "Lũy kế từ đầu năm" (``indicator_comparisons``): the figure
+    #: of the same period a year before, and the year to date; ``None`` without data.
+    same_period_last_year: float | None = None
+    year_to_date: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,18 @@ class CommuneRow:
 
 
 @dataclass(frozen=True)
+class UnitTypeRow:
+    """The units of one type (xã, phường, đặc khu): completeness and figures
+    (``division_type_completeness``, ``division_type_indicators``)."""
+
+    division_type: str
+    expected: int
+    reported: int
+    completeness_pct: float
+    figures: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ProvinceReport:
     """Everything a province's exported report shows."""
 
@@ -113,6 +129,7 @@ class ProvinceReport:
     figures: list[Figure]
     communes: list[CommuneRow]
     generated_at: datetime
+    unit_types: list[UnitTypeRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,7 @@ class NationalReport:
     figures: list[Figure]
     provinces: list[ProvinceRow]
     generated_at: datetime
+    unit_types: list[UnitTypeRow] = field(default_factory=list)
 
 
 def _moment(value: datetime | None) -> datetime | None:
@@ -176,6 +194,68 @@ def _figure(row: dict[str, Any]) -> Figure:
         status=row["status"],
         provinces_reported=None if provinces is None else int(provinces),
     )
+
+
+def _compared(figures: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[Figure]:
+    """Each figure with its same period last year and year to date."""
+    by_code = {row["indicator_code"]: row for row in comparisons}
+    return [
+        replace(
+            _figure(row),
+            same_period_last_year=by_code.get(row["indicator_code"], {}).get(
+                "same_period_last_year"
+            ),
+            year_to_date=by_code.get(row["indicator_code"], {}).get("year_to_date"),
+        )
+        for row in figures
+    ]
+
+
+#: Units per type, in the order of the 2025 map's types.
+_DIVISION_TYPES = ("xã", "phường", "đặc khu")
+
+
+def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]:
+    """A province's units by type (``params["c"]``), or the nation's without it."""
+    where = "report_type = %(t)s AND period = %(p)s"
+    prefix = "national_"
+    if "c" in params:
+        where, prefix = f"province_code = %(c)s AND {where}", ""
+    counts = views.rows(
+        "SELECT division_type, communes_expected, communes_reported, completeness_pct"
+        f" FROM {prefix}division_type_completeness WHERE {where}",
+        params,
+    )
+    values = views.rows(
+        "SELECT division_type, indicator_code, value"
+        f" FROM {prefix}division_type_indicators WHERE {where}",
+        params,
+    )
+    figures: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for row in values:
+        figures[row["division_type"]][row["indicator_code"]] = row["value"]
+    order = {kind: index for index, kind in enumerate(_DIVISION_TYPES)}
+    return [
+        UnitTypeRow(
+            division_type=row["division_type"],
+            expected=int(row["communes_expected"]),
+            reported=int(row["communes_reported"]),
+            completeness_pct=float(row["completeness_pct"]),
+            figures=figures.get(row["division_type"], {}),
+        )
+        for row in sorted(counts, key=lambda r: order.get(r["division_type"], len(order)))
+    ]
+
+
+#: The comparison columns of a province's figures, and of the national ones.
+_COMPARISONS = (
+    "SELECT indicator_code, same_period_last_year, year_to_date FROM indicator_comparisons"
+    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+)
+_NATIONAL_COMPARISONS = (
+    "SELECT indicator_code, same_period_last_year, year_to_date"
+    " FROM national_indicator_comparisons WHERE report_type = %(t)s AND period = %(p)s"
+)
 
 
 def _approval(row: dict[str, Any] | None) -> Approval | None:
@@ -232,6 +312,8 @@ class ExportReader:
                 f" FROM province_indicators WHERE {where} ORDER BY indicator_code",
                 params,
             )
+            comparisons = views.rows(_COMPARISONS, params)
+            unit_types = _unit_types(views, params)
             communes = views.communes()
             values = views.rows(
                 "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
@@ -281,9 +363,10 @@ class ExportReader:
             period=period,
             completeness=_completeness(summary[0]),
             approval=_approval(approvals[0] if approvals else None),
-            figures=[_figure(row) for row in figures],
+            figures=_compared(figures, comparisons),
             communes=rows,
             generated_at=now if now is not None else datetime.now(UTC),
+            unit_types=unit_types,
         )
 
     def national(
@@ -300,6 +383,8 @@ class ExportReader:
                     f" periods, newest first: {self._known_periods(views, report_type)})"
                 )
             figures = views.national_indicators(report_type=report_type, period=period)
+            comparisons = views.rows(_NATIONAL_COMPARISONS, params)
+            unit_types = _unit_types(views, params)
             provinces = views.province_completeness(report_type=report_type, period=period)
             approvals = views.rows(
                 f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
@@ -326,7 +411,7 @@ class ExportReader:
             completeness=_completeness(national[0]),
             provinces_complete=int(national[0]["provinces_complete"]),
             provinces_approved=int(national[0]["provinces_approved"]),
-            figures=[_figure(row) for row in figures],
+            figures=_compared(figures, comparisons),
             provinces=[
                 ProvinceRow(
                     code=row["province_code"],
@@ -342,4 +427,5 @@ class ExportReader:
                 for row in provinces
             ],
             generated_at=now if now is not None else datetime.now(UTC),
+            unit_types=unit_types,
         )

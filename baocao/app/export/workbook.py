@@ -29,6 +29,7 @@ from baocao.app.export.data import (
     Figure,
     NationalReport,
     ProvinceReport,
+    UnitTypeRow,
 )
 from baocao.app.export.labels import Lang, label, unit_label
 from baocao.core.catalogue import Catalogue, Indicator
@@ -255,6 +256,8 @@ def _figures_sheet(
         Column(label(lang, "indicator"), 46, wrap=True),
         Column(label(lang, "unit"), 12),
         Column(label(lang, "value"), 16),
+        Column(label(lang, "same_period_last_year"), 16),
+        Column(label(lang, "year_to_date"), 16),
     ]
     if national:
         columns.append(Column(label(lang, "provinces_reported"), 12, COUNT))
@@ -272,6 +275,8 @@ def _figures_sheet(
             _indicator_name(catalogue, code, lang),
             _unit(catalogue, code, lang),
             figure.value,
+            figure.same_period_last_year,
+            figure.year_to_date,
         ]
         if national:
             row.append(figure.provinces_reported)
@@ -279,7 +284,11 @@ def _figures_sheet(
         rows.append(row)
     _table(ws, columns, rows, freeze_columns=2)
     for offset, code in enumerate(_ordered(catalogue, by_code), start=HEADER_ROW + 1):
-        ws.cell(row=offset, column=4).number_format = value_format(catalogue.indicators.get(code))
+        # The value, the same period last year and the year to date share the format.
+        for column in (4, 5, 6):
+            ws.cell(row=offset, column=column).number_format = value_format(
+                catalogue.indicators.get(code)
+            )
     _print_setup(ws, title=title, wide=False)
 
 
@@ -290,6 +299,39 @@ def _value_columns(lang: Lang, catalogue: Catalogue, codes: Sequence[str]) -> li
         header = _indicator_name(catalogue, code, lang) + (f" ({unit})" if unit else "")
         columns.append(Column(header, 14, value_format(catalogue.indicators.get(code))))
     return columns
+
+
+def _unit_types_sheet(
+    ws: Worksheet,
+    lang: Lang,
+    catalogue: Catalogue,
+    unit_types: Sequence[UnitTypeRow],
+    *,
+    title: str,
+    subtitle: str,
+) -> None:
+    """Completeness and figures by unit type (xã, phường, đặc khu)."""
+    _heading(ws, title, subtitle)
+    codes = _ordered(catalogue, {code for row in unit_types for code in row.figures})
+    columns = [
+        Column(label(lang, "division_type"), 16),
+        Column(label(lang, "expected"), 11, COUNT),
+        Column(label(lang, "reported"), 11, COUNT),
+        Column(label(lang, "completeness"), 11, PERCENT_0_100),
+        *_value_columns(lang, catalogue, codes),
+    ]
+    rows = [
+        [
+            row.division_type,
+            row.expected,
+            row.reported,
+            row.completeness_pct,
+            *(row.figures.get(code) for code in codes),
+        ]
+        for row in unit_types
+    ]
+    _table(ws, columns, rows, freeze_columns=1)
+    _print_setup(ws, title=title, wide=len(columns) > 12)
 
 
 def _warning_text(lang: Lang, commune: CommuneRow) -> str:
@@ -406,6 +448,14 @@ def province_workbook(report: ProvinceReport, catalogue: Catalogue, lang: Lang) 
     ]
     _table(ws, columns, rows, total=total, freeze_columns=2)
     _print_setup(ws, title=title, wide=len(columns) > 12)
+    _unit_types_sheet(
+        book.create_sheet(label(lang, "sheet_unit_types")),
+        lang,
+        catalogue,
+        report.unit_types,
+        title=title,
+        subtitle=_subtitle(lang, report.generated_at),
+    )
     return book
 
 
@@ -485,6 +535,14 @@ def national_workbook(report: NationalReport, catalogue: Catalogue, lang: Lang) 
     ]
     _table(ws, columns, rows, total=total, freeze_columns=2)
     _print_setup(ws, title=title, wide=True)
+    _unit_types_sheet(
+        book.create_sheet(label(lang, "sheet_unit_types")),
+        lang,
+        catalogue,
+        report.unit_types,
+        title=title,
+        subtitle=_subtitle(lang, report.generated_at),
+    )
     return book
 
 

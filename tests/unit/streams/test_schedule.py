@@ -279,3 +279,20 @@ def test_a_worker_down_past_the_window_starts_its_sweeps_afresh() -> None:
     assert not any("2025-08" in key for key in announcements(later))
     assert not any("|2025-08|" in a for a in alerts(later))
     assert announcements(later)  # the periods due now
+
+
+def test_a_unit_without_an_obligation_is_never_alerted_as_missing() -> None:
+    """Đặc khu Hoàng Sa has no administration on site: Đà Nẵng's alerts leave it out."""
+    da_nang = REFERENCE.communes_by_province["48"]
+    (hoang_sa,) = (c for c in da_nang if REFERENCE.communes[c].name == "Đặc khu Hoàng Sa")
+    plan, _ = schedule(DUE + timedelta(milliseconds=1))
+    latest = {f"{c}|2025-08": {"revision": 1} for c in da_nang[:5] if c != hoang_sa}
+    alert = alerts(plan.plan(["48"], latest))["48|monthly|2025-08|overdue"]
+    due = [c for c in da_nang if c != hoang_sa]
+    assert alert["communes_expected"] == len(due) == len(da_nang) - 1
+    assert alert["commune_codes"] == [c for c in due if f"{c}|2025-08" not in latest]
+    assert hoang_sa not in alert["commune_codes"]
+
+    # With everyone else reported, Đà Nẵng has no missing commune left.
+    latest = {f"{c}|2025-08": {"revision": 1} for c in due}
+    assert "48|monthly|2025-08|overdue" not in alerts(plan.plan(["48"], latest))

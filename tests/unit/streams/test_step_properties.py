@@ -433,7 +433,13 @@ def expected_completeness(expected: Expected) -> dict[str, tuple[int, int, int, 
     for (_, period), held in expected.latest.items():
         province = held.report.province_code
         key = f"{province}|{PERIODS[period].report_type}|{period}"
-        row = counts.setdefault(key, [len(REFERENCE.communes_by_province[province]), 0, 0, 0])
+        # Đặc khu Hoàng Sa (Đà Nẵng) has no administration on site: it owes no report.
+        due = [
+            c
+            for c in REFERENCE.communes_by_province[province]
+            if REFERENCE.communes[c].name != "Đặc khu Hoàng Sa"
+        ]
+        row = counts.setdefault(key, [len(due), 0, 0, 0])
         row[1] += 1
         row[2 if held.first_submitted_at <= PERIODS[period].deadline else 3] += 1
     return {k: (a, b, c, d) for k, (a, b, c, d) in counts.items()}

@@ -28,6 +28,8 @@ const LABELS = {
     provinces: "tỉnh", type: "Loại báo cáo",
     daily: "Ngày", weekly: "Tuần", monthly: "Tháng", quarterly: "Quý", yearly: "Năm",
     upcoming: "chưa đến hạn", download: "Tải báo cáo (.xlsx)",
+    last_year: "Cùng kỳ năm trước", year_to_date: "Lũy kế từ đầu năm",
+    unit_types: "Theo loại đơn vị", all_types: "Tất cả",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -45,12 +47,16 @@ const LABELS = {
     provinces: "provinces", type: "Report type",
     daily: "Daily", weekly: "Weekly", monthly: "Monthly", quarterly: "Quarterly", yearly: "Yearly",
     upcoming: "not yet due", download: "Download report (.xlsx)",
+    last_year: "Same period last year", year_to_date: "Year to date",
+    unit_types: "By unit type", all_types: "All",
   },
 };
 
 const state = {
   lang: localStorage.getItem("baocao.lang") || "vi", periods: [], key: "", last: null, freshness: null,
   route: { kind: "", code: "", type: "", period: "" }, generation: 0,
+  // The province page's unit-type filter ("" for every type).
+  divisionType: "",
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => LABELS[state.lang][key] || key;
@@ -199,8 +205,14 @@ function provinceHtml(data) {
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
       `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td class="when">${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
     .join("");
+  const types = (data.unit_types || [])
+    .map((u) => `<tr><td><a href="#" data-division-type="${esc(u.division_type)}">${esc(u.division_type)}</a></td>` +
+      `<td class="num">${u.reported} / ${u.expected}</td><td class="num">${u.completeness_pct.toFixed(1)}%</td></tr>`)
+    .join("");
   const indicators = data.indicators
     .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+      `<td class="num" title="${t("last_year")}">${fmt(i.same_period_last_year, i.ratio)}</td>` +
+      `<td class="num" title="${t("year_to_date")}">${fmt(i.year_to_date, i.ratio)}</td>` +
       `<td>${sparkline(i.trend.map((p) => ({ period: p.period, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
@@ -220,7 +232,9 @@ function provinceHtml(data) {
       <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
       <div class="stat">${t("completeness")}<b>${(s.completeness_pct ?? 0).toFixed(1)}%</b></div>${summary}</div></section>
     <div class="row">
-      <section class="card"><h2>${t("communes")}</h2><div class="scroll"><table id="communes"><tbody>${communes}</tbody></table></div></section>
+      <section class="card"><h2>${t("unit_types")}</h2><table id="unit-types"><tbody>
+        <tr><td><a href="#" data-division-type="">${t("all_types")}</a></td></tr>${types}</tbody></table>
+      <h2>${t("communes")}${data.division_type ? ` (${esc(data.division_type)})` : ""}</h2><div class="scroll"><table id="communes"><tbody>${communes}</tbody></table></div></section>
       <div style="display:grid;gap:1rem">
         <section class="card"><h2>${t("indicators")}</h2><table><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
         <section class="card"><h2>${t("rejections")}</h2><table id="rejections"><tbody>${rejections || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
@@ -273,7 +287,8 @@ async function refresh() {
     const { kind, code } = route;
     const query = `report_type=${encodeURIComponent(route.type)}&period=${encodeURIComponent(route.period)}`;
     if (kind === "p" && code) {
-      last = { render: provinceHtml, data: await getJson(`/api/provinces/${encodeURIComponent(code)}?${query}`) };
+      const only = state.divisionType ? `&division_type=${encodeURIComponent(state.divisionType)}` : "";
+      last = { render: provinceHtml, data: await getJson(`/api/provinces/${encodeURIComponent(code)}?${query}${only}`) };
     } else if (kind === "c" && code) {
       last = { render: communeHtml, data: await getJson(`/api/communes/${encodeURIComponent(code)}?period=${encodeURIComponent(route.period)}`) };
     } else {
@@ -320,6 +335,14 @@ $("type").addEventListener("change", () => {
 $("period").addEventListener("change", () => {
   const r = state.route;
   location.hash = href(r.kind, r.code, r.type, $("period").value);
+});
+$("view").addEventListener("click", (event) => {
+  // The province page's unit-type filter.
+  const link = event.target.closest("[data-division-type]");
+  if (!link) return;
+  event.preventDefault();
+  state.divisionType = link.dataset.divisionType;
+  refresh();
 });
 window.addEventListener("hashchange", refresh);
 applyLanguage();
