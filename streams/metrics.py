@@ -17,14 +17,14 @@ from baocao.core.health import Check, HealthServer, serve_health
 from baocao.core.kafka import wait_for_kafka
 from baocao.core.reasons import ReasonCode
 from baocao.core.settings import KafkaSettings
-from baocao.streams.liveness import WorkerState
-from baocao.streams.records import BatchResult, Outcome
-from baocao.streams.soft_rules import (
+from baocao.core.soft_rules import (
     FAR_FROM_HISTORY,
     RESOLVED_EXCEEDS_RECEIVED,
     RESOLVED_PARTS_MISMATCH,
     SUBMITTED_AT_FAR_FROM_RECEIPT,
 )
+from baocao.streams.liveness import WorkerState
+from baocao.streams.records import BatchResult, Outcome
 
 __all__ = ["WorkerMetrics", "serve_metrics", "worker_checks"]
 

@@ -32,6 +32,7 @@ from baocao.core.instants import from_millis
 from baocao.core.models import CommuneReport
 from baocao.core.periods import Period
 from baocao.core.reasons import Reason
+from baocao.core.soft_rules import RuleBreak
 from baocao.core.topics import (
     ACCEPTED_REPORTS,
     DEAD_LETTER,
@@ -49,7 +50,6 @@ from baocao.streams.dead_letters import (
 )
 from baocao.streams.records import OutputRecord, SourceRecord
 from baocao.streams.rollup import LatestReport, ProvinceFigure
-from baocao.streams.soft_rules import RuleBreak
 
 __all__ = ["Cause", "Move", "Outputs", "moved_by"]
 

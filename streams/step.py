@@ -30,6 +30,7 @@ from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
+from baocao.core.soft_rules import soft_rule_breaks, timing_break
 from baocao.core.topics import APPROVALS, COMMUNE_REPORTS, Topics, state_key
 from baocao.core.validation import validate_report
 from baocao.streams.dead_letters import DeadLetterLimits
@@ -45,7 +46,6 @@ from baocao.streams.records import (
     unfocused,
 )
 from baocao.streams.rollup import Decision, LatestReport, ProvinceAggregate, ProvinceFigure, decide
-from baocao.streams.soft_rules import soft_rule_breaks, timing_break
 
 __all__ = ["EventResult", "RollupStep"]
 

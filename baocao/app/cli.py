@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "stack": "baocao.app.stack.commands:stack_app",
     "bi": "baocao.app.bi.commands:bi_app",
     "tokens": "baocao.producers.gateway.commands:tokens_app",
+    "clerks": "baocao.producers.gateway.clerks:clerks_app",
 }
 
 

@@ -52,6 +52,18 @@ def demo(
     dashboard_port: int = typer.Option(
         8765, "--dashboard-port", min=1, max=65535, help="Port of the dashboard."
     ),
+    gateway: bool = typer.Option(
+        True,
+        "--gateway/--no-gateway",
+        help="Start the gateway with the commune app, and print a demo clerk's login.",
+    ),
+    gateway_port: int | None = typer.Option(
+        None,
+        "--gateway-port",
+        min=1,
+        max=65535,
+        help="Port of the gateway (default BAOCAO_GATEWAY_PORT, 18088).",
+    ),
 ) -> None:
     """Run the pipeline end to end on the local stack and print the provincial table.
 
@@ -81,6 +93,7 @@ def demo(
             timeout=timeout,
             console=console,
             dashboard_port=dashboard_port if dashboard else None,
+            gateway_port=(gateway_port or settings.gateway.port) if gateway else None,
         )
     except (DemoError, StackError, SinkError, ClickHouseError, ProducerError, BiAccessError) as exc:
         Console(stderr=True).print(f"demo failed: {exc}", style="red", markup=False)
@@ -113,6 +126,15 @@ def demo(
         markup=True,
         highlight=False,
     )
+    if result.commune_app is not None:
+        clerk = result.commune_app
+        console.print(
+            f"[bold]Report as a commune clerk:[/] open {clerk.url} on a phone or a browser and "
+            f"sign in as [bold]{clerk.login}[/] with password [bold]{clerk.password}[/] "
+            f"(commune {clerk.commune_code}; `baocao clerks add --commune <code>` makes more)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.dashboard_url is not None:
         console.print(
             f"[bold]Watch it live:[/] {result.dashboard_url} (the dashboard polls the same views "

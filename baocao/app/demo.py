@@ -31,17 +31,29 @@ from baocao.app.stack.lifecycle import stack_up
 from baocao.app.stack.process import ManagedProcess
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect, select_rows
+from baocao.core.logins import LoginStore, PasswordHasher, generate_password
 from baocao.core.models import CommuneReport
 from baocao.core.periods import parse_period
 from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
+from baocao.producers.gateway.clerks import add_clerk
+from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.publisher import ReportPublisher
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 
-__all__ = ["DemoError", "DemoResult", "dashboard_process", "published_link", "run_demo"]
+__all__ = [
+    "DemoClerk",
+    "DemoError",
+    "DemoResult",
+    "dashboard_process",
+    "demo_clerk",
+    "gateway_process",
+    "published_link",
+    "run_demo",
+]
 
 #: The indicator whose provincial totals the demo waits for: every report carries it.
 CHECK_INDICATOR = "tthc_received"
@@ -64,6 +76,16 @@ class DemoError(RuntimeError):
     """The demo could not finish; the message says which step and what to look at."""
 
 
+@dataclass(frozen=True, slots=True)
+class DemoClerk:
+    """Where a clerk reports, and the demo clerk's login (the password shown once)."""
+
+    url: str
+    commune_code: str
+    login: str
+    password: str
+
+
 @dataclass(frozen=True)
 class DemoResult:
     period: str
@@ -75,6 +97,8 @@ class DemoResult:
     provinces: int
     #: The dashboard's link to the published period (None: no dashboard asked for).
     dashboard_url: str | None = None
+    #: The commune app's link and a working clerk login (None: no gateway asked for).
+    commune_app: DemoClerk | None = None
 
     @property
     def reports_per_second(self) -> float:
@@ -120,6 +144,43 @@ def published_link(port: int, period: str) -> str:
     )
 
 
+#: The demo clerk's commune (Phường Hoàn Kiếm, Hà Nội) and login name.
+DEMO_COMMUNE = "00070"
+DEMO_LOGIN = "demo-00070"
+
+
+def gateway_process(settings: Settings, *, port: int) -> ManagedProcess:
+    """``baocao gateway`` (the commune app at ``/``) on localhost, registered with the stack
+    home like the dashboard."""
+    return ManagedProcess(
+        "gateway",
+        [*_baocao_command(), "gateway", "--host", "127.0.0.1", "--port", str(port)],
+        home=settings.stack.home,
+        env=settings.as_environment(),
+    )
+
+
+def demo_clerk(settings: Settings, *, port: int) -> DemoClerk:
+    """The demo clerk's login, with a fresh password (a login left by an earlier demo is
+    reset, so the printed password always works)."""
+    store = GatewayStore(settings.gateway.db_path).open()
+    try:
+        logins = LoginStore(store)
+        if logins.get(DEMO_LOGIN) is None:
+            _, password = add_clerk(logins, DEMO_COMMUNE, login_id=DEMO_LOGIN, label="demo")
+        else:
+            password = generate_password()
+            logins.set_password(DEMO_LOGIN, PasswordHasher().hash(password), enable=True)
+    finally:
+        store.close()
+    return DemoClerk(
+        url=f"http://127.0.0.1:{port}/",
+        commune_code=DEMO_COMMUNE,
+        login=DEMO_LOGIN,
+        password=password,
+    )
+
+
 def background_processes(settings: Settings) -> list[ManagedProcess]:
     """The worker and the sink, as processes registered with the stack home."""
     command = _baocao_command()
@@ -144,6 +205,7 @@ def run_demo(
     timeout: float,
     console: Console,
     dashboard_port: int | None = None,
+    gateway_port: int | None = None,
 ) -> DemoResult:
     console.rule("[bold]1/5[/] Kafka and ClickHouse")
     bi_access = BiAccess.configured(settings)
@@ -216,6 +278,11 @@ def run_demo(
         status = dashboard.start()
         dashboard_url = published_link(dashboard_port, period)
         console.print(f"dashboard: pid {status.pid}, log {status.log_file}")
+    commune_app = None
+    if gateway_port is not None:
+        commune_app = demo_clerk(settings, port=gateway_port)
+        status = gateway_process(settings, port=gateway_port).start()
+        console.print(f"gateway (commune app): pid {status.pid}, log {status.log_file}")
     return DemoResult(
         period=period,
         reports=len(reports),
@@ -224,6 +291,7 @@ def run_demo(
         end_to_end_seconds=end_to_end,
         provinces=len(rows),
         dashboard_url=dashboard_url,
+        commune_app=commune_app,
     )
 
 

@@ -303,6 +303,18 @@ class GatewaySettings(BaseSettings):
     #: ``baocao import`` refuses larger sheets before reading them: file size and data rows.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     import_max_rows: int = Field(default=10_000, gt=0)
+    #: The commune app (``/``): how long a clerk's sign-in lasts, and the session cookie's
+    #: name (its own, so it never collides with the dashboard's on the same host).
+    session_hours: float = Field(default=12.0, gt=0)
+    session_cookie: str = "baocao_commune_session"
+    #: The address clerks open, e.g. ``https://baocao.example.vn`` behind a TLS proxy: the
+    #: only origin allowed to change anything with a session, and ``https`` makes the cookie
+    #: ``Secure``. Empty (local use): the origin the request's own ``Host`` header names,
+    #: ``Secure`` when the request came over TLS (docs/commune-app.md).
+    public_origin: str = ""
+    #: Sign-in attempts per client address: sustained per second, and the burst allowed.
+    signin_rate_per_second: float = Field(default=0.5, gt=0)
+    signin_burst: int = Field(default=20, ge=1)
 
 
 class BiSettings(BaseSettings):

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,7 +24,10 @@ from baocao.core.reference import load_reference
 from baocao.core.registry import registry_client
 from baocao.core.settings import Settings
 from baocao.producers.gateway.answers import GatewayJSONResponse
+from baocao.producers.gateway.app_routes import app_router, clerk_sign_in
+from baocao.producers.gateway.clerk_door import ClerkDoor
 from baocao.producers.gateway.exceptions import GatewayError
+from baocao.producers.gateway.form import FormService
 from baocao.producers.gateway.health import HealthChecker
 from baocao.producers.gateway.lookup import StatusService
 from baocao.producers.gateway.metrics import GatewayMetrics, MetricsMiddleware
@@ -36,6 +40,7 @@ from baocao.producers.gateway.store import GatewayStore
 from baocao.producers.gateway.submissions import SubmissionLog
 from baocao.producers.gateway.submit import SubmissionService
 from baocao.producers.gateway.tokens import TokenStore
+from baocao.producers.gateway.webapp import webapp_router
 
 __all__ = ["create_app"]
 
@@ -62,6 +67,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             await publisher.open()
             reference, catalogue = load_reference(), load_catalogue()
             log = SubmissionLog(store)
+            reader = PipelineReader(settings.clickhouse)
             submissions = SubmissionService(
                 publisher=publisher,
                 log=log,
@@ -78,10 +84,18 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
                 ),
                 submissions=submissions,
                 status=StatusService(
-                    log=log, reader=PipelineReader(settings.clickhouse), reference=reference
+                    log=log, reader=reader, reference=reference, deadlines=settings.deadlines
                 ),
                 health=HealthChecker(settings, ttl=options.health_cache_seconds),
                 metrics=metrics,
+                door=ClerkDoor(clerk_sign_in(store, options), options),
+                form=FormService(
+                    settings=settings,
+                    log=log,
+                    reader=reader,
+                    reference=reference,
+                    catalogue=catalogue,
+                ),
             )
             logger.info("gateway ready: publishing to %s", publisher.topic)
             yield
@@ -104,7 +118,12 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         default_response_class=GatewayJSONResponse,
     )
     app.include_router(router)
+    app.include_router(app_router)
+    app.include_router(webapp_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # The commune app's JSON over a weak mobile link (the catalogue of a report type is ~10 KB
+    # raw); small answers (a 202) are left as they are. The app's files come pre-compressed.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -123,14 +142,21 @@ async def _bad_request(_request: Request, exc: Exception) -> JSONResponse:
         f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
         for error in exc.errors()
     )
-    return GatewayJSONResponse({"error": "bad_request", "message": problems}, status_code=400)
+    return GatewayJSONResponse(
+        {
+            "error": "bad_request",
+            "message": problems,
+            "message_vi": "Yêu cầu không đúng dạng: " + problems,
+        },
+        status_code=400,
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return GatewayJSONResponse(
-        {"error": code, "message": str(exc.detail)},
+        {"error": code, "message": str(exc.detail), "message_vi": "Không tìm thấy trang này."},
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
     )
@@ -139,6 +165,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error answering a request", exc_info=exc)
     return GatewayJSONResponse(
-        {"error": "internal_error", "message": "unexpected error; it has been logged"},
+        {
+            "error": "internal_error",
+            "message": "unexpected error; it has been logged",
+            "message_vi": "Hệ thống gặp lỗi không mong muốn; lỗi đã được ghi lại.",
+        },
         status_code=500,
     )

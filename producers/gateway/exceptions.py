@@ -17,6 +17,7 @@ __all__ = [
     "ForbiddenError",
     "GatewayError",
     "NotFoundError",
+    "OriginRefusedError",
     "PayloadTooLargeError",
     "RateLimitedError",
     "ReportRejectedError",
@@ -28,13 +29,19 @@ __all__ = [
 
 
 class GatewayError(ProducerError):
-    """Root of the gateway's errors; ``status`` and ``code`` say how it is answered."""
+    """Root of the gateway's errors; ``status`` and ``code`` say how it is answered, and
+    ``message_vi`` is what the commune app shows a clerk (the class's default unless given)."""
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    default_vi: ClassVar[str] = "Hệ thống gặp lỗi không mong muốn; lỗi đã được ghi lại."
+
+    def __init__(self, message: str = "", *, message_vi: str | None = None) -> None:
+        super().__init__(message)
+        self.message_vi = message_vi or self.default_vi
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": str(self)}
+        return {"error": self.code, "message": str(self), "message_vi": self.message_vi}
 
     def headers(self) -> dict[str, str]:
         return {}
@@ -45,6 +52,7 @@ class UnauthorizedError(GatewayError):
 
     status = 401
     code = "unauthorized"
+    default_vi = "Phiên đăng nhập đã hết hoặc không hợp lệ; hãy đăng nhập lại."
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="baocao"'}
@@ -55,11 +63,13 @@ class ForbiddenError(GatewayError):
 
     status = 403
     code = "forbidden"
+    default_vi = "Tài khoản này không được làm việc này (chỉ báo cáo của xã mình)."
 
 
 class NotFoundError(GatewayError):
     status = 404
     code = "not_found"
+    default_vi = "Không tìm thấy."
 
 
 class ConflictError(GatewayError):
@@ -67,11 +77,13 @@ class ConflictError(GatewayError):
 
     status = 409
     code = "conflict"
+    default_vi = "Mã báo cáo này đã được gửi với số liệu khác."
 
 
 class PayloadTooLargeError(GatewayError):
     status = 413
     code = "payload_too_large"
+    default_vi = "Dữ liệu gửi lên quá lớn."
 
 
 class ReportRejectedError(GatewayError):
@@ -81,7 +93,10 @@ class ReportRejectedError(GatewayError):
     code = "invalid_report"
 
     def __init__(self, reasons: tuple[Reason, ...], *, report_id: str | None = None) -> None:
-        super().__init__(f"the report was refused for {len(reasons)} reason(s)")
+        super().__init__(
+            f"the report was refused for {len(reasons)} reason(s)",
+            message_vi=f"Báo cáo không được nhận vì {len(reasons)} lý do.",
+        )
         self.reasons = reasons
         self.report_id = report_id
 
@@ -96,9 +111,10 @@ class ReportRejectedError(GatewayError):
 class RateLimitedError(GatewayError):
     status = 429
     code = "rate_limited"
+    default_vi = "Gửi quá nhanh; hãy thử lại sau ít giây."
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, message_vi: str | None = None) -> None:
+        super().__init__(message, message_vi=message_vi)
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
@@ -110,6 +126,7 @@ class ServiceUnavailableError(GatewayError):
 
     status = 503
     code = "unavailable"
+    default_vi = "Hệ thống tạm thời chưa nhận được; báo cáo vẫn được giữ, hãy gửi lại sau."
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
@@ -117,6 +134,14 @@ class ServiceUnavailableError(GatewayError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class OriginRefusedError(GatewayError):
+    """A request with a session cookie that changes something, from another origin."""
+
+    status = 403
+    code = "origin_refused"
+    default_vi = "Yêu cầu không đến từ trang báo cáo của hệ thống nên bị từ chối."
 
 
 class TokenStoreError(ProducerError):

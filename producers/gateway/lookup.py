@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
+from baocao.core.models import LOCAL_TIMEZONE
+from baocao.core.periods import DeadlineRules, deadline, parse_period
 from baocao.core.reference import ReferenceData
 from baocao.producers.gateway.exceptions import ForbiddenError, NotFoundError
 from baocao.producers.gateway.status import KnownReport, PipelineReader, decide_status
@@ -27,11 +30,17 @@ class StatusService:
     """Blocking (SQLite and ClickHouse): the routes run it in the thread pool."""
 
     def __init__(
-        self, *, log: SubmissionLog, reader: PipelineReader, reference: ReferenceData
+        self,
+        *,
+        log: SubmissionLog,
+        reader: PipelineReader,
+        reference: ReferenceData,
+        deadlines: DeadlineRules,
     ) -> None:
         self._log = log
         self._reader = reader
         self._reference = reference
+        self._deadlines = deadlines
 
     def report(self, principal: Principal, report_id: str) -> dict[str, Any]:
         try:
@@ -53,7 +62,7 @@ class StatusService:
         latest = self._reader.latest_revisions(known.commune_code, {known.period})
         rejections = self._reader.rejections(known.commune_code, {report_id})
         status = decide_status(known, latest.get(known.period), rejections.get(report_id))
-        return status.as_json()
+        return self._with_timeliness(status.as_json())
 
     def commune_reports(
         self, principal: Principal, commune_code: str, *, period: str | None, limit: int
@@ -67,9 +76,11 @@ class StatusService:
         latest = self._reader.latest_revisions(commune_code, {s.period for s in submissions})
         rejections = self._reader.rejections(commune_code, {s.report_id for s in submissions})
         reports = [
-            decide_status(
-                KnownReport.of(s), latest.get(s.period), rejections.get(s.report_id)
-            ).as_json()
+            self._with_timeliness(
+                decide_status(
+                    KnownReport.of(s), latest.get(s.period), rejections.get(s.report_id)
+                ).as_json()
+            )
             for s in submissions
         ]
         return {
@@ -78,6 +89,15 @@ class StatusService:
             "province_code": commune.province_code,
             "reports": reports,
         }
+
+    def _with_timeliness(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """The period's deadline, and whether the gateway received the report by it (the
+        receive time judges timeliness, never the time a device claims)."""
+        due = deadline(parse_period(answer["period"]), self._deadlines)
+        received = answer.get("received_at")
+        answer["deadline"] = due.astimezone(LOCAL_TIMEZONE).isoformat(timespec="seconds")
+        answer["on_time"] = None if received is None else datetime.fromisoformat(received) <= due
+        return answer
 
     def _readable(self, principal: Principal) -> list[str]:
         if principal.scope is Scope.COMMUNE:

@@ -56,14 +56,24 @@ async def principal(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Principal:
-    """The caller, authenticated (401) and within its rate (429). The token lookup is one
-    indexed SQLite read, done on the event loop (see :mod:`baocao.producers.gateway.submit`)."""
+    """The caller, authenticated (401) and within its rate (429): an API token, else a clerk's
+    session cookie (whose state-changing requests must come from the app's origin: 403).
+    Each lookup is one indexed SQLite read, done on the event loop (see
+    :mod:`baocao.producers.gateway.submit`)."""
     services = gateway(request)
     if credentials is None:
-        raise UnauthorizedError("send the API token as Authorization: Bearer <token>")
-    who = services.tokens.authenticate(credentials.credentials)
-    if who is None:
-        raise UnauthorizedError("the API token is not valid (unknown or revoked)")
+        clerk = services.door.principal(request)
+        if clerk is None:
+            raise UnauthorizedError(
+                "send the API token as Authorization: Bearer <token>, or sign in to the app",
+                message_vi="Chưa đăng nhập; hãy đăng nhập lại.",
+            )
+        who = clerk
+    else:
+        token = services.tokens.authenticate(credentials.credentials)
+        if token is None:
+            raise UnauthorizedError("the API token is not valid (unknown or revoked)")
+        who = token
     wait = services.limiter.acquire(who.token_id)
     if wait > 0:
         raise RateLimitedError(
@@ -77,13 +87,16 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes
     (from ``Content-Length``, or while a chunked body streams in), never read whole first."""
     declared = request.headers.get("content-length")
+    too_large_vi = f"Dữ liệu gửi lên quá lớn (tối đa {limit:,} byte).".replace(",", ".")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"the body has {int(declared):,} bytes; at most {limit:,}")
+        raise PayloadTooLargeError(
+            f"the body has {int(declared):,} bytes; at most {limit:,}", message_vi=too_large_vi
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLargeError(f"the body exceeds {limit:,} bytes")
+            raise PayloadTooLargeError(f"the body exceeds {limit:,} bytes", message_vi=too_large_vi)
     return bytes(body)
 
 
@@ -122,7 +135,8 @@ async def submit_report(
     """
     services = gateway(request)
     body = await read_body(request, limit=services.settings.gateway.max_body_bytes)
-    accepted = await services.submissions.submit(who, body)
+    gate = services.form.gate if who.via_session else None
+    accepted = await services.submissions.submit(who, body, gate=gate)
     headers = {"Location": str(accepted.body["status_url"])}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"

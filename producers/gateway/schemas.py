@@ -91,6 +91,8 @@ class ReasonAnswer(BaseModel):
 class ErrorAnswer(BaseModel):
     error: str
     message: str
+    #: The same in Vietnamese, for the people who read it (the commune app shows it).
+    message_vi: str | None = None
 
 
 class RejectedAnswer(ErrorAnswer):
@@ -121,6 +123,10 @@ class ReportStatusAnswer(BaseModel):
     )
     rejected_at: str | None = None
     reasons: list[ReasonAnswer] | None = None
+    deadline: str | None = Field(default=None, description="The period's deadline (local time).")
+    on_time: bool | None = Field(
+        default=None, description="Received by the deadline (null: not received here)."
+    )
 
 
 class CommuneReportsAnswer(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baocao.core.settings import Settings
+from baocao.producers.gateway.clerk_door import ClerkDoor
+from baocao.producers.gateway.form import FormService
 from baocao.producers.gateway.health import HealthChecker
 from baocao.producers.gateway.lookup import StatusService
 from baocao.producers.gateway.metrics import GatewayMetrics
@@ -26,3 +28,5 @@ class Gateway:
     status: StatusService
     health: HealthChecker
     metrics: GatewayMetrics
+    door: ClerkDoor
+    form: FormService

@@ -189,6 +189,32 @@ class PipelineReader:
         )
         return {row[3]: _latest(row) for row in rows}
 
+    def latest_figures(
+        self, commune_code: str, periods: Collection[str]
+    ) -> dict[str, CommuneReport]:
+        """The latest accepted revision per period of one commune, with its figures (what
+        "Sửa báo cáo" opens, and the history the soft rules compare with)."""
+        if not periods:
+            return {}
+        rows = self._query(
+            "SELECT report_id, commune_code, province_code, period, revision, submitted_at,"
+            " indicator_codes, indicator_values FROM latest_commune_reports"
+            " WHERE commune_code = %(commune)s AND period IN %(periods)s",
+            {"commune": commune_code, "periods": tuple(sorted(periods))},
+        )
+        return {row[3]: _report(row) for row in rows}
+
+    def approvals(self, province_code: str, periods: Collection[str]) -> dict[str, str]:
+        """When the province approved (and so locked) each of ``periods``, as ISO text."""
+        if not periods:
+            return {}
+        rows = self._query(
+            "SELECT period, approved_at FROM period_approvals"
+            " WHERE province_code = %(province)s AND period IN %(periods)s",
+            {"province": province_code, "periods": tuple(sorted(periods))},
+        )
+        return {period: _iso(approved_at) for period, approved_at in rows}
+
     def rejections(
         self, commune_code: str, report_ids: Collection[str]
     ) -> dict[str, StreamRejection]:
@@ -257,9 +283,9 @@ class PipelineReader:
             client.disconnect()
 
 
-def _latest(row: Any) -> LatestRevision:
+def _report(row: Any) -> CommuneReport:
     report_id, commune, province, period, revision, submitted_at, codes, values = row
-    figures = CommuneReport(
+    return CommuneReport(
         report_id=report_id,
         commune_code=commune,
         province_code=province,
@@ -268,9 +294,14 @@ def _latest(row: Any) -> LatestRevision:
         submitted_at=_aware(submitted_at),
         indicators=dict(zip(codes, values, strict=True)),
     )
+
+
+def _latest(row: Any) -> LatestRevision:
+    figures = _report(row)
+    report_id = figures.report_id
     return LatestRevision(
         report_id=report_id,
-        revision=int(revision),
+        revision=figures.revision,
         submitted_at=figures.submitted_at,
         content_digest=figures.content_digest(),
     )

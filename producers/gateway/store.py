@@ -1,4 +1,5 @@
-"""The gateway's own small database: API tokens (hashes only) and the submissions it published.
+"""The gateway's own small database: API tokens (hashes only), the submissions it published,
+and the clerks' logins and sessions (:mod:`baocao.core.logins`; hashes only).
 
 SQLite (standard library) in WAL mode, one file from ``BAOCAO_GATEWAY_DB_PATH``. Why SQLite:
 the data is tiny (a token per commune, a row per submission), must survive restarts, and must
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from baocao.core.logins import LOGIN_SCHEMA
 from baocao.producers.gateway.exceptions import TokenStoreError
 
 __all__ = ["SCHEMA_VERSION", "GatewayStore"]
@@ -30,7 +32,7 @@ __all__ = ["SCHEMA_VERSION", "GatewayStore"]
 logger = logging.getLogger(__name__)
 
 #: ``PRAGMA user_version`` of the schema below; a later change adds a step in :meth:`_migrate`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -162,7 +164,8 @@ class GatewayStore:
             tx.execute("ALTER TABLE submissions RENAME TO submissions_v1")
             tx.execute("DROP INDEX IF EXISTS submissions_by_commune")
         if version < SCHEMA_VERSION:
-            for statement in _SCHEMA.split(";"):
+            # Version 3 adds the clerks' logins and sessions (baocao.core.logins).
+            for statement in (_SCHEMA + LOGIN_SCHEMA).split(";"):
                 if statement.strip():
                     tx.execute(statement)
         if version == 1:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +50,12 @@ from baocao.producers.gateway.submissions import Submission, SubmissionLog, Subm
 from baocao.producers.gateway.tokens import Principal, Scope
 from baocao.producers.verdicts import decode_text, judge_document, parse_json
 
-__all__ = ["Accepted", "SubmissionService", "accepted_body"]
+__all__ = ["Accepted", "Gate", "SubmissionService", "accepted_body"]
 
 logger = logging.getLogger(__name__)
+
+#: A last check of a valid report before it is published; raises to refuse it.
+Gate = Callable[[CommuneReport], None]
 
 #: How often a request polls for the outcome of a publish another process is running.
 _POLL_SECONDS = 0.05
@@ -103,7 +106,11 @@ class SubmissionService:
         #: Publishes running, by (commune, report id): report ids are each commune's own.
         self._inflight: dict[tuple[str, str], asyncio.Task[Accepted]] = {}
 
-    async def submit(self, principal: Principal, body: bytes) -> Accepted:
+    async def submit(
+        self, principal: Principal, body: bytes, *, gate: Gate | None = None
+    ) -> Accepted:
+        """Judge ``body`` and publish it; ``gate`` (the commune app's) may refuse a new report
+        for what the stream would surely refuse (a locked period, a stale revision)."""
         try:
             report = self._judge(principal, body)
         except ForbiddenError:
@@ -112,6 +119,22 @@ class SubmissionService:
         except ReportRejectedError as exc:
             self._metrics.rejected(exc.reasons)
             raise
+        return await self.publish(principal, report, gate=gate)
+
+    async def publish(
+        self, principal: Principal, report: CommuneReport, *, gate: Gate | None = None
+    ) -> Accepted:
+        """Publish a report already judged valid (a body, a spreadsheet row) exactly once."""
+        if not principal.may_submit(report.commune_code):
+            self._metrics.reports.labels(ReportOutcome.FORBIDDEN).inc()
+            raise ForbiddenError(f"this caller may not submit for commune {report.commune_code}")
+        if gate is not None and self._log.get(report.commune_code, report.report_id) is None:
+            # A retry of a report already taken is answered from the log, whatever the time.
+            try:
+                await asyncio.to_thread(gate, report)
+            except ReportRejectedError as exc:
+                self._metrics.rejected(exc.reasons)
+                raise
         submission = Submission.received(
             report, token_id=principal.token_id, received_at=datetime.now(UTC)
         )

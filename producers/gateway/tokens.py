@@ -47,11 +47,14 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: the token and the commune or province it stands for."""
+    """Who is asking: the token (or the clerk's login) and the commune or province it stands
+    for."""
 
     token_id: str
     scope: Scope
     code: str
+    #: A clerk signed in to the commune app (a session cookie), not an API token.
+    via_session: bool = False
 
     def may_submit(self, commune_code: str) -> bool:
         return self.scope is Scope.COMMUNE and self.code == commune_code

@@ -59,11 +59,19 @@ class RunningGateway:
 
 @contextmanager
 def running_gateway(
-    settings: Settings, tmp_path: Path, *, workers: int = 1, **options: Any
+    settings: Settings,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    **options: Any,
 ) -> Iterator[RunningGateway]:
-    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), ready
-    when it yields; stopped with SIGTERM afterwards. Its log is printed when the test fails."""
-    port = free_port()
+    """``baocao gateway`` with ``settings`` (and gateway ``options``, ``--workers``), on
+    ``port`` (default: a free one), ready when it yields; stopped with SIGTERM afterwards. Its
+    log is printed when the test fails. The database is ``tmp_path/gateway.db``, so a gateway
+    started again with the same ``tmp_path`` and port is the same gateway after a restart."""
+    port = port or free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     gateway = GatewaySettings(
         **{
             **settings.gateway.model_dump(),
@@ -144,3 +152,27 @@ def drop_topics(settings: Settings, *, also: tuple[str, ...] = ()) -> None:
             admin.delete_topics(created)
     finally:
         admin.close()
+
+
+def add_clerk(gateway: RunningGateway, commune: str = "00070") -> tuple[str, str]:
+    """A clerk's login for ``commune`` in the gateway's database: (login, password)."""
+    from baocao.core.logins import LoginStore
+    from baocao.producers.gateway.clerks import add_clerk as add
+
+    store = GatewayStore(gateway.settings.gateway.db_path).open()
+    try:
+        login, password = add(LoginStore(store), commune, login_id=None, label="test")
+    finally:
+        store.close()
+    return login.login_id, password
+
+
+@contextmanager
+def clerk_client(gateway: RunningGateway, login: str, password: str) -> Iterator[httpx.Client]:
+    """A client signed in as the clerk, sending the app's own ``Origin`` like a browser."""
+    with httpx.Client(
+        base_url=gateway.url, headers={"Origin": gateway.url}, timeout=30.0
+    ) as client:
+        answer = client.post("/v1/session", json={"login": login, "password": password})
+        assert answer.status_code == 200, answer.text
+        yield client
