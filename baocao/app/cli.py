@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "bi": "baocao.app.bi.commands:bi_app",
     "tokens": "baocao.producers.gateway.commands:tokens_app",
     "clerks": "baocao.producers.gateway.clerks:clerks_app",
+    "officers": "baocao.app.dashboard.officers_cli:officers_app",
 }
 
 

@@ -147,13 +147,23 @@ def dashboard(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
 ) -> None:
-    """Serve the live dashboard of reporting completeness and indicators (read-only: it
-    queries the ClickHouse BI views; open http://HOST:PORT/ in a browser)."""
+    """Serve the live dashboard of reporting completeness and indicators to signed-in
+    officers (`baocao officers add` makes their logins; open http://HOST:PORT/): national
+    reads as the read-only reader login, a province officer's as that province's own
+    dashboard login (``baocao_dash_pNN``), which reads its province's database only."""
     import uvicorn
 
+    from baocao.app.bi.dashboard_logins import DashboardLogins
+    from baocao.app.dashboard.door import OfficerDoor
+    from baocao.app.dashboard.officers_cli import open_officers
     from baocao.app.web import create_app
 
     settings = Settings().with_clickhouse_login("reader")
-    app = create_app(settings.clickhouse)
+    door = OfficerDoor(open_officers(settings), settings.dashboard)
+    app = create_app(
+        settings.clickhouse,
+        door=door,
+        province_login=DashboardLogins(settings.clickhouse, settings.stack),
+    )
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -20,6 +20,7 @@ from support.dashboard import (
     seed,
 )
 from support.net import free_port
+from support.officers import Officers, make_officers, signed_in
 from support.wait import eventually
 
 from baocao.app.dashboard.queries import tile_positions
@@ -41,8 +42,14 @@ def seeded(db: Client) -> Seeded:
 
 
 @pytest.fixture
-def api(test_settings: Settings, db: Client) -> TestClient:
-    return TestClient(create_app(test_settings.clickhouse))
+def officers(tmp_path: Path) -> Officers:
+    return make_officers(tmp_path / "officers.db")
+
+
+@pytest.fixture
+def api(test_settings: Settings, db: Client, officers: Officers) -> TestClient:
+    """Signed in as a national officer (every province)."""
+    return signed_in(create_app(test_settings.clickhouse, door=officers.door()), officers.national)
 
 
 def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
@@ -160,9 +167,12 @@ def test_bad_input_is_a_clear_422(api: TestClient) -> None:
     assert api.get("/api/communes/abc", params={"period": PERIOD}).status_code == 422
 
 
-def test_clickhouse_down_is_a_503_with_a_reason(test_settings: Settings) -> None:
+def test_clickhouse_down_is_a_503_with_a_reason(
+    test_settings: Settings, officers: Officers
+) -> None:
     closed = ClickHouseSettings(**{**test_settings.clickhouse.model_dump(), "port": 1})
-    response = TestClient(create_app(closed)).get("/api/periods")
+    client = signed_in(create_app(closed, door=officers.door()), officers.national)
+    response = client.get("/api/periods")
     assert response.status_code == 503
     assert response.json()["error"] == "clickhouse_unavailable"
 
@@ -199,7 +209,8 @@ def test_the_demos_dashboard_answers_and_stack_down_stops_it(
             alive=alive,
             log=lambda: process.log_tail(30),
         )
-        assert response.status_code == 200 and response.json() == []
+        # It answers, and asks for an officer's sign-in before any figure.
+        assert response.status_code == 401 and response.json()["detail"]["error"] == "signed_out"
         stopped, _ = stack_down(stack)
         assert "dashboard" in stopped
         assert not process.is_running()

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support import records
 from support.cli import invoke
 from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
+from support.officers import make_officers, signed_in
 
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
@@ -295,7 +295,8 @@ def test_national_workbook_equals_the_views(
 def test_the_province_page_downloads_the_same_workbook(
     test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path
 ) -> None:
-    api = TestClient(create_app(test_settings.clickhouse))
+    officers = make_officers(tmp_path / "officers.db")
+    api = signed_in(create_app(test_settings.clickhouse, door=officers.door()), officers.national)
     query = {"report_type": "monthly", "period": PERIOD, "lang": "en"}
     response = api.get(f"/api/provinces/{HANOI}/export.xlsx", params=query)
     assert response.status_code == 200

@@ -20,13 +20,16 @@ from baocao.app.bi.access import (
 )
 from baocao.app.bi.catalog import Relation
 from baocao.app.bi.credentials import Credentials
+from baocao.core.settings import BiSettings
 
 __all__ = ["MAX_EXECUTION_SECONDS", "MAX_MEMORY_BYTES", "UNRESTRICTED_POLICY", "grant_statements"]
 
 logger = logging.getLogger(__name__)
 
-MAX_EXECUTION_SECONDS = 300
-MAX_MEMORY_BYTES = 4_000_000_000
+#: The caps of the defaults of :class:`~baocao.core.settings.BiSettings` (the same on 18.16).
+MAX_EXECUTION_SECONDS = BiSettings.model_fields["max_execution_seconds"].default
+MAX_MEMORY_BYTES = BiSettings.model_fields["max_memory_bytes"].default
+MAX_CONCURRENT_QUERIES = BiSettings.model_fields["max_concurrent_queries"].default
 #: The policy that keeps every row visible to users other than the province users.
 UNRESTRICTED_POLICY = "baocao_unrestricted"
 
@@ -42,7 +45,9 @@ def grant_statements(
         f"CREATE SETTINGS PROFILE OR REPLACE {BI_PROFILE} SETTINGS"
         f" readonly = 2, allow_ddl = 0,"
         f" max_execution_time = {MAX_EXECUTION_SECONDS} MAX {MAX_EXECUTION_SECONDS},"
-        f" max_memory_usage = {MAX_MEMORY_BYTES} MAX {MAX_MEMORY_BYTES}",
+        f" max_memory_usage = {MAX_MEMORY_BYTES} MAX {MAX_MEMORY_BYTES},"
+        f" max_concurrent_queries_for_user = {MAX_CONCURRENT_QUERIES}"
+        f" MAX {MAX_CONCURRENT_QUERIES}",
         f"CREATE ROLE IF NOT EXISTS {BI_ROLE}",
         f"REVOKE ALL ON *.* FROM {BI_ROLE}",
         f"GRANT SELECT ON {db}.* TO {BI_ROLE}",

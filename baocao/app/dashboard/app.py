@@ -11,11 +11,15 @@ import re
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
+from baocao.app.dashboard.door import OfficerDoor
+from baocao.app.dashboard.officers import Officer, officer_of
 from baocao.app.dashboard.queries import DashboardQueries
+from baocao.core.reference import load_reference
 
 __all__ = ["dashboard_routes", "static_files"]
 
@@ -33,10 +37,64 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=_static_dir())
 
 
-def dashboard_routes(queries: DashboardQueries) -> APIRouter:
-    """The page and its API over ``queries`` (built by the command from injected settings)."""
+class Credentials(BaseModel):
+    login: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+def dashboard_routes(queries: DashboardQueries, door: OfficerDoor) -> APIRouter:
+    """The page and its API over ``queries`` (built by the command from injected settings);
+    every data route needs an officer's session (``door``), and reads under their scope,
+    which refuses another province before any query is sent."""
     router = APIRouter()
     static = _static_dir()
+    officer = Depends(door.officer)
+
+    @router.get("/login", include_in_schema=False)
+    def login_page() -> FileResponse:
+        return FileResponse(f"{static}/login.html", headers={"Cache-Control": "no-cache"})
+
+    @router.post("/api/session")
+    async def sign_in(credentials: Credentials, request: Request) -> Response:
+        """Sign in; 401 for a wrong login or password (never told apart), 429 too fast."""
+        door.require_origin(request)
+        address = request.client.host if request.client else "unknown"
+        outcome = await door.open_session(credentials.login, credentials.password, address=address)
+        if outcome.retry_after:
+            return JSONResponse(
+                {
+                    "error": "too_many_attempts",
+                    "retry_after": outcome.retry_after,
+                    "message_vi": f"Thử lại sau {outcome.retry_after} giây.",
+                    "message_en": f"Try again in {outcome.retry_after} seconds.",
+                },
+                429,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )
+        if outcome.session is None:
+            return JSONResponse(
+                {
+                    "error": "wrong_login",
+                    "message_vi": "Sai tên đăng nhập hoặc mật khẩu.",
+                    "message_en": "Wrong login or password.",
+                },
+                401,
+            )
+        response = JSONResponse(officer_of(outcome.session.login).as_json())
+        door.set_cookie(response, request, outcome.session)
+        return response
+
+    @router.post("/api/session/end")
+    def sign_out(request: Request) -> Response:
+        door.require_origin(request)
+        door.sign_out(request)
+        response = JSONResponse({"signed_out": True})
+        door.clear_cookie(response, request)
+        return response
+
+    @router.get("/api/me")
+    def me(who: Officer = officer) -> dict[str, str | None]:
+        return who.as_json()
 
     def _report_type(value: str) -> str:
         if value not in _REPORT_TYPES:
@@ -44,35 +102,43 @@ def dashboard_routes(queries: DashboardQueries) -> APIRouter:
         return value
 
     @router.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    def index(request: Request) -> Response:
+        if door.session(request) is None:
+            return RedirectResponse("/login", 303)
         return FileResponse(f"{static}/index.html", headers={"Cache-Control": "no-cache"})
 
     @router.get("/api/periods")
-    def periods() -> list[dict[str, Any]]:
-        return queries.periods()
+    def periods(who: Officer = officer) -> list[dict[str, Any]]:
+        return queries.for_scope(who.scope).periods()
 
     @router.get("/api/periods/default")
-    def default_period() -> dict[str, str]:
+    def default_period(who: Officer = officer) -> dict[str, str]:
         """Where the page opens when its URL names no period (see
         :meth:`DashboardQueries.default_period`)."""
-        return queries.default_period()
+        return queries.for_scope(who.scope).default_period()
 
     @router.get("/api/overview")
-    def overview(report_type: str = Query(...), period: str = Query(...)) -> dict[str, Any]:
-        return queries.overview(report_type=_report_type(report_type), period=period)
+    def overview(
+        report_type: str = Query(...), period: str = Query(...), who: Officer = officer
+    ) -> dict[str, Any]:
+        reads = queries.for_scope(who.scope)
+        return reads.overview(report_type=_report_type(report_type), period=period)
 
     @router.get("/api/provinces/{code}")
     def province(
-        code: str, report_type: str = Query(...), period: str = Query(...)
+        code: str, report_type: str = Query(...), period: str = Query(...), who: Officer = officer
     ) -> dict[str, Any]:
         if not _PROVINCE.match(code):
             raise HTTPException(422, "a province code is two digits")
-        return queries.province(code, report_type=_report_type(report_type), period=period)
+        reads = queries.for_scope(who.scope)
+        return reads.province(code, report_type=_report_type(report_type), period=period)
 
     @router.get("/api/communes/{code}")
-    def commune(code: str, period: str = Query(...)) -> dict[str, Any]:
+    def commune(code: str, period: str = Query(...), who: Officer = officer) -> dict[str, Any]:
         if not _COMMUNE.match(code):
             raise HTTPException(422, "a commune code is five digits")
-        return queries.commune(code, period=period)
+        if code not in load_reference().communes:
+            raise HTTPException(404, f"no commune {code} in the reference data")
+        return queries.for_scope(who.scope).commune(code, period=period)
 
     return router

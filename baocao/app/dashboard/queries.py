@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Any
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
-from baocao.app.views.reader import Views
+from baocao.app.views.reader import ProvinceLogin, Views
+from baocao.app.views.scope import Scope
 from baocao.app.views.status import commune_status
 from baocao.core.catalogue import Catalogue, load_catalogue
 from baocao.core.periods import ReportType, period_containing
@@ -87,9 +88,22 @@ def _counts(row: dict[str, Any]) -> dict[str, Any]:
 class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
-    def __init__(self, settings: ClickHouseSettings, *, catalogue: Catalogue | None = None) -> None:
-        self._views = Views(settings, error=DashboardQueryError)
+    def __init__(
+        self,
+        settings: ClickHouseSettings,
+        *,
+        catalogue: Catalogue | None = None,
+        province_login: ProvinceLogin | None = None,
+    ) -> None:
+        self._views = Views(settings, error=DashboardQueryError, province_login=province_login)
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
+
+    def for_scope(self, scope: Scope) -> DashboardQueries:
+        """These reads under a signed-in officer's scope (cheap: no connection is opened)."""
+        narrowed = object.__new__(DashboardQueries)
+        narrowed._views = self._views.narrowed(scope)
+        narrowed._catalogue = self._catalogue
+        return narrowed
 
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
@@ -160,8 +174,13 @@ class DashboardQueries:
         """The national page: tiles, national totals, missing and late counts, freshness."""
         params = {"t": report_type, "p": period}
         positions = tile_positions()
+        scope = self._views.scope
         with self._views.read() as views:
-            provinces = views.province_completeness(report_type=report_type, period=period)
+            provinces = (
+                views.province_completeness(report_type=report_type, period=period)
+                if scope.everything
+                else []
+            )
             national = views.national_completeness(report_type=report_type, period=period)
             figures = views.national_indicators(report_type=report_type, period=period)
             [overdue] = views.rows(
@@ -178,6 +197,10 @@ class DashboardQueries:
                 "SELECT count() AS figures, max(updated_at) AS newest,"
                 " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicators",
             )
+        for code in sorted(scope.provinces or ()):
+            # A province officer's map holds their own tile only, read through their login.
+            with self._views.read(province=code) as views:
+                provinces += views.province_completeness(report_type=report_type, period=period)
         tiles = [
             {
                 "code": row["province_code"],

@@ -104,8 +104,17 @@ function sparkline(points) {
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store" });
+  if (response.status === 401) {
+    // The session expired or ended: back to the sign-in page, then here again.
+    sessionStorage.setItem("baocao.after_login", location.hash);
+    location.replace("/login");
+    throw new Error("signed out");
+  }
   const body = await response.json();
-  if (!response.ok) throw new Error(body.detail || response.statusText);
+  if (!response.ok) {
+    const detail = body.detail && typeof body.detail === "object" ? body.detail : body;
+    throw new Error((state.lang === "en" ? detail.message_en : detail.message_vi) || body.detail || response.statusText);
+  }
   return body;
 }
 
@@ -325,3 +334,13 @@ window.addEventListener("hashchange", refresh);
 applyLanguage();
 refresh();
 setInterval(refresh, POLL_MS);
+
+// The signed-in officer, and signing out (the cookie is HttpOnly: the server ends it).
+getJson("/api/me").then((me) => {
+  const where = me.province ? `tỉnh ${me.province}` : "toàn quốc";
+  document.getElementById("who").textContent = `${me.name} (${where})`;
+}).catch(() => {});
+document.getElementById("signout").addEventListener("click", async () => {
+  await fetch("/api/session/end", { method: "POST" });
+  location.replace("/login");
+});
