@@ -138,9 +138,17 @@ def demo(
     if result.dashboard_url is not None:
         console.print(
             f"[bold]Watch it live:[/] {result.dashboard_url} (the dashboard polls the same views "
-            "every few seconds; `baocao stack down` stops it too)",
+            "every few seconds; `baocao stack down` stops it too). Sign in as an officer"
+            " (`baocao officers add` makes more):",
             highlight=False,
         )
+        for officer in result.officers:
+            where = f"province {officer.province}" if officer.province else "national"
+            console.print(
+                f"  {where}: login [bold]{officer.login}[/] password [bold]{officer.password}[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def dashboard(
@@ -155,7 +163,7 @@ def dashboard(
 
     from baocao.app.bi.dashboard_logins import DashboardLogins
     from baocao.app.dashboard.door import OfficerDoor
-    from baocao.app.dashboard.officers_cli import open_officers
+    from baocao.app.dashboard.officers import open_officers
     from baocao.app.web import create_app
 
     settings = Settings().with_clickhouse_login("reader")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.core.logins import LOGIN_SCHEMA, Login, LoginStore, PasswordHasher, generate_password
+from baocao.core.settings import Settings
 
 __all__ = [
     "NATIONAL",
@@ -30,6 +31,7 @@ __all__ = [
     "OfficerError",
     "add_officer",
     "officer_of",
+    "open_officers",
 ]
 
 #: The realm of the officers' logins in :mod:`baocao.core.logins` (clerks are ``commune``).
@@ -151,3 +153,8 @@ def add_officer(
     hashed = PasswordHasher().hash(password)
     login = logins.add(chosen, realm=OFFICER_REALM, code=code, password_hash=hashed, label=name)
     return login, password
+
+
+def open_officers(settings: Settings) -> OfficerDatabase:
+    """The officers' database of these settings, created if needed."""
+    return OfficerDatabase(settings.dashboard.database_path(settings.stack.home)).open()

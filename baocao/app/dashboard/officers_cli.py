@@ -30,12 +30,13 @@ from baocao.app.dashboard.officers import (
     OfficerError,
     add_officer,
     officer_of,
+    open_officers,
 )
 from baocao.core.logins import Login, LoginError, LoginStore, PasswordHasher, generate_password
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 
-__all__ = ["officers_app", "open_officers"]
+__all__ = ["officers_app"]
 
 EXIT_INPUT = 1
 EXIT_UNAVAILABLE = 2
@@ -45,11 +46,6 @@ officers_app = typer.Typer(
     help="Province and national officers' logins to the dashboard.", no_args_is_help=True
 )
 _LOGIN = typer.Option(..., "--login", help="The officer's login name (see `list`).")
-
-
-def open_officers(settings: Settings) -> OfficerDatabase:
-    """The officers' database of these settings, created if needed."""
-    return OfficerDatabase(settings.dashboard.database_path(settings.stack.home)).open()
 
 
 @officers_app.command("add")
