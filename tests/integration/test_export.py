@@ -28,7 +28,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.rows.tables import (
-    APPROVALS,
+    APPROVAL_DECISIONS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_VALUES,
@@ -54,8 +54,8 @@ def seeded(db: Client) -> Seeded:
     seeded = seed(db)
     insert(
         db,
-        APPROVALS,
-        records.approval(HANOI, PERIOD, APPROVED_AT, approved_by="so-noi-vu-01", note="ok"),
+        APPROVAL_DECISIONS,
+        records.decision(HANOI, PERIOD, APPROVED_AT, actor="so-noi-vu-01", note="ok"),
     )
     commune = load_reference().communes_by_province[HCMC][0]
     report = records.accepted_report(
