@@ -165,13 +165,17 @@ def dashboard(
     from baocao.app.dashboard.door import OfficerDoor
     from baocao.app.dashboard.officers import open_officers
     from baocao.app.web import create_app
+    from baocao.core.principals import Principal, with_principal
+    from baocao.producers.approve import publish_approval
 
     settings = Settings().with_clickhouse_login("reader")
     door = OfficerDoor(open_officers(settings), settings.dashboard)
+    approver = with_principal(Settings(), Principal.APPROVER).kafka
     app = create_app(
         settings.clickhouse,
         door=door,
         province_login=DashboardLogins(settings.clickhouse, settings.stack),
+        publish=lambda record: publish_approval(approver, record),
     )
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

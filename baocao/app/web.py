@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from baocao.app.dashboard.app import dashboard_routes, static_files
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.queries import DashboardQueries
+from baocao.app.dashboard.steps import StepPublisher
 from baocao.app.export.exceptions import NothingToExportError
 from baocao.app.export.routes import export_routes
 from baocao.app.views.exceptions import OutOfScopeError, ViewQueryError
@@ -56,9 +57,11 @@ def create_app(
     *,
     door: OfficerDoor,
     province_login: ProvinceLogin | None = None,
+    publish: StepPublisher | None = None,
 ) -> FastAPI:
     """The dashboard with its downloads: national reads over ``settings``, a province
-    officer's over ``province_login`` (that province's own ClickHouse login)."""
+    officer's over ``province_login`` (that province's own ClickHouse login); approval
+    steps go out through ``publish`` (to Kafka, as the approver principal)."""
     app = FastAPI(title="baocao dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(ViewQueryError, _unavailable)
     app.add_exception_handler(NothingToExportError, _nothing)
@@ -68,7 +71,7 @@ def create_app(
     def scope_of(request: Request) -> Scope:
         return door.officer(request).scope
 
-    app.include_router(dashboard_routes(queries, door))
+    app.include_router(dashboard_routes(queries, door, publish))
     app.include_router(
         export_routes(
             settings,

@@ -117,10 +117,20 @@ def test_province_page(api: TestClient, seeded: Seeded) -> None:
     assert body["summary"]["reported"] == 2
     [received] = body["indicators"]
     assert received["value"] == 30.0
+    # Two communes of Hà Nội's 126 behind each point: both marked partial.
     assert received["trend"] == [
-        {"period": PREVIOUS, "value": 12.0},
-        {"period": PERIOD, "value": 30.0},
+        {"period": PREVIOUS, "value": 12.0, "partial": True},
+        {"period": PERIOD, "value": 30.0, "partial": True},
     ]
+    # The time the server received it (the seed's claim equals it: no offset).
+    assert late["received_at"] is not None and late["claim_offset_seconds"] == 0
+    assert body["approval"] == {
+        "state": "open",
+        "version": 0,
+        "approved_by": None,
+        "approved_at": None,
+        "history": [],
+    }
     [rejection] = body["rejections"]
     assert (rejection["commune_code"], rejection["reason_code"]) == (
         seeded.refused,

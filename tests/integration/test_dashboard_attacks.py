@@ -212,3 +212,38 @@ def test_officer_logins_live_where_no_clickhouse_login_reads(officers: Officers)
     path = Path(officers.database.path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_step_on_another_province_is_refused_before_any_query_or_event(
+    server: BiServer, officers: Officers
+) -> None:
+    sent: list[object] = []
+    settings = national_settings(server)
+    app = create_app(
+        settings,
+        door=officers.door(),
+        province_login=DashboardLogins(settings, server.stack),
+        publish=sent.append,
+    )
+    client = signed_in(app, officers.hanoi)
+    before = logged_queries(server)
+    for action in ("approve", "return", "unapprove", "accept"):
+        body = {
+            "action": action,
+            "report_type": "monthly",
+            "period": PERIOD,
+            "based_on_version": 0,
+            "commune": OTHER_COMMUNE,
+            "note": "x",
+        }
+        answer = client.post(f"/api/provinces/{OTHER}/steps", json=body, headers={"Origin": ORIGIN})
+        assert answer.status_code == 403, (action, answer.text)
+        assert_no_secret(answer.text)
+    assert sent == [] and logged_queries(server) == before
+    # Approving one's own province with missing communes asks for a confirmation naming them.
+    body = {"action": "approve", "report_type": "monthly", "period": PERIOD, "based_on_version": 0}
+    answer = client.post(f"/api/provinces/{MINE}/steps", json=body, headers={"Origin": ORIGIN})
+    assert answer.status_code == 409
+    missing = answer.json()["detail"]["missing"]
+    assert MY_COMMUNE not in {m["code"] for m in missing} and len(missing) > 100
+    assert sent == []

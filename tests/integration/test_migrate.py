@@ -212,6 +212,16 @@ VIEW_COLUMNS = {
         "state",
         "version",
     ],
+    "commune_receipts": [
+        "commune_code",
+        "province_code",
+        "report_type",
+        "period",
+        "revision",
+        "received_at",
+        "claimed_at",
+        "first_received_at",
+    ],
     "returned_reports": [
         "province_code",
         "report_type",

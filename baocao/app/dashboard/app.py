@@ -19,7 +19,9 @@ from pydantic import BaseModel, Field
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.officers import Officer, officer_of
 from baocao.app.dashboard.queries import DashboardQueries
+from baocao.app.dashboard.steps import StepPublisher, StepRequest, step_record
 from baocao.core.reference import load_reference
+from baocao.producers.exceptions import PublishError
 
 __all__ = ["dashboard_routes", "static_files"]
 
@@ -42,7 +44,9 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-def dashboard_routes(queries: DashboardQueries, door: OfficerDoor) -> APIRouter:
+def dashboard_routes(
+    queries: DashboardQueries, door: OfficerDoor, publish: StepPublisher | None = None
+) -> APIRouter:
     """The page and its API over ``queries`` (built by the command from injected settings);
     every data route needs an officer's session (``door``), and reads under their scope,
     which refuses another province before any query is sent."""
@@ -132,6 +136,44 @@ def dashboard_routes(queries: DashboardQueries, door: OfficerDoor) -> APIRouter:
             raise HTTPException(422, "a province code is two digits")
         reads = queries.for_scope(who.scope)
         return reads.province(code, report_type=_report_type(report_type), period=period)
+
+    @router.post("/api/provinces/{code}/steps", status_code=202)
+    def take_step(code: str, step: StepRequest, who: Officer = officer) -> dict[str, Any]:
+        """Publish an approval step for the worker to decide; the decision shows in the
+        province's ``approval.history`` once the views have it."""
+        if not _PROVINCE.match(code):
+            raise HTTPException(422, "a province code is two digits")
+        reads = queries.for_scope(who.scope)
+        reads.admit(code)  # 403 before anything is read or sent
+        record = step_record(who, code, step)
+        if step.action == "approve" and not step.confirm_missing:
+            missing = reads.missing_communes(
+                code, report_type=record["report_type"], period=record["period"]
+            )
+            if missing:
+                raise HTTPException(
+                    409,
+                    {
+                        "error": "missing_communes",
+                        "missing": missing,
+                        "message_vi": f"{len(missing)} xã chưa báo cáo; xác nhận để phê duyệt.",
+                        "message_en": f"{len(missing)} communes have not reported; confirm.",
+                    },
+                )
+        if publish is None:
+            raise HTTPException(503, "approval steps are not configured on this dashboard")
+        try:
+            publish(record)
+        except PublishError as exc:
+            raise HTTPException(
+                503,
+                {
+                    "error": "kafka_unavailable",
+                    "message_vi": "Không gửi được; hãy thử lại.",
+                    "message_en": f"Could not send the step: {exc}",
+                },
+            ) from exc
+        return {"approval_id": record["approval_id"], "action": step.action, "status": "sent"}
 
     @router.get("/api/communes/{code}")
     def commune(code: str, period: str = Query(...), who: Officer = officer) -> dict[str, Any]:

@@ -355,3 +355,27 @@ ANY LEFT JOIN
     SELECT DISTINCT province_code, report_type, period, toUInt8(1) AS approved
     FROM period_approvals
 ) AS approved_periods USING (province_code, report_type, period);
+
+-- When the server received each commune's latest revision (what timeliness is judged on), next
+-- to the time the commune claims, which can be far off (a clock set wrong).
+CREATE VIEW IF NOT EXISTS commune_receipts AS
+SELECT
+    commune_code,
+    province_code,
+    report_type,
+    period,
+    tupleElement(latest, 1) AS revision,
+    tupleElement(latest, 2) AS received_at,
+    tupleElement(latest, 3) AS claimed_at,
+    tupleElement(latest, 4) AS first_received_at
+FROM
+(
+    SELECT
+        commune_code,
+        province_code,
+        report_type,
+        period,
+        argMax(tuple(revision, accepted_at, submitted_at, first_submitted_at), revision) AS latest
+    FROM commune_reports FINAL
+    GROUP BY commune_code, province_code, report_type, period
+);
