@@ -19,7 +19,7 @@ from baocao.app.dashboard.exceptions import DashboardQueryError
 from baocao.app.views.reader import ProvinceLogin, Views
 from baocao.app.views.scope import Scope
 from baocao.app.views.status import commune_status
-from baocao.core.catalogue import Catalogue, load_catalogue
+from baocao.core.catalogue import UNITS_VI, Catalogue, load_catalogue
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
@@ -162,12 +162,20 @@ class DashboardQueries:
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
         if indicator is None:
-            return {"code": code, "name_en": code, "name_vi": code, "unit": "", "ratio": False}
+            return {
+                "code": code,
+                "name_en": code,
+                "name_vi": code,
+                "unit": "",
+                "unit_vi": "",
+                "ratio": False,
+            }
         return {
             "code": code,
             "name_en": indicator.name_en,
             "name_vi": indicator.name_vi,
             "unit": indicator.unit,
+            "unit_vi": UNITS_VI.get(indicator.unit, indicator.unit),
             "ratio": indicator.is_derived,
         }
 

@@ -28,6 +28,13 @@ const LABELS = {
     provinces: "tỉnh", type: "Loại báo cáo",
     daily: "Ngày", weekly: "Tuần", monthly: "Tháng", quarterly: "Quý", yearly: "Năm",
     upcoming: "chưa đến hạn", download: "Tải báo cáo (.xlsx)",
+    received: "Nhận lúc", claimed: "giờ khai lệch", claim_ahead: "(sau giờ nhận)", claim_behind: "(trước giờ nhận)",
+    partial: "chưa đủ xã báo cáo", returned: "Đã trả lại", open: "Chưa phê duyệt", accepted: "Đã tiếp nhận",
+    approval: "Phê duyệt", approve: "Phê duyệt", unapprove: "Huỷ phê duyệt", accept: "Tiếp nhận",
+    return: "Trả lại", correction: "Đã sửa", applied: "Đã thực hiện", refused: "Bị từ chối",
+    by: "bởi", note_prompt: "Ghi chú gửi xã (bắt buộc):", reason_prompt: "Lý do huỷ phê duyệt (bắt buộc):",
+    sent: "Đã gửi, đang chờ xử lý…", missing_confirm: "Các xã sau chưa báo cáo:", confirm: "Vẫn phê duyệt?",
+    history: "Lịch sử phê duyệt",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -45,6 +52,13 @@ const LABELS = {
     provinces: "provinces", type: "Report type",
     daily: "Daily", weekly: "Weekly", monthly: "Monthly", quarterly: "Quarterly", yearly: "Yearly",
     upcoming: "not yet due", download: "Download report (.xlsx)",
+    received: "Received", claimed: "claimed time off by", claim_ahead: "(after receipt)", claim_behind: "(before receipt)",
+    partial: "few communes reported", returned: "Returned", open: "Not approved", accepted: "Accepted",
+    approval: "Approval", approve: "Approve", unapprove: "Unapprove", accept: "Accept",
+    return: "Send back", correction: "Corrected", applied: "Done", refused: "Refused",
+    by: "by", note_prompt: "Note to the commune (required):", reason_prompt: "Reason to unapprove (required):",
+    sent: "Sent, waiting for the worker…", missing_confirm: "These communes have not reported:", confirm: "Approve anyway?",
+    history: "Approval history",
   },
 };
 
@@ -87,19 +101,43 @@ function name(item) {
   return state.lang === "vi" ? item.name_vi : item.name_en;
 }
 
+function unit(item) {
+  // A ratio is shown as a percentage: its unit is the % sign already.
+  if (item.ratio) return "";
+  return state.lang === "vi" ? (item.unit_vi || item.unit) : item.unit;
+}
+
+function offset(seconds) {
+  // A claimed time far from receipt, in days and hours ("2 ngày 3 giờ sớm hơn").
+  if (seconds === null || seconds === undefined || Math.abs(seconds) < 600) return "";
+  const total = Math.round(Math.abs(seconds) / 3600);
+  const days = Math.floor(total / 24), hours = total % 24;
+  const vi = state.lang === "vi";
+  const parts = [];
+  if (days) parts.push(vi ? `${days} ngày` : `${days} d`);
+  if (hours || !days) parts.push(vi ? `${hours} giờ` : `${hours} h`);
+  const side = seconds > 0 ? t("claim_ahead") : t("claim_behind");
+  return `${t("claimed")} ${parts.join(" ")} ${side}`;
+}
+
 function sparkline(points) {
   const values = points.map((p) => p.value).filter((v) => v !== null);
   if (values.length < 2) return "";
   const w = 90, h = 22, lo = Math.min(...values), hi = Math.max(...values);
   const span = hi - lo || 1;
   const step = w / (points.length - 1);
+  const xy = (p, i) => [(i * step).toFixed(1), (h - 2 - ((p.value - lo) / span) * (h - 4)).toFixed(1)];
   const coords = points
-    .map((p, i) => (p.value === null ? null : `${(i * step).toFixed(1)},${(h - 2 - ((p.value - lo) / span) * (h - 4)).toFixed(1)}`))
+    .map((p, i) => (p.value === null ? null : xy(p, i).join(",")))
     .filter(Boolean)
     .join(" ");
-  const title = points.map((p) => `${p.period}: ${fmt(p.value)}`).join("\n");
+  // A point from a period with few communes reported is hollow: not a trend to read.
+  const marks = points
+    .map((p, i) => (p.value === null || !p.partial ? "" : `<circle class="partial" cx="${xy(p, i)[0]}" cy="${xy(p, i)[1]}" r="2.5" fill="#fff" stroke="#b45309"/>`))
+    .join("");
+  const title = points.map((p) => `${p.period}: ${fmt(p.value)}${p.partial ? ` (${t("partial")})` : ""}`).join("\n");
   return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><title>${esc(title)}</title>` +
-    `<polyline fill="none" stroke="#12355b" stroke-width="1.5" points="${coords}"/></svg>`;
+    `<polyline fill="none" stroke="#12355b" stroke-width="1.5" points="${coords}"/>${marks}</svg>`;
 }
 
 async function getJson(url) {
@@ -172,7 +210,7 @@ function overviewHtml(data) {
   const n = data.national || {};
   const stat = (label, value, id) => `<div class="stat"${id ? ` id="${id}"` : ""}>${esc(label)}<b>${esc(value)}</b></div>`;
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td>` +
       `<td class="num">${i.provinces_reported}/34</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const download = `<a class="button" id="export-xlsx" download href="/api/national/export.xlsx?${apiQuery(`&lang=${state.lang}`)}">${t("download")}</a>`;
@@ -204,12 +242,16 @@ function provinceHtml(data) {
   const s = data.summary || { name: data.code };
   const counts = {};
   data.communes.forEach((c) => { counts[c.status] = (counts[c.status] || 0) + 1; });
+  const approval = data.approval || { state: "open", version: 0, history: [] };
+  const canReturn = approval.state === "open";
   const communes = data.communes
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
-      `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td class="when">${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
+      `<td>${badge(c.status)}${c.returned_note ? `<div class="note">${esc(c.returned_note)}</div>` : ""}</td><td class="num">${c.revision ?? ""}</td>` +
+      `<td class="when" title="${esc(t("received"))}">${esc(localTime(c.received_at))}<div class="muted">${esc(offset(c.claim_offset_seconds))}</div></td>` +
+      `<td>${canReturn && c.revision !== null && c.status !== "returned" ? `<button type="button" class="step" data-action="return" data-commune="${esc(c.code)}">${t("return")}</button>` : ""}</td></tr>`)
     .join("");
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td>` +
       `<td>${sparkline(i.trend.map((p) => ({ period: p.period, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
@@ -223,7 +265,7 @@ function provinceHtml(data) {
     .map((k) => `<div class="stat">${badge(k)}<b>${counts[k] || 0}</b></div>`)
     .join("");
   const download = `/api/provinces/${encodeURIComponent(data.code)}/export.xlsx?${apiQuery(`&lang=${state.lang}`)}`;
-  return `<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › ${esc(s.name)}
+  return `${approvalHtml(data, approval)}<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › ${esc(s.name)}
       ${s.status ? badge(s.status) : ""}
       <a class="button" id="export-xlsx" download href="${esc(download)}">${t("download")}</a></h2>
       <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
@@ -238,9 +280,78 @@ function provinceHtml(data) {
     </div>`;
 }
 
+function localTime(iso) {
+  // The server's UTC instant in the reader's local time, to the minute.
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function approvalHtml(data, approval) {
+  const who = approval.approved_by ? ` ${t("by")} <b id="approved-by">${esc(approval.approved_by)}</b> ${esc(localTime(approval.approved_at))}` : "";
+  const buttons = [];
+  if (approval.state === "open") buttons.push(["approve", t("approve")]);
+  if (approval.state === "approved") buttons.push(["unapprove", t("unapprove")]);
+  if (approval.state === "approved" && state.me && state.me.province === null) buttons.push(["accept", t("accept")]);
+  const history = approval.history.slice().reverse()
+    .map((h) => `<tr data-step="${esc(h.approval_id)}"><td class="when">${esc(localTime(h.at))}</td><td>${esc(t(h.action))}${h.commune_code ? ` ${esc(h.commune_code)}` : ""}</td>` +
+      `<td>${esc(h.actor)}</td><td>${badge(h.outcome)}</td><td>${esc(h.outcome === "refused" ? (state.lang === "vi" ? h.reason_vi : h.reason_en) : (h.note || ""))}</td></tr>`)
+    .join("");
+  return `<section class="card" id="approval" data-state="${esc(approval.state)}" data-version="${approval.version}">
+      <h2>${t("approval")}: <span id="approval-state">${badge(approval.state)}</span>${who}</h2>
+      <div>${buttons.map(([a, label]) => `<button type="button" class="step" data-action="${a}">${esc(label)}</button>`).join(" ")}</div>
+      <p id="step-message" class="muted" role="status">${esc(state.stepMessage || "")}</p>
+      <details><summary>${t("history")}</summary><table id="approval-history"><tbody>${history || `<tr><td>${t("none")}</td></tr>`}</tbody></table></details>
+    </section>`;
+}
+
+async function postStep(body) {
+  const code = state.route.code;
+  const response = await fetch(`/api/provinces/${encodeURIComponent(code)}/steps`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (response.status === 401) { location.replace("/login"); return null; }
+  const answer = await response.json().catch(() => ({}));
+  return { status: response.status, answer };
+}
+
+async function takeStep(action, commune) {
+  const approval = (state.last && state.last.data.approval) || { version: 0 };
+  const body = { action, report_type: state.route.type, period: state.route.period, based_on_version: approval.version };
+  if (action === "return") {
+    const note = prompt(t("note_prompt"));
+    if (!note) return;
+    Object.assign(body, { commune, note });
+  }
+  if (action === "unapprove") {
+    const note = prompt(t("reason_prompt"));
+    if (!note) return;
+    body.note = note;
+  }
+  document.querySelectorAll("button.step").forEach((b) => { b.disabled = true; });  // no double click
+  let sent = await postStep(body);
+  if (sent && sent.status === 409 && sent.answer.detail && sent.answer.detail.missing) {
+    const names = sent.answer.detail.missing.slice(0, 20).map((m) => `${m.code} ${m.name}`).join("\n");
+    if (!confirm(`${t("missing_confirm")}\n${names}\n${t("confirm")}`)) { refresh(); return; }
+    sent = await postStep({ ...body, confirm_missing: true });
+  }
+  if (!sent) return;
+  const detail = sent.answer.detail && typeof sent.answer.detail === "object" ? sent.answer.detail : sent.answer;
+  state.stepMessage = sent.status === 202 ? t("sent")
+    : (state.lang === "vi" ? detail.message_vi : detail.message_en) || String(sent.answer.detail || sent.status);
+  state.pendingStep = sent.status === 202 ? sent.answer.approval_id : null;
+  refresh();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.step");
+  if (button) takeStep(button.dataset.action, button.dataset.commune);
+});
+
 function communeHtml(data) {
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td></tr>`)
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td></tr>`)
     .join("");
   const names = Object.fromEntries(data.indicators.map((i) => [i.code, name(i)]));
   const revisions = data.revisions
@@ -275,6 +386,8 @@ async function refresh() {
     let route = parseRoute();
     if (!route.type || !route.period) {
       const chosen = await getJson("/api/periods/default");
+      // A newer refresh (the reader followed a link meanwhile) owns the URL now.
+      if (generation !== state.generation) return;
       route = { ...route, type: chosen.report_type, period: chosen.period };
       history.replaceState(null, "", href(route.kind, route.code, route.type, route.period));
     }
@@ -294,6 +407,13 @@ async function refresh() {
     state.periods = periods;
     state.route = route;
     state.last = last;
+    const pending = state.pendingStep && last.data.approval
+      ? last.data.approval.history.find((h) => h.approval_id === state.pendingStep) : null;
+    if (pending) {
+      state.pendingStep = null;
+      state.stepMessage = pending.outcome === "applied" ? `${t(pending.action)}: ${t("applied")}`
+        : `${t(pending.action)}: ${t("refused")} — ${state.lang === "vi" ? pending.reason_vi : pending.reason_en}`;
+    }
     fillSelectors();
     $("home").href = href("", "");
     render();
@@ -337,6 +457,7 @@ setInterval(refresh, POLL_MS);
 
 // The signed-in officer, and signing out (the cookie is HttpOnly: the server ends it).
 getJson("/api/me").then((me) => {
+  state.me = me;
   const where = me.province ? `tỉnh ${me.province}` : "toàn quốc";
   document.getElementById("who").textContent = `${me.name} (${where})`;
 }).catch(() => {});
