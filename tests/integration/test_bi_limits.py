@@ -59,3 +59,18 @@ def test_queries_beyond_the_concurrency_cap_are_refused(server: BiServer) -> Non
         assert [f.result() for f in running] == [[(0,)], [(0,)]]
     assert refused.value.code == ErrorCodes.TOO_MANY_SIMULTANEOUS_QUERIES
     assert other == [(1,)]
+
+
+def test_on_18_16_a_province_login_reads_other_logins_running_query_texts(
+    server: BiServer,
+) -> None:
+    """A known exposure of 18.16, documented in docs/security.md (query texts, not results;
+    closed on a current ClickHouse by `baocao bi grants`' system-table statements). If a
+    server stops showing them, this fails and the documentation is to be updated."""
+    marker = "SELECT sleep(1.5) AS other_province_marker_79"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(server.query, province_user("79"), marker)
+        time.sleep(0.5)
+        seen = server.query(ME, "SELECT user, query FROM system.processes")
+        running.result()
+    assert (province_user("79"), marker) in seen

@@ -22,7 +22,18 @@ from baocao.app.bi.catalog import Relation
 from baocao.app.bi.credentials import Credentials
 from baocao.core.settings import BiSettings
 
-__all__ = ["MAX_EXECUTION_SECONDS", "MAX_MEMORY_BYTES", "UNRESTRICTED_POLICY", "grant_statements"]
+__all__ = [
+    "MAX_EXECUTION_SECONDS",
+    "MAX_MEMORY_BYTES",
+    "SYSTEM_TABLES_READ",
+    "UNRESTRICTED_POLICY",
+    "grant_statements",
+    "system_table_statements",
+]
+
+#: The system tables a BI tool needs to browse the schema; never ``processes`` or
+#: ``query_log``, which hold other logins' query texts (docs/security.md).
+SYSTEM_TABLES_READ = ("databases", "tables", "columns", "one", "functions", "settings")
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +89,18 @@ def _create_user(login: str, plan: AccessPlan, credentials: Credentials) -> str:
         f" IDENTIFIED WITH sha256_hash BY '{credentials.digest(login)}'"
         f" HOST ANY DEFAULT DATABASE `{plan.database}` SETTINGS PROFILE '{BI_PROFILE}'"
     )
+
+
+def system_table_statements(plan: AccessPlan) -> list[str]:
+    """On a current ClickHouse whose server sets
+    ``access_control_improvements.select_from_system_db_requires_grant`` to true, every system
+    table needs a grant: these give the BI logins the schema tables only, so none reads other
+    logins' query texts in ``system.processes`` or ``system.query_log`` (18.16 cannot close
+    this: docs/security.md). Not run by ``baocao bi apply``: the server setting comes first."""
+    logins = ", ".join(province_user(code) for code in plan.provinces)
+    grantees = f"{BI_ROLE}, {logins}" if logins else BI_ROLE
+    return [
+        f"REVOKE SELECT ON system.processes FROM {grantees}",
+        f"REVOKE SELECT ON system.query_log FROM {grantees}",
+        *(f"GRANT SELECT ON system.{table} TO {grantees}" for table in SYSTEM_TABLES_READ),
+    ]

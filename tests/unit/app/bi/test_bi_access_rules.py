@@ -298,3 +298,15 @@ def test_grafana_password_files_hold_one_province_login_each(tmp_path: Path) -> 
     text = province_datasources_yaml(PLAN, secrets_dir="/s")
     assert "password: $__file{/s/baocao_p79}" in text and "pw-" not in text
     assert "username: baocao_p01" in text and BI_USER not in text.replace("baocao_bi_", "")
+
+
+def test_the_system_table_statements_keep_query_texts_from_the_bi_logins() -> None:
+    from baocao.app.bi.modern import system_table_statements
+
+    statements = system_table_statements(PLAN)
+    assert statements[:2] == [
+        "REVOKE SELECT ON system.processes FROM baocao_bi_reader, baocao_p01, baocao_p79",
+        "REVOKE SELECT ON system.query_log FROM baocao_bi_reader, baocao_p01, baocao_p79",
+    ]
+    granted = " ".join(statements[2:])
+    assert "system.tables" in granted and "processes" not in granted and "query_log" not in granted
