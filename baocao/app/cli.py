@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "tokens": "baocao.producers.gateway.commands:tokens_app",
     "clerks": "baocao.producers.gateway.clerks:clerks_app",
     "officers": "baocao.app.dashboard.officers_cli:officers_app",
+    "contacts": "baocao.app.dashboard.contacts_cli:contacts_app",
 }
 
 

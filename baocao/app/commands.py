@@ -162,20 +162,24 @@ def dashboard(
     import uvicorn
 
     from baocao.app.bi.dashboard_logins import DashboardLogins
+    from baocao.app.dashboard.contacts import ContactStore
     from baocao.app.dashboard.door import OfficerDoor
     from baocao.app.dashboard.officers import open_officers
     from baocao.app.web import create_app
     from baocao.core.principals import Principal, with_principal
+    from baocao.core.reference import load_reference
     from baocao.producers.approve import publish_approval
 
     settings = Settings().with_clickhouse_login("reader")
-    door = OfficerDoor(open_officers(settings), settings.dashboard)
+    officers = open_officers(settings)
+    door = OfficerDoor(officers, settings.dashboard)
     approver = with_principal(Settings(), Principal.APPROVER).kafka
     app = create_app(
         settings.clickhouse,
         door=door,
         province_login=DashboardLogins(settings.clickhouse, settings.stack),
         publish=lambda record: publish_approval(approver, record),
+        contacts=ContactStore(officers, load_reference()),
     )
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -23,6 +23,7 @@ from support.net import free_port
 from support.officers import Officers, make_officers, signed_in
 from support.wait import eventually
 
+from baocao.app.dashboard.contacts import Contact, ContactStore
 from baocao.app.dashboard.queries import tile_positions
 from baocao.app.demo import dashboard_process
 from baocao.app.stack.lifecycle import stack_down
@@ -48,8 +49,14 @@ def officers(tmp_path: Path) -> Officers:
 
 @pytest.fixture
 def api(test_settings: Settings, db: Client, officers: Officers) -> TestClient:
-    """Signed in as a national officer (every province)."""
-    return signed_in(create_app(test_settings.clickhouse, door=officers.door()), officers.national)
+    """Signed in as a national officer (every province); one clerk contact is known."""
+    contacts = ContactStore(officers.database, load_reference())
+    missing = Seeded().missing
+    contacts.save(
+        [Contact(missing, "clerk", "Đỗ Thị Hoa", "hoa@example.vn", "0912000111", "vi")], by="t"
+    )
+    app = create_app(test_settings.clickhouse, door=officers.door(), contacts=contacts)
+    return signed_in(app, officers.national)
 
 
 def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
@@ -112,6 +119,9 @@ def test_province_page(api: TestClient, seeded: Seeded) -> None:
     assert statuses[seeded.late] == "late"
     assert statuses[seeded.refused] == "rejected"
     assert statuses[seeded.missing] == "missing"
+    # A missing commune is listed with its clerk's contact, to call.
+    absent = next(c for c in body["communes"] if c["code"] == seeded.missing)
+    assert absent["contact"]["name"] == "Đỗ Thị Hoa" and absent["contact"]["phone"] == "0912000111"
     late = next(c for c in body["communes"] if c["code"] == seeded.late)
     assert late["revision"] == 2
     assert body["summary"]["reported"] == 2

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from baocao.app.dashboard.contacts import ContactStore, check_contact
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.officers import Officer, officer_of
 from baocao.app.dashboard.queries import DashboardQueries
@@ -39,13 +40,25 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=_static_dir())
 
 
+class ContactRow(BaseModel):
+    code: str = Field(max_length=8)
+    role: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    email: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=40)
+    language: str = Field(default="vi", max_length=4)
+
+
 class Credentials(BaseModel):
     login: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 def dashboard_routes(
-    queries: DashboardQueries, door: OfficerDoor, publish: StepPublisher | None = None
+    queries: DashboardQueries,
+    door: OfficerDoor,
+    publish: StepPublisher | None = None,
+    contacts: ContactStore | None = None,
 ) -> APIRouter:
     """The page and its API over ``queries`` (built by the command from injected settings);
     every data route needs an officer's session (``door``), and reads under their scope,
@@ -135,7 +148,54 @@ def dashboard_routes(
         if not _PROVINCE.match(code):
             raise HTTPException(422, "a province code is two digits")
         reads = queries.for_scope(who.scope)
-        return reads.province(code, report_type=_report_type(report_type), period=period)
+        page = reads.province(code, report_type=_report_type(report_type), period=period)
+        if contacts is not None:
+            # A missing commune is listed with its clerk's contact, to call or write to.
+            clerks: dict[str, dict[str, str]] = {}
+            for contact in contacts.of_province(code):
+                if contact.role == "clerk":
+                    clerks.setdefault(contact.code, contact.as_json())
+            for commune in page["communes"]:
+                if commune["status"] == "missing":
+                    commune["contact"] = clerks.get(commune["code"])
+        return page
+
+    @router.get("/api/provinces/{code}/contacts")
+    def province_contacts(code: str, who: Officer = officer) -> list[dict[str, str]]:
+        """The contacts of the province's officers and its communes' clerks."""
+        if not _PROVINCE.match(code):
+            raise HTTPException(422, "a province code is two digits")
+        who.scope.admit(code)
+        if contacts is None:
+            raise HTTPException(503, "contacts are not configured on this dashboard")
+        return [c.as_json() for c in contacts.of_province(code)]
+
+    @router.put("/api/provinces/{code}/contacts")
+    def edit_contact(code: str, row: ContactRow, who: Officer = officer) -> dict[str, str]:
+        """Add or change one contact of the province (a clerk of one of its communes, or an
+        officer of the province), checked as an imported row is."""
+        if not _PROVINCE.match(code):
+            raise HTTPException(422, "a province code is two digits")
+        who.scope.admit(code)
+        if contacts is None:
+            raise HTTPException(503, "contacts are not configured on this dashboard")
+        contact, problems = check_contact(row.model_dump(), load_reference())
+        if contact is not None:
+            reference = load_reference()
+            owner = (
+                contact.code
+                if contact.role == "officer"
+                else reference.communes[contact.code].province_code
+            )
+            if owner != code:
+                problems = [f"{contact.code} is not of province {code}"]
+        if contact is None or problems:
+            raise HTTPException(
+                422,
+                {"error": "bad_contact", "problems": problems, "message_vi": "; ".join(problems)},
+            )
+        contacts.save([contact], by=who.login_id)
+        return contact.as_json()
 
     @router.post("/api/provinces/{code}/steps", status_code=202)
     def take_step(code: str, step: StepRequest, who: Officer = officer) -> dict[str, Any]:

@@ -246,7 +246,8 @@ function provinceHtml(data) {
   const canReturn = approval.state === "open";
   const communes = data.communes
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
-      `<td>${badge(c.status)}${c.returned_note ? `<div class="note">${esc(c.returned_note)}</div>` : ""}</td><td class="num">${c.revision ?? ""}</td>` +
+      `<td>${badge(c.status)}${c.returned_note ? `<div class="note">${esc(c.returned_note)}</div>` : ""}` +
+      `${c.contact ? `<div class="muted contact">${esc(c.contact.name)} <a href="tel:${esc(c.contact.phone)}">${esc(c.contact.phone)}</a> ${esc(c.contact.email)}</div>` : ""}</td><td class="num">${c.revision ?? ""}</td>` +
       `<td class="when" title="${esc(t("received"))}">${esc(localTime(c.received_at))}<div class="muted">${esc(offset(c.claim_offset_seconds))}</div></td>` +
       `<td>${canReturn && c.revision !== null && c.status !== "returned" ? `<button type="button" class="step" data-action="return" data-commune="${esc(c.code)}">${t("return")}</button>` : ""}</td></tr>`)
     .join("");
