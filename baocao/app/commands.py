@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -180,6 +181,22 @@ def dashboard(
         province_login=DashboardLogins(settings.clickhouse, settings.stack),
         publish=lambda record: publish_approval(approver, record),
         contacts=ContactStore(officers, load_reference()),
+        clerks=_clerk_logins(settings),
     )
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _clerk_logins(settings: Settings) -> Any:
+    """The clerks' logins in the gateway's file on this host (``baocao clerks`` uses it too);
+    ``None`` (the dashboard then answers 503 for them) when it cannot be opened."""
+    from baocao.app.dashboard.clerk_logins import ClerkLogins
+    from baocao.core.logins import LoginStore
+    from baocao.producers.gateway.exceptions import TokenStoreError
+    from baocao.producers.gateway.store import GatewayStore
+
+    try:
+        return ClerkLogins(LoginStore(GatewayStore(settings.gateway.db_path).open()))
+    except TokenStoreError as exc:
+        logger.warning("clerk logins unavailable in the dashboard: %s", exc)
+        return None

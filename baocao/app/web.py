@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from baocao.app.dashboard.app import dashboard_routes, static_files
+from baocao.app.dashboard.clerk_logins import ClerkLogins
 from baocao.app.dashboard.contacts import ContactStore
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.queries import DashboardQueries
@@ -60,6 +61,7 @@ def create_app(
     province_login: ProvinceLogin | None = None,
     publish: StepPublisher | None = None,
     contacts: ContactStore | None = None,
+    clerks: ClerkLogins | None = None,
 ) -> FastAPI:
     """The dashboard with its downloads: national reads over ``settings``, a province
     officer's over ``province_login`` (that province's own ClickHouse login); approval
@@ -73,7 +75,7 @@ def create_app(
     def scope_of(request: Request) -> Scope:
         return door.officer(request).scope
 
-    app.include_router(dashboard_routes(queries, door, publish, contacts))
+    app.include_router(dashboard_routes(queries, door, publish, contacts, clerks))
     app.include_router(
         export_routes(
             settings,

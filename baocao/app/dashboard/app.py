@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from baocao.app.dashboard.clerk_logins import ClerkLogins
 from baocao.app.dashboard.contacts import ContactStore, check_contact
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.officers import Officer, officer_of
@@ -49,6 +50,11 @@ class ContactRow(BaseModel):
     language: str = Field(default="vi", max_length=4)
 
 
+class NewClerk(BaseModel):
+    commune: str = Field(pattern=r"^\d{5}$")
+    name: str = Field(min_length=1, max_length=120)
+
+
 class Credentials(BaseModel):
     login: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
@@ -59,6 +65,7 @@ def dashboard_routes(
     door: OfficerDoor,
     publish: StepPublisher | None = None,
     contacts: ContactStore | None = None,
+    clerks: ClerkLogins | None = None,
 ) -> APIRouter:
     """The page and its API over ``queries`` (built by the command from injected settings);
     every data route needs an officer's session (``door``), and reads under their scope,
@@ -196,6 +203,34 @@ def dashboard_routes(
             )
         contacts.save([contact], by=who.login_id)
         return contact.as_json()
+
+    def _clerks(code: str, who: Officer) -> ClerkLogins:
+        if not _PROVINCE.match(code):
+            raise HTTPException(422, "a province code is two digits")
+        who.scope.admit(code)
+        if clerks is None:
+            raise HTTPException(503, "clerk logins are not configured on this dashboard")
+        return clerks
+
+    @router.get("/api/provinces/{code}/clerks")
+    def list_clerks(code: str, who: Officer = officer) -> list[dict[str, Any]]:
+        """The clerk logins of the province's communes (never a password)."""
+        return _clerks(code, who).of_province(code)
+
+    @router.post("/api/provinces/{code}/clerks", status_code=201)
+    def add_clerk_login(code: str, new: NewClerk, who: Officer = officer) -> dict[str, Any]:
+        """A new clerk login for a commune of the province; the password is shown once."""
+        return _clerks(code, who).add(code, new.commune, new.name)
+
+    @router.post("/api/provinces/{code}/clerks/{login}/reset")
+    def reset_clerk_login(code: str, login: str, who: Officer = officer) -> dict[str, Any]:
+        """A new password (shown once); the clerk's sessions end."""
+        return _clerks(code, who).reset(code, login)
+
+    @router.post("/api/provinces/{code}/clerks/{login}/disable")
+    def disable_clerk_login(code: str, login: str, who: Officer = officer) -> dict[str, Any]:
+        """The clerk can no longer sign in; open sessions end at once."""
+        return _clerks(code, who).disable(code, login)
 
     @router.post("/api/provinces/{code}/steps", status_code=202)
     def take_step(code: str, step: StepRequest, who: Officer = officer) -> dict[str, Any]:
