@@ -71,6 +71,7 @@ def dashboard(test_settings: Settings, tmp_path: Path, officers: Officers) -> It
     env = {
         **environment(test_settings, BAOCAO_DEADLINES_AMENDMENTS_AFTER_LOCK="accept"),
         "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
+        "BAOCAO_GATEWAY_DB_PATH": str(tmp_path / "gateway.db"),
     }
     log = tmp_path / "dashboard.log"
     with cli.running("dashboard", "--port", str(port), env=env, log_path=log) as running:

@@ -60,7 +60,11 @@ def dashboard_url(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dashboard.log"
-    env = {**environment(test_settings), "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path)}
+    env = {
+        **environment(test_settings),
+        "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
+        "BAOCAO_GATEWAY_DB_PATH": str(tmp_path / "gateway.db"),
+    }
     args = ("dashboard", "--port", str(port))
     with cli.running(*args, env=env, log_path=log_path, stop_timeout=15) as dashboard:
         eventually(

@@ -211,7 +211,8 @@ def test_the_demos_dashboard_answers_and_stack_down_stops_it(
     """The process ``baocao demo`` starts: registered with the stack home, so ``stack_down``
     (what ``baocao stack down`` runs) stops it. A fresh home: no server of it runs."""
     stack = StackSettings(**{**test_settings.stack.model_dump(), "home": tmp_path / "home"})
-    settings = test_settings.model_copy(update={"stack": stack})
+    gateway = test_settings.gateway.model_copy(update={"db_path": tmp_path / "gateway.db"})
+    settings = test_settings.model_copy(update={"stack": stack, "gateway": gateway})
     port = free_port()
     process = dashboard_process(settings, port=port)
     process.start()
