@@ -21,7 +21,7 @@ from clickhouse_driver import Client
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from support import cli
 from support.cli import Background, run, start
-from support.dashboard import HANOI, PERIOD, Seeded, seed
+from support.dashboard import HANOI, PERIOD, PREVIOUS, Seeded, seed
 from support.gateway import drop_topics
 from support.net import free_port
 from support.officers import Officers, make_officers
@@ -29,6 +29,8 @@ from support.settings import environment
 from support.wait import eventually
 
 from baocao.app.dashboard.links import dashboard_link
+from baocao.app.dashboard.officers import add_officer
+from baocao.core.logins import LoginStore
 from baocao.core.models import CommuneReport
 from baocao.core.settings import Settings
 from baocao.producers.publisher import ReportPublisher
@@ -214,6 +216,37 @@ def test_officers_approve_send_back_and_accept_in_the_browser(
     expect(history).to_contain_text("đã được tiếp nhận", timeout=DECIDED_MS)
     expect(history.locator(".badge.refused").first).to_have_text("Bị từ chối")
     shot(national, "accepted-then-refused")
+
+    # Two officers approving on the same page state at once (the month before; approve
+    # against send-back is tested on the worker in test_worker_semantics): one wins, the
+    # other is told why.
+    second = add_officer(LoginStore(officers.database), province=None, name="Phạm Văn Bình")
+    pages = [national, signed_in_page(browser, dashboard, (second[0].login_id, second[1]))]
+    earlier = dashboard_link(dashboard, report_type="monthly", period=PREVIOUS, province=HANOI)
+    for page in pages:
+        page.evaluate("hash => { location.hash = hash; }", earlier[earlier.index("#") :])
+        expect(page.locator("#approval-state .badge")).to_have_text("Chưa phê duyệt")
+    answer_dialogs(pages[1], "")
+    for page in pages:
+        page.get_by_role("button", name="Phê duyệt").click()
+    messages = [page.locator("#step-message") for page in pages]
+    for message in messages:
+        expect(message).to_contain_text("Phê duyệt: ", timeout=DECIDED_MS)
+    texts = sorted(message.inner_text() for message in messages)
+    assert (
+        texts[0]
+        == "Phê duyệt: Bị từ chối — kỳ báo cáo đã thay đổi" + texts[0].split("đã thay đổi", 1)[1]
+    ), texts
+    assert texts[1] == "Phê duyệt: Đã thực hiện", texts
+    shot(pages[1], "concurrent-refused")
+
+    # The session expires (its end moved to the past on the server): the next poll goes back
+    # to the sign-in form.
+    with officers.database.transaction() as tx:
+        tx.execute(
+            "UPDATE login_sessions SET expires_at = 0 WHERE login_id = ?", (second[0].login_id,)
+        )
+    expect(pages[1]).to_have_url(f"{dashboard}/login", timeout=15_000)
 
     # Signing out ends the session: the page goes back to the sign-in form.
     national.get_by_role("button", name="Đăng xuất").click()

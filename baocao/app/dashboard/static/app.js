@@ -257,10 +257,10 @@ function provinceHtml(data) {
     .join("");
   const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
   const rejections = data.rejections
-    .map((r) => `<tr><td>${esc(r.commune_code)}</td><td>${esc(r.reason_code)}</td><td>${msg(r)}</td></tr>`)
+    .map((r) => `<tr><td>${esc(r.commune_code)}</td><td title="${esc(r.reason_code)}">${msg(r)}</td></tr>`)
     .join("");
   const warnings = data.warnings
-    .map((w) => `<tr><td>${esc(w.commune_name || w.commune_code)}</td><td>${esc(w.rule_code)}</td><td>${msg(w)}</td></tr>`)
+    .map((w) => `<tr><td>${esc(w.commune_name || w.commune_code)}</td><td title="${esc(w.rule_code)}">${msg(w)}</td></tr>`)
     .join("");
   const summary = ["on_time", "late", "rejected", "missing"]
     .map((k) => `<div class="stat">${badge(k)}<b>${counts[k] || 0}</b></div>`)
