@@ -144,7 +144,10 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
     expect(page.locator(f'tr[data-commune="{seeded.late}"]')).to_contain_text("Late")
     expect(page.locator(f'tr[data-commune="{seeded.refused}"]')).to_contain_text("Rejected")
     expect(page.locator(f'tr[data-commune="{seeded.missing}"]')).to_contain_text("On time")
-    expect(page.locator("#rejections")).to_contain_text("negative_value")
+    # The reason in the page's language; its code in the tooltip.
+    expect(page.locator('#rejections td[title="negative_value"]')).to_contain_text(
+        "must not be negative"
+    )
     expect(page.locator("svg.spark")).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "dashboard-province.png"), full_page=False)
 
