@@ -160,6 +160,10 @@ def test_officers_approve_send_back_and_accept_in_the_browser(
     answer_dialogs(national, "Số hồ sơ tiếp nhận chưa khớp")
     row = national.locator(f'tr[data-commune="{pipeline.on_time}"]')
     expect(row.locator(".badge")).to_have_text("Đúng hạn")
+    # Two communes of 126 behind each sparkline point: both drawn hollow, as partial.
+    expect(national.locator("svg.spark circle.partial")).to_have_count(2)
+    # Units in Vietnamese: "hồ sơ", never "dossier".
+    expect(national.locator("main")).not_to_contain_text("dossier")
 
     # Send back: the commune's report becomes returned, with the note.
     row.get_by_role("button", name="Trả lại").click()

@@ -253,7 +253,7 @@ function provinceHtml(data) {
     .join("");
   const indicators = data.indicators
     .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td>` +
-      `<td>${sparkline(i.trend.map((p) => ({ period: p.period, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
+      `<td>${sparkline(i.trend.map((p) => ({ period: p.period, partial: p.partial, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
   const rejections = data.rejections
