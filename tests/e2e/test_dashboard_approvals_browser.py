@@ -256,3 +256,30 @@ def test_officers_approve_send_back_and_accept_in_the_browser(
     national.get_by_role("button", name="Đăng xuất").click()
     expect(national).to_have_url(f"{dashboard}/login")
     assert national.request.get(f"{dashboard}/api/me").status == 401
+
+
+def test_an_officer_issues_a_clerk_login_and_records_a_contact_in_the_browser(
+    browser: Browser, dashboard: str, db: Client, officers: Officers
+) -> None:
+    missing = seed(db).missing  # no worker needed: nothing here goes through Kafka
+    page = signed_in_page(browser, dashboard, officers.national)
+    link = dashboard_link(dashboard, report_type="monthly", period=PERIOD, province=HANOI)
+    page.evaluate("hash => { location.hash = hash; }", link[link.index("#") :])
+    page.locator("#tools summary").click()
+    page.locator("#clerk-commune").fill(missing)
+    page.locator("#clerk-name").fill("Đỗ Thị Hoa")
+    page.get_by_role("button", name="Cấp tài khoản").click()
+    expect(page.locator("#clerk-message")).to_contain_text("Mật khẩu (chỉ hiện một lần): ")
+    login = page.locator("#clerk-message").inner_text().split(" — ")[0]
+    expect(page.locator(f'#clerk-list tr[data-login="{login}"]')).to_contain_text("Đỗ Thị Hoa")
+    form = page.locator("#contact-form")
+    form.locator('input[name="code"]').fill(missing)
+    form.locator('input[name="name"]').fill("Đỗ Thị Hoa")
+    form.locator('input[name="phone"]').fill("0912000111")
+    form.get_by_role("button", name="Lưu").click()
+    expect(page.locator("#contact-list")).to_contain_text("0912000111")
+    page.wait_for_timeout(3500)  # a poll redraws the figures: the tools stay open and filled
+    expect(page.locator("#contact-list")).to_contain_text("0912000111")
+    shot(page, "clerks-and-contacts")
+    page.get_by_role("button", name="Khoá").click()
+    expect(page.locator(f'#clerk-list tr[data-login="{login}"] .badge')).to_have_text("Đã khoá")

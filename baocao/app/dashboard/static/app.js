@@ -35,6 +35,9 @@ const LABELS = {
     by: "bởi", note_prompt: "Ghi chú gửi xã (bắt buộc):", reason_prompt: "Lý do huỷ phê duyệt (bắt buộc):",
     sent: "Đã gửi, đang chờ xử lý…", missing_confirm: "Các xã sau chưa báo cáo:", confirm: "Vẫn phê duyệt?",
     history: "Lịch sử phê duyệt",
+    clerks: "Tài khoản cán bộ xã", issue: "Cấp tài khoản", reset: "Đặt lại mật khẩu", disable: "Khoá",
+    clerk_name: "Họ tên", password_once: "Mật khẩu (chỉ hiện một lần)", disabled: "Đã khoá",
+    contacts: "Liên hệ", save: "Lưu", email: "Thư điện tử", phone: "Điện thoại", role_clerk: "Cán bộ xã", role_officer: "Cán bộ tỉnh",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -59,6 +62,9 @@ const LABELS = {
     by: "by", note_prompt: "Note to the commune (required):", reason_prompt: "Reason to unapprove (required):",
     sent: "Sent, waiting for the worker…", missing_confirm: "These communes have not reported:", confirm: "Approve anyway?",
     history: "Approval history",
+    clerks: "Commune clerks' logins", issue: "Issue a login", reset: "Reset password", disable: "Disable",
+    clerk_name: "Full name", password_once: "Password (shown once)", disabled: "Disabled",
+    contacts: "Contacts", save: "Save", email: "E-mail", phone: "Phone", role_clerk: "Commune clerk", role_officer: "Province officer",
   },
 };
 
@@ -271,6 +277,7 @@ function provinceHtml(data) {
       <a class="button" id="export-xlsx" download href="${esc(download)}">${t("download")}</a></h2>
       <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
       <div class="stat">${t("completeness")}<b>${(s.completeness_pct ?? 0).toFixed(1)}%</b></div>${summary}</div></section>
+    ${toolsHtml(data.code)}
     <div class="row">
       <section class="card"><h2>${t("communes")}</h2><div class="scroll"><table id="communes"><tbody>${communes}</tbody></table></div></section>
       <div style="display:grid;gap:1rem">
@@ -287,6 +294,18 @@ function localTime(iso) {
   const d = new Date(iso);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function toolsHtml(code) {
+  return `<details class="card" id="tools" data-code="${esc(code)}"><summary>${t("clerks")} · ${t("contacts")}</summary>
+    <form id="clerk-form"><input id="clerk-commune" placeholder="${t("commune")} (00004)" pattern="\\d{5}" required>
+      <input id="clerk-name" placeholder="${t("clerk_name")}" required> <button type="submit">${t("issue")}</button></form>
+    <p id="clerk-message" role="status"></p><table><tbody id="clerk-list"></tbody></table>
+    <form id="contact-form"><input name="code" placeholder="${t("commune")}" required>
+      <select name="role"><option value="clerk">${t("role_clerk")}</option><option value="officer">${t("role_officer")}</option></select>
+      <input name="name" placeholder="${t("clerk_name")}" required><input name="phone" placeholder="${t("phone")}">
+      <input name="email" placeholder="${t("email")}"><button type="submit">${t("save")}</button></form>
+    <p id="contact-message" role="status"></p><table><tbody id="contact-list"></tbody></table></details>`;
 }
 
 function approvalHtml(data, approval) {
@@ -348,6 +367,65 @@ async function takeStep(action, commune) {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button.step");
   if (button) takeStep(button.dataset.action, button.dataset.commune);
+  const clerk = event.target.closest("button.clerk");
+  if (clerk) clerkAction(clerk.dataset.action, clerk.dataset.login);
+});
+
+// Clerk logins and contacts of the province: loaded on demand (the "details" opening), as
+// they are the officer's own tools, not figures to poll.
+async function sendJson(method, url, body) {
+  const response = await fetch(url, { method, headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  if (response.status === 401) { location.replace("/login"); return null; }
+  return { status: response.status, data: await response.json().catch(() => ({})) };
+}
+
+async function loadTools() {
+  const code = encodeURIComponent(state.route.code);
+  const [clerks, contacts] = await Promise.all([
+    getJson(`/api/provinces/${code}/clerks`).catch(() => []),
+    getJson(`/api/provinces/${code}/contacts`).catch(() => []),
+  ]);
+  $("clerk-list").innerHTML = clerks.map((c) => `<tr data-login="${esc(c.login)}"><td>${esc(c.login)}</td><td>${esc(c.commune_code)}</td><td>${esc(c.name)}</td>` +
+    `<td>${c.disabled_at ? badge("disabled") : `<button type="button" class="clerk" data-action="reset" data-login="${esc(c.login)}">${t("reset")}</button>` +
+    `<button type="button" class="clerk" data-action="disable" data-login="${esc(c.login)}">${t("disable")}</button>`}</td></tr>`).join("") || `<tr><td>${t("none")}</td></tr>`;
+  $("contact-list").innerHTML = contacts.map((c) => `<tr><td>${esc(c.code)}</td><td>${esc(t(`role_${c.role}`))}</td><td>${esc(c.name)}</td>` +
+    `<td>${esc(c.phone)}</td><td>${esc(c.email)}</td></tr>`).join("") || `<tr><td>${t("none")}</td></tr>`;
+}
+
+async function clerkAction(action, login) {
+  const code = encodeURIComponent(state.route.code);
+  let answer;
+  if (action === "issue") {
+    answer = await sendJson("POST", `/api/provinces/${code}/clerks`, { commune: $("clerk-commune").value.trim(), name: $("clerk-name").value.trim() });
+  } else {
+    answer = await sendJson("POST", `/api/provinces/${code}/clerks/${encodeURIComponent(login)}/${action}`);
+  }
+  if (!answer) return;
+  const d = answer.data;
+  $("clerk-message").textContent = answer.status < 300
+    ? (d.password ? `${d.login} — ${t("password_once")}: ${d.password}` : `${d.login}: ${t("disabled")}`)
+    : (d.detail && d.detail.message_vi) || String(d.detail || answer.status);
+  loadTools();
+}
+
+async function saveContact(event) {
+  event.preventDefault();
+  const code = encodeURIComponent(state.route.code);
+  const form = event.target;
+  const body = Object.fromEntries(new FormData(form).entries());
+  const answer = await sendJson("PUT", `/api/provinces/${code}/contacts`, body);
+  if (!answer) return;
+  $("contact-message").textContent = answer.status < 300 ? `${t("save")}: ${body.name}`
+    : (answer.data.detail && answer.data.detail.message_vi) || String(answer.status);
+  loadTools();
+}
+
+document.addEventListener("toggle", (event) => {
+  if (event.target.id === "tools" && event.target.open) loadTools();
+}, true);
+document.addEventListener("submit", (event) => {
+  if (event.target.id === "contact-form") saveContact(event);
+  if (event.target.id === "clerk-form") { event.preventDefault(); clerkAction("issue"); }
 });
 
 function communeHtml(data) {
@@ -374,7 +452,11 @@ function communeHtml(data) {
 function render() {
   // Draws the last answer again (also right after a language switch, without a round trip).
   if (!state.last) return;
+  // The officer's tools (forms being typed in) survive the redraw of the figures.
+  const tools = document.getElementById("tools");
   $("view").innerHTML = state.last.render(state.last.data);
+  const fresh = document.getElementById("tools");
+  if (tools && fresh && tools.dataset.code === fresh.dataset.code) fresh.replaceWith(tools);
   $("freshness").textContent = state.freshness === null || state.freshness === undefined
     ? t("nodata") : `${t("fresh")}: ${age(state.freshness)} ${t("ago")}`;
 }
