@@ -1,6 +1,7 @@
-"""``baocao approve``: a province approves its figures of one period.
+"""``baocao approve``: a province approves its figures of one period (and the record of every
+officer's step, which the dashboard publishes too: approve, return, unapprove, accept).
 
-The approval is an ``approval.v1`` event on ``Topics.approvals``, keyed by the province code
+The step is an ``approval.v2`` event on ``Topics.approvals``, keyed by the province code
 like the reports, so it lands in the same partition number as the province's reports and
 the worker that owns the province sees both. From ``approved_at`` on, the worker refuses
 submissions for that province and period with ``period_locked`` (or accepts them as flagged
@@ -35,11 +36,20 @@ from baocao.core.settings import KafkaSettings, Settings
 from baocao.core.topics import APPROVALS, Topics
 from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
 
-__all__ = ["APPROVAL_SCHEMA", "ApprovalError", "approval", "approve", "publish_approval"]
+__all__ = [
+    "APPROVAL_SCHEMA",
+    "STEP_ACTIONS",
+    "ApprovalError",
+    "approval",
+    "approve",
+    "publish_approval",
+]
 
 logger = logging.getLogger(__name__)
 
 APPROVAL_SCHEMA = APPROVALS.writes
+#: The steps an officer takes on a period (the worker's state machine decides each).
+STEP_ACTIONS = ("approve", "return", "unapprove", "accept")
 EXIT_INVALID = 2
 EXIT_KAFKA = 2
 #: How long to wait for the broker, and for the approval's acknowledgement.
@@ -63,9 +73,13 @@ def approval(
     note: str | None,
     approved_at: datetime,
     reference: ReferenceData,
+    action: str = "approve",
+    commune: str | None = None,
+    based_on_version: int | None = None,
 ) -> dict[str, Any]:
-    """The ``approval.v1`` record, after checking every argument against the reference data
-    and the period forms; raises :class:`ApprovalError` naming the bad option."""
+    """The ``approval.v2`` record of a step, after checking every argument against the
+    reference data and the period forms; raises :class:`ApprovalError` naming the bad option.
+    Whether the step may be taken is the worker's decision, not this function's."""
     if province not in reference.provinces:
         known = ", ".join(sorted(reference.provinces))
         raise ApprovalError(
@@ -98,6 +112,20 @@ def approval(
         raise ApprovalError("the approver's name must not be empty", param="--by")
     if approved_at.tzinfo is None:
         raise ValueError("approved_at must be an aware datetime")
+    if action not in STEP_ACTIONS:
+        raise ApprovalError(
+            f"unknown step {action!r}; one of {', '.join(STEP_ACTIONS)}", param="--action"
+        )
+    if action in ("return", "unapprove") and not (note or "").strip():
+        raise ApprovalError(f"a {action} needs a note saying why", param="--note")
+    if action == "return":
+        held = reference.communes.get(commune or "")
+        if held is None or held.province_code != province:
+            raise ApprovalError(
+                f"commune {commune!r} is not a commune of province {province}", param="--commune"
+            )
+    elif commune is not None:
+        raise ApprovalError("only a return names a commune", param="--commune")
     return {
         "approval_id": str(uuid.uuid4()),
         "province_code": province,
@@ -106,6 +134,9 @@ def approval(
         "approved_by": approved_by.strip(),
         "approved_at": approved_at,
         "note": note,
+        "action": action,
+        "commune_code": commune,
+        "based_on_version": based_on_version,
     }
 
 

@@ -116,6 +116,17 @@ INSERT INTO approvals (approval_id, province_code, report_type, period, approved
     approved_at, note)
 VALUES ('ap2','02','monthly','2025-08','lan','2025-09-12 00:00:00','again'),
        ('ap1','02','monthly','2025-08','minh','2025-09-10 00:00:00',NULL);
+INSERT INTO approval_decisions (approval_id, province_code, report_type, period, action,
+    commune_code, actor, acted_at, note, outcome, reason_code, reason_en, reason_vi, state,
+    version, decided_at)
+VALUES ('d1','01','monthly','2025-08','return','00001','o01-1','2025-09-10 00:00:00','sai',
+        'applied',NULL,NULL,NULL,'open',1,'2025-09-10 00:00:00'),
+       ('d2','01','monthly','2025-08','approve',NULL,'o01-1','2025-09-11 00:00:00',NULL,
+        'applied',NULL,NULL,NULL,'approved',2,'2025-09-11 00:00:00'),
+       ('d3','01','monthly','2025-08','unapprove',NULL,'o01-2','2025-09-12 00:00:00','lý do',
+        'applied',NULL,NULL,NULL,'open',3,'2025-09-12 00:00:00'),
+       ('d4','01','monthly','2025-08','accept',NULL,'n-1','2025-09-13 00:00:00',NULL,
+        'refused','not_approved','en','vi','open',3,'2025-09-13 00:00:00');
 INSERT INTO province_indicator_changes (province_code, report_type, period, indicator_code,
     version, value, previous_value, known_at, cause_commune_codes, cause_report_ids,
     cause_revisions, cause_previous_values, cause_values)
@@ -162,6 +173,9 @@ VIEWS = {
     "national_division_type_completeness": "ORDER BY division_type, report_type, period",
     "national_division_type_indicators": "ORDER BY division_type, period, indicator_code",
     "national_indicator_comparisons": "ORDER BY report_type, period, indicator_code",
+    "approval_audit": "ORDER BY province_code, approval_id",
+    "returned_reports": "ORDER BY province_code, commune_code",
+    "commune_receipts": "ORDER BY commune_code, period",
 }
 
 #: Rows (tab-separated, as both engines print them) that must be in each view's answer.
@@ -206,7 +220,17 @@ EXPECTED = {
         "\ten2\tvi2\t2025-09-09 00:00:00",
     ],
     "period_approvals": [
-        "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2",
+        # Approved before the worker decided steps: the earliest approval, state approved.
+        "02\tmonthly\t2025-08\tminh\t2025-09-10 00:00:00\t\\N\tTuyên Quang\tap1\t2\tapproved",
+    ],
+    # Issue 19: approved, then unapproved (01 is not in period_approvals: its only row is 02),
+    # a refused acceptance kept with its reason, and a send-back still open.
+    "approval_audit": [
+        "01\tHà Nội\tmonthly\t2025-08\td4\taccept\t\\N\tn-1\t2025-09-13 00:00:00\t\\N"
+        "\trefused\tnot_approved\ten\tvi\topen\t3",
+    ],
+    "returned_reports": [
+        "01\tmonthly\t2025-08\t00001\tsai\to01-1\t2025-09-10 00:00:00",
     ],
     "division_type_completeness": [
         "01\txã\tmonthly\t2025-08\t2\t1\t50",

@@ -69,7 +69,8 @@ class WorkerMetrics:
         )
         self.approvals = Counter(
             "baocao_worker_approvals",
-            "Approval events, by outcome (stored, invalid: logged and ignored).",
+            "Approval steps, by outcome (applied, refused with a reason, invalid: logged,"
+            " ignored).",
             ["outcome"],
             registry=registry,
         )
@@ -131,7 +132,7 @@ class WorkerMetrics:
             SUBMITTED_AT_FAR_FROM_RECEIPT,
         ):
             self.warnings.labels(rule=rule)
-        for approval in ("stored", "invalid"):
+        for approval in ("applied", "refused", "invalid"):
             self.approvals.labels(outcome=approval)
 
     def observe_batch(self, result: BatchResult, *, seconds: float) -> None:

@@ -9,13 +9,17 @@ Rules a change here must keep (the reasons: docs/worker.md):
 * never write the tables: :meth:`RollupStep.run` stages on an
   :class:`~baocao.streams.records.Overlay` and returns the writes, which the agent stores
   only after the outputs were delivered;
-* a batch runs approvals first, then reports in order, then recomputes each province and
-  period it touched once.
+* a batch runs approval steps first (in order), then reports in order, then recomputes each
+  province and period it touched once. Each step is decided by the period's state machine
+  (:mod:`baocao.streams.approval_states`) against its history at the step's time, and each
+  report is locked or not by that history at the report's time, so an unapproval reopens
+  the period from its moment on and a replay decides the same.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,8 +37,15 @@ from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
 from baocao.core.soft_rules import not_due_break, soft_rule_breaks, timing_break
-from baocao.core.topics import APPROVALS, COMMUNE_REPORTS, Topics, state_key
+from baocao.core.topics import APPROVAL_DECISIONS, APPROVALS, COMMUNE_REPORTS, Topics, state_key
 from baocao.core.validation import validate_report
+from baocao.streams.approval_states import (
+    Step,
+    StepDecision,
+    decide_step,
+    locking_step_at,
+    returned_communes,
+)
 from baocao.streams.dead_letters import DeadLetterLimits
 from baocao.streams.outputs import Cause, Outputs, moved_by
 from baocao.streams.records import (
@@ -140,8 +151,10 @@ class RollupStep:
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 with focus(index):
-                    outcome, problem = self._approval(record, staged, index)
+                    outcome, problem, decided = self._approval(record, staged, index)
                 result.approvals[outcome] += 1
+                if decided is not None:
+                    result.outputs.append(decided)
                 if problem is not None:  # a foreign or corrupt record: set aside, bounded
                     refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid approval: {problem}")
                     result.outputs.extend(self._reject(record, None, [refusal]).outputs)
@@ -192,11 +205,11 @@ class RollupStep:
 
     def _approval(
         self, record: SourceRecord, staged: Overlay, index: int
-    ) -> tuple[str, str | None]:
-        """Stage an approval (the earliest per province and period counts); ``stored``, or
-        ``invalid`` with the problem. ``baocao approve`` checks its input, so an invalid
-        approval is a foreign or corrupt record: logged, counted and dead-lettered, never
-        stored."""
+    ) -> tuple[str, str | None, OutputRecord | None]:
+        """Decide an approval step on its period's state machine: ``applied`` (the new state
+        staged) or ``refused``, either way with its decision record for the audit trail; or
+        ``invalid`` with the problem. The producers check their input, so an invalid step
+        is a foreign or corrupt record: logged, counted and dead-lettered, never stored."""
         problem: str | None = None
         try:
             data = self._approval_codec.decode(record.value or b"")
@@ -217,25 +230,53 @@ class RollupStep:
                 problem = str(exc)
         if problem is None and record.key != APPROVALS.key_bytes_of(data):
             problem = f"keyed {record.key!r}, not by its province {province!r}"
+        commune = data.get("commune_code")
+        if problem is None and commune is not None:
+            known = self._reference.communes.get(str(commune))
+            if known is None or known.province_code != province:
+                problem = f"commune {commune!r} is not a commune of province {province!r}"
         if problem is not None:
             logger.warning("ignoring invalid approval at %s: %s", record.rejection_id, problem)
-            return "invalid", problem
+            return "invalid", problem, None
         key = state_key(str(province), str(period_text))
-        approved_at_ms = millis(data["approved_at"])
-        held = staged.get("approvals", key)
-        if held is None or approved_at_ms < int(held["approved_at_ms"]):
-            staged.put(
-                "approvals",
-                key,
-                {
-                    "approval_id": str(data["approval_id"]),
-                    "report_type": data["report_type"],
-                    "approved_by": data["approved_by"],
-                    "approved_at_ms": approved_at_ms,
-                },
-                anchor=index,
-            )
-        return "stored", None
+        step = Step(
+            approval_id=str(data["approval_id"]),
+            action=str(data.get("action") or "approve"),
+            actor=str(data["approved_by"]),
+            at_ms=millis(data["approved_at"]),
+            note=data.get("note"),
+            commune=commune,
+            based_on_version=data.get("based_on_version"),
+            report_type=str(data["report_type"]),
+        )
+        decided = decide_step(staged.get("approvals", key), step)
+        if decided.applied:
+            staged.put("approvals", key, decided.state, anchor=index)
+        output = self._decision(data, step, decided)
+        return ("applied" if decided.applied else "refused"), None, output
+
+    def _decision(self, data: Mapping[str, Any], step: Step, decided: StepDecision) -> OutputRecord:
+        """The audit record of a decision; stamped with the step's own time, so a replay
+        writes the very same record."""
+        payload = {
+            "approval_id": step.approval_id,
+            "province_code": data["province_code"],
+            "report_type": data["report_type"],
+            "period": data["period"],
+            "action": step.action,
+            "commune_code": step.commune,
+            "actor": step.actor,
+            "acted_at": from_millis(step.at_ms),
+            "note": step.note,
+            "outcome": "applied" if decided.applied else "refused",
+            "reason_code": decided.reason_code,
+            "reason_en": decided.reason_en,
+            "reason_vi": decided.reason_vi,
+            "state": decided.current,
+            "version": decided.version,
+            "decided_at": from_millis(step.at_ms),
+        }
+        return OutputRecord.of(self._topics, APPROVAL_DECISIONS, payload)
 
     # -- reports -------------------------------------------------------------------------
 
@@ -338,6 +379,9 @@ class RollupStep:
         )
         staged.put("latest", report.key, latest.to_state(), anchor=index)
         outputs = [self._accepted(report, period, latest)]
+        answered = self._answer_return(report, period, staged, event_ms, index)
+        if answered is not None:
+            outputs.append(answered)
         outputs.extend(self._outputs.warning(report, period, b, event_ms) for b in breaks)
         if legacy_code_of(report.commune_code) is not None:
             return EventResult(
@@ -410,11 +454,18 @@ class RollupStep:
                 detail_vi=f"{period.text} đã khoá lúc {when}",
                 field="period",
             )
-        approval = staged.get("approvals", state_key(province, period.text))
-        if approval is not None and int(approval["approved_at_ms"]) <= event_ms:
-            approved_at = from_millis(int(approval["approved_at_ms"]))
+        step = locking_step_at(staged.get("approvals", state_key(province, period.text)), event_ms)
+        if step is not None:
+            approved_at = from_millis(int(step["at_ms"]))
             when = approved_at.astimezone(LOCAL_TIMEZONE).isoformat(timespec="seconds")
-            who = approval["approved_by"]
+            who = step["by"]
+            if step["action"] == "accept":
+                return reason(
+                    ReasonCode.PERIOD_LOCKED,
+                    f"{period.text} was accepted nationally by {who} at {when}",
+                    detail_vi=f"{period.text} đã được {who} tiếp nhận lúc {when}",
+                    field="period",
+                )
             return reason(
                 ReasonCode.PERIOD_LOCKED,
                 f"{period.text} was approved by {who} at {when}",
@@ -422,6 +473,39 @@ class RollupStep:
                 field="period",
             )
         return None
+
+    def _answer_return(
+        self, report: CommuneReport, period: Period, staged: Overlay, event_ms: int, index: int
+    ) -> OutputRecord | None:
+        """A new revision of a report sent back answers the send-back: the state forgets it
+        and the audit trail records the correction (its report id as the step's id)."""
+        key = state_key(report.province_code, report.period)
+        held = staged.get("approvals", key)
+        if report.commune_code not in returned_communes(held):
+            return None
+        assert held is not None
+        state = dict(held)
+        state["returned"] = {c: r for c, r in held["returned"].items() if c != report.commune_code}
+        staged.put("approvals", key, state, anchor=index)
+        payload = {
+            "approval_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"baocao:{report.report_id}")),
+            "province_code": report.province_code,
+            "report_type": str(period.report_type),
+            "period": report.period,
+            "action": "correction",
+            "commune_code": report.commune_code,
+            "actor": report.commune_code,
+            "acted_at": from_millis(event_ms),
+            "note": f"revision {report.revision}",
+            "outcome": "applied",
+            "reason_code": None,
+            "reason_en": None,
+            "reason_vi": None,
+            "state": str(state.get("state", "open")),
+            "version": int(state.get("version", 0)),
+            "decided_at": from_millis(event_ms),
+        }
+        return OutputRecord.of(self._topics, APPROVAL_DECISIONS, payload)
 
     # -- recomputation -------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "backup": "baocao.app.stack.backup:backup",
     "restore": "baocao.app.stack.backup:restore",
     "clerks": "baocao.producers.gateway.clerks:clerks_app",
+    "officers": "baocao.app.dashboard.officers_cli:officers_app",
+    "contacts": "baocao.app.dashboard.contacts_cli:contacts_app",
 }
 
 

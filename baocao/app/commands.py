@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -138,22 +139,64 @@ def demo(
     if result.dashboard_url is not None:
         console.print(
             f"[bold]Watch it live:[/] {result.dashboard_url} (the dashboard polls the same views "
-            "every few seconds; `baocao stack down` stops it too)",
+            "every few seconds; `baocao stack down` stops it too). Sign in as an officer"
+            " (`baocao officers add` makes more):",
             highlight=False,
         )
+        for officer in result.officers:
+            where = f"province {officer.province}" if officer.province else "national"
+            console.print(
+                f"  {where}: login [bold]{officer.login}[/] password [bold]{officer.password}[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def dashboard(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
 ) -> None:
-    """Serve the live dashboard of reporting completeness and indicators (read-only: it
-    queries the ClickHouse BI views; open http://HOST:PORT/ in a browser)."""
+    """Serve the live dashboard of reporting completeness and indicators to signed-in
+    officers (`baocao officers add` makes their logins; open http://HOST:PORT/): national
+    reads as the read-only reader login, a province officer's as that province's own
+    dashboard login (``baocao_dash_pNN``), which reads its province's database only."""
     import uvicorn
 
+    from baocao.app.bi.dashboard_logins import DashboardLogins
+    from baocao.app.dashboard.contacts import ContactStore
+    from baocao.app.dashboard.door import OfficerDoor
+    from baocao.app.dashboard.officers import open_officers
     from baocao.app.web import create_app
+    from baocao.core.principals import Principal, with_principal
+    from baocao.core.reference import load_reference
+    from baocao.producers.approve import publish_approval
 
     settings = Settings().with_clickhouse_login("reader")
-    app = create_app(settings.clickhouse)
+    officers = open_officers(settings)
+    door = OfficerDoor(officers, settings.dashboard)
+    approver = with_principal(Settings(), Principal.APPROVER).kafka
+    app = create_app(
+        settings.clickhouse,
+        door=door,
+        province_login=DashboardLogins(settings.clickhouse, settings.stack),
+        publish=lambda record: publish_approval(approver, record),
+        contacts=ContactStore(officers, load_reference()),
+        clerks=_clerk_logins(settings),
+    )
     logger.info("dashboard on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _clerk_logins(settings: Settings) -> Any:
+    """The clerks' logins in the gateway's file on this host (``baocao clerks`` uses it too);
+    ``None`` (the dashboard then answers 503 for them) when it cannot be opened."""
+    from baocao.app.dashboard.clerk_logins import ClerkLogins
+    from baocao.core.logins import LoginStore
+    from baocao.producers.gateway.exceptions import TokenStoreError
+    from baocao.producers.gateway.store import GatewayStore
+
+    try:
+        return ClerkLogins(LoginStore(GatewayStore(settings.gateway.db_path).open()))
+    except TokenStoreError as exc:
+        logger.warning("clerk logins unavailable in the dashboard: %s", exc)
+        return None

@@ -25,6 +25,7 @@ from rich.table import Table
 from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import credentials_path, ensure_credentials
 from baocao.app.dashboard.links import dashboard_link
+from baocao.app.dashboard.officers import add_officer, open_officers
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.kafka_access import PipelineNames
 from baocao.app.stack.lifecycle import stack_up
@@ -50,6 +51,7 @@ __all__ = [
     "DemoResult",
     "dashboard_process",
     "demo_clerk",
+    "demo_officers",
     "gateway_process",
     "published_link",
     "run_demo",
@@ -86,6 +88,17 @@ class DemoClerk:
     password: str
 
 
+@dataclass(frozen=True, slots=True)
+class DemoOfficer:
+    """A demo officer's dashboard login (the password shown once); ``province`` None:
+    national."""
+
+    login: str
+    password: str
+    name: str
+    province: str | None
+
+
 @dataclass(frozen=True)
 class DemoResult:
     period: str
@@ -99,6 +112,8 @@ class DemoResult:
     dashboard_url: str | None = None
     #: The commune app's link and a working clerk login (None: no gateway asked for).
     commune_app: DemoClerk | None = None
+    #: One national and one Hà Nội officer's dashboard login (empty: no dashboard).
+    officers: tuple[DemoOfficer, ...] = ()
 
     @property
     def reports_per_second(self) -> float:
@@ -179,6 +194,28 @@ def demo_clerk(settings: Settings, *, port: int) -> DemoClerk:
         login=DEMO_LOGIN,
         password=password,
     )
+
+
+#: The demo officers: (login, province or None for national, name).
+DEMO_OFFICERS = (
+    ("demo-national", None, "Cán bộ trung ương (demo)"),
+    ("demo-o01", "01", "Cán bộ Hà Nội (demo)"),
+)
+
+
+def demo_officers(settings: Settings) -> tuple[DemoOfficer, ...]:
+    """The demo's national and Hà Nội officers, each with a fresh password (a login left by
+    an earlier demo is reset, so the printed passwords always work)."""
+    logins = LoginStore(open_officers(settings))
+    made = []
+    for login_id, province, name in DEMO_OFFICERS:
+        if logins.get(login_id) is None:
+            _, password = add_officer(logins, province=province, name=name, login_id=login_id)
+        else:
+            password = generate_password()
+            logins.set_password(login_id, PasswordHasher().hash(password), enable=True)
+        made.append(DemoOfficer(login_id, password, name, province))
+    return tuple(made)
 
 
 def background_processes(settings: Settings) -> list[ManagedProcess]:
@@ -273,7 +310,9 @@ def run_demo(
     rows = _provincial_table(settings, period)
     console.print(_render(rows, period))
     dashboard_url = None
+    officers: tuple[DemoOfficer, ...] = ()
     if dashboard_port is not None:
+        officers = demo_officers(settings)
         dashboard = dashboard_process(settings, port=dashboard_port)
         status = dashboard.start()
         dashboard_url = published_link(dashboard_port, period)
@@ -292,6 +331,7 @@ def run_demo(
         provinces=len(rows),
         dashboard_url=dashboard_url,
         commune_app=commune_app,
+        officers=officers,
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from baocao.core.periods import REPORT_TYPES, ReportType
 from baocao.schemas import indicator_catalogue_path
 
-__all__ = ["Aggregation", "Catalogue", "Indicator", "load_catalogue"]
+__all__ = ["UNITS_VI", "Aggregation", "Catalogue", "Indicator", "load_catalogue"]
 
 Aggregation = Literal["sum", "max", "min", "ratio"]
 AGGREGATIONS: frozenset[str] = frozenset({"sum", "max", "min", "ratio"})
@@ -141,6 +141,24 @@ def parse_catalogue(document: Mapping[str, Any]) -> Catalogue:
             )
         entry["report_types"] = shared
     return Catalogue(indicators={code: Indicator(**entry) for code, entry in entries.items()})
+
+
+#: The catalogue's units (English) in Vietnamese: the one list the dashboard and the export
+#: both show.
+UNITS_VI: dict[str, str] = {
+    "case": "vụ",
+    "cell": "chi bộ",
+    "day": "ngày",
+    "document": "văn bản",
+    "dossier": "hồ sơ",
+    "flag": "có/không",
+    "household": "hộ",
+    "million VND": "triệu đồng",
+    "percent": "%",
+    "person": "người",
+    "ratio": "tỷ lệ",
+    "service": "dịch vụ",
+}
 
 
 @cache

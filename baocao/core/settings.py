@@ -24,6 +24,7 @@ __all__ = [
     "BiSettings",
     "ClickHouseRole",
     "ClickHouseSettings",
+    "DashboardSettings",
     "DeadlineSettings",
     "GatewaySettings",
     "KafkaSettings",
@@ -324,6 +325,30 @@ class GatewaySettings(BaseSettings):
     signin_burst: int = Field(default=20, ge=1)
 
 
+class DashboardSettings(BaseSettings):
+    """The officers' dashboard (``baocao dashboard``): its logins, sessions and ClickHouse
+    logins per province (docs/security.md, "Officers")."""
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_DASHBOARD_", frozen=True)
+
+    #: SQLite file of the officers' logins and sessions (hashes only); unset: under the
+    #: stack home (``<home>/dashboard/officers.db``). No ClickHouse login can read it.
+    db_path: Path | None = None
+    #: How long an officer's sign-in lasts, and the cookie's own name (never the commune
+    #: app's, so the two doors on one host never see each other's sessions).
+    session_hours: float = Field(default=8.0, gt=0)
+    session_cookie: str = "baocao_dashboard_session"
+    #: The address officers open (``https://...`` behind a TLS proxy): the only origin allowed
+    #: to change anything; empty: the origin of the request's own ``Host`` header.
+    public_origin: str = ""
+    #: Sign-in attempts per client address: sustained per second, and the burst allowed.
+    signin_rate_per_second: float = Field(default=0.5, gt=0)
+    signin_burst: int = Field(default=20, ge=1)
+
+    def database_path(self, home: Path) -> Path:
+        return self.db_path or home.absolute() / "dashboard" / "officers.db"
+
+
 class BiSettings(BaseSettings):
     """Read-only access for BI tools: the ``baocao_bi`` user and one user per province.
 
@@ -335,6 +360,12 @@ class BiSettings(BaseSettings):
 
     #: Password of ``baocao_bi``; empty: the generated one from the credentials file.
     password: SecretStr = SecretStr("")
+    #: Limits of every BI login, each on its own: a query running longer is cut, more queries
+    #: at once are refused, and a query may hold this much memory. A BI tool's dashboards
+    #: live with a minute; a runaway query no longer holds the server for five.
+    max_execution_seconds: int = Field(default=60, ge=1)
+    max_concurrent_queries: int = Field(default=4, ge=1)
+    max_memory_bytes: int = Field(default=2_000_000_000, ge=100_000_000)
 
 
 def _user_cache_dir() -> Path:
@@ -380,6 +411,7 @@ class Settings(BaseModel):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     bi: BiSettings = Field(default_factory=BiSettings)
@@ -403,6 +435,7 @@ class Settings(BaseModel):
             self.worker,
             self.sink,
             self.gateway,
+            self.dashboard,
             self.stack,
             self.deadlines,
             self.bi,

@@ -18,6 +18,7 @@ from typing import Any, overload
 __all__ = [
     "ACCEPTED_REPORTS",
     "APPROVALS",
+    "APPROVAL_DECISIONS",
     "COMMUNE_REPORTS",
     "DEAD_LETTER",
     "HISTORIC_REPORTS",
@@ -187,12 +188,25 @@ APPROVALS = TopicSpec(
     attribute="approvals",
     suffix="approvals",
     key=("province_code",),
-    writes="approval.v1",
-    accepts=("approval.v1",),
+    writes="approval.v2",
+    accepts=("approval.v1", "approval.v2"),
     writer=Component.PRODUCERS,
     readers=(Component.STREAMS, Component.SINKS),
-    doc="Provinces approving a period (baocao approve), keyed by province code like the "
-    "reports, so both land in the same partition number and the worker sees them together.",
+    doc="Officers' steps on a province's period (approve, send back, unapprove, accept; "
+    "baocao approve and the dashboard), keyed by province code like the reports, so both "
+    "land in the same partition number and the worker sees them together.",
+    retention=KEPT_AS_RECORD,
+)
+APPROVAL_DECISIONS = TopicSpec(
+    attribute="approval_decisions",
+    suffix="approvals.decisions",
+    key=("province_code",),
+    writes="approval_decision.v1",
+    accepts=("approval_decision.v1",),
+    writer=Component.STREAMS,
+    readers=(Component.SINKS,),
+    doc="The worker's decision on each approval step (applied, or refused with its reason), "
+    "keyed by province: the audit trail of who, when, what and why.",
     retention=KEPT_AS_RECORD,
 )
 PROVINCE_COMPLETENESS = TopicSpec(
@@ -272,6 +286,7 @@ SPECS: tuple[TopicSpec, ...] = (
     REPORT_WARNINGS,
     REPORTING_PERIODS,
     MISSING_REPORT_ALERTS,
+    APPROVAL_DECISIONS,
 )
 
 
@@ -320,6 +335,7 @@ class Topics:
     report_warnings = _TopicName(REPORT_WARNINGS)
     reporting_periods = _TopicName(REPORTING_PERIODS)
     missing_report_alerts = _TopicName(MISSING_REPORT_ALERTS)
+    approval_decisions = _TopicName(APPROVAL_DECISIONS)
 
     def name(self, spec: TopicSpec) -> str:
         if self.outputs and spec.writer is Component.STREAMS:

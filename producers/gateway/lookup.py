@@ -61,7 +61,13 @@ class StatusService:
         self._require_readable(principal, known.commune_code, report_id)
         latest = self._reader.latest_revisions(known.commune_code, {known.period})
         rejections = self._reader.rejections(known.commune_code, {report_id})
-        status = decide_status(known, latest.get(known.period), rejections.get(report_id))
+        returned = self._reader.returned_notes(known.commune_code, {known.period})
+        status = decide_status(
+            known,
+            latest.get(known.period),
+            rejections.get(report_id),
+            returned.get(known.period),
+        )
         return self._with_timeliness(status.as_json())
 
     def commune_reports(
@@ -75,10 +81,14 @@ class StatusService:
         submissions = self._log.for_commune(commune_code, period=period, limit=limit)
         latest = self._reader.latest_revisions(commune_code, {s.period for s in submissions})
         rejections = self._reader.rejections(commune_code, {s.report_id for s in submissions})
+        returned = self._reader.returned_notes(commune_code, {s.period for s in submissions})
         reports = [
             self._with_timeliness(
                 decide_status(
-                    KnownReport.of(s), latest.get(s.period), rejections.get(s.report_id)
+                    KnownReport.of(s),
+                    latest.get(s.period),
+                    rejections.get(s.report_id),
+                    returned.get(s.period),
                 ).as_json()
             )
             for s in submissions

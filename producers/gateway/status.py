@@ -12,6 +12,10 @@ In that order of precedence:
 * ``rejected``: the stream refused it, with every reason (e.g. ``stale_revision``);
 * ``superseded``: a higher revision of the same commune and period is the latest;
 * ``pending``: published, not (yet) in ClickHouse: the worker or the sink has not got to it.
+
+An accepted report that its province sent back for correction (the view ``returned_reports``,
+issue 19) is ``returned``, with the officer's note: it still counts until the commune sends
+a new revision.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "PipelineReader",
     "ReportState",
     "ReportStatus",
+    "ReturnedNote",
     "StreamRejection",
     "decide_status",
 ]
@@ -49,6 +54,16 @@ class ReportState(StrEnum):
     ACCEPTED = "accepted"
     SUPERSEDED = "superseded"
     REJECTED = "rejected"
+    RETURNED = "returned"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedNote:
+    """A province officer's send-back of the latest revision: why, who, when."""
+
+    note: str
+    returned_by: str
+    returned_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +120,8 @@ class ReportStatus:
     rejection: StreamRejection | None = None
     #: Another report id whose identical revision the stream kept (an exact resend).
     duplicate_of: str | None = None
+    #: The province's send-back of this (accepted, latest) report, when there is one.
+    returned: ReturnedNote | None = None
 
     def as_json(self) -> dict[str, Any]:
         report, submission = self.report, self.report.submission
@@ -130,6 +147,12 @@ class ReportStatus:
             }
         if self.duplicate_of is not None:
             answer["duplicate_of"] = self.duplicate_of
+        if self.returned is not None:
+            answer["returned"] = {
+                "note": self.returned.note,
+                "returned_by": self.returned.returned_by,
+                "returned_at": _iso(self.returned.returned_at),
+            }
         if self.rejection is not None:
             answer["rejected_at"] = _iso(self.rejection.rejected_at)
             answer["reasons"] = list(self.rejection.reasons)
@@ -146,11 +169,17 @@ def _aware(moment: datetime) -> datetime:
 
 
 def decide_status(
-    report: KnownReport, latest: LatestRevision | None, rejection: StreamRejection | None
+    report: KnownReport,
+    latest: LatestRevision | None,
+    rejection: StreamRejection | None,
+    returned: ReturnedNote | None = None,
 ) -> ReportStatus:
-    """The state of ``report`` given ClickHouse's latest revision of its commune and period
-    and the stream's rejection of it (see the module's docstring for the precedence)."""
+    """The state of ``report`` given ClickHouse's latest revision of its commune and period,
+    the stream's rejection of it, and an open send-back of its period's report (see the
+    module's docstring for the precedence)."""
     if latest is not None and latest.report_id == report.report_id:
+        if returned is not None:
+            return ReportStatus(report, ReportState.RETURNED, latest=latest, returned=returned)
         return ReportStatus(report, ReportState.ACCEPTED, latest=latest)
     if rejection is not None:
         return ReportStatus(report, ReportState.REJECTED, latest=latest, rejection=rejection)
@@ -230,6 +259,19 @@ class PipelineReader:
             {"commune": commune_code, "ids": tuple(sorted(report_ids))},
         )
         return _group_rejections(rows)
+
+    def returned_notes(
+        self, commune_code: str, periods: Collection[str]
+    ) -> dict[str, ReturnedNote]:
+        """Per period, the open send-back of the commune's report (``returned_reports``)."""
+        if not periods:
+            return {}
+        rows = self._query(
+            "SELECT period, note, returned_by, returned_at FROM returned_reports"
+            " WHERE commune_code = %(commune)s AND period IN %(periods)s",
+            {"commune": commune_code, "periods": tuple(sorted(periods))},
+        )
+        return {row[0]: ReturnedNote(row[1] or "", row[2], _aware(row[3])) for row in rows}
 
     def find(self, report_id: str, *, communes: Collection[str]) -> KnownReport | None:
         """A report of one of ``communes`` the gateway did not publish, if ClickHouse knows

@@ -23,6 +23,7 @@ from support.dashboard import (
     seed,
 )
 from support.net import free_port
+from support.officers import Officers, make_officers
 from support.settings import environment
 from support.wait import eventually
 
@@ -47,16 +48,27 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture
-def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterator[str]:
-    """``baocao dashboard`` over the test's database, answering when it yields."""
+def officers(tmp_path: Path) -> Officers:
+    return make_officers(tmp_path / "officers.db")
+
+
+@pytest.fixture
+def dashboard_url(
+    test_settings: Settings, db: Client, tmp_path: Path, officers: Officers
+) -> Iterator[str]:
+    """``baocao dashboard`` over the test's database and officers, answering when it yields."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dashboard.log"
-    env = environment(test_settings)
+    env = {
+        **environment(test_settings),
+        "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
+        "BAOCAO_GATEWAY_DB_PATH": str(tmp_path / "gateway.db"),
+    }
     args = ("dashboard", "--port", str(port))
     with cli.running(*args, env=env, log_path=log_path, stop_timeout=15) as dashboard:
         eventually(
-            lambda: httpx.get(f"{url}/api/periods", timeout=1.0).raise_for_status(),
+            lambda: httpx.get(f"{url}/login", timeout=1.0).raise_for_status(),
             what="the dashboard to answer",
             timeout=30,
             interval=0.1,
@@ -68,16 +80,28 @@ def dashboard_url(test_settings: Settings, db: Client, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
+def page(dashboard_url: str, officers: Officers) -> Iterator[Page]:
+    """A page signed in as the national officer, through the sign-in form."""
     assert CHROMIUM.exists(), "install Debian's chromium (scripts/install-system-deps.sh)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )
         try:
-            yield browser.new_page(viewport={"width": 1366, "height": 900})
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            sign_in(page, dashboard_url, officers.national)
+            yield page
         finally:
             browser.close()
+
+
+def sign_in(page: Page, url: str, credentials: tuple[str, str]) -> None:
+    page.goto(url)
+    expect(page).to_have_url(f"{url}/login")  # the dashboard asks for a sign-in first
+    page.get_by_label("Tên đăng nhập").fill(credentials[0])
+    page.get_by_label("Mật khẩu").fill(credentials[1])
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.locator("#who")).not_to_be_empty()
 
 
 def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: Client) -> None:
@@ -120,7 +144,10 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
     expect(page.locator(f'tr[data-commune="{seeded.late}"]')).to_contain_text("Late")
     expect(page.locator(f'tr[data-commune="{seeded.refused}"]')).to_contain_text("Rejected")
     expect(page.locator(f'tr[data-commune="{seeded.missing}"]')).to_contain_text("On time")
-    expect(page.locator("#rejections")).to_contain_text("negative_value")
+    # The reason in the page's language; its code in the tooltip.
+    expect(page.locator('#rejections td[title="negative_value"]')).to_contain_text(
+        "must not be negative"
+    )
     expect(page.locator("svg.spark")).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "dashboard-province.png"), full_page=False)
 

@@ -22,8 +22,10 @@ from support.dashboard import (
     seed,
 )
 from support.net import free_port
+from support.officers import Officers, make_officers, signed_in
 from support.wait import eventually
 
+from baocao.app.dashboard.contacts import Contact, ContactStore
 from baocao.app.dashboard.queries import tile_positions
 from baocao.app.demo import dashboard_process
 from baocao.app.stack.lifecycle import stack_down
@@ -44,8 +46,20 @@ def seeded(db: Client) -> Seeded:
 
 
 @pytest.fixture
-def api(test_settings: Settings, db: Client) -> TestClient:
-    return TestClient(create_app(test_settings.clickhouse))
+def officers(tmp_path: Path) -> Officers:
+    return make_officers(tmp_path / "officers.db")
+
+
+@pytest.fixture
+def api(test_settings: Settings, db: Client, officers: Officers) -> TestClient:
+    """Signed in as a national officer (every province); one clerk contact is known."""
+    contacts = ContactStore(officers.database, load_reference())
+    missing = Seeded().missing
+    contacts.save(
+        [Contact(missing, "clerk", "Đỗ Thị Hoa", "hoa@example.vn", "0912000111", "vi")], by="t"
+    )
+    app = create_app(test_settings.clickhouse, door=officers.door(), contacts=contacts)
+    return signed_in(app, officers.national)
 
 
 def test_periods_and_overview(api: TestClient, seeded: Seeded) -> None:
@@ -109,15 +123,28 @@ def test_province_page(api: TestClient, seeded: Seeded) -> None:
     assert statuses[seeded.late] == "late"
     assert statuses[seeded.refused] == "rejected"
     assert statuses[seeded.missing] == "missing"
+    # A missing commune is listed with its clerk's contact, to call.
+    absent = next(c for c in body["communes"] if c["code"] == seeded.missing)
+    assert absent["contact"]["name"] == "Đỗ Thị Hoa" and absent["contact"]["phone"] == "0912000111"
     late = next(c for c in body["communes"] if c["code"] == seeded.late)
     assert late["revision"] == 2
     assert body["summary"]["reported"] == 2
     [received] = body["indicators"]
     assert received["value"] == 30.0
+    # Two communes of Hà Nội's 126 behind each point: both marked partial.
     assert received["trend"] == [
-        {"period": PREVIOUS, "value": 12.0},
-        {"period": PERIOD, "value": 30.0},
+        {"period": PREVIOUS, "value": 12.0, "partial": True},
+        {"period": PERIOD, "value": 30.0, "partial": True},
     ]
+    # The time the server received it (the seed's claim equals it: no offset).
+    assert late["received_at"] is not None and late["claim_offset_seconds"] == 0
+    assert body["approval"] == {
+        "state": "open",
+        "version": 0,
+        "approved_by": None,
+        "approved_at": None,
+        "history": [],
+    }
     [rejection] = body["rejections"]
     assert (rejection["commune_code"], rejection["reason_code"]) == (
         seeded.refused,
@@ -202,9 +229,12 @@ def test_bad_input_is_a_clear_422(api: TestClient) -> None:
     assert api.get("/api/communes/abc", params={"period": PERIOD}).status_code == 422
 
 
-def test_clickhouse_down_is_a_503_with_a_reason(test_settings: Settings) -> None:
+def test_clickhouse_down_is_a_503_with_a_reason(
+    test_settings: Settings, officers: Officers
+) -> None:
     closed = ClickHouseSettings(**{**test_settings.clickhouse.model_dump(), "port": 1})
-    response = TestClient(create_app(closed)).get("/api/periods")
+    client = signed_in(create_app(closed, door=officers.door()), officers.national)
+    response = client.get("/api/periods")
     assert response.status_code == 503
     assert response.json()["error"] == "clickhouse_unavailable"
 
@@ -223,7 +253,8 @@ def test_the_demos_dashboard_answers_and_stack_down_stops_it(
     """The process ``baocao demo`` starts: registered with the stack home, so ``stack_down``
     (what ``baocao stack down`` runs) stops it. A fresh home: no server of it runs."""
     stack = StackSettings(**{**test_settings.stack.model_dump(), "home": tmp_path / "home"})
-    settings = test_settings.model_copy(update={"stack": stack})
+    gateway = test_settings.gateway.model_copy(update={"db_path": tmp_path / "gateway.db"})
+    settings = test_settings.model_copy(update={"stack": stack, "gateway": gateway})
     port = free_port()
     process = dashboard_process(settings, port=port)
     process.start()
@@ -241,7 +272,8 @@ def test_the_demos_dashboard_answers_and_stack_down_stops_it(
             alive=alive,
             log=lambda: process.log_tail(30),
         )
-        assert response.status_code == 200 and response.json() == []
+        # It answers, and asks for an officer's sign-in before any figure.
+        assert response.status_code == 401 and response.json()["detail"]["error"] == "signed_out"
         stopped, _ = stack_down(stack)
         assert "dashboard" in stopped
         assert not process.is_running()

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from support import records
 from support.cli import invoke
 from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
 from support.recompute import expected_comparisons
+from support.officers import make_officers, signed_in
 
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW
@@ -29,7 +29,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.rows.tables import (
-    APPROVALS,
+    APPROVAL_DECISIONS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_VALUES,
@@ -55,8 +55,8 @@ def seeded(db: Client) -> Seeded:
     seeded = seed(db)
     insert(
         db,
-        APPROVALS,
-        records.approval(HANOI, PERIOD, APPROVED_AT, approved_by="so-noi-vu-01", note="ok"),
+        APPROVAL_DECISIONS,
+        records.decision(HANOI, PERIOD, APPROVED_AT, actor="so-noi-vu-01", note="ok"),
     )
     commune = load_reference().communes_by_province[HCMC][0]
     report = records.accepted_report(
@@ -298,7 +298,8 @@ def test_national_workbook_equals_the_views(
 def test_the_province_page_downloads_the_same_workbook(
     test_settings: Settings, db: Client, seeded: Seeded, tmp_path: Path
 ) -> None:
-    api = TestClient(create_app(test_settings.clickhouse))
+    officers = make_officers(tmp_path / "officers.db")
+    api = signed_in(create_app(test_settings.clickhouse, door=officers.door()), officers.national)
     query = {"report_type": "monthly", "period": PERIOD, "lang": "en"}
     response = api.get(f"/api/provinces/{HANOI}/export.xlsx", params=query)
     assert response.status_code == 200

@@ -283,6 +283,44 @@ VIEW_COLUMNS = {
         "province_name",
         "approval_id",
         "approval_count",
+        "state",
+    ],
+    "approval_audit": [
+        "province_code",
+        "province_name",
+        "report_type",
+        "period",
+        "approval_id",
+        "action",
+        "commune_code",
+        "actor",
+        "acted_at",
+        "note",
+        "outcome",
+        "reason_code",
+        "reason_en",
+        "reason_vi",
+        "state",
+        "version",
+    ],
+    "commune_receipts": [
+        "commune_code",
+        "province_code",
+        "report_type",
+        "period",
+        "revision",
+        "received_at",
+        "claimed_at",
+        "first_received_at",
+    ],
+    "returned_reports": [
+        "province_code",
+        "report_type",
+        "period",
+        "commune_code",
+        "note",
+        "returned_by",
+        "returned_at",
     ],
 }
 
@@ -347,6 +385,7 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "legacy_communes",
         "commune_lineage",
         "reporting_exemptions",
+        "approval_decisions",
     }
     assert names(client, "view") == set(VIEW_COLUMNS)
     for view, columns in VIEW_COLUMNS.items():

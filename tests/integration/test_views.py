@@ -26,7 +26,7 @@ from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.sinks.clickhouse.migrate import migrate
 from baocao.sinks.clickhouse.rows.tables import (
-    APPROVALS,
+    APPROVAL_DECISIONS,
     COMMUNE_REPORTS,
     PROVINCE_COMPLETENESS_VALUES,
     PROVINCE_INDICATOR_CHANGES,
@@ -89,7 +89,7 @@ def test_completeness_has_every_province_and_period_with_zeros_and_percentages(
         records.completeness("01", WEEK, 1, reported=2, on_time=2),
     ):
         insert(db, PROVINCE_COMPLETENESS_VALUES, fact)
-    insert(db, APPROVALS, records.approval("79", PAST, NOW - timedelta(days=3)))
+    insert(db, APPROVAL_DECISIONS, records.decision("79", PAST, NOW - timedelta(days=3)))
 
     per_period = db.execute(
         "SELECT report_type, period, count(), uniqExact(province_code)"
@@ -329,8 +329,8 @@ def test_province_figures_are_provisional_final_then_approved(db: Client) -> Non
         ("01", PAST, 4.0, 3, "monthly", second(due(PAST)), "final", 1, 1),
         ("79", PAST, 7.0, 1, "monthly", second(due(PAST)), "final", 0, 0),
     ]
-    insert(db, APPROVALS, records.approval("01", PAST, NOW))
-    insert(db, APPROVALS, records.approval("01", FUTURE, NOW))
+    insert(db, APPROVAL_DECISIONS, records.decision("01", PAST, NOW))
+    insert(db, APPROVAL_DECISIONS, records.decision("01", FUTURE, NOW))
     assert [row[6] for row in db.execute(query)] == ["approved", "approved", "final"]
 
 
@@ -395,7 +395,7 @@ def test_national_figures_are_sums_of_sums_extremes_of_extremes_and_ratios_of_su
     assert rows["budget_revenue_plan_rate"][2:5] == (None, 1, 2)
 
     for province in REFERENCE.provinces:
-        insert(db, APPROVALS, records.approval(province, PAST, NOW))
+        insert(db, APPROVAL_DECISIONS, records.decision(province, PAST, NOW))
     assert {row[0] for row in db.execute("SELECT DISTINCT status FROM national_indicators")} == {
         "approved"
     }
@@ -530,23 +530,103 @@ def test_report_warnings_are_those_of_each_communes_latest_revision(db: Client) 
     assert db.execute("SELECT count() FROM report_warnings_log FINAL") == [(3,)]
 
 
-def test_period_approvals_show_the_earliest_approval(db: Client) -> None:
-    later = records.approval("01", PAST, second(NOW), approved_by="chu-tich", note="đã rà soát")
-    earlier = records.approval(
-        "01", PAST, second(NOW - timedelta(days=1)), approved_by="pho-chu-tich"
+def test_period_approvals_show_the_approval_that_holds_from_the_workers_decisions(
+    db: Client,
+) -> None:
+    """Issue 19: approve, unapprove (with a reason), approve again, and a refused step: the
+    view shows the second approval; in 79 an unapproved period is not shown at all."""
+    day = timedelta(days=1)
+    first = records.decision("01", PAST, second(NOW - 3 * day), actor="pho-chu-tich")
+    reopened = records.decision(
+        "01",
+        PAST,
+        second(NOW - 2 * day),
+        action="unapprove",
+        state="open",
+        version=2,
+        actor="pho-chu-tich",
+        note="sai số liệu xã",
     )
-    insert(db, APPROVALS, later)
-    insert(db, APPROVALS, earlier, later)  # the later one replayed
+    again = records.decision(
+        "01",
+        PAST,
+        second(NOW - day),
+        state="approved",
+        version=3,
+        actor="chu-tich",
+        note="đã rà soát",
+    )
+    refused = records.decision(
+        "01",
+        PAST,
+        second(NOW),
+        action="return",
+        state="approved",
+        version=3,
+        outcome="refused",
+        reason_code="period_approved",
+        commune_code="00004",
+    )
+    insert(db, APPROVAL_DECISIONS, first, reopened)
+    insert(db, APPROVAL_DECISIONS, again, refused, again)  # one replayed
+    insert(
+        db,
+        APPROVAL_DECISIONS,
+        records.decision("79", PAST, second(NOW - 2 * day)),
+        records.decision(
+            "79", PAST, second(NOW - day), action="unapprove", state="open", version=2, note="x"
+        ),
+    )
     assert db.execute("SELECT * FROM period_approvals") == [
         (
             "01",
             "monthly",
             PAST,
-            "pho-chu-tich",
-            earlier["approved_at"],
-            None,
+            "chu-tich",
+            again["acted_at"],
+            "đã rà soát",
             REFERENCE.provinces["01"].name,
-            earlier["approval_id"],
+            again["approval_id"],
             2,
+            "approved",
         )
     ]
+    audit = db.execute(
+        "SELECT action, actor, outcome, reason_code, note FROM approval_audit"
+        " WHERE province_code = '01' ORDER BY acted_at"
+    )
+    assert audit == [
+        ("approve", "pho-chu-tich", "applied", None, None),
+        ("unapprove", "pho-chu-tich", "applied", None, "sai số liệu xã"),
+        ("approve", "chu-tich", "applied", None, "đã rà soát"),
+        ("return", "so-noi-vu-01", "refused", "period_approved", None),
+    ]
+
+
+def test_a_returned_report_shows_until_its_correction(db: Client) -> None:
+    back = records.decision(
+        "01",
+        PAST,
+        second(NOW - timedelta(hours=2)),
+        action="return",
+        state="open",
+        commune_code="00004",
+        note="thiếu số liệu",
+        actor="o01-1",
+    )
+    insert(db, APPROVAL_DECISIONS, back)
+    assert db.execute("SELECT commune_code, note, returned_by FROM returned_reports") == [
+        ("00004", "thiếu số liệu", "o01-1")
+    ]
+    corrected = records.decision(
+        "01",
+        PAST,
+        second(NOW - timedelta(hours=1)),
+        action="correction",
+        state="open",
+        version=1,
+        commune_code="00004",
+        actor="00004",
+    )
+    insert(db, APPROVAL_DECISIONS, corrected)
+    assert db.execute("SELECT count() FROM returned_reports") == [(0,)]

@@ -539,3 +539,76 @@ def test_the_schedule_announces_periods_and_alerts_on_missing_reports(
     ids = august_alerts()
     assert len(ids) == len(set(ids)) == every
     assert worker.stop() == 0, worker.tail()
+
+
+def test_officers_steps_from_the_dashboard_are_decided_by_the_worker(
+    test_settings: Settings,
+    topics: Topics,
+    readers: Callable[[str, str], TopicReader],
+    start_worker: Callable[[Settings], Worker],
+    tmp_path: Path,
+) -> None:
+    """Issue 19 on the real Kafka and worker: the dashboard publishes each step (as the
+    approver principal) and the worker decides: approve, unapprove with a reason, approve,
+    accept nationally, then an unapproval refused for good; and two officers sending on the
+    same version at once: one wins, the other gets a reason."""
+    from support.officers import ORIGIN, make_officers, signed_in
+
+    from baocao.app.web import create_app
+    from baocao.core.principals import Principal, with_principal
+    from baocao.core.settings import ClickHouseSettings
+    from baocao.producers.approve import publish_approval
+
+    period = period_containing("monthly", datetime.now(UTC)).previous().text
+    decisions = readers(topics.approval_decisions, "approval_decision.v1")
+    worker = start_worker(test_settings)
+    approver = with_principal(test_settings, Principal.APPROVER).kafka
+    officers = make_officers(tmp_path / "officers.db")
+    app = create_app(
+        ClickHouseSettings(port=1),  # never read: every step confirms its missing communes
+        door=officers.door(),
+        publish=lambda record: publish_approval(approver, record),
+    )
+    hanoi, national = signed_in(app, officers.hanoi), signed_in(app, officers.national)
+    seen: list[dict[str, Any]] = []
+
+    def step(client: Any, action: str, version: int, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action, "report_type": "monthly", "period": period}
+        body |= {"based_on_version": version, "confirm_missing": True, **extra}
+        sent = client.post(
+            f"/api/provinces/{PROVINCE}/steps", json=body, headers={"Origin": ORIGIN}
+        )
+        assert sent.status_code == 202, sent.text
+        wanted = sent.json()["approval_id"]
+
+        def decided() -> dict[str, Any] | None:
+            seen.extend(value for _, value in decisions.poll()[len(seen) :])
+            return next((d for d in seen if str(d["approval_id"]) == wanted), None)
+
+        return wait_for(f"the decision on {action}", decided, worker=worker)
+
+    assert step(hanoi, "approve", 0)["state"] == "approved"
+    assert step(hanoi, "unapprove", 1, note="số liệu xã sai")["state"] == "open"
+    assert step(hanoi, "approve", 2)["actor"] == officers.hanoi[0]
+    assert step(national, "accept", 3)["state"] == "accepted"
+    refused = step(hanoi, "unapprove", 4, note="muộn")
+    assert (refused["outcome"], refused["reason_code"]) == ("refused", "period_accepted")
+    assert "tiếp nhận" in refused["reason_vi"]
+    # Two officers on the same version at once (another period): one wins, one gets a reason.
+    other = parse_period(period).previous().text
+    first = step(hanoi, "approve", 0, period=other)
+    second = step(national, "return", 0, period=other, commune=A, note="thiếu số liệu")
+    assert (first["outcome"], second["outcome"]) == ("applied", "refused")
+    assert second["reason_code"] == "concurrent_change" and officers.hanoi[0] in second["reason_en"]
+    # A province officer cannot accept; another province is refused before anything is sent.
+    body = {"action": "accept", "report_type": "monthly", "period": period, "based_on_version": 4}
+    assert (
+        hanoi.post(
+            f"/api/provinces/{PROVINCE}/steps", json=body, headers={"Origin": ORIGIN}
+        ).status_code
+        == 403
+    )
+    assert (
+        hanoi.post("/api/provinces/79/steps", json=body, headers={"Origin": ORIGIN}).status_code
+        == 403
+    )

@@ -30,7 +30,12 @@ from baocao.app.stack.clickhouse import ClickHouseServer
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.core.credentials import load_passwords
 from baocao.core.reference import load_reference
-from baocao.core.settings import CLICKHOUSE_LOGINS, ClickHouseSettings, StackSettings
+from baocao.core.settings import (
+    CLICKHOUSE_LOGINS,
+    BiSettings,
+    ClickHouseSettings,
+    StackSettings,
+)
 from baocao.sinks.clickhouse.migrate import migrate
 from support.net import free_ports
 from support.wait import eventually
@@ -180,8 +185,8 @@ def fill(client: Client, reference_communes: dict[str, tuple[str, ...]]) -> None
 
 
 @contextmanager
-def bi_server(home: Path) -> Iterator[BiServer]:
-    """Start, migrate, fill, apply; stop on exit."""
+def bi_server(home: Path, *, limits: BiSettings | None = None) -> Iterator[BiServer]:
+    """Start, migrate, fill, apply; stop on exit. ``limits``: the BI logins' caps."""
     tcp, http = free_ports(2)
     stack = StackSettings(home=home, clickhouse_tcp_port=tcp, clickhouse_http_port=http)
     reference = load_reference()
@@ -189,7 +194,7 @@ def bi_server(home: Path) -> Iterator[BiServer]:
     clickhouse = ClickHouseServer(stack, database=DATABASE)
     # As `baocao stack up` does for a server it starts: configuration first, then the process.
     clickhouse.prepare()
-    assert clickhouse.write_bi_access(BiAccess(plan=plan))
+    assert clickhouse.write_bi_access(BiAccess(plan=plan, limits=limits or BiSettings()))
     credentials = read_credentials(credentials_path(stack))
     clickhouse.process.start()
     try:

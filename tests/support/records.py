@@ -209,6 +209,42 @@ def alert(province: str, period: str, phase: str, communes: list[str], generated
     }
 
 
+def decision(
+    province: str,
+    period: str,
+    acted_at: datetime,
+    *,
+    action: str = "approve",
+    state: str = "approved",
+    version: int = 1,
+    outcome: str = "applied",
+    **changes: Any,
+) -> dict:
+    """An ``approval_decision.v1`` record: by default the worker applying an approval."""
+    record: dict[str, Any] = {
+        "approval_id": str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{province}/{period}/{acted_at}/{action}/{version}")
+        ),
+        "province_code": province,
+        "report_type": str(parse_period(period).report_type),
+        "period": period,
+        "action": action,
+        "commune_code": None,
+        "actor": f"so-noi-vu-{province}",
+        "acted_at": acted_at,
+        "note": None,
+        "outcome": outcome,
+        "reason_code": None,
+        "reason_en": None,
+        "reason_vi": None,
+        "state": state,
+        "version": version,
+        "decided_at": acted_at,
+    }
+    record.update(changes)
+    return record
+
+
 def approval(province: str, period: str, approved_at: datetime, **changes: Any) -> dict:
     """An ``approval.v1`` record."""
     record: dict[str, Any] = {

@@ -43,6 +43,7 @@ NAMES = (
     "unit.report-warnings",
     "unit.reporting-periods",
     "unit.alerts.missing-reports",
+    "unit.approvals.decisions",
 )
 REFERENCE = load_reference()
 HANOI = "01"

@@ -17,8 +17,10 @@ __all__ = [
     "BI_PROFILE",
     "BI_ROLE",
     "BI_USER",
+    "DASHBOARD_PROFILE",
     "PROVINCE_COLUMN",
     "AccessPlan",
+    "dashboard_user",
     "province_relations",
     "province_user",
     "relation_filter",
@@ -35,6 +37,18 @@ PROVINCE_COLUMN = "province_code"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROVINCE_CODE = re.compile(r"^[0-9]{2}$")
+
+
+#: Settings profile of the dashboard's province logins: their own query slots and limits, so
+#: a busy BI tool cannot take the officers' page away (nor the reverse).
+DASHBOARD_PROFILE = "baocao_dashboard"
+
+
+def dashboard_user(code: str) -> str:
+    """The dashboard's ClickHouse login for province ``code``'s officers ("01" ->
+    ``baocao_dash_p01``): reads the province's database only, like ``baocao_p01``, but is
+    never handed to a BI tool."""
+    return f"baocao_dash_p{_checked_province(code)}"
 
 
 def province_user(code: str) -> str:
@@ -97,9 +111,13 @@ class AccessPlan:
         """Every user a person or a BI tool logs in with: the BI user, then the provinces."""
         return (BI_USER, *self.province_users().values())
 
+    def dashboard_users(self) -> dict[str, str]:
+        """Province code -> the dashboard's login of that province (ClickHouse 18.16 path)."""
+        return {code: dashboard_user(code) for code in self.provinces}
+
     def all_users(self) -> tuple[str, ...]:
         """Every account of the plan (all of them log in: there is no internal account)."""
-        return self.login_users()
+        return (*self.login_users(), *self.dashboard_users().values())
 
 
 def relation_filter(code: str) -> str:

@@ -26,7 +26,7 @@ from baocao.app.bi.credentials import (
 )
 from baocao.app.bi.exceptions import BiAccessError, BiApplyError, CredentialsError
 from baocao.app.bi.grafana import write_password_files
-from baocao.app.bi.modern import grant_statements
+from baocao.app.bi.modern import grant_statements, system_table_statements
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
@@ -78,6 +78,13 @@ def grants(
     except BiAccessError as exc:
         _fail(exc)
     for statement in grant_statements(plan, relations, credentials):
+        typer.echo(f"{statement};")
+    typer.echo(
+        "-- Other logins' query texts (system.processes, system.query_log): with the server"
+        " setting access_control_improvements.select_from_system_db_requires_grant = true,"
+        " these leave the BI logins the schema tables only (docs/security.md)."
+    )
+    for statement in system_table_statements(plan):
         typer.echo(f"{statement};")
 
 

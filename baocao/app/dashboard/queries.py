@@ -16,9 +16,10 @@ from importlib import resources
 from typing import Any
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
-from baocao.app.views.reader import Views
+from baocao.app.views.reader import ProvinceLogin, Views
+from baocao.app.views.scope import Scope
 from baocao.app.views.status import commune_status
-from baocao.core.catalogue import Catalogue, load_catalogue
+from baocao.core.catalogue import UNITS_VI, Catalogue, load_catalogue
 from baocao.core.periods import ReportType, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
@@ -44,6 +45,38 @@ SHOWN_INDICATORS = 8
 DIVISION_TYPES: tuple[str, ...] = ("xã", "phường", "đặc khu")
 TREND_PERIODS = 8
 RECENT_ROWS = 50
+#: A sparkline point with fewer than this share of the communes reported is marked partial.
+PARTIAL_SHARE = 0.5
+
+
+def _approval_state(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The period's approval state as the page shows it: from the worker's decisions (the
+    state, its version the next step names, who approved) and every step with its answer."""
+    applied = [s for s in steps if s["outcome"] == "applied" and s["action"] != "correction"]
+    last = applied[-1] if applied else None
+    approve = next((s for s in reversed(applied) if s["action"] == "approve"), None)
+    return {
+        "state": last["state"] if last else "open",
+        "version": last["version"] if last else 0,
+        "approved_by": approve["actor"] if approve and last and last["state"] != "open" else None,
+        "approved_at": _iso(approve["acted_at"])
+        if approve and last and last["state"] != "open"
+        else None,
+        "history": [
+            {
+                "approval_id": s["approval_id"],
+                "action": s["action"],
+                "commune_code": s["commune_code"],
+                "actor": s["actor"],
+                "at": _iso(s["acted_at"]),
+                "note": s["note"],
+                "outcome": s["outcome"],
+                "reason_en": s["reason_en"],
+                "reason_vi": s["reason_vi"],
+            }
+            for s in steps
+        ],
+    }
 
 
 @cache
@@ -89,19 +122,62 @@ def _counts(row: dict[str, Any]) -> dict[str, Any]:
 class DashboardQueries:
     """The dashboard's reads, over ClickHouse settings injected by the command."""
 
-    def __init__(self, settings: ClickHouseSettings, *, catalogue: Catalogue | None = None) -> None:
-        self._views = Views(settings, error=DashboardQueryError)
+    def __init__(
+        self,
+        settings: ClickHouseSettings,
+        *,
+        catalogue: Catalogue | None = None,
+        province_login: ProvinceLogin | None = None,
+    ) -> None:
+        self._views = Views(settings, error=DashboardQueryError, province_login=province_login)
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
+
+    def for_scope(self, scope: Scope) -> DashboardQueries:
+        """These reads under a signed-in officer's scope (cheap: no connection is opened)."""
+        narrowed = object.__new__(DashboardQueries)
+        narrowed._views = self._views.narrowed(scope)
+        narrowed._catalogue = self._catalogue
+        return narrowed
+
+    def admit(self, province: str) -> None:
+        """Raise :class:`OutOfScopeError` unless this reader may see ``province``."""
+        self._views.scope.admit(province)
+
+    def missing_communes(self, code: str, *, report_type: str, period: str) -> list[dict[str, str]]:
+        """The communes of province ``code`` without an accepted report of the period."""
+        with self._views.read(province=code) as views:
+            communes = views.communes()
+            reported = {
+                row["commune_code"]
+                for row in views.rows(
+                    "SELECT DISTINCT commune_code FROM commune_indicators"
+                    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+                    {"c": code, "t": report_type, "p": period},
+                )
+            }
+        return [
+            {"code": c["commune_code"], "name": c["commune_name"]}
+            for c in communes
+            if c["commune_code"] not in reported
+        ]
 
     def _labels(self, code: str) -> dict[str, Any]:
         indicator = self._catalogue.indicators.get(code)
         if indicator is None:
-            return {"code": code, "name_en": code, "name_vi": code, "unit": "", "ratio": False}
+            return {
+                "code": code,
+                "name_en": code,
+                "name_vi": code,
+                "unit": "",
+                "unit_vi": "",
+                "ratio": False,
+            }
         return {
             "code": code,
             "name_en": indicator.name_en,
             "name_vi": indicator.name_vi,
             "unit": indicator.unit,
+            "unit_vi": UNITS_VI.get(indicator.unit, indicator.unit),
             "ratio": indicator.is_derived,
         }
 
@@ -162,8 +238,13 @@ class DashboardQueries:
         """The national page: tiles, national totals, missing and late counts, freshness."""
         params = {"t": report_type, "p": period}
         positions = tile_positions()
+        scope = self._views.scope
         with self._views.read() as views:
-            provinces = views.province_completeness(report_type=report_type, period=period)
+            provinces = (
+                views.province_completeness(report_type=report_type, period=period)
+                if scope.everything
+                else []
+            )
             national = views.national_completeness(report_type=report_type, period=period)
             figures = views.national_indicators(report_type=report_type, period=period)
             [overdue] = views.rows(
@@ -180,6 +261,10 @@ class DashboardQueries:
                 "SELECT count() AS figures, max(updated_at) AS newest,"
                 " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicators",
             )
+        for code in sorted(scope.provinces or ()):
+            # A province officer's map holds their own tile only, read through their login.
+            with self._views.read(province=code) as views:
+                provinces += views.province_completeness(report_type=report_type, period=period)
         tiles = [
             {
                 "code": row["province_code"],
@@ -253,6 +338,30 @@ class DashboardQueries:
                 f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
+            receipts = views.rows(
+                "SELECT commune_code, received_at, claimed_at FROM commune_receipts"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+                params,
+            )
+            returned = views.rows(
+                "SELECT commune_code, note, returned_by, returned_at FROM returned_reports"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+                params,
+            )
+            steps = views.rows(
+                "SELECT approval_id, action, commune_code, actor, acted_at, note, outcome,"
+                " reason_en, reason_vi, state, version FROM approval_audit"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+                " ORDER BY acted_at, version",
+                params,
+            )
+            counts = views.rows(
+                "SELECT period, max(communes_reported) AS reported,"
+                " max(communes_expected) AS expected FROM province_indicators"
+                " WHERE province_code = %(c)s AND report_type = %(t)s AND period <= %(p)s"
+                " GROUP BY period",
+                params,
+            )
             trend_rows = views.rows(
                 "SELECT period, indicator_code, value, status FROM province_indicators"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period IN ("
@@ -280,34 +389,56 @@ class DashboardQueries:
             }
         accepted = {row["commune_code"]: row for row in reported}
         refused = {row["commune_code"] for row in rejections}
+        received = {row["commune_code"]: row for row in receipts}
+        sent_back = {row["commune_code"]: row for row in returned}
         commune_rows = []
         reference = load_reference()
         for commune in communes:
-            known = reference.communes.get(commune["commune_code"])
+            commune_code = commune["commune_code"]
+            known = reference.communes.get(commune_code)
             if division_type is not None and (
                 known is None or known.division_type != division_type
             ):
                 continue
-            held = accepted.get(commune["commune_code"])
+            held = accepted.get(commune_code)
+            receipt = received.get(commune_code)
+            back = sent_back.get(commune_code)
+            status = commune_status(
+                reported=held is not None,
+                on_time=None if held is None else held["on_time"],
+                rejected=commune_code in refused,
+            )
             commune_rows.append(
                 {
-                    "code": commune["commune_code"],
+                    "code": commune_code,
                     "name": commune["commune_name"],
-                    "status": commune_status(
-                        reported=held is not None,
-                        on_time=None if held is None else held["on_time"],
-                        rejected=commune["commune_code"] in refused,
-                    ),
+                    # A report sent back still counts until its correction: shown returned.
+                    "status": "returned" if back is not None and held is not None else status,
                     "revision": None if held is None else held["revision"],
                     "submitted_at": None if held is None else _iso(held["submitted_at"]),
+                    "received_at": None if receipt is None else _iso(receipt["received_at"]),
+                    "claim_offset_seconds": None
+                    if receipt is None
+                    else int((receipt["claimed_at"] - receipt["received_at"]).total_seconds()),
+                    "returned_note": None if back is None else back["note"],
+                    "returned_by": None if back is None else back["returned_by"],
                     "amended": bool(held and held["amended"]),
                 }
             )
+        coverage = {row["period"]: row for row in counts}
         series: dict[str, list[dict[str, Any]]] = defaultdict(list)
         current: dict[str, dict[str, Any]] = {}
         for row in trend_rows:
+            seen = coverage.get(row["period"])
             series[row["indicator_code"]].append(
-                {"period": row["period"], "value": _number(row["value"])}
+                {
+                    "period": row["period"],
+                    "value": _number(row["value"]),
+                    # Few communes behind a point: a jump there is not a trend.
+                    "partial": seen is None
+                    or not seen["expected"]
+                    or seen["reported"] < PARTIAL_SHARE * seen["expected"],
+                }
             )
             if row["period"] == period:
                 current[row["indicator_code"]] = row
@@ -342,6 +473,7 @@ class DashboardQueries:
                 }
                 for row in unit_types
             ],
+            "approval": _approval_state(steps),
             "indicators": indicators,
             "rejections": [
                 {

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
-from baocao.app.views.reader import Views, ViewSession
+from baocao.app.views.reader import ProvinceLogin, Views
+from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.app.views.status import commune_status
 from baocao.core.instants import EPOCH
 from baocao.core.settings import ClickHouseSettings
@@ -277,16 +278,26 @@ _APPROVAL_COLUMNS = "province_code, approved_by, approved_at, note, approval_cou
 class ExportReader:
     """Reads a report out of the views, over ClickHouse settings injected by the caller."""
 
-    def __init__(self, settings: ClickHouseSettings) -> None:
-        self._views = Views(settings, error=ExportQueryError)
-
-    @staticmethod
-    def _known_periods(views: ViewSession, report_type: str) -> str:
-        rows = views.rows(
-            "SELECT period FROM national_completeness WHERE report_type = %(t)s"
-            " ORDER BY deadline DESC LIMIT 12",
-            {"t": report_type},
+    def __init__(
+        self,
+        settings: ClickHouseSettings,
+        *,
+        scope: Scope = EVERYTHING,
+        province_login: ProvinceLogin | None = None,
+    ) -> None:
+        self._views = Views(
+            settings, error=ExportQueryError, scope=scope, province_login=province_login
         )
+
+    def _known_periods(self, report_type: str) -> str:
+        """The newest periods of ``report_type``, from the national tier (a province login
+        reads no national view)."""
+        with self._views.read() as views:
+            rows = views.rows(
+                "SELECT period FROM national_completeness WHERE report_type = %(t)s"
+                " ORDER BY deadline DESC LIMIT 12",
+                {"t": report_type},
+            )
         return ", ".join(row["period"] for row in rows) or "none"
 
     def province(
@@ -302,7 +313,7 @@ class ExportReader:
                 raise NothingToExportError(
                     f"the views have no {report_type} period {period} for province {code}"
                     f" (known {report_type} periods, newest first:"
-                    f" {self._known_periods(views, report_type)})"
+                    f" {self._known_periods(report_type)})"
                 )
             approvals = views.rows(
                 f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
@@ -380,7 +391,7 @@ class ExportReader:
             if not national:
                 raise NothingToExportError(
                     f"the views have no {report_type} period {period} (known {report_type}"
-                    f" periods, newest first: {self._known_periods(views, report_type)})"
+                    f" periods, newest first: {self._known_periods(report_type)})"
                 )
             figures = views.national_indicators(report_type=report_type, period=period)
             comparisons = views.rows(_NATIONAL_COMPARISONS, params)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from baocao.core.catalogue import UNITS_VI
+
 __all__ = ["LABELS", "UNITS_VI", "Lang", "label", "unit_label"]
 
 
@@ -142,22 +144,6 @@ LABELS: dict[Lang, dict[str, str]] = {
         "yes": "Yes",
         "none": "None",
     },
-}
-
-#: The catalogue's units (English) in Vietnamese.
-UNITS_VI: dict[str, str] = {
-    "case": "vụ",
-    "cell": "chi bộ",
-    "day": "ngày",
-    "document": "văn bản",
-    "dossier": "hồ sơ",
-    "flag": "có/không",
-    "household": "hộ",
-    "million VND": "triệu đồng",
-    "percent": "%",
-    "person": "người",
-    "ratio": "tỷ lệ",
-    "service": "dịch vụ",
 }
 
 

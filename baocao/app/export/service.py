@@ -8,6 +8,8 @@ import logging
 from baocao.app.export.data import ExportReader
 from baocao.app.export.labels import Lang
 from baocao.app.export.workbook import national_workbook, province_workbook, workbook_bytes
+from baocao.app.views.reader import ProvinceLogin
+from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.core.catalogue import load_catalogue
 from baocao.core.periods import PeriodError, ReportType, parse_period
 from baocao.core.reference import load_reference
@@ -62,11 +64,14 @@ def export_workbook(
     report_type: str,
     period: str,
     lang: Lang,
+    scope: Scope = EVERYTHING,
+    province_login: ProvinceLogin | None = None,
 ) -> bytes:
     """The .xlsx of province ``province``'s report (``None``: the national one) of
     ``period``, read from the views now."""
     validate_request(province=province, report_type=report_type, period=period)
-    reader, catalogue = ExportReader(settings), load_catalogue()
+    reader = ExportReader(settings, scope=scope, province_login=province_login)
+    catalogue = load_catalogue()
     if province is None:
         book = national_workbook(
             reader.national(report_type=report_type, period=period), catalogue, lang

@@ -131,6 +131,7 @@ class ClickHouseServer:
             config_dir=self.config_dir,
             plan=access.plan,
             credentials=credentials,
+            limits=access.limits,
         )
 
     def probe(self, *, timeout: float) -> Health:

@@ -115,6 +115,7 @@ def acl_table(names: PipelineNames) -> list[Grant]:
         topics.report_warnings,
         topics.reporting_periods,
         topics.missing_report_alerts,
+        topics.approval_decisions,
     )
     inputs = (topics.commune_reports, topics.historic_reports, topics.approvals)
     grants = [

@@ -7,7 +7,7 @@ the reader thread-safe (clickhouse-driver clients are not) and is cheap on a LAN
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +18,12 @@ from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.core.clickhouse import reading, select_rows
 from baocao.core.settings import ClickHouseSettings
 
-__all__ = ["COMPLETENESS_COLUMNS", "ViewSession", "Views"]
+__all__ = ["COMPLETENESS_COLUMNS", "ProvinceLogin", "ViewSession", "Views"]
+
+#: Province code -> the ClickHouse settings of a login that reads that province alone (its own
+#: database, ``baocao_pNN``): how a province officer's reads reach the server, so the
+#: database refuses what the web app might let through.
+ProvinceLogin = Callable[[str], ClickHouseSettings]
 
 #: The columns ``province_completeness`` and ``national_completeness`` share.
 COMPLETENESS_COLUMNS = (
@@ -78,7 +83,10 @@ class ViewSession:
 
 class Views:
     """The views, read under one scope over ClickHouse settings injected by the caller;
-    ``error`` is the caller's own :class:`ViewQueryError` for a server that does not answer."""
+    ``error`` is the caller's own :class:`ViewQueryError` for a server that does not answer.
+
+    A scope narrower than every province reads its province through ``province_login``
+    (required then: without it such a read is refused, never widened to ``settings``)."""
 
     def __init__(
         self,
@@ -86,14 +94,36 @@ class Views:
         *,
         error: type[ViewQueryError] = ViewQueryError,
         scope: Scope = EVERYTHING,
+        province_login: ProvinceLogin | None = None,
     ) -> None:
         self.settings = settings
         self._error = error
         self._scope = scope
+        self._province_login = province_login
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    def narrowed(self, scope: Scope) -> Views:
+        """The same views read under ``scope`` (a signed-in officer's)."""
+        return Views(
+            self.settings, error=self._error, scope=scope, province_login=self._province_login
+        )
 
     @contextmanager
     def read(self, *, province: str | None = None) -> Iterator[ViewSession]:
         """A session reading ``province`` (``None``: national), once the scope admits it."""
         self._scope.admit(province)
-        with reading(self.settings, error=self._error) as client:
+        with reading(self._settings_for(province), error=self._error) as client:
             yield ViewSession(client, province)
+
+    def _settings_for(self, province: str | None) -> ClickHouseSettings:
+        if province is None or self._scope.everything:
+            return self.settings
+        if self._province_login is None:
+            raise self._error(f"no ClickHouse login of province {province} for this reader")
+        try:
+            return self._province_login(province)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise self._error(f"no ClickHouse login of province {province}: {exc}") from exc

@@ -101,6 +101,14 @@ class SignInLimiter:
             self._failures.pop((account, address), None)
             self._failures.pop((account, ""), None)
 
+    def forget(self, account: str) -> None:
+        """An administrator's unlock: every backoff of ``account``, from every address, is
+        cleared (the addresses' buckets stay: they are not the account's)."""
+        account = account.strip().lower()
+        with self._lock:
+            for key in [k for k in self._failures if k[0] == account]:
+                del self._failures[key]
+
     def _delay(self, held: _Failures | None, now: float, free: int, cap: float) -> float:
         if held is None or now - held.last > self._window or held.count < free:
             return 0.0

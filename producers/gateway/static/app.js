@@ -30,6 +30,7 @@ const T = {
     queued: "Chờ gửi — chưa được nhận", sending: "Đang gửi…",
     received: "Hệ thống đã nhận lúc {t}; đang xử lý…",
     accepted: "Đã tiếp nhận", rejected: "Bị từ chối", superseded: "Đã có bản sửa mới hơn",
+    returned: "Tỉnh đã trả lại báo cáo để sửa", returnedNote: "Ghi chú của tỉnh",
     onTime: "Đúng hạn (theo lúc hệ thống nhận)", late: "Muộn hạn (theo lúc hệ thống nhận)",
     reasons: "Lý do:", signinAgain: "Phiên đăng nhập đã hết. Hãy đăng nhập lại; báo cáo chờ gửi vẫn được giữ.",
     uploadRows: "{p} dòng đã gửi, {d} dòng đã gửi trước đó, {r} dòng bị từ chối.",
@@ -60,6 +61,7 @@ const T = {
     queued: "Waiting to send — not received yet", sending: "Sending…",
     received: "Received at {t}; being processed…",
     accepted: "Accepted", rejected: "Refused", superseded: "A newer correction exists",
+    returned: "The province sent this report back for correction", returnedNote: "The province's note",
     onTime: "On time (by the time the system received it)", late: "Late (by the time the system received it)",
     reasons: "Reasons:", signinAgain: "Your session ended. Sign in again; waiting reports are kept.",
     uploadRows: "{p} rows sent, {d} rows sent before, {r} rows refused.",
@@ -570,6 +572,11 @@ async function followReport(reportId, accepted) {
         return loadForm();
       }
       if (s.state === "superseded") { showResult("ok", el("p", { id: "outcome" }, t("superseded"))); return loadForm(); }
+      if (s.state === "returned") {
+        // Issue 19: sent back by the province; it counts until the commune sends a correction.
+        showResult("bad", el("p", { id: "outcome" }, el("strong", {}, t("returned"))), `${t("returnedNote")}: ${s.returned.note}`);
+        return loadForm();
+      }
     }
     await new Promise((done) => setTimeout(done, 2000));
   }

@@ -37,6 +37,7 @@ from baocao.sinks.exceptions import RowError
 
 __all__ = [
     "APPROVALS",
+    "APPROVAL_DECISIONS",
     "COMMUNE_REPORTS",
     "MISSING_REPORT_ALERTS",
     "POISON_MESSAGES",
@@ -231,6 +232,30 @@ APPROVALS = Table(
         nullable_string("note"),
     ),
 )
+#: The worker's decision on each approval step (applied or refused, with its reason): the
+#: audit trail, and what ``period_approvals`` reads a period's state from.
+APPROVAL_DECISIONS = Table(
+    "approval_decisions",
+    topic=topics.APPROVAL_DECISIONS,
+    declared=(
+        string("approval_id"),
+        string("province_code"),
+        string("report_type"),
+        string("period"),
+        string("action"),
+        nullable_string("commune_code"),
+        string("actor"),
+        date_time("acted_at"),
+        nullable_string("note"),
+        string("outcome"),
+        nullable_string("reason_code"),
+        nullable_string("reason_en"),
+        nullable_string("reason_vi"),
+        string("state"),
+        uint32("version"),
+        date_time("decided_at"),
+    ),
+)
 #: Dead letters, their reasons as parallel arrays; a refused revision may be zero or
 #: negative (Int32); a v1 record's raw size, digest and cut flag read NULL, NULL, 0.
 REJECTIONS = Table(
@@ -280,6 +305,7 @@ TABLES: tuple[Table, ...] = (
     REPORTING_PERIODS,
     MISSING_REPORT_ALERTS,
     APPROVALS,
+    APPROVAL_DECISIONS,
     REJECTIONS,
     POISON_MESSAGES,
 )

@@ -38,11 +38,34 @@ def test_an_approval_record_fits_the_contract() -> None:
         "approved_by": "Sở Nội vụ",
         "approved_at": AT,
         "note": "đã rà soát",
+        "action": "approve",
+        "commune_code": None,
+        "based_on_version": None,
     }
-    codec = codec_for("approval.v1")
+    codec = codec_for("approval.v2")
     decoded = codec.decode(codec.encode(record))
     assert str(decoded["approval_id"]) == record["approval_id"]
     assert decoded["approved_at"] == AT
+    # A worker still on approval.v1 reads it as the approve it is.
+    assert codec_for("approval.v1").decode(codec.encode(record))["note"] == "đã rà soát"
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"action": "reopen"}, "--action"),
+        ({"action": "return", "commune": "00004"}, "--note"),
+        ({"action": "unapprove"}, "--note"),
+        ({"action": "return", "commune": "25747", "note": "x"}, "--commune"),  # of province 79
+        ({"action": "approve", "commune": "00004"}, "--commune"),
+    ],
+)
+def test_a_step_that_cannot_be_taken_names_the_bad_option(
+    changes: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(ApprovalError) as refused:
+        make(**changes)
+    assert refused.value.param == param
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,7 @@ def test_routes_cover_every_topic_the_sink_stores() -> None:
         "p.reporting-periods": "reporting_periods",
         "p.alerts.missing-reports": "missing_report_alerts",
         "p.approvals": "approvals",
+        "p.approvals.decisions": "approval_decisions",
         "p.commune-reports.dead-letter": "rejections",
     }
     inputs = {TOPICS.commune_reports, TOPICS.historic_reports}

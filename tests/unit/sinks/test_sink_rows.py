@@ -54,6 +54,7 @@ def test_every_table_in_the_order_a_batch_writes_them() -> None:
         "reporting_periods",
         "missing_report_alerts",
         "approvals",
+        "approval_decisions",
         "rejections",
         "sink_poison_messages",
     ]

@@ -104,17 +104,26 @@ class Feed:
         approved_at: datetime,
         report_type: str = "monthly",
         by: str = "Chủ tịch UBND tỉnh",
+        action: str | None = None,
+        note: str | None = None,
+        commune: str | None = None,
+        based_on: int | None = None,
     ) -> SourceRecord:
-        payload = {
+        """A step: an ``approval.v1`` approve, or with ``action`` an ``approval.v2`` step."""
+        payload: dict[str, Any] = {
             "approval_id": str(uuid.uuid4()),
             "province_code": province,
             "report_type": report_type,
             "period": period,
             "approved_by": by,
             "approved_at": approved_at,
-            "note": None,
+            "note": note,
         }
-        value = codec_for("approval.v1").encode(payload)
+        schema = "approval.v1"
+        if action is not None:
+            schema = "approval.v2"
+            payload.update(action=action, commune_code=commune, based_on_version=based_on)
+        value = codec_for(schema).encode(payload)
         return self.raw(value, key=province.encode(), topic=TOPICS.approvals, at=approved_at)
 
 
@@ -654,7 +663,14 @@ def test_an_approval_locks_what_is_submitted_from_its_time_on() -> None:
     assert result.accepted == 3
 
 
-def test_approvals_of_a_batch_apply_before_its_reports_and_the_earliest_counts() -> None:
+def decisions(result: BatchResult) -> list[dict[str, Any]]:
+    return [dict(o.payload) for o in result.outputs if o.topic == TOPICS.approval_decisions]
+
+
+def test_approval_steps_of_a_batch_apply_before_its_reports_and_a_stale_one_is_refused() -> None:
+    """Issue 19: no longer "the earliest approval wins". A step taken before the period's
+    last change (a stale page) is refused with its reason; the report is judged on the
+    history at its own time."""
     worker = Worker()
     early, later = NOW, NOW + timedelta(days=1)
 
@@ -664,11 +680,108 @@ def test_approvals_of_a_batch_apply_before_its_reports_and_the_earliest_counts()
         worker.feed.approval(approved_at=early),
     )
 
-    assert result.approvals == {"stored": 2}
-    assert [reason_codes(x) for x in dead_letters(result)] == [["period_locked"]]
-    assert worker.tables.approvals[f"{HANOI}|{PERIOD}"]["approved_at_ms"] == millis(early)
-    # An approval is state only: it publishes nothing and recomputes nothing.
-    assert result.recomputed == 0 and len(result.outputs) == 1
+    assert result.approvals == {"applied": 1, "refused": 1}
+    assert dead_letters(result) == []  # not approved at early + 1 ms
+    assert worker.tables.approvals[f"{HANOI}|{PERIOD}"]["approved_at_ms"] == millis(later)
+    applied, refused = decisions(result)
+    assert (applied["outcome"], applied["state"], applied["version"]) == ("applied", "approved", 1)
+    assert (refused["outcome"], refused["reason_code"]) == ("refused", "stale_step")
+    assert "changed later" in refused["reason_en"]
+    # The two decisions, then the report's own records; a step recomputes nothing itself.
+    assert [o.topic for o in result.outputs[:3]] == [
+        TOPICS.approval_decisions,
+        TOPICS.approval_decisions,
+        TOPICS.accepted_reports,
+    ]
+    assert result.recomputed == 1
+
+
+def test_approve_unapprove_approve_accept_then_unapprove_is_refused() -> None:
+    worker = Worker()
+    t = [NOW + timedelta(minutes=m) for m in range(10)]
+    result = worker.batch(
+        worker.feed.approval(approved_at=t[0], action="approve", by="o01-1", based_on=0),
+        worker.feed.approval(approved_at=t[1], action="unapprove", by="o01-1", based_on=1),
+        worker.feed.approval(
+            approved_at=t[2], action="unapprove", by="o01-1", note="sai số liệu", based_on=1
+        ),
+        worker.feed.approval(approved_at=t[3], action="approve", by="o01-2", based_on=2),
+        worker.feed.approval(approved_at=t[4], action="accept", by="national-1", based_on=3),
+        worker.feed.approval(
+            approved_at=t[5], action="unapprove", by="o01-1", note="muộn", based_on=4
+        ),
+    )
+    outcomes = [
+        (d["action"], d["outcome"], d["reason_code"], d["state"]) for d in decisions(result)
+    ]
+    assert outcomes == [
+        ("approve", "applied", None, "approved"),
+        ("unapprove", "refused", "reason_required", "approved"),
+        ("unapprove", "applied", None, "open"),
+        ("approve", "applied", None, "approved"),
+        ("accept", "applied", None, "accepted"),
+        ("unapprove", "refused", "period_accepted", "accepted"),
+    ]
+    assert "tiếp nhận" in decisions(result)[-1]["reason_vi"]
+    # Reports are judged on the history at their own time: open between t2 and t3.
+    later = worker.batch(
+        worker.feed(make_report(A, tthc_received=1), at=t[2] + MS),
+        worker.feed(make_report(B, tthc_received=1), at=t[3] + MS),
+        worker.feed(make_report(C, tthc_received=1), at=t[6]),
+    )
+    assert [(x["commune_code"], reason_codes(x)) for x in dead_letters(later)] == [
+        (B, ["period_locked"]),
+        (C, ["period_locked"]),
+    ]
+    assert "accepted nationally by national-1" in dead_letters(later)[1]["reasons"][0]["message_en"]
+
+
+def test_two_officers_at_once_one_wins_the_other_gets_a_reason() -> None:
+    worker = Worker()
+    result = worker.batch(
+        worker.feed.approval(approved_at=NOW, action="approve", by="o01-1", based_on=0),
+        worker.feed.approval(
+            approved_at=NOW, action="return", by="o01-2", commune=A, note="thiếu", based_on=0
+        ),
+    )
+    first, second = decisions(result)
+    assert first["outcome"] == "applied"
+    assert (second["outcome"], second["reason_code"]) == ("refused", "concurrent_change")
+    assert "o01-1" in second["reason_en"]
+
+
+def test_a_returned_report_counts_until_its_correction_answers_it() -> None:
+    worker = Worker()
+    worker.batch(worker.feed(make_report(A, 1, tthc_received=4), at=NOW))
+    sent_back = worker.batch(
+        worker.feed.approval(
+            approved_at=NOW + MS, action="return", commune=A, note="số liệu sai", based_on=0
+        )
+    )
+    [decision] = decisions(sent_back)
+    assert (decision["action"], decision["commune_code"], decision["note"]) == (
+        "return",
+        A,
+        "số liệu sai",
+    )
+    key = f"{HANOI}|{PERIOD}"
+    assert set(worker.tables.approvals[key]["returned"]) == {A}
+    # Sending back on an approved period is refused until it is unapproved.
+    approved = worker.batch(
+        worker.feed.approval(approved_at=NOW + 2 * MS, action="approve", based_on=1),
+        worker.feed.approval(
+            approved_at=NOW + 3 * MS, action="return", commune=B, note="x", based_on=2
+        ),
+    )
+    assert decisions(approved)[1]["reason_code"] == "period_approved"
+    worker.batch(
+        worker.feed.approval(approved_at=NOW + 4 * MS, action="unapprove", note="sửa", based_on=2)
+    )
+    corrected = worker.batch(worker.feed(make_report(A, 2, tthc_received=9), at=NOW + 5 * MS))
+    assert figures(corrected)["tthc_received"]["value"] == 9.0
+    [answer] = decisions(corrected)
+    assert (answer["action"], answer["commune_code"]) == ("correction", A)
+    assert worker.tables.approvals[key]["returned"] == {}
 
 
 def test_an_invalid_approval_is_counted_dead_lettered_and_not_stored() -> None:

@@ -355,7 +355,9 @@ def recompute(events: list[Event]) -> Expected:
     for offset, event in enumerate(events):
         if event.approval is not None:
             province, period, at = event.approval
-            approved[(province, period)] = min(at, approved.get((province, period), at))
+            # The first approval applies; a later one is refused (already approved, or
+            # stale when taken before it): the state machine of issue 19.
+            approved.setdefault((province, period), at)
             continue
         if event.invalid is not None:
             expected.rejected.add((offset, event.invalid))

@@ -30,6 +30,16 @@ const LABELS = {
     upcoming: "chưa đến hạn", download: "Tải báo cáo (.xlsx)",
     last_year: "Cùng kỳ năm trước", year_to_date: "Lũy kế từ đầu năm",
     unit_types: "Theo loại đơn vị", all_types: "Tất cả",
+    received: "Nhận lúc", claimed: "giờ khai lệch", claim_ahead: "(sau giờ nhận)", claim_behind: "(trước giờ nhận)",
+    partial: "chưa đủ xã báo cáo", returned: "Đã trả lại", open: "Chưa phê duyệt", accepted: "Đã tiếp nhận",
+    approval: "Phê duyệt", approve: "Phê duyệt", unapprove: "Huỷ phê duyệt", accept: "Tiếp nhận",
+    return: "Trả lại", correction: "Đã sửa", applied: "Đã thực hiện", refused: "Bị từ chối",
+    by: "bởi", note_prompt: "Ghi chú gửi xã (bắt buộc):", reason_prompt: "Lý do huỷ phê duyệt (bắt buộc):",
+    sent: "Đã gửi, đang chờ xử lý…", missing_confirm: "Các xã sau chưa báo cáo:", confirm: "Vẫn phê duyệt?",
+    history: "Lịch sử phê duyệt",
+    clerks: "Tài khoản cán bộ xã", issue: "Cấp tài khoản", reset: "Đặt lại mật khẩu", disable: "Khoá",
+    clerk_name: "Họ tên", password_once: "Mật khẩu (chỉ hiện một lần)", disabled: "Đã khoá",
+    contacts: "Liên hệ", save: "Lưu", email: "Thư điện tử", phone: "Điện thoại", role_clerk: "Cán bộ xã", role_officer: "Cán bộ tỉnh",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -49,6 +59,16 @@ const LABELS = {
     upcoming: "not yet due", download: "Download report (.xlsx)",
     last_year: "Same period last year", year_to_date: "Year to date",
     unit_types: "By unit type", all_types: "All",
+    received: "Received", claimed: "claimed time off by", claim_ahead: "(after receipt)", claim_behind: "(before receipt)",
+    partial: "few communes reported", returned: "Returned", open: "Not approved", accepted: "Accepted",
+    approval: "Approval", approve: "Approve", unapprove: "Unapprove", accept: "Accept",
+    return: "Send back", correction: "Corrected", applied: "Done", refused: "Refused",
+    by: "by", note_prompt: "Note to the commune (required):", reason_prompt: "Reason to unapprove (required):",
+    sent: "Sent, waiting for the worker…", missing_confirm: "These communes have not reported:", confirm: "Approve anyway?",
+    history: "Approval history",
+    clerks: "Commune clerks' logins", issue: "Issue a login", reset: "Reset password", disable: "Disable",
+    clerk_name: "Full name", password_once: "Password (shown once)", disabled: "Disabled",
+    contacts: "Contacts", save: "Save", email: "E-mail", phone: "Phone", role_clerk: "Commune clerk", role_officer: "Province officer",
   },
 };
 
@@ -93,25 +113,58 @@ function name(item) {
   return state.lang === "vi" ? item.name_vi : item.name_en;
 }
 
+function unit(item) {
+  // A ratio is shown as a percentage: its unit is the % sign already.
+  if (item.ratio) return "";
+  return state.lang === "vi" ? (item.unit_vi || item.unit) : item.unit;
+}
+
+function offset(seconds) {
+  // A claimed time far from receipt, in days and hours ("2 ngày 3 giờ sớm hơn").
+  if (seconds === null || seconds === undefined || Math.abs(seconds) < 600) return "";
+  const total = Math.round(Math.abs(seconds) / 3600);
+  const days = Math.floor(total / 24), hours = total % 24;
+  const vi = state.lang === "vi";
+  const parts = [];
+  if (days) parts.push(vi ? `${days} ngày` : `${days} d`);
+  if (hours || !days) parts.push(vi ? `${hours} giờ` : `${hours} h`);
+  const side = seconds > 0 ? t("claim_ahead") : t("claim_behind");
+  return `${t("claimed")} ${parts.join(" ")} ${side}`;
+}
+
 function sparkline(points) {
   const values = points.map((p) => p.value).filter((v) => v !== null);
   if (values.length < 2) return "";
   const w = 90, h = 22, lo = Math.min(...values), hi = Math.max(...values);
   const span = hi - lo || 1;
   const step = w / (points.length - 1);
+  const xy = (p, i) => [(i * step).toFixed(1), (h - 2 - ((p.value - lo) / span) * (h - 4)).toFixed(1)];
   const coords = points
-    .map((p, i) => (p.value === null ? null : `${(i * step).toFixed(1)},${(h - 2 - ((p.value - lo) / span) * (h - 4)).toFixed(1)}`))
+    .map((p, i) => (p.value === null ? null : xy(p, i).join(",")))
     .filter(Boolean)
     .join(" ");
-  const title = points.map((p) => `${p.period}: ${fmt(p.value)}`).join("\n");
+  // A point from a period with few communes reported is hollow: not a trend to read.
+  const marks = points
+    .map((p, i) => (p.value === null || !p.partial ? "" : `<circle class="partial" cx="${xy(p, i)[0]}" cy="${xy(p, i)[1]}" r="2.5" fill="#fff" stroke="#b45309"/>`))
+    .join("");
+  const title = points.map((p) => `${p.period}: ${fmt(p.value)}${p.partial ? ` (${t("partial")})` : ""}`).join("\n");
   return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><title>${esc(title)}</title>` +
-    `<polyline fill="none" stroke="#12355b" stroke-width="1.5" points="${coords}"/></svg>`;
+    `<polyline fill="none" stroke="#12355b" stroke-width="1.5" points="${coords}"/>${marks}</svg>`;
 }
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store" });
+  if (response.status === 401) {
+    // The session expired or ended: back to the sign-in page, then here again.
+    sessionStorage.setItem("baocao.after_login", location.hash);
+    location.replace("/login");
+    throw new Error("signed out");
+  }
   const body = await response.json();
-  if (!response.ok) throw new Error(body.detail || response.statusText);
+  if (!response.ok) {
+    const detail = body.detail && typeof body.detail === "object" ? body.detail : body;
+    throw new Error((state.lang === "en" ? detail.message_en : detail.message_vi) || body.detail || response.statusText);
+  }
   return body;
 }
 
@@ -169,7 +222,7 @@ function overviewHtml(data) {
   const n = data.national || {};
   const stat = (label, value, id) => `<div class="stat"${id ? ` id="${id}"` : ""}>${esc(label)}<b>${esc(value)}</b></div>`;
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td>` +
       `<td class="num">${i.provinces_reported}/34</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const download = `<a class="button" id="export-xlsx" download href="/api/national/export.xlsx?${apiQuery(`&lang=${state.lang}`)}">${t("download")}</a>`;
@@ -201,36 +254,42 @@ function provinceHtml(data) {
   const s = data.summary || { name: data.code };
   const counts = {};
   data.communes.forEach((c) => { counts[c.status] = (counts[c.status] || 0) + 1; });
+  const approval = data.approval || { state: "open", version: 0, history: [] };
+  const canReturn = approval.state === "open";
   const communes = data.communes
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
-      `<td>${badge(c.status)}</td><td class="num">${c.revision ?? ""}</td><td class="when">${esc((c.submitted_at || "").replace("T", " ").slice(0, 16))}</td></tr>`)
+      `<td>${badge(c.status)}${c.returned_note ? `<div class="note">${esc(c.returned_note)}</div>` : ""}` +
+      `${c.contact ? `<div class="muted contact">${esc(c.contact.name)} <a href="tel:${esc(c.contact.phone)}">${esc(c.contact.phone)}</a> ${esc(c.contact.email)}</div>` : ""}</td><td class="num">${c.revision ?? ""}</td>` +
+      `<td class="when" title="${esc(t("received"))}">${esc(localTime(c.received_at))}<div class="muted">${esc(offset(c.claim_offset_seconds))}</div></td>` +
+      `<td>${canReturn && c.revision !== null && c.status !== "returned" ? `<button type="button" class="step" data-action="return" data-commune="${esc(c.code)}">${t("return")}</button>` : ""}</td></tr>`)
     .join("");
   const types = (data.unit_types || [])
     .map((u) => `<tr><td><a href="#" data-division-type="${esc(u.division_type)}">${esc(u.division_type)}</a></td>` +
       `<td class="num">${u.reported} / ${u.expected}</td><td class="num">${u.completeness_pct.toFixed(1)}%</td></tr>`)
     .join("");
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td>` +
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td>` +
       `<td class="num" title="${t("last_year")}">${fmt(i.same_period_last_year, i.ratio)}</td>` +
       `<td class="num" title="${t("year_to_date")}">${fmt(i.year_to_date, i.ratio)}</td>` +
-      `<td>${sparkline(i.trend.map((p) => ({ period: p.period, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
+      `<td>${sparkline(i.trend.map((p) => ({ period: p.period, partial: p.partial, value: p.value === null ? null : (i.ratio ? p.value * 100 : p.value) })))}</td><td>${badge(i.status)}</td></tr>`)
     .join("");
   const msg = (r) => esc(state.lang === "vi" ? r.message_vi : r.message_en);
   const rejections = data.rejections
-    .map((r) => `<tr><td>${esc(r.commune_code)}</td><td>${esc(r.reason_code)}</td><td>${msg(r)}</td></tr>`)
+    .map((r) => `<tr><td>${esc(r.commune_code)}</td><td title="${esc(r.reason_code)}">${msg(r)}</td></tr>`)
     .join("");
   const warnings = data.warnings
-    .map((w) => `<tr><td>${esc(w.commune_name || w.commune_code)}</td><td>${esc(w.rule_code)}</td><td>${msg(w)}</td></tr>`)
+    .map((w) => `<tr><td>${esc(w.commune_name || w.commune_code)}</td><td title="${esc(w.rule_code)}">${msg(w)}</td></tr>`)
     .join("");
   const summary = ["on_time", "late", "rejected", "missing"]
     .map((k) => `<div class="stat">${badge(k)}<b>${counts[k] || 0}</b></div>`)
     .join("");
   const download = `/api/provinces/${encodeURIComponent(data.code)}/export.xlsx?${apiQuery(`&lang=${state.lang}`)}`;
-  return `<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › ${esc(s.name)}
+  return `${approvalHtml(data, approval)}<section class="card"><h2><a href="${esc(href("", ""))}">${t("back")}</a> › ${esc(s.name)}
       ${s.status ? badge(s.status) : ""}
       <a class="button" id="export-xlsx" download href="${esc(download)}">${t("download")}</a></h2>
       <div class="stats"><div class="stat">${t("reported")}<b id="province-reported">${s.reported ?? 0} / ${s.expected ?? data.communes.length}</b></div>
       <div class="stat">${t("completeness")}<b>${(s.completeness_pct ?? 0).toFixed(1)}%</b></div>${summary}</div></section>
+    ${toolsHtml(data.code)}
     <div class="row">
       <section class="card"><h2>${t("unit_types")}</h2><table id="unit-types"><tbody>
         <tr><td><a href="#" data-division-type="">${t("all_types")}</a></td></tr>${types}</tbody></table>
@@ -243,9 +302,149 @@ function provinceHtml(data) {
     </div>`;
 }
 
+function localTime(iso) {
+  // The server's UTC instant in the reader's local time, to the minute.
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function toolsHtml(code) {
+  return `<details class="card" id="tools" data-code="${esc(code)}"><summary>${t("clerks")} · ${t("contacts")}</summary>
+    <form id="clerk-form"><input id="clerk-commune" placeholder="${t("commune")} (00004)" pattern="\\d{5}" required>
+      <input id="clerk-name" placeholder="${t("clerk_name")}" required> <button type="submit">${t("issue")}</button></form>
+    <p id="clerk-message" role="status"></p><table><tbody id="clerk-list"></tbody></table>
+    <form id="contact-form"><input name="code" placeholder="${t("commune")}" required>
+      <select name="role"><option value="clerk">${t("role_clerk")}</option><option value="officer">${t("role_officer")}</option></select>
+      <input name="name" placeholder="${t("clerk_name")}" required><input name="phone" placeholder="${t("phone")}">
+      <input name="email" placeholder="${t("email")}"><button type="submit">${t("save")}</button></form>
+    <p id="contact-message" role="status"></p><table><tbody id="contact-list"></tbody></table></details>`;
+}
+
+function approvalHtml(data, approval) {
+  const who = approval.approved_by ? ` ${t("by")} <b id="approved-by">${esc(approval.approved_by)}</b> ${esc(localTime(approval.approved_at))}` : "";
+  const buttons = [];
+  if (approval.state === "open") buttons.push(["approve", t("approve")]);
+  if (approval.state === "approved") buttons.push(["unapprove", t("unapprove")]);
+  if (approval.state === "approved" && state.me && state.me.province === null) buttons.push(["accept", t("accept")]);
+  const history = approval.history.slice().reverse()
+    .map((h) => `<tr data-step="${esc(h.approval_id)}"><td class="when">${esc(localTime(h.at))}</td><td>${esc(t(h.action))}${h.commune_code ? ` ${esc(h.commune_code)}` : ""}</td>` +
+      `<td>${esc(h.actor)}</td><td>${badge(h.outcome)}</td><td>${esc(h.outcome === "refused" ? (state.lang === "vi" ? h.reason_vi : h.reason_en) : (h.note || ""))}</td></tr>`)
+    .join("");
+  return `<section class="card" id="approval" data-state="${esc(approval.state)}" data-version="${approval.version}">
+      <h2>${t("approval")}: <span id="approval-state">${badge(approval.state)}</span>${who}</h2>
+      <div>${buttons.map(([a, label]) => `<button type="button" class="step" data-action="${a}">${esc(label)}</button>`).join(" ")}</div>
+      <p id="step-message" class="muted" role="status">${esc(state.stepMessage || "")}</p>
+      <details><summary>${t("history")}</summary><table id="approval-history"><tbody>${history || `<tr><td>${t("none")}</td></tr>`}</tbody></table></details>
+    </section>`;
+}
+
+async function postStep(body) {
+  const code = state.route.code;
+  const response = await fetch(`/api/provinces/${encodeURIComponent(code)}/steps`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (response.status === 401) { location.replace("/login"); return null; }
+  const answer = await response.json().catch(() => ({}));
+  return { status: response.status, answer };
+}
+
+async function takeStep(action, commune) {
+  const approval = (state.last && state.last.data.approval) || { version: 0 };
+  const body = { action, report_type: state.route.type, period: state.route.period, based_on_version: approval.version };
+  if (action === "return") {
+    const note = prompt(t("note_prompt"));
+    if (!note) return;
+    Object.assign(body, { commune, note });
+  }
+  if (action === "unapprove") {
+    const note = prompt(t("reason_prompt"));
+    if (!note) return;
+    body.note = note;
+  }
+  document.querySelectorAll("button.step").forEach((b) => { b.disabled = true; });  // no double click
+  let sent = await postStep(body);
+  if (sent && sent.status === 409 && sent.answer.detail && sent.answer.detail.missing) {
+    const names = sent.answer.detail.missing.slice(0, 20).map((m) => `${m.code} ${m.name}`).join("\n");
+    if (!confirm(`${t("missing_confirm")}\n${names}\n${t("confirm")}`)) { refresh(); return; }
+    sent = await postStep({ ...body, confirm_missing: true });
+  }
+  if (!sent) return;
+  const detail = sent.answer.detail && typeof sent.answer.detail === "object" ? sent.answer.detail : sent.answer;
+  state.stepMessage = sent.status === 202 ? t("sent")
+    : (state.lang === "vi" ? detail.message_vi : detail.message_en) || String(sent.answer.detail || sent.status);
+  state.pendingStep = sent.status === 202 ? sent.answer.approval_id : null;
+  refresh();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.step");
+  if (button) takeStep(button.dataset.action, button.dataset.commune);
+  const clerk = event.target.closest("button.clerk");
+  if (clerk) clerkAction(clerk.dataset.action, clerk.dataset.login);
+});
+
+// Clerk logins and contacts of the province: loaded on demand (the "details" opening), as
+// they are the officer's own tools, not figures to poll.
+async function sendJson(method, url, body) {
+  const response = await fetch(url, { method, headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  if (response.status === 401) { location.replace("/login"); return null; }
+  return { status: response.status, data: await response.json().catch(() => ({})) };
+}
+
+async function loadTools() {
+  const code = encodeURIComponent(state.route.code);
+  const [clerks, contacts] = await Promise.all([
+    getJson(`/api/provinces/${code}/clerks`).catch(() => []),
+    getJson(`/api/provinces/${code}/contacts`).catch(() => []),
+  ]);
+  $("clerk-list").innerHTML = clerks.map((c) => `<tr data-login="${esc(c.login)}"><td>${esc(c.login)}</td><td>${esc(c.commune_code)}</td><td>${esc(c.name)}</td>` +
+    `<td>${c.disabled_at ? badge("disabled") : `<button type="button" class="clerk" data-action="reset" data-login="${esc(c.login)}">${t("reset")}</button>` +
+    `<button type="button" class="clerk" data-action="disable" data-login="${esc(c.login)}">${t("disable")}</button>`}</td></tr>`).join("") || `<tr><td>${t("none")}</td></tr>`;
+  $("contact-list").innerHTML = contacts.map((c) => `<tr><td>${esc(c.code)}</td><td>${esc(t(`role_${c.role}`))}</td><td>${esc(c.name)}</td>` +
+    `<td>${esc(c.phone)}</td><td>${esc(c.email)}</td></tr>`).join("") || `<tr><td>${t("none")}</td></tr>`;
+}
+
+async function clerkAction(action, login) {
+  const code = encodeURIComponent(state.route.code);
+  let answer;
+  if (action === "issue") {
+    answer = await sendJson("POST", `/api/provinces/${code}/clerks`, { commune: $("clerk-commune").value.trim(), name: $("clerk-name").value.trim() });
+  } else {
+    answer = await sendJson("POST", `/api/provinces/${code}/clerks/${encodeURIComponent(login)}/${action}`);
+  }
+  if (!answer) return;
+  const d = answer.data;
+  $("clerk-message").textContent = answer.status < 300
+    ? (d.password ? `${d.login} — ${t("password_once")}: ${d.password}` : `${d.login}: ${t("disabled")}`)
+    : (d.detail && d.detail.message_vi) || String(d.detail || answer.status);
+  loadTools();
+}
+
+async function saveContact(event) {
+  event.preventDefault();
+  const code = encodeURIComponent(state.route.code);
+  const form = event.target;
+  const body = Object.fromEntries(new FormData(form).entries());
+  const answer = await sendJson("PUT", `/api/provinces/${code}/contacts`, body);
+  if (!answer) return;
+  $("contact-message").textContent = answer.status < 300 ? `${t("save")}: ${body.name}`
+    : (answer.data.detail && answer.data.detail.message_vi) || String(answer.status);
+  loadTools();
+}
+
+document.addEventListener("toggle", (event) => {
+  if (event.target.id === "tools" && event.target.open) loadTools();
+}, true);
+document.addEventListener("submit", (event) => {
+  if (event.target.id === "contact-form") saveContact(event);
+  if (event.target.id === "clerk-form") { event.preventDefault(); clerkAction("issue"); }
+});
+
 function communeHtml(data) {
   const indicators = data.indicators
-    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(i.unit)}</td></tr>`)
+    .map((i) => `<tr><td>${esc(name(i))}</td><td class="num">${fmt(i.value, i.ratio)}</td><td>${esc(unit(i))}</td></tr>`)
     .join("");
   const names = Object.fromEntries(data.indicators.map((i) => [i.code, name(i)]));
   const revisions = data.revisions
@@ -267,7 +466,11 @@ function communeHtml(data) {
 function render() {
   // Draws the last answer again (also right after a language switch, without a round trip).
   if (!state.last) return;
+  // The officer's tools (forms being typed in) survive the redraw of the figures.
+  const tools = document.getElementById("tools");
   $("view").innerHTML = state.last.render(state.last.data);
+  const fresh = document.getElementById("tools");
+  if (tools && fresh && tools.dataset.code === fresh.dataset.code) fresh.replaceWith(tools);
   $("freshness").textContent = state.freshness === null || state.freshness === undefined
     ? t("nodata") : `${t("fresh")}: ${age(state.freshness)} ${t("ago")}`;
 }
@@ -280,6 +483,8 @@ async function refresh() {
     let route = parseRoute();
     if (!route.type || !route.period) {
       const chosen = await getJson("/api/periods/default");
+      // A newer refresh (the reader followed a link meanwhile) owns the URL now.
+      if (generation !== state.generation) return;
       route = { ...route, type: chosen.report_type, period: chosen.period };
       history.replaceState(null, "", href(route.kind, route.code, route.type, route.period));
     }
@@ -300,6 +505,13 @@ async function refresh() {
     state.periods = periods;
     state.route = route;
     state.last = last;
+    const pending = state.pendingStep && last.data.approval
+      ? last.data.approval.history.find((h) => h.approval_id === state.pendingStep) : null;
+    if (pending) {
+      state.pendingStep = null;
+      state.stepMessage = pending.outcome === "applied" ? `${t(pending.action)}: ${t("applied")}`
+        : `${t(pending.action)}: ${t("refused")} — ${state.lang === "vi" ? pending.reason_vi : pending.reason_en}`;
+    }
     fillSelectors();
     $("home").href = href("", "");
     render();
@@ -348,3 +560,14 @@ window.addEventListener("hashchange", refresh);
 applyLanguage();
 refresh();
 setInterval(refresh, POLL_MS);
+
+// The signed-in officer, and signing out (the cookie is HttpOnly: the server ends it).
+getJson("/api/me").then((me) => {
+  state.me = me;
+  const where = me.province ? `tỉnh ${me.province}` : "toàn quốc";
+  document.getElementById("who").textContent = `${me.name} (${where})`;
+}).catch(() => {});
+document.getElementById("signout").addEventListener("click", async () => {
+  await fetch("/api/session/end", { method: "POST" });
+  location.replace("/login");
+});

@@ -68,7 +68,9 @@ def test_names_follow_the_province_codes() -> None:
     assert plan.province_database("79") == "baocao_p79"
     assert plan.feed_database == "baocao_bi_feed"
     assert plan.login_users()[0] == BI_USER
-    assert plan.all_users() == plan.login_users()  # no internal account any more
+    # No internal account; the dashboard's province logins are not handed to BI tools.
+    assert plan.dashboard_users()["01"] == "baocao_dash_p01"
+    assert plan.all_users() == (*plan.login_users(), *plan.dashboard_users().values())
 
 
 @pytest.mark.parametrize("database", ["bao-cao", "1db", "x; DROP", ""])
@@ -126,9 +128,20 @@ def test_users_file_holds_digests_profiles_and_allowed_databases() -> None:
     assert profile is not None
     assert profile.findtext("readonly") == "1"
     assert profile.findtext("allow_ddl") == "0"
-    assert profile.findtext("max_execution_time") == "300"
+    assert profile.findtext("max_execution_time") == "60"
+    assert profile.findtext("max_concurrent_queries_for_user") == "4"
+    assert profile.findtext("max_memory_usage") == "2000000000"
+    dashboard = root.find("profiles/baocao_dashboard")
+    assert dashboard is not None and dashboard.findtext("readonly") == "1"
+    assert dashboard.findtext("log_queries") == "1"
     users = {user.tag: user for user in root.findall("users/*")}
-    assert list(users) == [BI_USER, "baocao_p01", "baocao_p79"]
+    assert list(users) == [
+        BI_USER,
+        "baocao_p01",
+        "baocao_p79",
+        "baocao_dash_p01",
+        "baocao_dash_p79",
+    ]
     allowed = {
         name: [db.text for db in user.findall("allow_databases/database")]
         for name, user in users.items()
@@ -137,10 +150,13 @@ def test_users_file_holds_digests_profiles_and_allowed_databases() -> None:
         BI_USER: ["baocao"],
         "baocao_p01": ["baocao_p01"],
         "baocao_p79": ["baocao_p79"],
+        "baocao_dash_p01": ["baocao_p01"],
+        "baocao_dash_p79": ["baocao_p79"],
     }
     for name, user in users.items():
         assert user.findtext("password_sha256_hex") == sha256_hex(f"pw-{name}")
-        assert user.findtext("profile") == "baocao_bi"
+        profile_name = "baocao_dashboard" if "_dash_" in name else "baocao_bi"
+        assert user.findtext("profile") == profile_name
         assert [ip.text for ip in user.findall("networks/ip")] == ["127.0.0.1", "::1"]
         assert f"pw-{name}" not in text
     assert "<default>" not in text  # the locked default user lives in users.xml
@@ -241,7 +257,7 @@ def test_modern_sql_grants_filters_and_hides_the_passwords() -> None:
     for user in PLAN.login_users():
         assert f"pw-{user}" not in text
         assert f"IDENTIFIED WITH sha256_hash BY '{sha256_hex(f'pw-{user}')}'" in text
-    assert "readonly = 2" in statements[0] and "MAX 300" in statements[0]
+    assert "readonly = 2" in statements[0] and "max_execution_time = 60 MAX 60" in statements[0]
     assert "GRANT SELECT ON `baocao`.* TO baocao_bi_reader" in statements
     assert "GRANT baocao_bi_reader TO baocao_bi" in statements
     for relation in ("province_indicators", "province_indicator_values"):
@@ -282,3 +298,15 @@ def test_grafana_password_files_hold_one_province_login_each(tmp_path: Path) -> 
     text = province_datasources_yaml(PLAN, secrets_dir="/s")
     assert "password: $__file{/s/baocao_p79}" in text and "pw-" not in text
     assert "username: baocao_p01" in text and BI_USER not in text.replace("baocao_bi_", "")
+
+
+def test_the_system_table_statements_keep_query_texts_from_the_bi_logins() -> None:
+    from baocao.app.bi.modern import system_table_statements
+
+    statements = system_table_statements(PLAN)
+    assert statements[:2] == [
+        "REVOKE SELECT ON system.processes FROM baocao_bi_reader, baocao_p01, baocao_p79",
+        "REVOKE SELECT ON system.query_log FROM baocao_bi_reader, baocao_p01, baocao_p79",
+    ]
+    granted = " ".join(statements[2:])
+    assert "system.tables" in granted and "processes" not in granted and "query_log" not in granted

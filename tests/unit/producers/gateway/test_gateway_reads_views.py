@@ -33,5 +33,10 @@ def read_relations() -> set[str]:
 def test_the_gateway_reads_views_and_no_sink_table() -> None:
     tables, views = created("TABLE"), created("VIEW")
     clickhouse = read_relations() & (tables | views)
-    assert clickhouse == {"latest_commune_reports", "period_approvals", "rejected_reports"}
+    assert clickhouse == {
+        "latest_commune_reports",
+        "period_approvals",
+        "rejected_reports",
+        "returned_reports",
+    }
     assert not clickhouse & tables

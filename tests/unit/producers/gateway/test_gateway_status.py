@@ -8,6 +8,7 @@ from baocao.producers.gateway.status import (
     KnownReport,
     LatestRevision,
     ReportState,
+    ReturnedNote,
     StreamRejection,
     decide_status,
 )
@@ -91,3 +92,19 @@ def test_same_revision_other_figures_without_rejection_yet_is_pending() -> None:
 
 def test_a_lower_latest_revision_means_not_processed_yet() -> None:
     assert decide_status(known(revision=3), latest(OTHER, 2), None).state is ReportState.PENDING
+
+
+def test_a_report_its_province_sent_back_is_returned_with_the_note() -> None:
+    """Issue 19: the commune sees "returned" and the officer's note; it still counts."""
+    note = ReturnedNote("Số hồ sơ tiếp nhận chưa khớp", "o01-1", WHEN)
+    status = decide_status(known(), latest(MINE, 2), None, note)
+    assert status.state is ReportState.RETURNED
+    answer = status.as_json()
+    assert answer["state"] == "returned" and answer["latest_revision"] == 2
+    assert answer["returned"] == {
+        "note": "Số hồ sơ tiếp nhận chưa khớp",
+        "returned_by": "o01-1",
+        "returned_at": WHEN.isoformat(),
+    }
+    # A send-back concerns the latest revision only: an older one stays superseded.
+    assert decide_status(known(1), latest(OTHER, 2), None, note).state is ReportState.SUPERSEDED
