@@ -18,8 +18,8 @@ from support import records
 from support.cli import invoke
 from support.dashboard import HANOI, NOW, PERIOD, Seeded, insert, seed
 from support.export import facts, table
-from support.recompute import expected_comparisons
 from support.officers import make_officers, signed_in
+from support.recompute import expected_comparisons
 
 from baocao.app.export.labels import LABELS, Lang
 from baocao.app.export.workbook import HEADER_ROW

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
-from baocao.app.views.reader import ProvinceLogin, Views
+from baocao.app.views.reader import ProvinceLogin, Views, ViewSession
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.app.views.status import commune_status
 from baocao.core.instants import EPOCH
