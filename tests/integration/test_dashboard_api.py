@@ -173,7 +173,11 @@ def test_province_trend_runs_across_the_merger_with_last_year_and_the_year_to_da
         f"/api/provinces/{HANOI}", params={"report_type": "monthly", "period": "2025-08"}
     ).json()
     [received] = body["indicators"]
-    assert received["trend"] == [{"period": p, "value": v} for p, v in values.items()]
+    assert [(point["period"], point["value"]) for point in received["trend"]] == list(
+        values.items()
+    )
+    # No completeness is stored for these periods: every point is marked partial.
+    assert {point["partial"] for point in received["trend"]} == {True}
     assert received["value"] == 8.0
     assert received["same_period_last_year"] == 40.0
     assert received["year_to_date"] == 5.0 + 6.0 + 7.0 + 8.0

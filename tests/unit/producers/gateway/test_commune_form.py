@@ -203,6 +203,9 @@ def test_the_status_of_a_report_refused_for_its_period_has_no_deadline(
         def rejections(self, _commune: str, ids: Collection[str]) -> dict[str, StreamRejection]:
             return {report_id: StreamRejection("t:0:1", NOW, ())}
 
+        def returned_notes(self, _commune: str, _periods: Collection[str]) -> dict[str, object]:
+            return {}
+
     status = StatusService(
         log=log,
         reader=Refused(),  # type: ignore[arg-type]
