@@ -480,11 +480,13 @@ async function refresh() {
   const generation = ++state.generation;
   try {
     const periods = await getJson("/api/periods");
+    const asked = location.hash;
     let route = parseRoute();
     if (!route.type || !route.period) {
       const chosen = await getJson("/api/periods/default");
-      // A newer refresh (the reader followed a link meanwhile) owns the URL now.
-      if (generation !== state.generation) return;
+      // A link followed meanwhile owns the URL now: a newer refresh runs, or will once its
+      // hashchange fires (it may still be queued behind this answer).
+      if (generation !== state.generation || location.hash !== asked) return;
       route = { ...route, type: chosen.report_type, period: chosen.period };
       history.replaceState(null, "", href(route.kind, route.code, route.type, route.period));
     }
