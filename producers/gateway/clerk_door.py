@@ -13,8 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from baocao.core.logins import Session, SignIn, origin_allowed
-from baocao.core.logins.origin import own_origin
+from baocao.core.logins import Session, SessionCookie, SignIn
 from baocao.core.settings import GatewaySettings
 from baocao.producers.gateway.exceptions import OriginRefusedError, UnauthorizedError
 from baocao.producers.gateway.tokens import Principal, Scope
@@ -25,24 +24,21 @@ __all__ = ["ClerkDoor"]
 class ClerkDoor:
     def __init__(self, sign_in: SignIn, options: GatewaySettings) -> None:
         self.sign_in = sign_in
-        self._options = options
+        self.cookie = SessionCookie(
+            options.session_cookie, options.session_hours, options.public_origin
+        )
 
     @property
     def cookie_name(self) -> str:
-        return self._options.session_cookie
-
-    def secure(self, request: Request) -> bool:
-        if self._options.public_origin:
-            return self._options.public_origin.startswith("https://")
-        return request.url.scheme == "https"
+        return self.cookie.name
 
     def require_origin(self, request: Request) -> None:
         """Refuse (403) a state-changing request that does not come from the app's origin."""
-        if self._options.public_origin:
-            allowed = {self._options.public_origin}
-        else:
-            allowed = {own_origin(request.url.scheme, request.headers.get("host", ""))}
-        if not origin_allowed(request.method, request.headers.get("origin"), allowed=allowed):
+        scheme, host = request.url.scheme, request.headers.get("host", "")
+        if not self.cookie.admits(
+            request.method, request.headers.get("origin"), scheme=scheme, host=host
+        ):
+            allowed = self.cookie.allowed_origins(scheme, host)
             raise OriginRefusedError(
                 f"a {request.method} with the session cookie must come from the app's own "
                 f"origin ({', '.join(sorted(allowed))}), not {request.headers.get('origin')!r}"
@@ -69,21 +65,10 @@ class ClerkDoor:
         )
 
     def set_cookie(self, response: Response, request: Request, session: Session) -> None:
+        attributes = self.cookie.attributes(request.url.scheme)
         response.set_cookie(
-            self.cookie_name,
-            session.token,
-            max_age=int(self._options.session_hours * 3600),
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure(request),
+            self.cookie.name, session.token, max_age=self.cookie.max_age, **attributes
         )
 
     def clear_cookie(self, response: Response, request: Request) -> None:
-        response.delete_cookie(
-            self.cookie_name,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure(request),
-        )
+        response.delete_cookie(self.cookie.name, **self.cookie.attributes(request.url.scheme))

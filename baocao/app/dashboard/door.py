@@ -17,12 +17,11 @@ from baocao.core.logins import (
     LoginStore,
     PasswordHasher,
     Session,
+    SessionCookie,
     SignIn,
     SignInLimiter,
     SignInOutcome,
-    origin_allowed,
 )
-from baocao.core.logins.origin import own_origin
 from baocao.core.settings import DashboardSettings
 
 __all__ = ["OfficerDoor"]
@@ -44,7 +43,9 @@ class OfficerDoor:
         limiter: SignInLimiter | None = None,
     ) -> None:
         self._database = database
-        self._options = options
+        self.cookie = SessionCookie(
+            options.session_cookie, options.session_hours, options.public_origin
+        )
         self._limiter = limiter or SignInLimiter(
             address_rate=options.signin_rate_per_second, address_burst=options.signin_burst
         )
@@ -59,7 +60,7 @@ class OfficerDoor:
 
     @property
     def cookie_name(self) -> str:
-        return self._options.session_cookie
+        return self.cookie.name
 
     async def open_session(self, login_id: str, password: str, *, address: str) -> SignInOutcome:
         """Sign in (the limits first, after any unlock an administrator recorded since)."""
@@ -72,11 +73,10 @@ class OfficerDoor:
 
     def require_origin(self, request: Request) -> None:
         """Refuse (403) a state-changing request that does not come from the dashboard."""
-        if self._options.public_origin:
-            allowed = {self._options.public_origin}
-        else:
-            allowed = {own_origin(request.url.scheme, request.headers.get("host", ""))}
-        if not origin_allowed(request.method, request.headers.get("origin"), allowed=allowed):
+        scheme, host = request.url.scheme, request.headers.get("host", "")
+        if not self.cookie.admits(
+            request.method, request.headers.get("origin"), scheme=scheme, host=host
+        ):
             raise HTTPException(
                 403,
                 {
@@ -103,27 +103,11 @@ class OfficerDoor:
         if token:
             self.sign_in.sign_out(token)
 
-    def secure(self, request: Request) -> bool:
-        if self._options.public_origin:
-            return self._options.public_origin.startswith("https://")
-        return request.url.scheme == "https"
-
     def set_cookie(self, response: Response, request: Request, session: Session) -> None:
+        attributes = self.cookie.attributes(request.url.scheme)
         response.set_cookie(
-            self.cookie_name,
-            session.token,
-            max_age=int(self._options.session_hours * 3600),
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure(request),
+            self.cookie.name, session.token, max_age=self.cookie.max_age, **attributes
         )
 
     def clear_cookie(self, response: Response, request: Request) -> None:
-        response.delete_cookie(
-            self.cookie_name,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure(request),
-        )
+        response.delete_cookie(self.cookie.name, **self.cookie.attributes(request.url.scheme))

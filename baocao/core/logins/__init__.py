@@ -7,6 +7,7 @@ officer logins will. It knows nothing of HTTP frameworks; the door turns its ans
 cookies and status codes. Why each choice was made, and the threat model: docs/commune-app.md.
 """
 
+from baocao.core.logins.cookie import SessionCookie
 from baocao.core.logins.limits import SignInLimiter
 from baocao.core.logins.origin import origin_allowed
 from baocao.core.logins.passwords import PasswordHasher, generate_password
@@ -28,6 +29,7 @@ __all__ = [
     "LoginStore",
     "PasswordHasher",
     "Session",
+    "SessionCookie",
     "SignIn",
     "SignInLimiter",
     "SignInOutcome",
