@@ -16,20 +16,15 @@ published a second time, which the stream treats as the exact duplicate it is.
 
 from __future__ import annotations
 
-import logging
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from baocao.core.logins import LOGIN_SCHEMA
+from baocao.core.sqlite_file import SqliteFile
 from baocao.producers.gateway.exceptions import TokenStoreError
 
 __all__ = ["SCHEMA_VERSION", "GatewayStore"]
 
-logger = logging.getLogger(__name__)
 
 #: ``PRAGMA user_version`` of the schema below; a later change adds a step in :meth:`_migrate`.
 SCHEMA_VERSION = 3
@@ -66,17 +61,12 @@ CREATE INDEX IF NOT EXISTS submissions_by_commune ON submissions (commune_code, 
 """
 
 
-class GatewayStore:
-    """The SQLite file, with one connection per thread (a connection is not thread-safe;
-    the gateway uses the store from its event loop and from the threads of its GET routes)."""
+class GatewayStore(SqliteFile):
+    """The SQLite file (:class:`~baocao.core.sqlite_file.SqliteFile`: private, one connection
+    per thread; the gateway uses it from its event loop and from the threads of its GET routes)."""
 
     def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
-        self.path = path
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        super().__init__(path, busy_timeout=busy_timeout)
         self._opened = False
 
     def open(self) -> GatewayStore:
@@ -84,13 +74,7 @@ class GatewayStore:
         if self._opened:
             return self
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # Token hashes and every submission: the user's alone, from the first byte (the
-            # WAL and shared-memory files SQLite creates next to it take the file's mode).
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            self.path.chmod(0o600)
-            connection = self.connection()
-            connection.execute("PRAGMA journal_mode=WAL")
+            self.create()
             with self.transaction() as tx:
                 version = int(tx.execute("PRAGMA user_version").fetchone()[0])
                 self._migrate(tx, version)
@@ -99,50 +83,8 @@ class GatewayStore:
         self._opened = True
         return self
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit; :meth:`transaction` groups statements)."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,  # only so close() may run on another thread
-            )
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``: takes the write lock up front, so a
-        read-then-write (the claim of a report id) cannot interleave with another process.
-
-        Every write goes through here. The threads of one process queue on a Python lock
-        first: SQLite's own wait for a busy database sleeps in steps of up to 100 ms, which
-        under concurrent requests costs far more than the writes themselves."""
-        with self._write_lock:
-            connection = self.connection()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            try:
-                connection.close()
-            except sqlite3.Error as exc:  # closing must not hide why we are shutting down
-                logger.warning("closing a gateway database connection failed: %s", exc)
-        self._local = threading.local()
+        super().close()
         self._opened = False
 
     def __enter__(self) -> GatewayStore:

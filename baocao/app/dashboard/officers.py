@@ -10,18 +10,14 @@ one before each sign-in and clears that account's backoff (the limiter lives in 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.core.logins import LOGIN_SCHEMA, Login, LoginStore, PasswordHasher, generate_password
 from baocao.core.settings import Settings
+from baocao.core.sqlite_file import SqliteFile
 
 __all__ = [
     "NATIONAL",
@@ -76,52 +72,16 @@ def officer_of(login: Login) -> Officer:
     )
 
 
-class OfficerDatabase:
-    """The SQLite file (WAL, one connection per thread) behind :class:`LoginStore`."""
-
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
-        self.path = path
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+class OfficerDatabase(SqliteFile):
+    """The SQLite file (:class:`~baocao.core.sqlite_file.SqliteFile`) behind :class:`LoginStore`."""
 
     def open(self) -> OfficerDatabase:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            self.path.chmod(0o600)
-            connection = self.connection()
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(LOGIN_SCHEMA + _UNLOCKS)  # idempotent: IF NOT EXISTS
+            self.create()
+            self.connection().executescript(LOGIN_SCHEMA + _UNLOCKS)  # idempotent
         except (sqlite3.Error, OSError) as exc:
             raise OfficerError(f"cannot open the officers' database {self.path}: {exc}") from exc
         return self
-
-    def connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-        return connection
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            connection = self.connection()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
 
     # -- unlocks -------------------------------------------------------------------------
 
