@@ -28,10 +28,10 @@ from playwright.sync_api import (
     Playwright,
     Request,
     Response,
-    ViewportSize,
     expect,
     sync_playwright,
 )
+from support.browser import CHROMIUM, CHROMIUM_FLAGS, PHONE, SCREENSHOTS, chromium
 from support.cli import Background, run, start
 from support.gateway import (
     RunningGateway,
@@ -52,19 +52,6 @@ from baocao.producers.publisher import ReportPublisher
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "ci-artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE: ViewportSize = {"width": 360, "height": 740}
 HANOI = "01"
 #: The worker and the sink start in ~10 s; the first report then takes a few seconds.
 PIPELINE_TIMEOUT = 120_000
@@ -102,11 +89,8 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-    )
-    yield launched
-    launched.close()
+    with chromium(playwright) as launched:
+        yield launched
 
 
 def phone(context: BrowserContext) -> tuple[Page, list[str]]:

@@ -15,18 +15,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from clickhouse_driver import Client
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from support import cli
+from support.browser import PHONE, SCREENSHOTS, chromium, sign_in_officer
 from support.cli import Background, run, start
 from support.dashboard import HANOI, PERIOD, PREVIOUS, Seeded, seed
 from support.gateway import drop_topics
-from support.net import free_port
-from support.officers import Officers, make_officers
+from support.officers import Officers, make_officers, serving_dashboard
 from support.settings import environment
-from support.wait import eventually
 
 from baocao.app.dashboard.links import dashboard_link
 from baocao.app.dashboard.officers import add_officer
@@ -37,10 +34,6 @@ from baocao.producers.publisher import ReportPublisher
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "ci-artifacts" / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-PHONE = {"width": 360, "height": 740}
 #: The worker decides, the sink stores, the page polls every 3 s.
 DECIDED_MS = 60_000
 
@@ -68,51 +61,24 @@ def officers(tmp_path: Path) -> Officers:
 
 @pytest.fixture
 def dashboard(test_settings: Settings, tmp_path: Path, officers: Officers) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **environment(test_settings, BAOCAO_DEADLINES_AMENDMENTS_AFTER_LOCK="accept"),
-        "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
-        "BAOCAO_GATEWAY_DB_PATH": str(tmp_path / "gateway.db"),
-    }
-    log = tmp_path / "dashboard.log"
-    with cli.running("dashboard", "--port", str(port), env=env, log_path=log) as running:
-        eventually(
-            lambda: httpx.get(f"{url}/login", timeout=1.0).raise_for_status(),
-            what="the dashboard to answer",
-            timeout=30,
-            interval=0.1,
-            ignoring=(httpx.HTTPError,),
-            alive=running.assert_running,
-            log=running.log,
-        )
+    env = environment(test_settings, BAOCAO_DEADLINES_AMENDMENTS_AFTER_LOCK="accept")
+    with serving_dashboard(env, officers, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "install Debian's chromium (scripts/install-system-deps.sh)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with sync_playwright() as playwright, chromium(playwright) as launched:
+        yield launched
 
 
 def signed_in_page(browser: Browser, url: str, credentials: tuple[str, str]) -> Page:
-    page = browser.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
-    page.goto(url)
-    expect(page).to_have_url(f"{url}/login")
-    page.get_by_label("Tên đăng nhập").fill(credentials[0])
-    page.get_by_label("Mật khẩu").fill(credentials[1])
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.locator("#who")).not_to_be_empty()
+    page = browser.new_context(viewport=PHONE).new_page()
+    sign_in_officer(page, url, credentials)
     return page
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"dashboard-approval-{name}.png"), full_page=True)
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from clickhouse_driver import Client
 from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
-from support import cli
+from support.browser import SCREENSHOTS, chromium, sign_in_officer
 from support.dashboard import (
     HANOI,
     PERIOD,
@@ -22,29 +21,14 @@ from support.dashboard import (
     missing_commune_reports,
     seed,
 )
-from support.net import free_port
-from support.officers import Officers, make_officers
+from support.officers import Officers, make_officers, serving_dashboard
 from support.settings import environment
-from support.wait import eventually
 
 from baocao.app.dashboard.links import dashboard_link
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "ci-artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -57,51 +41,17 @@ def dashboard_url(
     test_settings: Settings, db: Client, tmp_path: Path, officers: Officers
 ) -> Iterator[str]:
     """``baocao dashboard`` over the test's database and officers, answering when it yields."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "dashboard.log"
-    env = {
-        **environment(test_settings),
-        "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
-        "BAOCAO_GATEWAY_DB_PATH": str(tmp_path / "gateway.db"),
-    }
-    args = ("dashboard", "--port", str(port))
-    with cli.running(*args, env=env, log_path=log_path, stop_timeout=15) as dashboard:
-        eventually(
-            lambda: httpx.get(f"{url}/login", timeout=1.0).raise_for_status(),
-            what="the dashboard to answer",
-            timeout=30,
-            interval=0.1,
-            ignoring=(httpx.HTTPError,),
-            alive=dashboard.assert_running,
-            log=dashboard.log,
-        )
+    with serving_dashboard(environment(test_settings), officers, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
 def page(dashboard_url: str, officers: Officers) -> Iterator[Page]:
     """A page signed in as the national officer, through the sign-in form."""
-    assert CHROMIUM.exists(), "install Debian's chromium (scripts/install-system-deps.sh)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            sign_in(page, dashboard_url, officers.national)
-            yield page
-        finally:
-            browser.close()
-
-
-def sign_in(page: Page, url: str, credentials: tuple[str, str]) -> None:
-    page.goto(url)
-    expect(page).to_have_url(f"{url}/login")  # the dashboard asks for a sign-in first
-    page.get_by_label("Tên đăng nhập").fill(credentials[0])
-    page.get_by_label("Mật khẩu").fill(credentials[1])
-    page.get_by_role("button", name="Đăng nhập").click()
-    expect(page.locator("#who")).not_to_be_empty()
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        sign_in_officer(page, dashboard_url, officers.national)
+        yield page
 
 
 def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: Client) -> None:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from clickhouse_driver import Client
-from support.cli import run, start
+from support.cli import run
 from support.recompute import (
     expected_latest,
     expected_province_rows,
     expected_reporting_communes,
     expected_with_old_codes,
 )
-from support.settings import environment
+from support.settings import query
 from support.wait import eventually
 
 from baocao.core.lineage import load_crosswalk
@@ -34,38 +31,6 @@ PERIOD = "2024-08"
 HANOI = "01"
 #: New Phường Ngọc Hà and Phường Giảng Võ, and every old ward they were made of.
 NGOC_HA, GIANG_VO, BA_DINH = "00008", "00025", "00004"
-
-
-@pytest.fixture
-def env(test_settings: Settings) -> dict[str, str]:
-    return environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
-
-
-@pytest.fixture
-def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
-    migrated = run("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    processes = [
-        start(name, env=env, log_path=tmp_path / f"{name}.log") for name in ("worker", "sink")
-    ]
-    yield
-    for process in processes:
-        process.stop()
-
-
-def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    ch = settings.clickhouse
-    client = Client(
-        host=ch.host,
-        port=ch.port,
-        database=ch.database,
-        user=ch.user,
-        password=ch.password.get_secret_value(),
-    )
-    try:
-        return list(client.execute(sql))
-    finally:
-        client.disconnect()
 
 
 def line(commune: str, revision: int = 1, *, period: str = PERIOD, **values: float) -> dict:

@@ -13,16 +13,14 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import vietnam_provinces as vp
-from clickhouse_driver import Client
 from openpyxl import load_workbook
-from support.cli import run, start
+from support.cli import run
 from support.export import facts, table
 from support.recompute import (
     expected_commune_rows,
@@ -33,7 +31,7 @@ from support.recompute import (
     simulated_month,
     stale_report_ids,
 )
-from support.settings import environment
+from support.settings import query
 from support.topics import keys_off_spec
 from support.wait import eventually
 
@@ -48,24 +46,6 @@ PERIOD = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 CATALOGUE_FILE = Path(__file__).parents[2] / "schemas" / "indicators.json"
 #: The start of the undecodable events the test publishes.
 MALFORMED = b"not avro"
-
-
-@pytest.fixture
-def env(test_settings: Settings) -> dict[str, str]:
-    return environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
-
-
-@pytest.fixture
-def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
-    """Migrated database plus a running worker and sink, stopped (and their logs kept) after."""
-    migrated = run("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    processes = [
-        start(name, env=env, log_path=tmp_path / f"{name}.log") for name in ("worker", "sink")
-    ]
-    yield
-    for process in processes:
-        process.stop()
 
 
 # ---------------------------------------------------------------- the input
@@ -83,21 +63,6 @@ def make_input(env: dict[str, str], tmp_path: Path) -> tuple[list[dict[str, Any]
 
 
 # ---------------------------------------------------------------- the test
-
-
-def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    ch = settings.clickhouse
-    client = Client(
-        host=ch.host,
-        port=ch.port,
-        database=ch.database,
-        user=ch.user,
-        password=ch.password.get_secret_value(),
-    )
-    try:
-        return list(client.execute(sql))
-    finally:
-        client.disconnect()
 
 
 def publish_malformed(settings: Settings, count: int) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clickhouse_driver import Client
 from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic, OffsetSpec
 from kafka.errors import KafkaError
@@ -28,7 +27,7 @@ from support.cli import run, start
 from support.gateway import drop_topics
 from support.net import free_ports
 from support.recompute import expected_latest, expected_province_rows, simulated_month
-from support.settings import environment
+from support.settings import environment, query
 from support.sink import committed
 from support.wait import eventually
 
@@ -214,21 +213,11 @@ def _sink_caught_up(settings: Settings, health_port: int) -> bool:
 
 
 def _province_rows(settings: Settings) -> dict[tuple[str, str, str], tuple[float | None, int]]:
-    ch = settings.clickhouse
-    client = Client(
-        host=ch.host,
-        port=ch.port,
-        database=ch.database,
-        user=ch.user,
-        password=ch.password.get_secret_value(),
+    rows = query(
+        settings,
+        "SELECT province_code, period, indicator_code, value, communes_reported"
+        " FROM province_indicators",
     )
-    try:
-        rows = client.execute(
-            "SELECT province_code, period, indicator_code, value, communes_reported "
-            "FROM province_indicators"
-        )
-    finally:
-        client.disconnect()
     return {(p, per, code): (value, n) for p, per, code, value, n in rows}
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
+from baocao.core.clickhouse import connect
 from baocao.core.principals import Principal, resolve_kafka
 from baocao.core.settings import (
     ClickHouseSettings,
@@ -74,3 +76,12 @@ def as_principal(settings: Settings, principal: Principal) -> Settings:
     return settings.model_copy(
         update={"kafka": resolve_kafka(anonymous, settings.stack, principal)}
     )
+
+
+def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    """``sql``'s rows in ``settings``' database, on a connection of its own."""
+    client = connect(settings.clickhouse)
+    try:
+        return list(client.execute(sql))
+    finally:
+        client.disconnect()
