@@ -13,7 +13,6 @@ hashes only. Exit codes: 0 done; 1 bad input; 2 the database cannot be opened.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -21,8 +20,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from baocao.core.listing import print_listing
 from baocao.core.logins import Login, LoginError, LoginStore, PasswordHasher, generate_password
 from baocao.core.reference import COMMUNE_CODE_WIDTH, load_reference
 from baocao.core.settings import Settings
@@ -109,28 +108,26 @@ def list_clerks(
     code = None if commune is None else _commune(commune)
     with _logins() as logins:
         found = logins.of_place(COMMUNE_REALM, code)
-    if as_json:
-        rows = [
-            {
-                "login": x.login_id,
-                "commune_code": x.code,
-                "name": x.label,
-                "created_at": x.created_at,
-                "password_set_at": x.password_set_at,
-                "disabled_at": x.disabled_at,
-            }
-            for x in found
-        ]
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    table = Table(title=f"{len(found)} clerk logins", title_justify="left")
-    for column in ("login", "commune", "name", "created", "password set", "disabled"):
-        table.add_column(column)
-    for x in found:
-        table.add_row(
-            x.login_id, x.code, x.label, x.created_at, x.password_set_at, x.disabled_at or "-"
-        )
-    Console().print(table)
+    rows = [
+        {
+            "login": x.login_id,
+            "commune_code": x.code,
+            "name": x.label,
+            "created_at": x.created_at,
+            "password_set_at": x.password_set_at,
+            "disabled_at": x.disabled_at,
+        }
+        for x in found
+    ]
+    columns = {
+        "login": "login",
+        "commune_code": "commune",
+        "name": "name",
+        "created_at": "created",
+        "password_set_at": "password set",
+        "disabled_at": "disabled",
+    }
+    print_listing(rows, columns=columns, title=f"{len(rows)} clerk logins", as_json=as_json)
 
 
 def _commune(text: str) -> str:

@@ -6,7 +6,6 @@ start (Kafka unreachable, database not writable) or the token database cannot be
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +14,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from baocao.core.listing import print_listing
 from baocao.core.reference import COMMUNE_CODE_WIDTH, PROVINCE_CODE_WIDTH, load_reference
 from baocao.core.settings import Settings
 from baocao.producers.gateway.exceptions import TokenStoreError, UnknownTokenError
@@ -132,26 +131,26 @@ def list_tokens(
     """List the tokens (ids, scopes, codes, dates; never the secrets)."""
     with _token_store(Settings()) as tokens:
         infos = [i for i in tokens.all() if i.active or not active_only]
-    if as_json:
-        rows = [
-            {
-                "token_id": i.token_id,
-                "scope": str(i.scope),
-                "code": i.code,
-                "label": i.label,
-                "created_at": i.created_at,
-                "revoked_at": i.revoked_at,
-            }
-            for i in infos
-        ]
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    table = Table(title=f"{len(infos)} tokens", title_justify="left")
-    for column in ("token id", "scope", "code", "label", "created", "revoked"):
-        table.add_column(column)
-    for i in infos:
-        table.add_row(i.token_id, str(i.scope), i.code, i.label, i.created_at, i.revoked_at or "-")
-    Console().print(table)
+    rows = [
+        {
+            "token_id": i.token_id,
+            "scope": str(i.scope),
+            "code": i.code,
+            "label": i.label,
+            "created_at": i.created_at,
+            "revoked_at": i.revoked_at,
+        }
+        for i in infos
+    ]
+    columns = {
+        "token_id": "token id",
+        "scope": "scope",
+        "code": "code",
+        "label": "label",
+        "created_at": "created",
+        "revoked_at": "revoked",
+    }
+    print_listing(rows, columns=columns, title=f"{len(rows)} tokens", as_json=as_json)
 
 
 def _padded(code: str, width: int) -> str:

@@ -15,7 +15,6 @@ Exit codes: 0 done; 1 bad input; 2 the database cannot be opened.
 from __future__ import annotations
 
 import getpass
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from baocao.app.dashboard.officers import (
     officer_of,
     open_officers,
 )
+from baocao.core.listing import print_listing
 from baocao.core.logins import Login, LoginError, LoginStore, PasswordHasher, generate_password
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
@@ -112,13 +112,14 @@ def list_officers(
         }
         for x in found
     ]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    for row in rows:
-        where = row["province"] or "national"
-        state = "disabled" if row["disabled_at"] else "active"
-        typer.echo(f"{row['login']:24} {where:9} {state:9} {row['name']}")
+    columns = {
+        "login": "login",
+        "province": "province",
+        "name": "name",
+        "created_at": "created",
+        "disabled_at": "disabled",
+    }
+    print_listing(rows, columns=columns, title=f"{len(rows)} officer logins", as_json=as_json)
 
 
 def _database(settings: Settings) -> OfficerDatabase:
