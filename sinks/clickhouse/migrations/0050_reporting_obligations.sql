@@ -22,7 +22,8 @@ ENGINE = ReplacingMergeTree
 ORDER BY (commune_code, report_type, recorded_at, obligation_id);
 
 -- Every unit and report type whose obligation differs from "always": the latest event of
--- each, and the default exemptions no event has replaced (recorded_by 'default').
+-- each, and the default exemptions no event has replaced (recorded_by 'default', recorded_at
+-- NULL).
 CREATE VIEW IF NOT EXISTS unit_obligations AS
 SELECT
     commune_code,
@@ -37,7 +38,7 @@ SELECT
 FROM
 (
     SELECT commune_code, province_code, report_type, action, starts_on, ends_on, reason,
-        recorded_by, recorded_at
+        recorded_by, CAST(recorded_at AS Nullable(DateTime('UTC'))) AS recorded_at
     FROM reporting_obligations FINAL
     WHERE (commune_code, report_type, concat(toString(toUInt32(recorded_at)), obligation_id)) IN
     (
@@ -49,7 +50,8 @@ FROM
     UNION ALL
     SELECT commune_code, province_code, report_type, 'exempt' AS action,
         CAST(NULL AS Nullable(Date)) AS starts_on, CAST(NULL AS Nullable(Date)) AS ends_on,
-        reason, 'default' AS recorded_by, toDateTime(0, 'UTC') AS recorded_at
+        reason, 'default' AS recorded_by,
+        CAST(NULL AS Nullable(DateTime('UTC'))) AS recorded_at
     FROM
     (
         SELECT commune_code, report_type, reason
