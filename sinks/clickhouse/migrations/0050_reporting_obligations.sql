@@ -74,7 +74,7 @@ FROM
 (
     SELECT commune_code, province_code, report_type, action,
         ifNull(starts_on, toDate('1970-01-01')) AS first_day,
-        ifNull(ends_on, toDate('2106-01-01')) AS last_day_in_force
+        ifNull(ends_on, toDate('2100-01-01')) AS last_day_in_force
     FROM unit_obligations
 ) AS obligations
 ALL INNER JOIN
