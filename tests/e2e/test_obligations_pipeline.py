@@ -102,7 +102,11 @@ def publish_historic(env: dict[str, str], path: Path, lines: list[dict[str, Any]
 def obligations_env(test_settings: Settings) -> dict[str, str]:
     offset = (WORKER_NOW - datetime.now(UTC)).total_seconds()
     return environment(
-        test_settings, BAOCAO_LOG_LEVEL="INFO", BAOCAO_WORKER_CLOCK_OFFSET_SECONDS=str(offset)
+        test_settings,
+        BAOCAO_LOG_LEVEL="INFO",
+        BAOCAO_WORKER_CLOCK_OFFSET_SECONDS=str(offset),
+        # Announce August at once, not after the first minute.
+        BAOCAO_WORKER_SCHEDULE_INTERVAL_SECONDS="2",
     )
 
 
