@@ -190,7 +190,8 @@ def apply_event(
     unit, so a replay, or events arriving out of order, end the same."""
     commune = str(record["commune_code"])
     recorded_at: datetime = record["recorded_at"]
-    order = [int(recorded_at.timestamp() * 1000), str(record["obligation_id"])]
+    # Whole seconds, as ClickHouse's DateTime holds it: the views order events the same way.
+    order = [int(recorded_at.timestamp()), str(record["obligation_id"])]
     held = (state or {}).get(commune)
     if held is not None and list(held["order"]) >= order:
         return None

@@ -12,6 +12,7 @@ from baocao.core.avro import codec_for
 from baocao.core.catalogue import load_catalogue
 from baocao.core.instants import millis
 from baocao.core.models import CommuneReport
+from baocao.core.obligations import apply_event
 from baocao.core.reference import load_reference
 from baocao.core.settings import DeadlineSettings
 from baocao.core.topics import COMMUNE_REPORTS, REPORTING_OBLIGATIONS, Topics
@@ -190,3 +191,18 @@ def test_alerts_follow_the_obligations_table() -> None:
     ]
     assert HOANG_SA in august["commune_codes"] and OTHERS[0] not in august["commune_codes"]
     assert august["communes_expected"] == len(UNITS) - 1
+
+
+def test_events_of_the_same_second_are_ordered_by_id_whatever_their_arrival() -> None:
+    moment = datetime(2025, 9, 3, 1, 0, 0, 900_000, tzinfo=UTC)
+    first = event(OTHERS[0], "exempt", obligation_id="a" * 8, recorded_at=moment)
+    # Recorded 0.8 s earlier, the same second in ClickHouse's DateTime: the id decides.
+    second = event(
+        OTHERS[0], "set", obligation_id="b" * 8, recorded_at=moment.replace(microsecond=100_000)
+    )
+    for arrival in ([first, second], [second, first]):
+        state = None
+        for item in arrival:
+            state = apply_event(state, item) or state
+        assert state is not None
+        assert state[OTHERS[0]]["windows"] == [[None, None]], arrival
