@@ -255,8 +255,9 @@ EXPECTED = {
     "division_type_completeness": [
         "01\txã\tmonthly\t2025-08\t2\t1\t50",
     ],
+    # Less 00003 (exempt by default) and 00005 (its obligation ended in July).
     "national_division_type_completeness": [
-        "xã\tmonthly\t2025-08\t4\t2\t50",
+        "xã\tmonthly\t2025-08\t3\t2\t66.7",
     ],
     "division_type_indicators": [
         "01\txã\tmonthly\t2025-08\tbirths\t2\t1",

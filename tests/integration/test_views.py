@@ -290,6 +290,14 @@ def test_missing_reports_and_completeness_follow_the_latest_obligation_event(db:
     insert(db, REPORTING_OBLIGATIONS, obligation_event(hoang_sa, "exempt", NOW))
     assert db.execute(missing, {"p": PAST}) == [(others[-2],)]
     assert db.execute(expected, {"p": PAST}) == [(len(others) - 1,)]
+    by_type = (
+        "SELECT sum(communes_expected) FROM division_type_completeness"
+        " WHERE province_code = '48' AND period = %(p)s"
+    )
+    assert db.execute(by_type, {"p": PAST}) == [(len(others) - 1,)]
+    # A period only reported on (not announced): the exempt units are left out.
+    insert(db, COMMUNE_REPORTS, records.accepted_report(others[0], WEEK, 1))
+    assert db.execute(by_type, {"p": WEEK}) == [(len(others),)]
     # Hoàng Sa's other report types keep their default exemption.
     assert db.execute(
         "SELECT commune_code, report_type, action, recorded_by FROM unit_obligations"

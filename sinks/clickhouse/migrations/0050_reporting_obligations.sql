@@ -2,7 +2,8 @@
 -- lands every valid obligation event (topic reporting-obligations); an event replaces the
 -- unit's obligation of its report type, the default included, and the latest by recorded_at
 -- (then obligation_id) wins, as in the worker. Default: every unit owes every report type,
--- except those in reporting_exemptions (Đặc khu Hoàng Sa).
+-- except those in reporting_exemptions (Đặc khu Hoàng Sa). missing_reports, province_completeness
+-- and the unit-type completeness views are recreated to follow them.
 
 CREATE TABLE IF NOT EXISTS reporting_obligations
 (
@@ -212,3 +213,105 @@ ANY LEFT JOIN
     SELECT DISTINCT province_code, report_type, period, toUInt8(1) AS approved
     FROM period_approvals
 ) AS approved_periods USING (province_code, report_type, period);
+
+-- As in 0034, but a unit owes a period unless units_not_due says otherwise (an announced
+-- period) or, for a period only known from reports, unless it is exempt (by default or by its
+-- latest event).
+DROP TABLE IF EXISTS division_type_completeness;
+
+CREATE VIEW IF NOT EXISTS division_type_completeness AS
+SELECT
+    province_code,
+    division_type,
+    report_type,
+    period,
+    communes_expected,
+    communes_reported,
+    if(communes_expected = 0, 0, round(communes_reported * 100 / communes_expected, 1))
+        AS completeness_pct
+FROM
+(
+    SELECT province_code, division_type, report_type, period,
+        count() AS communes_expected, sum(reported) AS communes_reported
+    FROM
+    (
+        SELECT province_code, division_type, report_type, period,
+            toUInt8(
+                (commune_code, period) IN (SELECT commune_code, period FROM commune_reports)
+                OR (commune_code, period) IN (SELECT commune_code, period FROM legacy_reports)
+            ) AS reported
+        FROM
+        (
+            SELECT commune_code, province_code, division_type
+            FROM communes
+        ) AS units
+        CROSS JOIN
+        (
+            SELECT DISTINCT report_type, period
+            FROM
+            (
+                SELECT report_type, period FROM reporting_periods FINAL
+                UNION ALL
+                SELECT report_type, period FROM commune_reports WHERE report_type != ''
+            ) AS known
+        ) AS periods
+        WHERE (commune_code, report_type, period) NOT IN
+            (SELECT commune_code, report_type, period FROM units_not_due)
+        AND NOT (
+            (commune_code, report_type) IN
+                (SELECT commune_code, report_type FROM unit_obligations WHERE action = 'exempt')
+            AND (report_type, period) NOT IN
+                (SELECT report_type, period FROM reporting_periods)
+        )
+    ) AS due
+    GROUP BY province_code, division_type, report_type, period
+) AS counted;
+
+DROP TABLE IF EXISTS national_division_type_completeness;
+
+CREATE VIEW IF NOT EXISTS national_division_type_completeness AS
+SELECT
+    division_type,
+    report_type,
+    period,
+    communes_expected,
+    communes_reported,
+    if(communes_expected = 0, 0, round(communes_reported * 100 / communes_expected, 1))
+        AS completeness_pct
+FROM
+(
+    SELECT division_type, report_type, period,
+        count() AS communes_expected, sum(reported) AS communes_reported
+    FROM
+    (
+        SELECT division_type, report_type, period,
+            toUInt8(
+                (commune_code, period) IN (SELECT commune_code, period FROM commune_reports)
+                OR (commune_code, period) IN (SELECT commune_code, period FROM legacy_reports)
+            ) AS reported
+        FROM
+        (
+            SELECT commune_code, division_type
+            FROM communes
+        ) AS units
+        CROSS JOIN
+        (
+            SELECT DISTINCT report_type, period
+            FROM
+            (
+                SELECT report_type, period FROM reporting_periods FINAL
+                UNION ALL
+                SELECT report_type, period FROM commune_reports WHERE report_type != ''
+            ) AS known
+        ) AS periods
+        WHERE (commune_code, report_type, period) NOT IN
+            (SELECT commune_code, report_type, period FROM units_not_due)
+        AND NOT (
+            (commune_code, report_type) IN
+                (SELECT commune_code, report_type FROM unit_obligations WHERE action = 'exempt')
+            AND (report_type, period) NOT IN
+                (SELECT report_type, period FROM reporting_periods)
+        )
+    ) AS due
+    GROUP BY division_type, report_type, period
+) AS counted;
