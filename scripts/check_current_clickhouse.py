@@ -142,6 +142,11 @@ VALUES ('r1|far|births','r1','00001','01','monthly','2025-08',1,'far_from_histor
        ('r2|far|births','r2','00001','01','monthly','2025-08',2,'far_from_history','births',2,
         100,'en2','vi2','2025-09-09 00:00:00');
 INSERT INTO reporting_exemptions VALUES ('00003','monthly','no administration on site');
+INSERT INTO reporting_obligations (obligation_id, commune_code, province_code, report_type,
+    action, starts_on, ends_on, reason, recorded_by, recorded_at)
+VALUES ('o1','00005','02','monthly','set',NULL,NULL,'due','t','2025-09-01 00:00:00'),
+       ('o2','00005','02','monthly','end',NULL,'2025-07-31','merged','t','2025-09-02 00:00:00'),
+       ('o3','00002','01','daily','set','2099-02-01',NULL,'later','t','2025-09-01 00:00:00');
 INSERT INTO legacy_communes VALUES ('90001','Old X','xã','900','District','90','Old province'),
     ('90002','Old Y','phường','900','District','90','Old province');
 INSERT INTO commune_lineage VALUES ('90001','00001',0.25,'split_by_area',0),
@@ -162,6 +167,8 @@ VIEWS = {
     "province_completeness": "ORDER BY report_type, period, province_code",
     "national_completeness": "ORDER BY report_type, period",
     "missing_reports": "ORDER BY period, commune_code",
+    "unit_obligations": "ORDER BY commune_code, report_type",
+    "units_not_due": "ORDER BY commune_code, report_type, period",
     "national_indicators": "ORDER BY report_type, period, indicator_code",
     "province_indicator_history": "ORDER BY province_code, indicator_code, version",
     "report_warnings": "ORDER BY warning_id",
@@ -203,6 +210,8 @@ EXPECTED = {
     ],
     "province_completeness": [
         "02\tdaily\t2099-01-01\t2\t0\t0\t0\t2\t0\t0\t2099-01-02 16:59:59\tTuyên Quang\tprovisional",
+        # Not counted by the worker: Hà Nội's 3 units less 00002, not due before February.
+        "01\tdaily\t2099-01-01\t2\t0\t0\t0\t2\t0\t0\t2099-01-02 16:59:59\tHà Nội\tprovisional",
         "01\tmonthly\t2025-08\t3\t1\t1\t0\t2\t33.3\t33.3\t2025-09-05 16:59:59\tHà Nội\tfinal",
         "02\tmonthly\t2025-08\t2\t1\t0\t1\t1\t50\t0\t2025-09-05 16:59:59\tTuyên Quang\tapproved",
         "01\tweekly\t2025-W35\t3\t0\t0\t0\t3\t0\t0\t2025-09-02 16:59:59\tHà Nội\tfinal",
@@ -210,10 +219,21 @@ EXPECTED = {
     "national_completeness": [
         "monthly\t2025-08\t5\t2\t1\t1\t3\t40\t20\t2025-09-05 16:59:59\t0\t1\tfinal",
     ],
+    # 00005's monthly obligation ended on 31 July (its latest event); 00002's daily one
+    # starts in February 2099; 00003 is exempt from monthly reports by default.
     "missing_reports": [
         "01\t00002\tB\tmonthly\t2025-08\t2025-09-05 16:59:59\t1",
-        "02\t00005\tE\tmonthly\t2025-08\t2025-09-05 16:59:59\t1",
         "01\t00001\tA\tdaily\t2099-01-01\t2099-01-02 16:59:59\t0",
+    ],
+    "unit_obligations": [
+        "00002\t01\tdaily\tset\t2099-02-01\t\\N\tlater\tt\t2025-09-01 00:00:00",
+        "00003\t01\tmonthly\texempt\t\\N\t\\N\tno administration on site\tdefault\t\\N",
+        "00005\t02\tmonthly\tend\t\\N\t2025-07-31\tmerged\tt\t2025-09-02 00:00:00",
+    ],
+    "units_not_due": [
+        "00002\t01\tdaily\t2099-01-01",
+        "00003\t01\tmonthly\t2025-08",
+        "00005\t02\tmonthly\t2025-08",
     ],
     "report_warnings": [
         "r2|far|births\tr2\t00001\tA\t01\tmonthly\t2025-08\t2\tfar_from_history\tbirths\t2\t100"
@@ -235,8 +255,9 @@ EXPECTED = {
     "division_type_completeness": [
         "01\txã\tmonthly\t2025-08\t2\t1\t50",
     ],
+    # Less 00003 (exempt by default) and 00005 (its obligation ended in July).
     "national_division_type_completeness": [
-        "xã\tmonthly\t2025-08\t4\t2\t50",
+        "xã\tmonthly\t2025-08\t3\t2\t66.7",
     ],
     "division_type_indicators": [
         "01\txã\tmonthly\t2025-08\tbirths\t2\t1",

@@ -208,13 +208,14 @@ class RollupAgent:
         self._metrics.observe_lag(_consumer_lag(self._app, events))
         logger.info(
             "batch of %d events in %.3fs: %d accepted, %d duplicates, %d rejected, "
-            "%d approvals; %d figures (%d changed) for %d province periods",
+            "%d approvals, %d obligations; %d figures (%d changed) for %d province periods",
             result.events,
             seconds,
             result.accepted,
             result.duplicates,
             result.rejected,
             sum(result.approvals.values()),
+            sum(result.obligations.values()),
             result.figures,
             result.changes,
             result.recomputed,
@@ -353,11 +354,13 @@ class ScheduleTimer:
         latest: faust.Table,
         app: faust.App,
         source_topic: str,
+        obligations: faust.Table | None = None,
         partitions: int,
         metrics: WorkerMetrics,
     ) -> None:
         self._schedule = schedule
         self._latest = latest
+        self._obligations = obligations
         self._app = app
         self._source_topic = source_topic
         self._partitions = partitions
@@ -389,11 +392,11 @@ class ScheduleTimer:
                 self._owned_partitions(), partition_count=self._partitions
             )
         for province in provinces:
-            self._schedule.check_province(tick, province, self._latest)
+            self._schedule.check_province(tick, province, self._latest, self._obligations)
             await asyncio.sleep(0)
         # Then older periods, with what is left of the tick's budget.
         for province in provinces:
-            self._schedule.backfill(tick, [province], self._latest)
+            self._schedule.backfill(tick, [province], self._latest, self._obligations)
             await asyncio.sleep(0)
         if not provinces:
             self._schedule.backfill(tick, [], self._latest)

@@ -1,11 +1,12 @@
 """The Faust application of the roll-up worker, built from settings (never at import time).
 
 One agent (:class:`~baocao.streams.agent.RollupAgent`) consumes ``commune_reports``,
-``historic_reports`` and ``approvals`` (co-partitioned: keyed by province, one partition
-count) in batches, with the five tables of :class:`~baocao.streams.records.Tables` in
-RocksDB, each backed by a changelog topic ``<app_id>-<table>-changelog``; a timer
-(:class:`~baocao.streams.agent.ScheduleTimer`) runs the schedule on the worker's clock (the
-wall clock shifted by ``clock_offset_seconds``). See docs/worker.md.
+``historic_reports``, ``approvals`` and ``reporting_obligations`` (co-partitioned: keyed by
+province, one partition count) in batches, with the six tables of
+:class:`~baocao.streams.records.Tables` in RocksDB, each backed by a changelog topic
+``<app_id>-<table>-changelog``; a timer (:class:`~baocao.streams.agent.ScheduleTimer`) runs
+the schedule on the worker's clock (the wall clock shifted by ``clock_offset_seconds``). See
+docs/worker.md.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "APPROVALS_TABLE",
     "FIGURES_TABLE",
     "LATEST_TABLE",
+    "OBLIGATIONS_TABLE",
     "ROCKSDB_OPTIONS",
     "TABLE_CODEC",
     "VERSIONS_TABLE",
@@ -57,6 +59,7 @@ VERSIONS_TABLE = "versions"
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
 AGGREGATES_TABLE = "aggregates"
+OBLIGATIONS_TABLE = "obligations"
 
 
 def changelog_topics(app_id: str) -> dict[str, dict[str, str]]:
@@ -213,6 +216,7 @@ def create_app(
         approvals=table(APPROVALS_TABLE, "Earliest approval per province|period"),
         figures=table(FIGURES_TABLE, "Figure values last published per province|period"),
         aggregates=table(AGGREGATES_TABLE, "Running sums per province|period"),
+        obligations=table(OBLIGATIONS_TABLE, "Units' obligations per province|report type"),
     )
     # Raw bytes: the step decodes each event itself, so a malformed one becomes a dead letter
     # instead of a deserialization error inside Faust.
@@ -220,6 +224,7 @@ def create_app(
         topics.commune_reports,
         topics.historic_reports,
         topics.approvals,
+        topics.reporting_obligations,
         partitions=kafka.partitions,
         key_serializer="raw",
         value_serializer="raw",
@@ -268,6 +273,7 @@ def create_app(
             topics=topics, reference=reference, deadlines=settings.deadlines, clock=clock
         ),
         latest=cast(faust.Table, tables.latest),
+        obligations=cast(faust.Table, tables.obligations),
         app=app,
         source_topic=topics.commune_reports,
         partitions=kafka.partitions,

@@ -38,7 +38,7 @@ __all__ = [
 #: needs it (its tables route by the current event); plain dicts do not.
 Focus = Callable[[int], AbstractContextManager[object]]
 
-TableName = Literal["latest", "versions", "approvals", "figures", "aggregates"]
+TableName = Literal["latest", "versions", "approvals", "figures", "aggregates", "obligations"]
 #: Every table of the worker, in :class:`Tables` order.
 TABLE_NAMES: tuple[TableName, ...] = get_args(TableName)
 
@@ -122,7 +122,9 @@ class Tables:
     recomputed; ``approvals``: province and period -> its earliest approval; ``figures``:
     province and period -> the figure values last published (to tell which changed);
     ``aggregates``: province and period ->
-    :meth:`~baocao.streams.rollup.ProvinceAggregate.to_state`, its communes' running sums.
+    :meth:`~baocao.streams.rollup.ProvinceAggregate.to_state`, its communes' running sums;
+    ``obligations``: province and report type -> its units' obligations set by events
+    (:func:`~baocao.core.obligations.apply_event`; absent: the default).
     """
 
     latest: MutableMapping[str, Any]
@@ -132,6 +134,7 @@ class Tables:
     #: Missing (state of an older release): each province and period is rebuilt once from
     #: ``latest`` when it is next touched.
     aggregates: MutableMapping[str, Any] = field(default_factory=dict)
+    obligations: MutableMapping[str, Any] = field(default_factory=dict)
 
     def named(self, name: TableName) -> MutableMapping[str, Any]:
         table: MutableMapping[str, Any] = getattr(self, name)
@@ -197,13 +200,20 @@ class BatchResult:
     warnings: Counter[str] = field(default_factory=Counter)
     #: Approval events, by outcome: ``stored`` or ``invalid`` (logged, not stored).
     approvals: Counter[str] = field(default_factory=Counter)
+    #: Obligation events, by outcome: ``applied``, ``superseded`` (a later one decided the
+    #: unit) or ``refused`` (dead-lettered with its reasons).
+    obligations: Counter[str] = field(default_factory=Counter)
     figures: int = 0
     changes: int = 0
     recomputed: int = 0
 
     @property
     def events(self) -> int:
-        return sum(self.outcomes.values()) + sum(self.approvals.values())
+        return (
+            sum(self.outcomes.values())
+            + sum(self.approvals.values())
+            + sum(self.obligations.values())
+        )
 
     @property
     def accepted(self) -> int:
@@ -225,6 +235,7 @@ class BatchResult:
         self.rejections.update(part.rejections)
         self.warnings.update(part.warnings)
         self.approvals.update(part.approvals)
+        self.obligations.update(part.obligations)
         self.figures += part.figures
         self.changes += part.changes
         self.recomputed += part.recomputed

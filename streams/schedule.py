@@ -126,30 +126,47 @@ class Schedule:
         self._announce(tick, backfill=False)
         return tick
 
-    def check_province(self, tick: Tick, province: str, latest: Mapping[str, Any]) -> None:
+    def check_province(
+        self,
+        tick: Tick,
+        province: str,
+        latest: Mapping[str, Any],
+        obligations: Mapping[str, Any] | None = None,
+    ) -> None:
         """Add the alerts of ``province`` for the periods that came due since the last tick
-        (reads ``latest`` only)."""
-        self._check(tick, province, latest, backfill=False)
+        (reads ``latest`` and ``obligations``, the worker's tables, only)."""
+        self._check(tick, province, latest, obligations or {}, backfill=False)
 
-    def backfill(self, tick: Tick, provinces: Iterable[str], latest: Mapping[str, Any]) -> None:
+    def backfill(
+        self,
+        tick: Tick,
+        provinces: Iterable[str],
+        latest: Mapping[str, Any],
+        obligations: Mapping[str, Any] | None = None,
+    ) -> None:
         """With the budget left: older announcements, then older checks of ``provinces``."""
         self._announce(tick, backfill=True)
         for province in provinces:
             if tick.budget <= 0:
                 return
-            self._check(tick, province, latest, backfill=True)
+            self._check(tick, province, latest, obligations or {}, backfill=True)
 
     def done(self, tick: Tick) -> None:
         """Mark a tick's announcements and checks done (after its records were delivered)."""
         self._sweeps.update(tick.sweeps)
 
-    def plan(self, provinces: Iterable[str], latest: Mapping[str, Any]) -> Tick:
+    def plan(
+        self,
+        provinces: Iterable[str],
+        latest: Mapping[str, Any],
+        obligations: Mapping[str, Any] | None = None,
+    ) -> Tick:
         """A whole tick at once (tests; the worker interleaves provinces with other work)."""
         tick = self.start()
         provinces = list(provinces)
         for province in provinces:
-            self.check_province(tick, province, latest)
-        self.backfill(tick, provinces, latest)
+            self.check_province(tick, province, latest, obligations)
+        self.backfill(tick, provinces, latest, obligations)
         return tick
 
     # -- announcements and alerts -------------------------------------------------------
@@ -176,7 +193,13 @@ class Schedule:
                 tick.outputs.append(announcement)
 
     def _check(
-        self, tick: Tick, province: str, latest: Mapping[str, Any], *, backfill: bool
+        self,
+        tick: Tick,
+        province: str,
+        latest: Mapping[str, Any],
+        obligations: Mapping[str, Any],
+        *,
+        backfill: bool,
     ) -> None:
         # approaching: due in [now, now + horizon]; overdue: due in [now - lock, now).
         windows = (
@@ -185,10 +208,13 @@ class Schedule:
         )
         communes = self._reference.communes_by_province.get(province, ())
         for report_type in self._chased:
+            owed = self._obligations.updated(
+                str(report_type), obligations.get(state_key(province, str(report_type)))
+            )
             for phase, earliest, newest in windows:
                 key = (province, str(report_type), phase)
                 for period in self._sweep(tick, key, earliest, newest, backfill):
-                    due = self._obligations.due(communes, period)
+                    due = owed.due(communes, period)
                     missing = [c for c in due if state_key(c, period.text) not in latest]
                     if missing:
                         tick.outputs.append(

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from baocao.core.avro import DecodeError, codec_for
@@ -30,14 +30,28 @@ from baocao.core.catalogue import Catalogue
 from baocao.core.instants import from_millis, millis
 from baocao.core.lineage import LEGACY_PREFIX, Crosswalk, legacy_code_of, load_crosswalk
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport, parse_report
-from baocao.core.obligations import Obligations, default_obligations
-from baocao.core.periods import Period, PeriodError, deadline, locks_at, parse_period
+from baocao.core.obligations import Obligations, apply_event, default_obligations, event_reasons
+from baocao.core.periods import (
+    Period,
+    PeriodError,
+    deadline,
+    locks_at,
+    parse_period,
+    period_containing,
+)
 from baocao.core.reasons import Reason, ReasonCode, reason
 from baocao.core.reference import ReferenceData
 from baocao.core.registry import SchemaRegistryClient, wire_codec
 from baocao.core.settings import DeadlineSettings
 from baocao.core.soft_rules import not_due_break, soft_rule_breaks, timing_break
-from baocao.core.topics import APPROVAL_DECISIONS, APPROVALS, COMMUNE_REPORTS, Topics, state_key
+from baocao.core.topics import (
+    APPROVAL_DECISIONS,
+    APPROVALS,
+    COMMUNE_REPORTS,
+    REPORTING_OBLIGATIONS,
+    Topics,
+    state_key,
+)
 from baocao.core.validation import validate_report
 from baocao.streams.approval_states import (
     Step,
@@ -70,6 +84,10 @@ from baocao.streams.rollup import (
 __all__ = ["EventResult", "RollupStep"]
 
 logger = logging.getLogger(__name__)
+
+#: How far back from its ``recorded_at`` an obligation event recomputes the completeness of
+#: the periods its province has figures for (docs/legacy-units.md, "Obligations").
+OBLIGATION_RECOMPUTE_DAYS = 3 * 366
 
 
 def _utc_now() -> datetime:
@@ -132,6 +150,7 @@ class RollupStep:
             COMMUNE_REPORTS.writes, topic=topics.commune_reports, registry=registry
         )
         self._approval_codec = codec_for(APPROVALS.writes)
+        self._obligation_codec = codec_for(REPORTING_OBLIGATIONS.writes)
         self._outputs = Outputs(topics, self._dead_letters)
 
     # -- the batch ---------------------------------------------------------------------
@@ -148,6 +167,9 @@ class RollupStep:
         event's partition holds the province's state)."""
         result = BatchResult()
         staged = Overlay(tables)
+        anchors: dict[tuple[str, str], int] = {}
+        causes: dict[tuple[str, str], list[Cause]] = {}
+        communes: dict[tuple[str, str], set[str]] = {}
         for index, record in enumerate(records):
             if record.topic == self._topics.approvals:
                 with focus(index):
@@ -159,11 +181,17 @@ class RollupStep:
                     refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid approval: {problem}")
                     result.outputs.extend(self._reject(record, None, [refusal]).outputs)
                     result.rejections[refusal.code] += 1
-        anchors: dict[tuple[str, str], int] = {}
-        causes: dict[tuple[str, str], list[Cause]] = {}
-        communes: dict[tuple[str, str], set[str]] = {}
+            elif record.topic == self._topics.reporting_obligations:
+                with focus(index):
+                    outcome, refused, periods = self._obligation(record, staged, index)
+                result.obligations[outcome] += 1
+                if refused is not None:
+                    result.outputs.extend(refused.outputs)
+                    result.rejections.update(r.code for r in refused.reasons)
+                for touched in periods:
+                    anchors.setdefault(touched, index)
         for index, record in enumerate(records):
-            if record.topic == self._topics.approvals:
+            if record.topic in (self._topics.approvals, self._topics.reporting_obligations):
                 continue
             with focus(index):
                 event = self._report(record, staged, index)
@@ -278,6 +306,57 @@ class RollupStep:
         }
         return OutputRecord.of(self._topics, APPROVAL_DECISIONS, payload)
 
+    # -- obligations ---------------------------------------------------------------------
+
+    def _obligation(
+        self, record: SourceRecord, staged: Overlay, index: int
+    ) -> tuple[str, EventResult | None, list[tuple[str, str]]]:
+        """Apply an obligation event to its province's state: ``applied`` with the province's
+        periods to recompute (those it has figures for, back to
+        :data:`OBLIGATION_RECOMPUTE_DAYS` before the event), ``superseded`` when a later
+        event already decided the unit, or ``refused`` with its dead letter."""
+        try:
+            data = self._obligation_codec.decode(record.value or b"")
+        except DecodeError as exc:
+            refusal = reason(ReasonCode.MALFORMED_EVENT, f"not a valid obligation: {exc}")
+            return "refused", self._reject(record, None, [refusal]), []
+        reasons = event_reasons(data, self._reference)
+        if not reasons and record.key != REPORTING_OBLIGATIONS.key_bytes_of(data):
+            reasons.append(
+                reason(
+                    ReasonCode.MALFORMED_EVENT,
+                    f"its Kafka key {record.key!r} is not its province code",
+                    field="province_code",
+                )
+            )
+        if reasons:
+            identity = {**data, "report_id": data.get("obligation_id")}
+            logger.warning(
+                "refusing obligation %s: %s", record.rejection_id, [str(r.code) for r in reasons]
+            )
+            return "refused", self._reject(record, identity, reasons), []
+        province, report_type = str(data["province_code"]), str(data["report_type"])
+        key = state_key(province, report_type)
+        state = apply_event(staged.get("obligations", key), data)
+        if state is None:
+            return "superseded", None, []
+        staged.put("obligations", key, state, anchor=index)
+        recorded_at: datetime = data["recorded_at"]
+        period = period_containing(report_type, recorded_at)
+        earliest = recorded_at - timedelta(days=OBLIGATION_RECOMPUTE_DAYS)
+        periods: list[tuple[str, str]] = []
+        while period.ends_at > earliest:
+            if staged.get("versions", state_key(province, period.text)):
+                periods.append((province, period.text))
+            period = period.previous()
+        return "applied", None, periods
+
+    def _obligations_of(self, province: str, report_type: str, staged: StateReader) -> Obligations:
+        """The default obligations with the province's events of ``report_type`` applied."""
+        return self._obligations.updated(
+            report_type, staged.get("obligations", state_key(province, report_type))
+        )
+
     # -- reports -------------------------------------------------------------------------
 
     def _report(self, record: SourceRecord, staged: Overlay, index: int) -> EventResult:
@@ -363,7 +442,8 @@ class RollupStep:
         )
         if late_claim is not None:
             breaks.append(late_claim)
-        if legacy_code_of(report.commune_code) is None and not self._obligations.is_due(
+        obligations = self._obligations_of(report.province_code, period.report_type, staged)
+        if legacy_code_of(report.commune_code) is None and not obligations.is_due(
             report.commune_code, period
         ):
             breaks.append(not_due_break(report.commune_code, period.text))
@@ -564,7 +644,8 @@ class RollupStep:
         if values != published:
             staged.put("figures", key, values, anchor=anchor)
         # Only the communes due to report the period count toward its completeness.
-        not_due = [c for c in aggregate.counted if not self._obligations.is_due(c, period)]
+        obligations = self._obligations_of(province, period.report_type, staged)
+        not_due = [c for c in aggregate.counted if not obligations.is_due(c, period)]
         on_time_not_due = sum(
             LatestReport.from_state(
                 staged.get("latest", state_key(c, period_text))
@@ -577,9 +658,7 @@ class RollupStep:
             period,
             due_ms=due_ms,
             expected=len(
-                self._obligations.due(
-                    self._reference.communes_by_province.get(province, ()), period
-                )
+                obligations.due(self._reference.communes_by_province.get(province, ()), period)
             ),
             reported=len(aggregate.counted) - len(not_due),
             on_time=aggregate.on_time - on_time_not_due,

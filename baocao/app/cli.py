@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "publish": "baocao.producers.commands:publish",
     "simulate": "baocao.producers.commands:simulate",
     "approve": "baocao.producers.approve:approve",
+    "obligations": "baocao.producers.obligations:obligations_app",
     "gateway": "baocao.producers.gateway.commands:gateway",
     "import": "baocao.producers.spreadsheet.commands:import_reports",
     "template": "baocao.producers.spreadsheet.commands:template",

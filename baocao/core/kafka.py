@@ -36,6 +36,7 @@ __all__ = [
     "KafkaAuthenticationError",
     "KafkaUnavailableError",
     "admin_client",
+    "broker_timed_inputs",
     "client_options",
     "consumer",
     "drifted_topic_configs",
@@ -232,9 +233,19 @@ def topic_configs(topics: Topics, name: str) -> dict[str, str]:
     except KeyError:
         return {}
     configs = spec.retention.configs()
-    if name in (topics.commune_reports, topics.historic_reports, topics.approvals):
+    if name in broker_timed_inputs(topics):
         configs["message.timestamp.type"] = "LogAppendTime"
     return configs
+
+
+def broker_timed_inputs(topics: Topics) -> tuple[str, ...]:
+    """The input topics that carry the broker's append time (:func:`topic_configs`)."""
+    return (
+        topics.commune_reports,
+        topics.historic_reports,
+        topics.approvals,
+        topics.reporting_obligations,
+    )
 
 
 def drifted_topic_configs(
@@ -285,7 +296,7 @@ def producer_timed_topics(settings: KafkaSettings) -> list[str]:
     """The input topics that should carry the broker's append time but do not (a topic
     created by hand or by an older release): the producer's timestamp would decide there."""
     topics = Topics(settings.topic_prefix)
-    inputs = (topics.commune_reports, topics.historic_reports, topics.approvals)
+    inputs = broker_timed_inputs(topics)
     admin = admin_client(settings)
     try:
         drift = drifted_topic_configs(admin, topics, inputs, keys=["message.timestamp.type"])

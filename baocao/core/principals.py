@@ -61,11 +61,12 @@ class Principal(StrEnum):
     PUBLISHER = "publisher"
     #: ``baocao publish --historic``: writes ``commune-reports.historic`` only.
     HISTORIC_LOADER = "historic-loader"
-    #: ``baocao approve``: writes ``approvals`` only.
+    #: ``baocao approve``, ``baocao obligations``: writes ``approvals`` and
+    #: ``reporting-obligations`` only.
     APPROVER = "approver"
     #: ``baocao worker``: reads its inputs, writes its outputs and its own changelogs.
     WORKER = "worker"
-    #: ``baocao sink``: reads the outputs and the approvals.
+    #: ``baocao sink``: reads the outputs, the approvals and the obligations.
     SINK = "sink"
 
 

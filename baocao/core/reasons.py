@@ -25,6 +25,10 @@ class ReasonCode(StrEnum):
     LEGACY_COMMUNE_AFTER_MERGER = "legacy_commune_after_merger"
     #: A reporting obligation whose end date is before its start date.
     OBLIGATION_ENDS_BEFORE_START = "obligation_ends_before_start"
+    #: A report type that is not one of the pipeline's (daily ... yearly).
+    UNKNOWN_REPORT_TYPE = "unknown_report_type"
+    #: A reporting obligation event that says nothing the worker can apply (its action).
+    INVALID_OBLIGATION = "invalid_obligation"
     UNKNOWN_INDICATOR = "unknown_indicator"
     DERIVED_INDICATOR = "derived_indicator"
     VALUE_NOT_FINITE = "value_not_finite"
@@ -82,6 +86,14 @@ _MESSAGES: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.OBLIGATION_ENDS_BEFORE_START: (
         "The obligation's end date {detail}",
         "Ngày kết thúc nghĩa vụ báo cáo {detail}",
+    ),
+    ReasonCode.UNKNOWN_REPORT_TYPE: (
+        "Unknown report type {detail}; one of daily, weekly, monthly, quarterly, yearly",
+        "Loại báo cáo {detail} không tồn tại; một trong daily, weekly, monthly, quarterly, yearly",
+    ),
+    ReasonCode.INVALID_OBLIGATION: (
+        "Not a valid reporting obligation: {detail}",
+        "Nghĩa vụ báo cáo không hợp lệ: {detail}",
     ),
     ReasonCode.UNKNOWN_INDICATOR: (
         "Unknown indicator code {detail}",

@@ -28,6 +28,7 @@ __all__ = [
     "PROVINCE_COMPLETENESS",
     "PROVINCE_INDICATORS",
     "PROVINCE_INDICATOR_CHANGES",
+    "REPORTING_OBLIGATIONS",
     "REPORTING_PERIODS",
     "REPORT_WARNINGS",
     "SPECS",
@@ -209,6 +210,19 @@ APPROVAL_DECISIONS = TopicSpec(
     "keyed by province: the audit trail of who, when, what and why.",
     retention=KEPT_AS_RECORD,
 )
+REPORTING_OBLIGATIONS = TopicSpec(
+    attribute="reporting_obligations",
+    suffix="reporting-obligations",
+    key=("province_code",),
+    writes="reporting_obligation.v1",
+    accepts=("reporting_obligation.v1",),
+    writer=Component.PRODUCERS,
+    readers=(Component.STREAMS, Component.SINKS),
+    doc="Who must report what, from when (baocao obligations): each event sets one unit's "
+    "obligation of one report type. Keyed by province like the reports, so the worker that "
+    "counts a province's completeness holds its obligations.",
+    retention=KEPT_AS_RECORD,
+)
 PROVINCE_COMPLETENESS = TopicSpec(
     attribute="province_completeness",
     suffix="province-completeness",
@@ -287,6 +301,7 @@ SPECS: tuple[TopicSpec, ...] = (
     REPORTING_PERIODS,
     MISSING_REPORT_ALERTS,
     APPROVAL_DECISIONS,
+    REPORTING_OBLIGATIONS,
 )
 
 
@@ -336,6 +351,7 @@ class Topics:
     reporting_periods = _TopicName(REPORTING_PERIODS)
     missing_report_alerts = _TopicName(MISSING_REPORT_ALERTS)
     approval_decisions = _TopicName(APPROVAL_DECISIONS)
+    reporting_obligations = _TopicName(REPORTING_OBLIGATIONS)
 
     def name(self, spec: TopicSpec) -> str:
         if self.outputs and spec.writer is Component.STREAMS:

@@ -43,6 +43,7 @@ from baocao.core.principals import Principal
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 from baocao.core.topics import Topics
+from baocao.producers.obligations import obligation, publish_obligation
 from baocao.producers.publisher import encode_report
 from baocao.producers.spreadsheet.reader import REPORT_ID_NAMESPACE
 from baocao.sinks.clickhouse.migrate import migrate
@@ -106,6 +107,8 @@ def test_an_anonymous_client_cannot_produce_to_commune_reports(
         (Principal.GATEWAY, "historic_reports"),  # pick its own timeliness
         (Principal.PUBLISHER, "accepted_reports"),
         (Principal.APPROVER, "commune_reports"),
+        (Principal.GATEWAY, "reporting_obligations"),  # excuse its own commune
+        (Principal.PUBLISHER, "reporting_obligations"),
         (Principal.SINK, "province_indicators"),
         (Principal.HISTORIC_LOADER, "dead_letter"),
     ],
@@ -125,6 +128,40 @@ def test_a_principal_cannot_write_a_topic_it_has_no_grant_for(
     finally:
         attacker.close(timeout=1)
     assert sum(_end_offsets(test_settings, topic).values()) == 0
+
+
+def test_obligations_are_written_by_the_approver_and_read_by_the_worker_and_the_sink(
+    test_settings: Settings, kafka_access: list[Any]
+) -> None:
+    topic = Topics(test_settings.kafka.topic_prefix).reporting_obligations
+    record = obligation(
+        action="exempt",
+        commune=A,
+        report_type="monthly",
+        starts_on=None,
+        ends_on=None,
+        reason="test",
+        recorded_by="o01-1",
+        recorded_at=datetime.now(UTC).replace(microsecond=0),
+        reference=REFERENCE,
+    )
+    partition = publish_obligation(as_principal(test_settings, Principal.APPROVER).kafka, record)
+    for principal in (Principal.WORKER, Principal.SINK):
+        reader = KafkaConsumer(
+            **client_options(as_principal(test_settings, principal).kafka),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        try:
+            reader.assign([TopicPartition(topic, partition)])
+            seen: list[Any] = []
+            for _ in range(20):
+                seen += [m for batch in reader.poll(timeout_ms=500).values() for m in batch]
+                if seen:
+                    break
+            assert [m.key for m in seen] == [PROVINCE.encode()], principal
+        finally:
+            reader.close()
 
 
 def test_the_gateway_cannot_read_the_reports_of_every_commune(

@@ -228,6 +228,18 @@ VIEW_COLUMNS = {
         "deadline",
         "overdue",
     ],
+    "unit_obligations": [
+        "commune_code",
+        "province_code",
+        "report_type",
+        "action",
+        "starts_on",
+        "ends_on",
+        "reason",
+        "recorded_by",
+        "recorded_at",
+    ],
+    "units_not_due": ["commune_code", "province_code", "report_type", "period"],
     "national_indicators": [
         "period",
         "indicator_code",
@@ -386,6 +398,7 @@ def test_migrate_applies_every_migration_once_and_records_it(
         "commune_lineage",
         "reporting_exemptions",
         "approval_decisions",
+        "reporting_obligations",
     }
     assert names(client, "view") == set(VIEW_COLUMNS)
     for view, columns in VIEW_COLUMNS.items():

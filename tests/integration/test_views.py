@@ -11,7 +11,7 @@ FUTURE is today's daily period (due at the end of tomorrow, local time).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,6 +32,7 @@ from baocao.sinks.clickhouse.rows.tables import (
     PROVINCE_INDICATOR_CHANGES,
     PROVINCE_INDICATOR_VALUES,
     REPORT_WARNINGS_LOG,
+    REPORTING_OBLIGATIONS,
     REPORTING_PERIODS,
 )
 
@@ -164,17 +165,20 @@ def test_completeness_has_every_province_and_period_with_zeros_and_percentages(
     assert row(QUIET, WEEK)[3:8] == (quiet, 0, 0, 0, quiet)  # reported elsewhere: zeros here
 
     national = db.execute("SELECT * FROM national_completeness ORDER BY report_type, period")
+    # Đặc khu Hoàng Sa owes no report of an announced period (units_not_due): its province
+    # expects one unit less; a period nobody announced has no known last day, every unit counts.
+    due_units = ALL_COMMUNES - 1
     reported = 5 + 1 + small
     on_time = 4 + 0 + small - 1
     assert national == [
         (
             "daily",
             FUTURE,
-            ALL_COMMUNES,
+            due_units,
             0,
             0,
             0,
-            ALL_COMMUNES,
+            due_units,
             0.0,
             0.0,
             second(due(FUTURE)),
@@ -185,13 +189,13 @@ def test_completeness_has_every_province_and_period_with_zeros_and_percentages(
         (
             "monthly",
             PAST,
-            ALL_COMMUNES,
+            due_units,
             reported,
             on_time,
             reported - on_time,
-            ALL_COMMUNES - reported,
-            round(reported / ALL_COMMUNES * 100, 1),
-            round(on_time / ALL_COMMUNES * 100, 1),
+            due_units - reported,
+            round(reported / due_units * 100, 1),
+            round(on_time / due_units * 100, 1),
             past_due,
             1,  # SMALL reported completely
             1,  # 79 approved
@@ -236,6 +240,72 @@ def test_da_nang_has_no_missing_report_once_all_but_hoang_sa_reported(db: Client
     assert db.execute(missing, {"p": PAST}) == [(others[-1],)]
     insert(db, COMMUNE_REPORTS, records.accepted_report(others[-1], PAST, 1))
     assert db.execute(missing, {"p": PAST}) == []
+
+
+def obligation_event(commune: str, action: str, at: datetime, **dates: date) -> dict[str, Any]:
+    return {
+        "obligation_id": f"{commune}-{action}-{at.timestamp()}",
+        "commune_code": commune,
+        "province_code": REFERENCE.communes[commune].province_code,
+        "report_type": "monthly",
+        "action": action,
+        "starts_on": dates.get("starts_on"),
+        "ends_on": dates.get("ends_on"),
+        "reason": "test",
+        "recorded_by": "o48-1",
+        "recorded_at": at,
+    }
+
+
+def test_missing_reports_and_completeness_follow_the_latest_obligation_event(db: Client) -> None:
+    announce(db, PAST)
+    da_nang = communes("48")
+    (hoang_sa,) = (c for c in da_nang if REFERENCE.communes[c].name == "Đặc khu Hoàng Sa")
+    others = [c for c in da_nang if c != hoang_sa]
+    for commune in others[:-2]:
+        insert(db, COMMUNE_REPORTS, records.accepted_report(commune, PAST, 1))
+    missing = (
+        "SELECT commune_code FROM missing_reports WHERE province_code = '48' AND period = %(p)s"
+        " ORDER BY commune_code"
+    )
+    expected = (
+        "SELECT communes_expected FROM province_completeness"
+        " WHERE province_code = '48' AND period = %(p)s"
+    )
+    assert db.execute(missing, {"p": PAST}) == [(c,) for c in sorted(others[-2:])]
+    assert db.execute(expected, {"p": PAST}) == [(len(others),)]
+    first_day = date.fromisoformat(f"{PAST}-01")
+    insert(
+        db,
+        REPORTING_OBLIGATIONS,
+        # Ended the day before the period began: not due.
+        obligation_event(others[-1], "end", NOW, ends_on=first_day - timedelta(days=1)),
+        # Due again from the period's first day (an earlier exemption, replaced).
+        obligation_event(hoang_sa, "exempt", NOW - timedelta(days=2)),
+        obligation_event(hoang_sa, "set", NOW - timedelta(days=1), starts_on=first_day),
+    )
+    assert db.execute(missing, {"p": PAST}) == [(c,) for c in sorted([others[-2], hoang_sa])]
+    assert db.execute(expected, {"p": PAST}) == [(len(others),)]  # one out, one in
+    # A later exemption of Hoàng Sa wins over the "set" before it.
+    insert(db, REPORTING_OBLIGATIONS, obligation_event(hoang_sa, "exempt", NOW))
+    assert db.execute(missing, {"p": PAST}) == [(others[-2],)]
+    assert db.execute(expected, {"p": PAST}) == [(len(others) - 1,)]
+    by_type = (
+        "SELECT sum(communes_expected) FROM division_type_completeness"
+        " WHERE province_code = '48' AND period = %(p)s"
+    )
+    assert db.execute(by_type, {"p": PAST}) == [(len(others) - 1,)]
+    # A period only reported on (not announced): the exempt units are left out.
+    insert(db, COMMUNE_REPORTS, records.accepted_report(others[0], WEEK, 1))
+    assert db.execute(by_type, {"p": WEEK}) == [(len(others),)]
+    # Hoàng Sa's other report types keep their default exemption.
+    assert db.execute(
+        "SELECT commune_code, report_type, action, recorded_by FROM unit_obligations"
+        " WHERE province_code = '48' ORDER BY commune_code, report_type",
+    ) == sorted(
+        [(others[-1], "monthly", "end", "o48-1"), (hoang_sa, "monthly", "exempt", "o48-1")]
+        + [(hoang_sa, t, "exempt", "default") for t in ("daily", "quarterly", "weekly", "yearly")]
+    )
 
 
 def test_missing_reports_list_exactly_the_communes_without_a_report_and_overdue_flips(

@@ -32,6 +32,7 @@ __all__ = [
     "expected_comparisons",
     "expected_latest",
     "expected_national_rows",
+    "expected_province_figures",
     "expected_province_rows",
     "expected_reporting_communes",
     "expected_with_old_codes",
@@ -87,21 +88,28 @@ def _aggregate(indicator: dict[str, Any], reports: list[dict[str, float]]) -> tu
     return (figure, None, None, len(values))
 
 
-def expected_province_rows(
+def expected_province_figures(
     latest: dict[tuple[str, str], Line],
-) -> dict[tuple[str, str, str], tuple[float | None, int]]:
-    """``province_indicators``: (province, period, indicator) -> (value, communes reported)."""
+) -> dict[tuple[str, str, str], tuple[float | None, float | None, float | None, int]]:
+    """(province, period, indicator) -> (value, numerator, denominator, communes reported)."""
     catalogue = load_catalogue_file()
     by_province: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for line in latest.values():
         by_province[(line["province_code"], line["period"])].append(line["indicators"])
-    rows: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+    rows: dict[tuple[str, str, str], tuple[float | None, float | None, float | None, int]] = {}
     for (province, period), reports in by_province.items():
         for indicator in catalogue:
             figure = _aggregate(indicator, reports)
             if figure is not None:
-                rows[(province, period, indicator["code"])] = (figure[0], figure[3])
+                rows[(province, period, indicator["code"])] = figure
     return rows
+
+
+def expected_province_rows(
+    latest: dict[tuple[str, str], Line],
+) -> dict[tuple[str, str, str], tuple[float | None, int]]:
+    """``province_indicators``: (province, period, indicator) -> (value, communes reported)."""
+    return {key: (f[0], f[3]) for key, f in expected_province_figures(latest).items()}
 
 
 def expected_national_rows(

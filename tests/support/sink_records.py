@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from baocao.sinks.clickhouse.rows.columns import Table
@@ -197,6 +197,18 @@ RECORDS: dict[str, dict[str, Any]] = {
         "state": "open",
         "version": 1,
         "decided_at": SUBMITTED,
+    },
+    "reporting_obligation.v1": {
+        "obligation_id": "0b4f6a52-1f43-4c3e-9d0e-8b1b2f7d5a12",
+        "commune_code": "00004",
+        "province_code": "01",
+        "report_type": "monthly",
+        "action": "end",
+        "starts_on": None,
+        "ends_on": date(2025, 8, 31),
+        "reason": "sáp nhập",
+        "recorded_by": "o01-1",
+        "recorded_at": SUBMITTED,
     },
     "rejected_report.v1": _REJECTED_V1,
     "rejected_report.v2": {

@@ -44,6 +44,7 @@ NAMES = (
     "unit.reporting-periods",
     "unit.alerts.missing-reports",
     "unit.approvals.decisions",
+    "unit.reporting-obligations",
 )
 REFERENCE = load_reference()
 HANOI = "01"

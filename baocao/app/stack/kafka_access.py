@@ -117,15 +117,21 @@ def acl_table(names: PipelineNames) -> list[Grant]:
         topics.missing_report_alerts,
         topics.approval_decisions,
     )
-    inputs = (topics.commune_reports, topics.historic_reports, topics.approvals)
+    inputs = (
+        topics.commune_reports,
+        topics.historic_reports,
+        topics.approvals,
+        topics.reporting_obligations,
+    )
     grants = [
         *_topic(Principal.GATEWAY, [topics.commune_reports], _WRITE),
         *_topic(Principal.PUBLISHER, [topics.commune_reports], _WRITE),
         *_topic(Principal.HISTORIC_LOADER, [topics.historic_reports], _WRITE),
-        *_topic(Principal.APPROVER, [topics.approvals], _WRITE),
+        # Officers' decisions: approval steps, and who must report what (baocao obligations).
+        *_topic(Principal.APPROVER, [topics.approvals, topics.reporting_obligations], _WRITE),
         *_topic(Principal.WORKER, inputs, (*_READ, ACLOperation.DESCRIBE_CONFIGS)),
         *_topic(Principal.WORKER, outputs, _WRITE),
-        *_topic(Principal.SINK, [*outputs, topics.approvals], _READ),
+        *_topic(Principal.SINK, [*outputs, topics.approvals, topics.reporting_obligations], _READ),
     ]
     grants += _worker_state(names.worker_app_id)
     for app_id in names.rebuild_app_ids:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from baocao.core.topics import TopicSpec
@@ -34,6 +34,7 @@ from baocao.sinks.clickhouse.rows.checks import (
     required,
 )
 from baocao.sinks.clickhouse.rows.upgrades import Upgrade
+from baocao.sinks.exceptions import RowError
 
 __all__ = [
     "Build",
@@ -46,6 +47,7 @@ __all__ = [
     "epoch_seconds",
     "flag",
     "given",
+    "nullable_date",
     "nullable_float64",
     "nullable_int32",
     "nullable_size",
@@ -204,6 +206,22 @@ def epoch_seconds(moments: list[Any]) -> list[Any]:
     """Checked UTC datetimes as the seconds ClickHouse ``DateTime`` stores: the driver takes
     integers as they are, where it would convert every datetime through pytz."""
     return [int(moment.timestamp()) for moment in moments]
+
+
+def nullable_date(name: str) -> Column:
+    """A calendar day (Avro ``date``), or NULL; ClickHouse ``Date`` holds 1970..2149."""
+
+    def read(record: Mapping[str, Any]) -> date | None:
+        value = record.get(name)
+        if value is None:
+            return None
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise RowError(f"{name} must be a date, not {type(value).__name__}")
+        if not date(1970, 1, 1) <= value <= date(2149, 6, 6):
+            raise RowError(f"{name} {value.isoformat()} is outside 1970..2149")
+        return value
+
+    return Column(name, "Nullable(Date)", read)
 
 
 def date_time(name: str) -> Column:

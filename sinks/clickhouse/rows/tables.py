@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from baocao.core import topics
+from baocao.core.obligations import event_reasons
+from baocao.core.reference import load_reference
 from baocao.sinks.clickhouse.rows.checks import as_number, as_optional_text, as_text, required
 from baocao.sinks.clickhouse.rows.columns import (
     Column,
@@ -20,6 +22,7 @@ from baocao.sinks.clickhouse.rows.columns import (
     epoch_seconds,
     flag,
     given,
+    nullable_date,
     nullable_float64,
     nullable_int32,
     nullable_size,
@@ -45,6 +48,7 @@ __all__ = [
     "PROVINCE_INDICATOR_CHANGES",
     "PROVINCE_INDICATOR_VALUES",
     "REJECTIONS",
+    "REPORTING_OBLIGATIONS",
     "REPORTING_PERIODS",
     "REPORT_WARNINGS_LOG",
     "TABLES",
@@ -79,6 +83,15 @@ def _sorted_indicators(record: Mapping[str, Any]) -> Mapping[str, Any]:
 def _commune_or_empty(record: Mapping[str, Any]) -> str:
     """An absent commune as ``''``: a sorting-key column cannot be Nullable."""
     return as_optional_text(record.get("commune_code"), "commune_code") or ""
+
+
+def _valid_obligation(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An obligation event the worker would dead-letter never lands: it is kept as a poison
+    message with its reasons, so the views follow only the obligations the worker applies."""
+    reasons = event_reasons(record, load_reference())
+    if reasons:
+        raise RowError("; ".join(f"{r.code}: {r.message_en}" for r in reasons))
+    return record
 
 
 def _raw_payload(record: Mapping[str, Any]) -> bytes | str:
@@ -256,6 +269,25 @@ APPROVAL_DECISIONS = Table(
         date_time("decided_at"),
     ),
 )
+#: Who must report what, from when: every valid obligation event (``reporting_obligations``
+#: and the views read the latest per unit and report type).
+REPORTING_OBLIGATIONS = Table(
+    "reporting_obligations",
+    topic=topics.REPORTING_OBLIGATIONS,
+    declared=(
+        string("obligation_id"),
+        string("commune_code"),
+        string("province_code"),
+        string("report_type"),
+        string("action"),
+        nullable_date("starts_on"),
+        nullable_date("ends_on"),
+        string("reason"),
+        string("recorded_by"),
+        date_time("recorded_at"),
+    ),
+    prepare=_valid_obligation,
+)
 #: Dead letters, their reasons as parallel arrays; a refused revision may be zero or
 #: negative (Int32); a v1 record's raw size, digest and cut flag read NULL, NULL, 0.
 REJECTIONS = Table(
@@ -306,6 +338,7 @@ TABLES: tuple[Table, ...] = (
     MISSING_REPORT_ALERTS,
     APPROVALS,
     APPROVAL_DECISIONS,
+    REPORTING_OBLIGATIONS,
     REJECTIONS,
     POISON_MESSAGES,
 )

@@ -108,6 +108,7 @@ def test_routes_cover_every_topic_the_sink_stores() -> None:
         "p.alerts.missing-reports": "missing_report_alerts",
         "p.approvals": "approvals",
         "p.approvals.decisions": "approval_decisions",
+        "p.reporting-obligations": "reporting_obligations",
         "p.commune-reports.dead-letter": "rejections",
     }
     inputs = {TOPICS.commune_reports, TOPICS.historic_reports}

@@ -55,6 +55,7 @@ def test_every_table_in_the_order_a_batch_writes_them() -> None:
         "missing_report_alerts",
         "approvals",
         "approval_decisions",
+        "reporting_obligations",
         "rejections",
         "sink_poison_messages",
     ]

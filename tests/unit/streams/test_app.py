@@ -48,7 +48,14 @@ def test_a_web_port_enables_faust_s_web_server_on_it(tmp_path: Path) -> None:
 def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
 
-    assert set(app.tables) == {"latest", "versions", "approvals", "figures", "aggregates"}
+    assert set(app.tables) == {
+        "latest",
+        "versions",
+        "approvals",
+        "figures",
+        "aggregates",
+        "obligations",
+    }
     for name, table in app.tables.items():
         assert isinstance(table, faust.Table)
         assert table.key_serializer == table.value_serializer == TABLE_CODEC
@@ -56,7 +63,7 @@ def test_tables_have_changelogs_named_after_the_app(tmp_path: Path) -> None:
         assert table.partitions == 6
 
 
-def test_the_agent_consumes_reports_and_approvals_together(tmp_path: Path) -> None:
+def test_the_agent_consumes_reports_approvals_and_obligations_together(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path, web_port=0))
 
     [agent] = app.agents.values()
@@ -64,6 +71,7 @@ def test_the_agent_consumes_reports_and_approvals_together(tmp_path: Path) -> No
         "pre.commune-reports",
         "pre.commune-reports.historic",
         "pre.approvals",
+        "pre.reporting-obligations",
     )
     assert agent.channel.partitions == 6  # co-partitioned: same keys, same partition count
 
