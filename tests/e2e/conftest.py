@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import run, start
+from support.cli import running_pipeline
 from support.settings import environment
 
 from baocao.core.settings import Settings
@@ -21,11 +21,5 @@ def env(test_settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
     """Migrated database plus a running worker and sink, stopped (and their logs kept) after."""
-    migrated = run("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    processes = [
-        start(name, env=env, log_path=tmp_path / f"{name}.log") for name in ("worker", "sink")
-    ]
-    yield
-    for process in processes:
-        process.stop()
+    with running_pipeline(env, tmp_path):
+        yield

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clickhouse_driver import Client
 from openpyxl import load_workbook
-from support.cli import run, start
+from support.cli import run, running_pipeline
 from support.export import table
 from support.recompute import expected_comparisons, expected_latest, expected_province_figures
-from support.settings import environment
+from support.settings import environment, query
 from support.wait import eventually
 
 from baocao.app.export.labels import LABELS, Lang
@@ -49,32 +48,6 @@ OTHERS = [c for c in REFERENCE.communes_by_province[DA_NANG] if c != HOANG_SA]
 ENDED = OTHERS[-1]
 #: The worker's clock: just before August's deadline, so it announces August.
 WORKER_NOW = datetime(2025, 9, 3, 8, 0, tzinfo=UTC)
-
-
-def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-    ch = settings.clickhouse
-    client = Client(
-        host=ch.host,
-        port=ch.port,
-        database=ch.database,
-        user=ch.user,
-        password=ch.password.get_secret_value(),
-    )
-    try:
-        return list(client.execute(sql, params))
-    finally:
-        client.disconnect()
-
-
-def pipeline(env: dict[str, str], log_dir: Path) -> Iterator[None]:
-    migrated = run("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    processes = [
-        start(name, env=env, log_path=log_dir / f"{name}.log") for name in ("worker", "sink")
-    ]
-    yield
-    for process in processes:
-        process.stop()
 
 
 def line(commune: str, period: str, submitted_at: str, **values: float) -> dict[str, Any]:
@@ -114,7 +87,8 @@ def obligations_env(test_settings: Settings) -> dict[str, str]:
 def obligations_pipeline(
     obligations_env: dict[str, str], tmp_path: Path, clickhouse_db: str
 ) -> Iterator[None]:
-    yield from pipeline(obligations_env, tmp_path)
+    with running_pipeline(obligations_env, tmp_path):
+        yield
 
 
 def test_an_ended_obligation_and_hoang_sa_s_exemption_make_da_nang_complete(
@@ -243,16 +217,6 @@ def test_an_ended_obligation_and_hoang_sa_s_exemption_make_da_nang_complete(
 # -- 2. this year against last year --------------------------------------------------------
 
 
-@pytest.fixture
-def env(test_settings: Settings) -> dict[str, str]:
-    return environment(test_settings, BAOCAO_LOG_LEVEL="INFO")
-
-
-@pytest.fixture
-def plain_pipeline(env: dict[str, str], tmp_path: Path, clickhouse_db: str) -> Iterator[None]:
-    yield from pipeline(env, tmp_path)
-
-
 def months() -> list[str]:
     return ["2024-08", *(f"2025-{m:02d}" for m in range(1, 9))]
 
@@ -283,7 +247,7 @@ def comparison_lines() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("lang", [Lang.VI])
 def test_the_august_workbooks_compare_with_last_year_and_the_year_to_date(
-    plain_pipeline: None,
+    pipeline: None,
     env: dict[str, str],
     test_settings: Settings,
     tmp_path: Path,

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from baocao.core.settings import Settings
 
-__all__ = ["Background", "invoke", "run", "running"]
+__all__ = ["Background", "invoke", "run", "running", "running_pipeline"]
 
 
 def invoke(
@@ -111,3 +111,19 @@ def running(
         yield background
     finally:
         background.stop(stop_timeout)
+
+
+@contextmanager
+def running_pipeline(env: Mapping[str, str], log_dir: Path) -> Iterator[None]:
+    """``baocao migrate``, then a real worker and sink until the block ends (their logs in
+    ``log_dir``, kept)."""
+    migrated = run("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    processes = [
+        start(name, env=env, log_path=log_dir / f"{name}.log") for name in ("worker", "sink")
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.stop()

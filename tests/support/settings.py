@@ -78,10 +78,12 @@ def as_principal(settings: Settings, principal: Principal) -> Settings:
     )
 
 
-def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+def query(
+    settings: Settings, sql: str, params: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
     """``sql``'s rows in ``settings``' database, on a connection of its own."""
     client = connect(settings.clickhouse)
     try:
-        return list(client.execute(sql))
+        return list(client.execute(sql, params))
     finally:
         client.disconnect()
