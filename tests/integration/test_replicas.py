@@ -15,13 +15,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
 from kafka.errors import KafkaError
 from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, NoAuthError, SessionClosedRequireSaslError
@@ -30,6 +33,9 @@ from support.net import free_ports
 from support.sink import all_committed, publish, running_sink
 from support.wait import eventually
 
+from baocao.app.bi.access import AccessPlan, province_user
+from baocao.app.bi.apply import apply_access
+from baocao.app.bi.credentials import credentials_path, read_credentials
 from baocao.core import kafka
 from baocao.core.clickhouse import connect, replicas
 from baocao.core.principals import Principal, with_principal
@@ -91,10 +97,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(stack: StackSettings) -> Iterator[Settings]:
+def pipeline(stack: StackSettings) -> Settings:
     """Settings of a test pipeline (its own topics and database) as the stack's admin, with
     both replicas: migrated on each."""
     name = f"r{uuid.uuid4().hex[:10]}"
+    # The stack's own BI users read `baocao` (its default): the test's database is that one.
     settings = with_principal(
         Settings(
             kafka=KafkaSettings(
@@ -103,7 +110,7 @@ def pipeline(stack: StackSettings) -> Iterator[Settings]:
             clickhouse=ClickHouseSettings(
                 port=stack.clickhouse_tcp_port,
                 alt_hosts=f"127.0.0.1:{stack.clickhouse_tcp_port + 10}",
-                database=name,
+                database="baocao",
                 connect_timeout=2.0,
             ),
             sink=SinkSettings(
@@ -119,13 +126,7 @@ def pipeline(stack: StackSettings) -> Iterator[Settings]:
     )
     migrate(settings.clickhouse)
     kafka.ensure_topics(settings.kafka)
-    yield settings
-    for replica in replicas(settings.clickhouse):
-        client = connect(replica, use_database=False)
-        try:
-            client.execute(f"DROP DATABASE IF EXISTS {name}")
-        finally:
-            client.disconnect()
+    return settings
 
 
 def _each(settings: Settings, query: str) -> list[list[tuple[Any, ...]]]:
@@ -142,12 +143,13 @@ def _each(settings: Settings, query: str) -> list[list[tuple[Any, ...]]]:
 
 def test_status_shows_each_replica_and_zookeeper(stack: StackSettings) -> None:
     rows = _status(stack)
-    for component in ("zookeeper", "clickhouse", "clickhouse-2"):
+    for component in ("zookeeper", "clickhouse", "clickhouse-2", "clickhouse-proxy"):
         assert rows[component]["healthy"], rows[component]
     assert rows["zookeeper"]["health"].startswith("ZooKeeper 3.8")
     assert rows["clickhouse"]["ports"] == [28100, 28101, 28102]
     assert rows["clickhouse-2"]["ports"] == [28110, 28111, 28112]
     assert rows["zookeeper"]["ports"] == [28103]
+    assert rows["clickhouse-proxy"]["ports"] == [28106, 28107]
 
 
 def test_zookeeper_and_replica_files_are_private(stack: StackSettings) -> None:
@@ -249,6 +251,59 @@ def test_a_row_inserted_on_one_replica_is_read_on_the_other(pipeline: Settings) 
         other.disconnect()
 
 
+def test_bi_users_and_province_databases_exist_on_both_replicas(
+    stack: StackSettings, pipeline: Settings
+) -> None:
+    plan = AccessPlan.for_reference("baocao", load_reference())
+    credentials = read_credentials(credentials_path(stack))
+    apply_access(pipeline.clickhouse, plan, credentials)
+    province = plan.provinces[0]
+    commune = next(
+        c for c, info in load_reference().communes.items() if info.province_code == province
+    )
+    client = connect(pipeline.clickhouse)
+    try:
+        client.execute(
+            "INSERT INTO commune_reports (report_id, commune_code, province_code, period,"
+            " revision, submitted_at, indicator_codes, indicator_values) VALUES",
+            [("bi-check", commune, province, "2025-08", 1, datetime.now(UTC), ["births"], [3.0])],
+        )
+    finally:
+        client.disconnect()
+    user = province_user(province)
+    database = plan.province_database(province)
+    # the province user, on each replica and through the proxy, reads the row an insert on
+    # the first replica fed into its province's database (a replicated copy of its own)
+    for port in (
+        stack.clickhouse_tcp_port,
+        stack.clickhouse_tcp_port + 10,
+        stack.clickhouse_proxy_port,
+    ):
+        reader = Client(
+            host="127.0.0.1",
+            port=port,
+            user=user,
+            password=credentials.password(user),
+            database=database,
+        )
+        try:
+            eventually(
+                lambda reader=reader: (
+                    reader.execute(
+                        "SELECT count() FROM commune_reports WHERE report_id = 'bi-check'"
+                    )
+                    == [(1,)]
+                ),
+                what=f"the province's row on port {port}",
+                timeout=30,
+                ignoring=(ServerException,),
+            )
+        finally:
+            reader.disconnect()
+    # applying again on both replicas changes nothing
+    assert apply_access(pipeline.clickhouse, plan, credentials).statements == ()
+
+
 def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
     stack: StackSettings, pipeline: Settings
 ) -> None:
@@ -267,6 +322,7 @@ def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
         ]
 
     killed_pid = _status(stack)["clickhouse"]["pid"]
+    proxy = f"http://127.0.0.1:{stack.clickhouse_proxy_port + 1}/ping"
     with running_sink(pipeline) as (stats, _):
         publish(pipeline, reports(communes[:300], 1))
         eventually(
@@ -274,6 +330,8 @@ def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
         )
         os.kill(killed_pid, signal.SIGKILL)
         killed_at = time.monotonic()
+        eventually(lambda: _ping(proxy), what="the proxy to answer from the other replica")
+        proxy_seconds = time.monotonic() - killed_at
         publish(pipeline, reports(communes[300:], 1) + reports(communes[:100], 2))
         eventually(
             lambda: all_committed(pipeline),
@@ -283,7 +341,11 @@ def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
         )
         failover_seconds = time.monotonic() - killed_at
         assert stats.poison == 0
-    print(f"sink committed everything {failover_seconds:.1f}s after the replica was killed")
+    print(
+        f"replica killed: the proxy answered after {proxy_seconds:.1f}s, the sink had"
+        f" committed everything after {failover_seconds:.1f}s"
+    )
+    assert proxy_seconds < 10
     _stack(stack, "up")  # the killed replica comes back and fetches what it missed
     expected = sorted((c, 2 if c in communes[:100] else 1) for c in communes)
 
@@ -291,7 +353,7 @@ def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
         stored = _each(
             pipeline,
             "SELECT commune_code, revision FROM commune_reports FINAL"
-            " ORDER BY commune_code, revision",
+            f" WHERE period = '{PERIOD}' ORDER BY commune_code, revision",
         )
         return all(sorted(rows) == expected for rows in stored)
 
@@ -322,11 +384,13 @@ def test_inserts_wait_while_zookeeper_is_stopped_and_readers_keep_reading(
                 pytest.fail("an insert into a replicated table succeeded without ZooKeeper")
             time.sleep(2.0)
         _stack(stack, "up")
+        back_at = time.monotonic()
         eventually(
             lambda: _try_insert(client, row),
             what="an insert once ZooKeeper is back",
             timeout=90,
         )
+        print(f"ZooKeeper back: the first insert landed {time.monotonic() - back_at:.1f}s later")
     finally:
         client.disconnect()
     assert refused >= 5
@@ -342,6 +406,14 @@ def test_inserts_wait_while_zookeeper_is_stopped_and_readers_keep_reading(
         what="the row inserted after the outage on both replicas, once",
         timeout=60,
     )
+
+
+def _ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.read() == b"Ok.\n")
+    except OSError:
+        return False
 
 
 def _try_insert(client: Client, row: tuple[Any, ...]) -> bool:

@@ -27,6 +27,7 @@ from baocao.app.stack.exceptions import (
     StackError,
     StartupTimeoutError,
 )
+from baocao.app.stack.haproxy import ClickHouseProxy
 from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_present
 from baocao.app.stack.kafka import KafkaServer, kafka_nodes
 from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
@@ -58,7 +59,8 @@ def servers(
     """The stack's servers in start order (Kafka first: it takes longest to be ready).
 
     Kafka is ``kafka_brokers`` nodes, or as many as the stack home already holds; ClickHouse
-    is one server, or ``clickhouse_replicas`` behind a ZooKeeper (started before them).
+    is one server, or ``clickhouse_replicas`` behind a ZooKeeper (started before them) and
+    a TCP proxy for the BI tools (after them).
     """
     nodes = kafka_nodes(settings)
     kafka: list[Component] = [
@@ -68,11 +70,11 @@ def servers(
     if replicas == 1:
         return [*kafka, ClickHouseServer(settings, database=database)]
     zookeeper = ZooKeeperServer(settings, java=java)
-    clickhouse: list[Component] = [
+    clickhouse = [
         ClickHouseServer(settings, database=database, replica=replica, zookeeper=zookeeper)
         for replica in range(1, replicas + 1)
     ]
-    return [*kafka, zookeeper, *clickhouse]
+    return [*kafka, zookeeper, *clickhouse, ClickHouseProxy(settings, clickhouse)]
 
 
 def _check_replicas_fixed(settings: StackSettings) -> None:
@@ -87,12 +89,12 @@ def _check_replicas_fixed(settings: StackSettings) -> None:
             " (BAOCAO_STACK_HOME) and reload it there (docs/clickhouse.md, 'Replicas')."
         )
     if clickhouse_replicas(settings) > 1:
-        jars = settings.zookeeper_jars.split(":")
-        missing = [jar for jar in jars if not Path(jar).is_file()]
+        programs = [*settings.zookeeper_jars.split(":"), str(settings.haproxy_binary)]
+        missing = [program for program in programs if not Path(program).is_file()]
         if missing:
             raise MissingDependencyError(
-                f"ClickHouse replicas need ZooKeeper, but {', '.join(missing)} is missing:"
-                " run scripts/install-system-deps.sh (Debian's zookeeper package)"
+                f"ClickHouse replicas need ZooKeeper and haproxy, but {', '.join(missing)} is"
+                " missing: run scripts/install-system-deps.sh (Debian's packages)"
             )
 
 
@@ -142,10 +144,14 @@ def stack_up(
                 component.write_logins()
                 if bi_access is not None:
                     component.write_bi_access(bi_access)
+        deadline = time.monotonic() + wait
         for component in to_start:
             component.prepare()
             component.process.start()
-        deadline = time.monotonic() + wait
+            if isinstance(component, ZooKeeperServer):
+                # ClickHouse 18.16 refuses to start when it cannot reach the ZooKeeper of
+                # replicated tables it already holds: the replicas start once it answers.
+                _wait_healthy(component, deadline=deadline, timeout=wait)
         for component in components:
             health = _wait_healthy(component, deadline=deadline, timeout=wait)
             logger.info("%s is healthy: %s", component.name, health.detail)

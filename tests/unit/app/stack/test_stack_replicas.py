@@ -17,6 +17,7 @@ from baocao.app.stack.clickhouse import (
     clickhouse_replicas,
 )
 from baocao.app.stack.exceptions import StackError
+from baocao.app.stack.haproxy import ClickHouseProxy
 from baocao.app.stack.lifecycle import servers, stack_up
 from baocao.app.stack.zookeeper import ZooKeeperServer
 from baocao.core.clickhouse import replicas
@@ -32,6 +33,7 @@ def _settings(home: Path, replicas: int = 2) -> StackSettings:
         clickhouse_http_port=32001,
         clickhouse_interserver_port=32002,
         zookeeper_port=32003,
+        clickhouse_proxy_port=32100,
     )
 
 
@@ -49,12 +51,18 @@ def test_one_replica_is_todays_single_server_without_zookeeper(tmp_path: Path) -
 def test_each_replica_has_its_ports_folder_macros_and_zookeeper(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     components = servers(settings)
-    assert [c.name for c in components] == ["kafka", "zookeeper", "clickhouse", "clickhouse-2"]
+    assert [c.name for c in components] == [
+        "kafka",
+        "zookeeper",
+        "clickhouse",
+        "clickhouse-2",
+        "clickhouse-proxy",
+    ]
     zookeeper = components[1]
     assert isinstance(zookeeper, ZooKeeperServer)
     identity = zookeeper.identity()
     assert identity.startswith("clickhouse:") and len(identity) > 30
-    for number, server in enumerate(components[2:], start=1):
+    for number, server in enumerate(components[2:4], start=1):
         assert isinstance(server, ClickHouseServer)
         server.prepare()
         step = 10 * (number - 1)
@@ -73,6 +81,19 @@ def test_each_replica_has_its_ports_folder_macros_and_zookeeper(tmp_path: Path) 
     assert clickhouse_client_environment(settings) == {
         "BAOCAO_CLICKHOUSE_ALT_HOSTS": "127.0.0.1:32010"
     }
+    proxy = components[4]
+    assert isinstance(proxy, ClickHouseProxy)
+    proxy.prepare()
+    haproxy = proxy.config_file.read_text()
+    assert proxy.config_file.stat().st_mode & 0o777 == 0o600
+    assert "bind 127.0.0.1:32100" in haproxy and "bind 127.0.0.1:32101" in haproxy
+    for line in (
+        "server clickhouse 127.0.0.1:32000 check",
+        "server clickhouse-2 127.0.0.1:32010 check",
+        "server clickhouse 127.0.0.1:32001 check",
+        "server clickhouse-2 127.0.0.1:32011 check",
+    ):
+        assert line in haproxy
 
 
 def test_zookeeper_requires_digest_authentication_and_keeps_its_files_private(
