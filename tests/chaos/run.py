@@ -14,7 +14,12 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    rebuild swap``); the time of the recovery is printed with the row;
 5. the schema registry stopped: only when the run uses one (this one does not: messages carry
    their schema's fingerprint, so there is no registry to lose);
-6. poison records on the report topic, in three rounds: an empty value, garbage and a valid
+6. with ``--clickhouse-replicas 2`` (a run of its own, with replicas instead of the faults
+   above): one of the two ClickHouse replicas SIGKILLed for ``--replica-down-seconds`` while a
+   chunk streams in, then brought back; a reader with the dashboard's client settings asks
+   all along, and its longest gap between answers is printed with the row. The views are
+   compared on both replicas;
+7. poison records on the report topic, in three rounds: an empty value, garbage and a valid
    magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
    1,000,010-byte value (the record that stopped the whole roll-up in issue 10; the topic's
    ``max.message.bytes`` may refuse it) and a 999,000-byte one the broker takes.
@@ -38,6 +43,7 @@ import random
 import shutil
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,7 +57,9 @@ from support.cli import run
 from support.recompute import Line, mixed_input, simulated_month
 
 from baocao.core.avro import AvroCodec, codec_for
+from baocao.core.clickhouse import connect
 from baocao.core.reference import load_reference
+from baocao.core.settings import ClickHouseSettings, clickhouse_logins_path
 
 #: Last month and this month in Vietnam: periods open whatever day the suite runs.
 TODAY = datetime.now(timezone(timedelta(hours=7))).date()
@@ -89,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-down-seconds", type=float, default=20.0)
     parser.add_argument("--catch-up-timeout", type=float, default=240.0)
     parser.add_argument(
+        "--clickhouse-replicas",
+        type=int,
+        default=1,
+        help="2: run the replica fault (and the start-up check) on two ClickHouse replicas",
+    )
+    parser.add_argument("--replica-down-seconds", type=float, default=60.0)
+    parser.add_argument(
         "--port-base",
         type=int,
         default=25000,
@@ -104,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         print("chaos: BAOCAO_SCHEMA_REGISTRY_URL is set, but this suite runs without a registry")
 
     name = f"chaos{uuid.uuid4().hex[:8]}"
-    stack = ChaosStack(home=args.home.absolute(), port_base=args.port_base, database=name)
+    stack = ChaosStack(
+        home=args.home.absolute(),
+        port_base=args.port_base,
+        database=name,
+        clickhouse_replicas=args.clickhouse_replicas,
+    )
     logs = stack.home / "runs" / name
     logs.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(stack=stack, name=name, logs=logs)
@@ -145,6 +165,17 @@ class Scenario:
         p.start("worker")
         p.start("sink")
         outcomes = [self.check("none (start-up, first chunk)", "views", lambda: publish(chunks[0]))]
+        if args.clickhouse_replicas > 1:
+            outcomes.append(
+                self.check(
+                    f"SIGKILL 1 of {args.clickhouse_replicas} ClickHouse replicas,"
+                    f" back after {args.replica_down_seconds:.0f} s",
+                    "views on every replica; sink alive; a reader answered throughout",
+                    lambda: self.lose_a_replica(chunks[1]),
+                    roles_alive=("sink",),
+                )
+            )
+            return outcomes
         for number, role in enumerate(kills, start=1):
             chunk = chunks[number]
 
@@ -263,6 +294,54 @@ class Scenario:
             time.sleep(self.args.freeze_seconds)
         finally:
             os.kill(pid, signal.SIGCONT)
+
+    def lose_a_replica(self, chunk: list[Line]) -> str:
+        """SIGKILL replica 1 while a chunk streams in; a reader (the dashboard's client
+        settings: every replica, failover) asks all along; bring the replica back."""
+        p, stack = self.pipeline, self.pipeline.stack
+        settings = ClickHouseSettings(
+            port=stack.clickhouse_tcp_port,
+            alt_hosts=stack.replica_env()["BAOCAO_CLICKHOUSE_ALT_HOSTS"],
+            database=p.name,
+            logins_file=clickhouse_logins_path(stack.home),
+            connect_timeout=1.0,
+        )
+        stop = threading.Event()
+        gaps: list[float] = []
+
+        def read() -> None:
+            last = time.monotonic()
+            while not stop.is_set():
+                client = connect(settings, send_receive_timeout=5)
+                try:
+                    client.execute("SELECT count() FROM province_indicators")
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+                except Exception:
+                    pass
+                finally:
+                    client.disconnect()
+                time.sleep(0.1)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            time.sleep(1.0)
+            self.publish(chunk[: len(chunk) // 2])
+            os.kill(stack.server_pid("clickhouse"), signal.SIGKILL)
+            lost_at = time.monotonic()
+            self.publish(chunk[len(chunk) // 2 :])
+            time.sleep(max(0.0, self.args.replica_down_seconds - (time.monotonic() - lost_at)))
+            stack.up()
+            time.sleep(2.0)
+        finally:
+            stop.set()
+            reader.join(timeout=30)
+        return (
+            f"{len(chunk)} reports published around the kill; the reader answered"
+            f" {len(gaps)} times, longest gap {max(gaps, default=float('nan')):.1f} s"
+        )
 
     def lose_a_broker(self, chunk: list[Line]) -> str:
         stack = self.pipeline.stack
