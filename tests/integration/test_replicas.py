@@ -30,7 +30,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, NoAuthError, SessionClosedRequireSaslError
 from support import records
 from support.net import free_ports
-from support.sink import all_committed, publish, running_sink
+from support.sink import all_committed, committed, publish, running_sink
 from support.wait import eventually
 
 from baocao.app.bi.access import AccessPlan, province_user
@@ -53,6 +53,7 @@ from baocao.sinks.clickhouse.migrate import migrate
 BAOCAO = str(Path(sys.executable).with_name("baocao"))
 PERIOD = "2025-09"
 ZOOKEEPER_DOWN_SECONDS = 30.0
+ZOOKEEPER_PERIOD = "2025-10"
 INSERT_POISON = (
     "INSERT INTO sink_poison_messages (source_topic, source_partition, source_offset, error) VALUES"
 )
@@ -363,47 +364,68 @@ def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
 def test_inserts_wait_while_zookeeper_is_stopped_and_readers_keep_reading(
     stack: StackSettings, pipeline: Settings
 ) -> None:
+    """ZooKeeper SIGKILLed for 30 s while the sink runs: the replicated tables turn read-only,
+    the sink holds its batch without committing, readers go on; once ZooKeeper is back the
+    batch lands on both replicas, once."""
+    topics = Topics(pipeline.kafka.topic_prefix)
+    communes = list(load_reference().communes)[600:800]
+    during = [
+        records.message(
+            topics,
+            "accepted_reports",
+            f"{c}|{ZOOKEEPER_PERIOD}",
+            records.accepted_report(c, ZOOKEEPER_PERIOD, 1, indicators={"births": 1}),
+        )
+        for c in communes
+    ]
     zookeeper = _status(stack)["zookeeper"]["pid"]
-    row = ("zookeeper-check", 0, 2, "inserted while ZooKeeper was away")
-    os.kill(zookeeper, signal.SIGKILL)
-    stopped_at = time.monotonic()
     client = connect(pipeline.clickhouse)
     refused = 0
     try:
-        while time.monotonic() - stopped_at < ZOOKEEPER_DOWN_SECONDS:
-            # readers keep reading
-            assert client.execute("SELECT count() FROM sink_poison_messages")[0][0] >= 1
-            try:
-                client.execute(
-                    INSERT_POISON,
-                    [row],
-                )
-            except Exception:
-                refused += 1
-            else:
-                pytest.fail("an insert into a replicated table succeeded without ZooKeeper")
-            time.sleep(2.0)
-        _stack(stack, "up")
-        back_at = time.monotonic()
-        eventually(
-            lambda: _try_insert(client, row),
-            what="an insert once ZooKeeper is back",
-            timeout=90,
-        )
-        print(f"ZooKeeper back: the first insert landed {time.monotonic() - back_at:.1f}s later")
+        with running_sink(pipeline) as (stats, _):
+            eventually(
+                lambda: all_committed(pipeline), what="a caught-up sink", ignoring=(KafkaError,)
+            )
+            offsets_before = committed(pipeline)
+            os.kill(zookeeper, signal.SIGKILL)
+            stopped_at = time.monotonic()
+            publish(pipeline, during)
+            while time.monotonic() - stopped_at < ZOOKEEPER_DOWN_SECONDS:
+                # readers keep reading
+                assert client.execute("SELECT count() FROM commune_reports")[0][0] >= 600
+                try:
+                    client.execute(INSERT_POISON, [("zookeeper-check", 0, 1, "refused")])
+                except Exception:
+                    refused += 1
+                else:
+                    pytest.fail("an insert into a replicated table succeeded without ZooKeeper")
+                assert committed(pipeline) == offsets_before, "committed before the insert"
+                time.sleep(2.0)
+            _stack(stack, "up")
+            back_at = time.monotonic()
+            eventually(
+                lambda: all_committed(pipeline),
+                what="the reports held while ZooKeeper was down",
+                timeout=120,
+                ignoring=(KafkaError,),
+            )
+            landed = time.monotonic() - back_at
+            assert stats.poison == 0
     finally:
         client.disconnect()
+    print(f"ZooKeeper back: the sink's held batch was committed {landed:.1f}s later")
     assert refused >= 5
+    expected = sorted((c, 1) for c in communes)
     eventually(
-        lambda: (
-            _each(
+        lambda: all(
+            sorted(rows) == expected
+            for rows in _each(
                 pipeline,
-                "SELECT error FROM sink_poison_messages FINAL"
-                " WHERE source_topic = 'zookeeper-check'",
+                "SELECT commune_code, revision FROM commune_reports FINAL"
+                f" WHERE period = '{ZOOKEEPER_PERIOD}'",
             )
-            == [[row[3:]], [row[3:]]]
         ),
-        what="the row inserted after the outage on both replicas, once",
+        what="the reports of the outage on both replicas, once",
         timeout=60,
     )
 
@@ -414,14 +436,3 @@ def _ping(url: str) -> bool:
             return bool(answer.read() == b"Ok.\n")
     except OSError:
         return False
-
-
-def _try_insert(client: Client, row: tuple[Any, ...]) -> bool:
-    try:
-        client.execute(
-            INSERT_POISON,
-            [row],
-        )
-    except Exception:
-        return False
-    return True
