@@ -40,7 +40,7 @@ from baocao.sinks.clickhouse.reference_tables import (
     ReferenceLoad,
     load_reference_tables,
 )
-from baocao.sinks.clickhouse.replication import replicated_engine
+from baocao.sinks.clickhouse.replication import created_table, replicated_engine
 from baocao.sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
 from baocao.sinks.exceptions import (
     ClickHouseUnavailableError,
@@ -279,13 +279,21 @@ def migrate(
                 for number, (client, _statuses) in enumerate(clients)
                 if migration.version in pending[number]
             ]
+            # A replica that applied it already (the others are new, or were down): the
+            # laggards copy its tables' current structure, which ZooKeeper holds.
+            ahead = [
+                client
+                for number, (client, _statuses) in enumerate(clients)
+                if migration.version not in pending[number]
+            ]
             for number, client in targets:
                 _apply(
                     client,
                     migration,
                     database=settings.database,
                     replicated=len(servers) > 1,
-                    follower=number > 0,
+                    follower=number > 0 or bool(ahead),
+                    ahead=ahead[0] if ahead and len(servers) > 1 else None,
                 )
             (applied if targets else already_applied).append(migration)
         loads = [
@@ -344,13 +352,22 @@ def _create_database(settings: ClickHouseSettings) -> None:
 
 
 def _apply(
-    client: Client, migration: Migration, *, database: str, replicated: bool, follower: bool
+    client: Client,
+    migration: Migration,
+    *,
+    database: str,
+    replicated: bool,
+    follower: bool,
+    ahead: Client | None = None,
 ) -> None:
     """Run ``migration`` on one server and record it in that server's ledger.
 
     ``replicated``: the sink's tables are made Replicated (the reference tables stay local).
     ``follower``: another replica ran it first, so a column it added to a replicated table
     arrives through ZooKeeper; this one waits for it instead of adding it again.
+    ``ahead``: a replica that applied this and later migrations already (this one is new):
+    a replicated table is created as that replica has it now, since ZooKeeper refuses a
+    replica whose structure is an older one (error 122).
     """
     statements = migration.statements()
     for number, statement in enumerate(statements, start=1):
@@ -362,7 +379,11 @@ def _apply(
                 wait_seconds=REPLICATED_ALTER_WAIT_SECONDS if replicated and follower else 0.0,
             ):
                 continue
-            client.execute(_for_replicas(statement, database=database) if replicated else statement)
+            if replicated:
+                statement = _for_replicas(statement, database=database)
+                if ahead is not None:
+                    statement = _as_created_on(ahead, statement, database=database)
+            client.execute(statement)
         except TRANSIENT_ERRORS as exc:
             first_line = statement.splitlines()[0]
             raise MigrationError(
@@ -392,6 +413,24 @@ def _for_replicas(statement: str, *, database: str) -> str:
     ):
         return statement
     return rewritten
+
+
+def _as_created_on(ahead: Client, statement: str, *, database: str) -> str:
+    """``statement`` (a replicated table's creation) as the replica ``ahead`` has the table
+    now; any other statement, or a table it no longer has, unchanged."""
+    created = created_table(statement, database=database)
+    if created is None or "ENGINE = Replicated" not in statement:
+        return statement
+    owner, table = created
+    name = f"{quote_identifier(owner)}.{quote_identifier(table)}"
+    exists = ahead.execute(
+        "SELECT count() FROM system.tables WHERE database = %(d)s AND name = %(t)s",
+        {"d": owner, "t": table},
+    )
+    if not exists[0][0]:
+        return statement
+    current = str(ahead.execute(f"SHOW CREATE TABLE {name}")[0][0])
+    return re.sub(r"^CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", current, count=1)
 
 
 def _columns_already_added(

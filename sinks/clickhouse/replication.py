@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["replicated_engine", "zookeeper_path"]
+__all__ = ["created_table", "replicated_engine", "zookeeper_path"]
 
 #: ``CREATE TABLE [IF NOT EXISTS] [db.]name`` (names back-quoted or bare).
 _CREATE_TABLE = re.compile(
@@ -36,6 +36,14 @@ def zookeeper_path(database: str, table: str) -> str:
     return f"/clickhouse/tables/{{shard}}/{database}/{table}"
 
 
+def created_table(statement: str, *, database: str) -> tuple[str, str] | None:
+    """(database, table) that ``statement`` creates, or None for any other statement."""
+    create = _CREATE_TABLE.match(statement)
+    if create is None:
+        return None
+    return (_unquote(create["db"]) if create["db"] else database, _unquote(create["table"]))
+
+
 def replicated_engine(statement: str, *, database: str) -> str:
     """``statement`` with its MergeTree-family engine made Replicated; any other statement
     (a view, an ALTER, an engine that is not MergeTree's) unchanged.
@@ -43,11 +51,10 @@ def replicated_engine(statement: str, *, database: str) -> str:
     ``database`` is the one a table without ``db.`` in its name is created in. Raises
     ValueError for an engine whose parameters hold parentheses (none of ours do).
     """
-    create = _CREATE_TABLE.match(statement)
-    if create is None:
+    created = created_table(statement, database=database)
+    if created is None:
         return statement
-    owner = _unquote(create["db"]) if create["db"] else database
-    table = _unquote(create["table"])
+    owner, table = created
 
     def replace(engine: re.Match[str]) -> str:
         if engine["nested"]:

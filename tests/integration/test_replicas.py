@@ -225,6 +225,32 @@ def test_migrations_make_the_sinks_tables_replicated_on_both_replicas(
     assert migrate(pipeline.clickhouse).applied == []
 
 
+def test_a_replica_that_lost_its_tables_is_migrated_to_the_current_structure(
+    pipeline: Settings,
+) -> None:
+    """A new (or emptied) replica replays the migrations, but ZooKeeper refuses a replicated
+    table created with an older structure (error 122): migrate copies the structure of a
+    replica that is ahead instead."""
+    _, second = replicas(pipeline.clickhouse)
+    client = connect(second)
+    try:
+        for (name,) in client.execute(
+            "SELECT name FROM system.tables WHERE database = currentDatabase()"
+        ):
+            client.execute(f"DROP TABLE `{name}`")
+    finally:
+        client.disconnect()
+    migrate(pipeline.clickhouse)
+    columns = _each(
+        pipeline,
+        "SELECT table, name, type FROM system.columns WHERE database = currentDatabase()"
+        " ORDER BY table, name",
+    )
+    assert columns[0] == columns[1]
+    ledgers = _each(pipeline, "SELECT version, checksum FROM schema_migrations ORDER BY version")
+    assert ledgers[0] == ledgers[1]
+
+
 def test_a_row_inserted_on_one_replica_is_read_on_the_other(pipeline: Settings) -> None:
     first, second = replicas(pipeline.clickhouse)
     client = connect(first)
