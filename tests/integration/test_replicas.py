@@ -331,6 +331,28 @@ def test_bi_users_and_province_databases_exist_on_both_replicas(
     assert apply_access(pipeline.clickhouse, plan, credentials).statements == ()
 
 
+def test_bi_credentials_list_every_replica_and_the_proxy(
+    stack: StackSettings, pipeline: Settings
+) -> None:
+    env = {
+        **os.environ,
+        **{f"BAOCAO_STACK_{k.upper()}": str(v) for k, v in stack.model_dump().items()},
+        "BAOCAO_CLICKHOUSE_PORT": str(stack.clickhouse_tcp_port),
+        "BAOCAO_CLICKHOUSE_ALT_HOSTS": pipeline.clickhouse.alt_hosts,
+    }
+    done = subprocess.run(
+        [BAOCAO, "bi", "credentials", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    info = json.loads(done.stdout)
+    assert info["replicas"] == "127.0.0.1:28100,127.0.0.1:28110"
+    assert (info["proxy_native_port"], info["proxy_http_port"]) == (28106, 28107)
+
+
 def test_the_sink_continues_on_the_other_replica_when_one_is_killed(
     stack: StackSettings, pipeline: Settings
 ) -> None:
