@@ -16,7 +16,8 @@
 #                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make chaos       faults injected for real (SIGKILL worker/sink, ClickHouse frozen, a broker
 #                    lost, poison records) on a stack of its own, then exact views
-#                    (CHAOS_ARGS="--communes 400 --freeze-seconds 20": smaller, as in CI)
+#                    (CHAOS_ARGS="--communes 400 --freeze-seconds 20": smaller, as in CI),
+#                    then one of two ClickHouse replicas lost for 60 s (CHAOS_REPLICAS_ARGS)
 #   make clean       stop the stack, remove its data and the caches (make distclean: .venv too)
 #
 # Every target first installs what it needs: the system packages (scripts/install-system-deps.sh,
@@ -95,8 +96,12 @@ check-current-clickhouse: stack-up $(CHDB_VENV)/.installed
 
 # Its own stack (.baocao-chaos, three Kafka nodes, ports 25000..25123 by default: see
 # `PYTHONPATH=tests .venv/bin/python -m chaos.run --help`), stopped at the end.
+# Then the replica fault on a stack of two ClickHouse replicas (.baocao-chaos-replicas, ports
+# 26000..26133): one replica SIGKILLed for 60 s while a chunk streams in.
 chaos: setup
 	PYTHONPATH=tests $(BIN)/python -m chaos.run $(CHAOS_ARGS)
+	PYTHONPATH=tests $(BIN)/python -m chaos.run --clickhouse-replicas 2 --worker-kills 0 \
+		--sink-kills 0 --home .baocao-chaos-replicas --port-base 26000 $(CHAOS_REPLICAS_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench

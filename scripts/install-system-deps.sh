@@ -3,12 +3,15 @@
 #   clickhouse-server, clickhouse-client  ClickHouse (the stack runs it with its own config)
 #   openjdk-17-jre-headless               Java 17+, for the Kafka 4 broker
 #   maven                                 fetches the Kafka jars once (cached afterwards)
+#   zookeeper                             coordinates two ClickHouse replicas
+#                                         (`baocao stack up --clickhouse-replicas 2`)
+#   haproxy                               one address in front of the replicas for BI tools
 #   python3.11-venv                       `make` creates .venv with python3.11
 #   chromium                              the dashboard's browser test (Playwright drives it;
 #                                         `playwright install` is never run)
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only then, once.
-# Needs root, or sudo. Debian's clickhouse-server package would start a system server on the
+# Needs root, or sudo. Debian's clickhouse-server (and haproxy) package would start a system server on the
 # default ports (9000, 8123) with /var/lib/clickhouse; a temporary policy-rc.d keeps it from
 # starting any service while installing. The project's own server never reads
 # /etc/clickhouse-server and listens on other ports (19000, 18123), so the two never collide.
@@ -34,6 +37,12 @@ else
 fi
 if ! command -v mvn >/dev/null 2>&1; then
     packages+=(maven)
+fi
+if [[ ! -f /usr/share/zookeeper/bin/zkServer.sh ]]; then
+    packages+=(zookeeper)
+fi
+if [[ ! -x /usr/sbin/haproxy ]]; then
+    packages+=(haproxy)
 fi
 if [[ ! -x /usr/bin/chromium ]]; then
     packages+=(chromium)

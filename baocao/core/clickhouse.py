@@ -27,6 +27,7 @@ __all__ = [
     "describe_error",
     "quote_identifier",
     "reading",
+    "replicas",
     "select_rows",
     "wait_for_clickhouse",
 ]
@@ -64,10 +65,30 @@ def connect(settings: ClickHouseSettings, *, use_database: bool = True, **overri
         "connect_timeout": settings.connect_timeout,
         "client_name": "baocao",
     }
+    if settings.alt_hosts:
+        # The driver tries the hosts in order and keeps the first that answers; a query
+        # after a lost connection reconnects through the list again (failover in seconds).
+        options["alt_hosts"] = settings.alt_hosts
     if use_database:
         options["database"] = settings.database
     options.update(overrides)
     return Client(**options)
+
+
+def replicas(settings: ClickHouseSettings) -> list[ClickHouseSettings]:
+    """One settings object per server of a replicated ClickHouse (``host:port`` first, then
+    ``alt_hosts``), each without alternatives: what must run on every replica (migrations,
+    the BI databases) connects to each in turn."""
+    servers = [(settings.host, settings.port)]
+    for address in filter(None, (part.strip() for part in settings.alt_hosts.split(","))):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"BAOCAO_CLICKHOUSE_ALT_HOSTS: {address!r} is not host:port")
+        servers.append((host, int(port)))
+    return [
+        settings.model_copy(update={"host": host, "port": port, "alt_hosts": ""})
+        for host, port in servers
+    ]
 
 
 @contextmanager

@@ -136,6 +136,10 @@ class ClickHouseSettings(BaseSettings):
     password: SecretStr = SecretStr("")
     #: The stack's generated service passwords; unset: under ``BAOCAO_STACK_HOME``.
     logins_file: Path | None = None
+    #: The other replicas of a replicated ClickHouse, ``host:port,host:port``: clients fail
+    #: over to them (clickhouse-driver's ``alt_hosts``) and ``baocao migrate`` migrates
+    #: every one. Empty: one server.
+    alt_hosts: str = ""
     connect_timeout: float = 5.0
 
     def for_login(self, role: ClickHouseRole) -> ClickHouseSettings:
@@ -395,8 +399,20 @@ class StackSettings(BaseSettings):
     #: setting; Kafka's default of 5 minutes; the retention test's broker uses 1 s).
     kafka_retention_check_interval_ms: int = Field(default=300_000, ge=1000)
     clickhouse_binary: Path = Path("/usr/sbin/clickhouse-server")
+    #: ClickHouse servers holding the same replicated tables, coordinated by ZooKeeper;
+    #: fixed when a stack home is first started. Replica k uses the ports below plus
+    #: ``10 * (k - 1)`` (docs/clickhouse.md, "Replicas").
+    clickhouse_replicas: int = Field(default=1, ge=1, le=9)
     clickhouse_tcp_port: int = 19000
     clickhouse_http_port: int = 18123
+    #: Replicas fetch each other's parts over HTTP on this port (only with replicas > 1).
+    clickhouse_interserver_port: int = 19009
+    #: ZooKeeper (Debian's package) and the TCP proxy in front of the replicas for BI tools
+    #: (Debian's haproxy); both run only with replicas > 1.
+    zookeeper_port: int = 19181
+    zookeeper_jars: str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+    haproxy_binary: Path = Path("/usr/sbin/haproxy")
+    clickhouse_proxy_port: int = 19100
     startup_timeout_seconds: float = 90.0
 
 

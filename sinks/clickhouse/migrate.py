@@ -2,7 +2,10 @@
 
 :func:`migrate` creates the database if missing, applies the files of ``migrations/`` whose
 version is not in ``schema_migrations`` (each recorded with a checksum of its text), then
-reloads the reference tables. The rules: an applied file never changes, and every statement
+reloads the reference tables. With replicas (``BAOCAO_CLICKHOUSE_ALT_HOSTS``) it does so on
+every replica, one migration at a time on all of them, with the sink's tables made
+``Replicated*`` (:mod:`baocao.sinks.clickhouse.replication`); each replica keeps its own ledger
+and reference tables. The rules: an applied file never changes, and every statement
 can run twice, since ClickHouse has no transactional DDL (docs/clickhouse.md, "Rules for a
 migration"). Two ``migrate`` processes must not run at the same time (there is no lock).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +31,16 @@ from baocao.core.clickhouse import (
     connect,
     describe_error,
     quote_identifier,
+    replicas,
 )
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import ClickHouseSettings
-from baocao.sinks.clickhouse.reference_tables import ReferenceLoad, load_reference_tables
+from baocao.sinks.clickhouse.reference_tables import (
+    REFERENCE_TABLES,
+    ReferenceLoad,
+    load_reference_tables,
+)
+from baocao.sinks.clickhouse.replication import created_table, replicated_engine
 from baocao.sinks.clickhouse.sql import ColumnAddition, added_columns, split_statements
 from baocao.sinks.exceptions import (
     ClickHouseUnavailableError,
@@ -70,6 +80,10 @@ CREATE TABLE IF NOT EXISTS {LEDGER_TABLE}
 ENGINE = MergeTree
 ORDER BY version
 """
+
+#: How long a replica waits for a column added on another replica to reach it through
+#: ZooKeeper before it adds the column itself.
+REPLICATED_ALTER_WAIT_SECONDS = 30.0
 
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -248,42 +262,80 @@ def migrate(
     the reference tables are only rewritten when their content differs from the package's.
     """
     known = list(migrations) if migrations is not None else load_migrations()
-    _create_database(settings)
-    client = connect(settings)
+    servers = replicas(settings)
+    clients = [_prepared_client(server, known) for server in servers]
     try:
-        try:
-            client.execute(_LEDGER_DDL)
-            statuses = migration_status(client, known)
-        except TRANSIENT_ERRORS as exc:
-            raise MigrationError(
-                f"cannot prepare the migration ledger of {settings.database!r}:"
-                f" {describe_error(exc)}"
-            ) from exc
         applied: list[Migration] = []
         already_applied: list[Migration] = []
-        for status in statuses:
-            if status.applied is not None:
-                already_applied.append(status.migration)
-            else:
-                _apply(client, status.migration)
-                applied.append(status.migration)
+        pending = [
+            {status.migration.version for status in statuses if status.applied is None}
+            for _client, statuses in clients
+        ]
+        # One migration on every replica before the next: a replica creating a replicated
+        # table must find the structure ZooKeeper holds, not one a later ALTER changed.
+        for migration in known:
+            targets = [
+                (number, client)
+                for number, (client, _statuses) in enumerate(clients)
+                if migration.version in pending[number]
+            ]
+            # A replica that applied it already (the others are new, or were down): the
+            # laggards copy its tables' current structure, which ZooKeeper holds.
+            ahead = [
+                client
+                for number, (client, _statuses) in enumerate(clients)
+                if migration.version not in pending[number]
+            ]
+            for number, client in targets:
+                _apply(
+                    client,
+                    migration,
+                    database=settings.database,
+                    replicated=len(servers) > 1,
+                    follower=number > 0 or bool(ahead),
+                    ahead=ahead[0] if ahead and len(servers) > 1 else None,
+                )
+            (applied if targets else already_applied).append(migration)
+        loads = [
+            load_reference_tables(
+                client, reference or load_reference(), catalogue or load_catalogue()
+            )
+            for client, _statuses in clients
+        ]
         result = MigrationResult(
             database=settings.database,
             applied=applied,
             already_applied=already_applied,
-            reference=load_reference_tables(
-                client, reference or load_reference(), catalogue or load_catalogue()
-            ),
+            reference=loads[0],
         )
     finally:
-        client.disconnect()
+        for client, _statuses in clients:
+            client.disconnect()
     logger.info(
-        "database %s: %d migration(s) applied, %d already applied",
+        "database %s on %d server(s): %d migration(s) applied, %d already applied",
         settings.database,
+        len(servers),
         len(result.applied),
         len(result.already_applied),
     )
     return result
+
+
+def _prepared_client(
+    settings: ClickHouseSettings, known: Sequence[Migration]
+) -> tuple[Client, list[MigrationStatus]]:
+    """A client of one server whose database and ledger exist, with its migrations' state."""
+    _create_database(settings)
+    client = connect(settings)
+    try:
+        client.execute(_LEDGER_DDL)
+        return client, migration_status(client, known)
+    except TRANSIENT_ERRORS as exc:
+        client.disconnect()
+        raise MigrationError(
+            f"cannot prepare the migration ledger of {settings.database!r} on"
+            f" {settings.host}:{settings.port}: {describe_error(exc)}"
+        ) from exc
 
 
 def _create_database(settings: ClickHouseSettings) -> None:
@@ -299,12 +351,38 @@ def _create_database(settings: ClickHouseSettings) -> None:
         client.disconnect()
 
 
-def _apply(client: Client, migration: Migration) -> None:
+def _apply(
+    client: Client,
+    migration: Migration,
+    *,
+    database: str,
+    replicated: bool,
+    follower: bool,
+    ahead: Client | None = None,
+) -> None:
+    """Run ``migration`` on one server and record it in that server's ledger.
+
+    ``replicated``: the sink's tables are made Replicated (the reference tables stay local).
+    ``follower``: another replica ran it first, so a column it added to a replicated table
+    arrives through ZooKeeper; this one waits for it instead of adding it again.
+    ``ahead``: a replica that applied this and later migrations already (this one is new):
+    a replicated table is created as that replica has it now, since ZooKeeper refuses a
+    replica whose structure is an older one (error 122).
+    """
     statements = migration.statements()
     for number, statement in enumerate(statements, start=1):
         try:
-            if _columns_already_added(client, migration, statement):
+            if _columns_already_added(
+                client,
+                migration,
+                statement,
+                wait_seconds=REPLICATED_ALTER_WAIT_SECONDS if replicated and follower else 0.0,
+            ):
                 continue
+            if replicated:
+                statement = _for_replicas(statement, database=database)
+                if ahead is not None:
+                    statement = _as_created_on(ahead, statement, database=database)
             client.execute(statement)
         except TRANSIENT_ERRORS as exc:
             first_line = statement.splitlines()[0]
@@ -325,9 +403,42 @@ def _apply(client: Client, migration: Migration) -> None:
     logger.info("applied migration %s (%d statements)", migration.file_name, len(statements))
 
 
-def _columns_already_added(client: Client, migration: Migration, statement: str) -> bool:
+def _for_replicas(statement: str, *, database: str) -> str:
+    """``statement`` as it runs on a replica: the sink's tables replicated, the reference
+    tables (loaded on each replica from the package) as written."""
+    rewritten = replicated_engine(statement, database=database)
+    if rewritten != statement and any(
+        re.match(rf"\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?`?{table}`?\s", statement, re.I)
+        for table in REFERENCE_TABLES
+    ):
+        return statement
+    return rewritten
+
+
+def _as_created_on(ahead: Client, statement: str, *, database: str) -> str:
+    """``statement`` (a replicated table's creation) as the replica ``ahead`` has the table
+    now; any other statement, or a table it no longer has, unchanged."""
+    created = created_table(statement, database=database)
+    if created is None or "ENGINE = Replicated" not in statement:
+        return statement
+    owner, table = created
+    name = f"{quote_identifier(owner)}.{quote_identifier(table)}"
+    exists = ahead.execute(
+        "SELECT count() FROM system.tables WHERE database = %(d)s AND name = %(t)s",
+        {"d": owner, "t": table},
+    )
+    if not exists[0][0]:
+        return statement
+    current = str(ahead.execute(f"SHOW CREATE TABLE {name}")[0][0])
+    return re.sub(r"^CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", current, count=1)
+
+
+def _columns_already_added(
+    client: Client, migration: Migration, statement: str, *, wait_seconds: float = 0.0
+) -> bool:
     """True when ``statement`` adds columns that all exist (an earlier run applied it but
-    was not recorded); False for any other statement, or when none of them exists yet.
+    was not recorded, or another replica's ALTER reached this one within ``wait_seconds``);
+    False for any other statement, or when none of them exists yet.
 
     Some but not all of them existing cannot come from a migration (one ALTER adds its
     columns together), so it is an error for an operator to look at, not something to guess.
@@ -336,6 +447,11 @@ def _columns_already_added(client: Client, migration: Migration, statement: str)
     if addition is None:
         return False
     present = _existing_columns(client, addition)
+    if addition.table not in REFERENCE_TABLES:
+        deadline = time.monotonic() + wait_seconds
+        while len(present) < len(addition.columns) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            present = _existing_columns(client, addition)
     if not present:
         return False
     if len(present) == len(addition.columns):

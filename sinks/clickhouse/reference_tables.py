@@ -31,6 +31,7 @@ __all__ = [
     "LEGACY_COMMUNE_COLUMNS",
     "LINEAGE_COLUMNS",
     "PROVINCE_COLUMNS",
+    "REFERENCE_TABLES",
     "ReferenceLoad",
     "commune_rows",
     "exemption_rows",
@@ -153,6 +154,19 @@ def exemption_rows(reference: ReferenceData) -> list[tuple[str, str, str]]:
     )
 
 
+#: The tables this module fills. Each replica of a replicated ClickHouse keeps its own copy
+#: (plain MergeTree, loaded by ``baocao migrate`` on every replica): they come from the
+#: package, never from the sink, so there is nothing for ZooKeeper to coordinate.
+REFERENCE_TABLES = (
+    "provinces",
+    "communes",
+    "indicators",
+    "legacy_communes",
+    "commune_lineage",
+    "reporting_exemptions",
+)
+
+
 def load_reference_tables(
     client: Client,
     reference: ReferenceData,
@@ -170,6 +184,7 @@ def load_reference_tables(
         "commune_lineage": (LINEAGE_COLUMNS, lineage_rows(crosswalk)),
         "reporting_exemptions": (EXEMPTION_COLUMNS, exemption_rows(reference)),
     }
+    assert tuple(wanted) == REFERENCE_TABLES  # one list of them, checked here
     replaced: list[str] = []
     for table, (columns, rows) in wanted.items():
         if _replace_if_different(client, table, columns, rows):

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class ChaosStack:
     #: The run's ClickHouse database: `stack up` gives the sink's and the readers' logins
     #: access to this one database only.
     database: str
+    #: ClickHouse servers (2: replicas with ZooKeeper; replica 2 on the ports + 10).
+    clickhouse_replicas: int = 1
 
     @property
     def kafka_port(self) -> int:
@@ -65,6 +68,25 @@ class ChaosStack:
     @property
     def clickhouse_tcp_port(self) -> int:
         return self.port_base
+
+    def clickhouse_ports(self) -> list[int]:
+        """Each replica's native port (one for a single server)."""
+        return [self.clickhouse_tcp_port + 10 * k for k in range(self.clickhouse_replicas)]
+
+    def replica_env(self) -> dict[str, str]:
+        """With replicas: their count, ZooKeeper's, the interserver and the proxy's ports
+        (+81, +9, +60 of the base), and every client's failover host."""
+        if self.clickhouse_replicas == 1:
+            return {}
+        return {
+            "BAOCAO_STACK_CLICKHOUSE_REPLICAS": str(self.clickhouse_replicas),
+            "BAOCAO_STACK_ZOOKEEPER_PORT": str(self.port_base + 81),
+            "BAOCAO_STACK_CLICKHOUSE_INTERSERVER_PORT": str(self.port_base + 9),
+            "BAOCAO_STACK_CLICKHOUSE_PROXY_PORT": str(self.port_base + 60),
+            "BAOCAO_CLICKHOUSE_ALT_HOSTS": ",".join(
+                f"127.0.0.1:{port}" for port in self.clickhouse_ports()[1:]
+            ),
+        }
 
     def kafka_ports(self) -> list[int]:
         return [self.kafka_port + 10 * node for node in range(BROKERS)]
@@ -88,6 +110,7 @@ class ChaosStack:
             "BAOCAO_WORKER_APP_ID": f"{self.database}-rollup",
             "BAOCAO_SINK_GROUP_ID": f"{self.database}-sink",
             "BAOCAO_KAFKA_REPLICATION_FACTOR": str(BROKERS),
+            **self.replica_env(),
         }
 
     @property
@@ -332,10 +355,12 @@ class Pipeline:
 
     # ------------------------------------------------------------ the views
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, *, port: int | None = None) -> list[tuple[Any, ...]]:
+        """``sql``'s rows from one server (replica 1 unless ``port`` names another)."""
         # As the stack's administrator, whose password `stack up` generated into its home.
         settings = ClickHouseSettings(
-            port=self.stack.clickhouse_tcp_port,
+            port=port or self.stack.clickhouse_tcp_port,
+            alt_hosts="",
             database=self.name,
             logins_file=clickhouse_logins_path(self.stack.home),
         )
@@ -346,8 +371,20 @@ class Pipeline:
             client.disconnect()
 
     def differences(self) -> list[str]:
-        """How the views differ from a recomputation of everything published so far
-        (empty: every row equal, exactly)."""
+        """How the views of every replica differ from a recomputation of everything
+        published so far (empty: every row equal, exactly, on each)."""
+        ports = self.stack.clickhouse_ports()
+        if len(ports) == 1:
+            return self.differences_on(ports[0])
+        return [
+            f"replica {number}: {problem}"
+            for number, port in enumerate(ports, start=1)
+            for problem in self.differences_on(port)
+        ]
+
+    def differences_on(self, port: int) -> list[str]:
+        """How one server's views differ from the recomputation."""
+        query = partial(self.query, port=port)
         counted = [
             line
             for line in self.published
@@ -386,10 +423,10 @@ class Pipeline:
         for view, expected, columns, keys in checks:
             # Completeness also lists announced periods nobody reported for: not a figure.
             where = " WHERE communes_reported > 0" if view == "province_completeness" else ""
-            rows = self.query(f"SELECT {columns} FROM {view}{where}")
+            rows = query(f"SELECT {columns} FROM {view}{where}")
             problems += _compare(view, expected, {row[:keys]: row[keys:] for row in rows})
         refused = self.refused_ids | stale_report_ids(counted) | self.must_refuse
-        rejected_rows = self.query(
+        rejected_rows = query(
             "SELECT report_id, source_partition, source_offset FROM rejected_reports"
             f" WHERE source_topic = '{self.commune_reports}'"
         )

@@ -14,7 +14,12 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    rebuild swap``); the time of the recovery is printed with the row;
 5. the schema registry stopped: only when the run uses one (this one does not: messages carry
    their schema's fingerprint, so there is no registry to lose);
-6. poison records on the report topic, in three rounds: an empty value, garbage and a valid
+6. with ``--clickhouse-replicas 2`` (a run of its own, with replicas instead of the faults
+   above): one of the two ClickHouse replicas SIGKILLed for ``--replica-down-seconds`` while a
+   chunk streams in, then brought back; the dashboard's API (signed in as the national
+   officer) is asked all along, and its longest gap between answers is printed with the row.
+   The views are compared on both replicas;
+7. poison records on the report topic, in three rounds: an empty value, garbage and a valid
    magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
    1,000,010-byte value (the record that stopped the whole roll-up in issue 10; the topic's
    ``max.message.bytes`` may refuse it) and a 999,000-byte one the broker takes.
@@ -38,6 +43,7 @@ import random
 import shutil
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -46,8 +52,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
+import httpx
 from chaos.harness import REPO, ChaosStack, Pipeline
-from support.cli import run
+from support.cli import run, start
+from support.officers import make_officers
 from support.recompute import Line, mixed_input, simulated_month
 
 from baocao.core.avro import AvroCodec, codec_for
@@ -89,10 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-down-seconds", type=float, default=20.0)
     parser.add_argument("--catch-up-timeout", type=float, default=240.0)
     parser.add_argument(
+        "--clickhouse-replicas",
+        type=int,
+        default=1,
+        help="2: run the replica fault (and the start-up check) on two ClickHouse replicas",
+    )
+    parser.add_argument("--replica-down-seconds", type=float, default=60.0)
+    parser.add_argument(
         "--port-base",
         type=int,
         default=25000,
-        help="ClickHouse native port; Kafka +92 (nodes +102, +112), ClickHouse HTTP +123",
+        help="ClickHouse native port; Kafka +92 (nodes +102, +112), ClickHouse HTTP +123;"
+        " with replicas: replica 2 +10, ZooKeeper +81, proxy +60, the dashboard +70",
     )
     parser.add_argument("--home", type=Path, default=REPO / ".baocao-chaos")
     parser.add_argument("--keep-stack", action="store_true", help="Leave the stack running.")
@@ -104,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         print("chaos: BAOCAO_SCHEMA_REGISTRY_URL is set, but this suite runs without a registry")
 
     name = f"chaos{uuid.uuid4().hex[:8]}"
-    stack = ChaosStack(home=args.home.absolute(), port_base=args.port_base, database=name)
+    stack = ChaosStack(
+        home=args.home.absolute(),
+        port_base=args.port_base,
+        database=name,
+        clickhouse_replicas=args.clickhouse_replicas,
+    )
     logs = stack.home / "runs" / name
     logs.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(stack=stack, name=name, logs=logs)
@@ -145,6 +166,17 @@ class Scenario:
         p.start("worker")
         p.start("sink")
         outcomes = [self.check("none (start-up, first chunk)", "views", lambda: publish(chunks[0]))]
+        if args.clickhouse_replicas > 1:
+            outcomes.append(
+                self.check(
+                    f"SIGKILL 1 of {args.clickhouse_replicas} ClickHouse replicas,"
+                    f" back after {args.replica_down_seconds:.0f} s",
+                    "views on every replica; sink alive; the dashboard's API answered throughout",
+                    lambda: self.lose_a_replica(chunks[1]),
+                    roles_alive=("sink",),
+                )
+            )
+            return outcomes
         for number, role in enumerate(kills, start=1):
             chunk = chunks[number]
 
@@ -263,6 +295,85 @@ class Scenario:
             time.sleep(self.args.freeze_seconds)
         finally:
             os.kill(pid, signal.SIGCONT)
+
+    def lose_a_replica(self, chunk: list[Line]) -> str:
+        """SIGKILL replica 1 while a chunk streams in, bring it back after
+        ``--replica-down-seconds``; the dashboard (all replicas in its client settings) is
+        asked for the national overview every 0.1 s throughout, its longest gap kept."""
+        p, stack = self.pipeline, self.pipeline.stack
+        officers = make_officers(p.logs / "officers.db")
+        url = f"http://127.0.0.1:{stack.port_base + 70}"
+        env = {
+            **p.env(),
+            "BAOCAO_DASHBOARD_DB_PATH": str(officers.database.path),
+            "BAOCAO_GATEWAY_DB_PATH": str(p.logs / "gateway.db"),
+        }
+        dashboard = start(
+            "dashboard",
+            "--port",
+            str(stack.port_base + 70),
+            env=env,
+            log_path=p.logs / "dashboard.log",
+        )
+        stop = threading.Event()
+        gaps: list[float] = []
+        failures: list[str] = []
+
+        def read(client: httpx.Client) -> None:
+            last = time.monotonic()
+            while not stop.is_set():
+                try:
+                    answer = client.get(
+                        "/api/overview", params={"report_type": "monthly", "period": PERIOD}
+                    )
+                    answer.raise_for_status()
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+                except httpx.HTTPError as exc:  # a failed read is the gap measured
+                    failures.append(str(exc)[:120])
+                time.sleep(0.1)
+
+        try:
+            client = httpx.Client(base_url=url, timeout=10.0)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    login, password = officers.national
+                    signed = client.post(
+                        "/api/session",
+                        json={"login": login, "password": password},
+                        headers={"Origin": url},
+                    )
+                    signed.raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            reader = threading.Thread(target=read, args=(client,), daemon=True)
+            reader.start()
+            try:
+                time.sleep(1.0)
+                self.publish(chunk[: len(chunk) // 2])
+                os.kill(stack.server_pid("clickhouse"), signal.SIGKILL)
+                lost_at = time.monotonic()
+                self.publish(chunk[len(chunk) // 2 :])
+                time.sleep(max(0.0, self.args.replica_down_seconds - (time.monotonic() - lost_at)))
+                stack.up()
+                time.sleep(2.0)
+            finally:
+                stop.set()
+                reader.join(timeout=30)
+                client.close()
+        finally:
+            dashboard.stop(15)
+        if not gaps:
+            raise RuntimeError(f"the dashboard never answered: {failures[:3]}")
+        return (
+            f"{len(chunk)} reports published around the kill; the dashboard's API answered"
+            f" {len(gaps)} times ({len(failures)} failed), longest gap {max(gaps):.1f} s"
+        )
 
     def lose_a_broker(self, chunk: list[Line]) -> str:
         stack = self.pipeline.stack

@@ -23,7 +23,7 @@ from baocao.app.bi.credentials import Credentials
 from baocao.app.bi.exceptions import BiApplyError, UnsupportedServerError
 from baocao.app.bi.legacy import mart_of, plan_marts, snapshot_select
 from baocao.app.bi.modern import grant_statements
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error, replicas
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = ["ApplyResult", "ServerKind", "apply_access", "detect_kind", "kind_of_version"]
@@ -78,7 +78,18 @@ def detect_kind(settings: ClickHouseSettings) -> tuple[ServerKind, tuple[int, in
 def apply_access(
     settings: ClickHouseSettings, plan: AccessPlan, credentials: Credentials
 ) -> ApplyResult:
-    """Create or update every access object for ``plan`` on the server of ``settings``."""
+    """Create or update every access object for ``plan`` on the server of ``settings``, and
+    on each of its replicas (``alt_hosts``): users, databases and views are each server's
+    own. The result is the first server's, with the statements run on all of them."""
+    results = [_apply_on(server, plan, credentials) for server in replicas(settings)]
+    statements = tuple(statement for result in results for statement in result.statements)
+    first = results[0]
+    return ApplyResult(first.kind, first.version, statements, first.province_views)
+
+
+def _apply_on(
+    settings: ClickHouseSettings, plan: AccessPlan, credentials: Credentials
+) -> ApplyResult:
     client = connect(settings, use_database=False)
     try:
         try:

@@ -27,7 +27,7 @@ from baocao.app.bi.credentials import (
 from baocao.app.bi.exceptions import BiAccessError, BiApplyError, CredentialsError
 from baocao.app.bi.grafana import write_password_files
 from baocao.app.bi.modern import grant_statements, system_table_statements
-from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
+from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error, replicas
 from baocao.core.reference import load_reference
 from baocao.core.settings import Settings
 
@@ -177,6 +177,13 @@ def credentials(
             f"clickhouse+native://{user}:{secret}@{host}:{native_port}/{database}"
         ),
     }
+    servers = replicas(settings.clickhouse)
+    if len(servers) > 1:
+        # Each replica serves the same rows and logins: a tool that takes several hosts
+        # lists them all; one that takes one host uses the stack's proxy (it fails over).
+        info["replicas"] = ",".join(f"{server.host}:{server.port}" for server in servers)
+        info["proxy_native_port"] = settings.stack.clickhouse_proxy_port
+        info["proxy_http_port"] = settings.stack.clickhouse_proxy_port + 1
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from baocao.app.bi.access import AccessPlan, relation_filter
 from baocao.app.bi.catalog import Relation
 from baocao.app.bi.exceptions import BiApplyError
+from baocao.sinks.clickhouse.replication import zookeeper_path
 
 __all__ = [
     "PUBLIC_TABLES",
@@ -110,10 +111,15 @@ def mart_of(plan: AccessPlan, source: Sequence[Relation]) -> Mart:
         visit(relation, (relation.name,))
     ordered = sorted(tables.values(), key=lambda r: r.name)
     return Mart(
-        feeds=tuple(t for t in ordered if t.engine.startswith("Replacing")),
-        snapshots=tuple(t for t in ordered if not t.engine.startswith("Replacing")),
+        feeds=tuple(t for t in ordered if _written_by_the_sink(t)),
+        snapshots=tuple(t for t in ordered if not _written_by_the_sink(t)),
         views=tuple(views.values()),
     )
+
+
+def _written_by_the_sink(table: Relation) -> bool:
+    """The sink's tables are ReplacingMergeTrees (Replicated ones on replicas)."""
+    return table.engine.removeprefix("Replicated").startswith("Replacing")
 
 
 def snapshot_select(plan: AccessPlan, code: str, table: Relation) -> str:
@@ -168,7 +174,7 @@ def _province(
         copy = have.get(table.name)
         current = feeds_now.get(feed)
         if (
-            _same_table(copy, table)
+            _same_table(copy, table, engine=_copy_engine(plan, database, table))
             and current is not None
             and current.column_names == table.stored_columns
         ):
@@ -176,17 +182,17 @@ def _province(
         statements += [
             f"DROP TABLE IF EXISTS `{plan.feed_database}`.`{feed}`",
             f"DROP TABLE IF EXISTS `{database}`.`{table.name}`",
-            f"CREATE TABLE `{database}`.`{table.name}` AS `{plan.database}`.`{table.name}`",
+            _create_copy(plan, database, table, engine=_copy_engine(plan, database, table)),
             f"CREATE MATERIALIZED VIEW `{plan.feed_database}`.`{feed}`"
             f" TO `{database}`.`{table.name}` AS {snapshot_select(plan, code, table)}",
             _copy(plan, code, table),
         ]
     for table in mart.snapshots:
-        if _same_table(have.get(table.name), table):
+        if _same_table(have.get(table.name), table, engine=_local_engine(table)):
             continue  # its rows are compared and refreshed by apply
         statements += [
             f"DROP TABLE IF EXISTS `{database}`.`{table.name}`",
-            f"CREATE TABLE `{database}`.`{table.name}` AS `{plan.database}`.`{table.name}`",
+            _create_copy(plan, database, table, engine=_local_engine(table)),
             _copy(plan, code, table),
         ]
     for view in mart.views:
@@ -208,7 +214,38 @@ def _copy(plan: AccessPlan, code: str, table: Relation) -> str:
     )
 
 
-def _same_table(copy: Relation | None, table: Relation) -> bool:
+#: ``ReplicatedXMergeTree('<path>', '<replica>'[, `` at the start of an ``engine_full``.
+_REPLICATED = re.compile(r"^Replicated(\w+)\('[^']*', '[^']*'(?:, )?")
+
+
+def _same_table(copy: Relation | None, table: Relation, *, engine: str | None = None) -> bool:
     return (
-        copy is not None and copy.engine_full == table.engine_full and copy.columns == table.columns
+        copy is not None
+        and copy.engine_full == (engine or table.engine_full)
+        and copy.columns == table.columns
     )
+
+
+def _copy_engine(plan: AccessPlan, database: str, table: Relation) -> str:
+    """The engine of province ``database``'s copy of ``table``: the same as the table's, but a
+    replicated table's copy is a replicated table of its own, under its own ZooKeeper path.
+
+    Why replicated: a materialized view runs only on the replica that took the insert, so
+    its province rows reach the other replicas through the copy's own replication."""
+    return table.engine_full.replace(
+        zookeeper_path(plan.database, table.name), zookeeper_path(database, table.name)
+    )
+
+
+def _local_engine(table: Relation) -> str:
+    """The engine of a province's snapshot of ``table`` (refreshed by ``bi apply`` on each
+    server from that server's rows): the table's own, without replication."""
+    local = _REPLICATED.sub(r"\1(", table.engine_full, count=1)
+    return local.replace("MergeTree()", "MergeTree", 1)
+
+
+def _create_copy(plan: AccessPlan, database: str, table: Relation, *, engine: str) -> str:
+    """``CREATE TABLE ... AS`` the main table: its columns, and its engine unless ``engine``
+    differs (a single server's copies are created exactly as before replicas existed)."""
+    create = f"CREATE TABLE `{database}`.`{table.name}` AS `{plan.database}`.`{table.name}`"
+    return create if engine == table.engine_full else f"{create} ENGINE = {engine}"

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from baocao.app.bi.exceptions import BiAccessError
+from baocao.app.stack.clickhouse import clickhouse_client_environment
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.exceptions import StackError
 from baocao.app.stack.kafka import kafka_client_environment
@@ -67,11 +68,23 @@ def up(
         help="Kafka nodes (broker and controller each); fixed when a stack home is first"
         " started (default: BAOCAO_STACK_KAFKA_BROKERS, 1).",
     ),
+    clickhouse_replicas: int | None = typer.Option(
+        None,
+        "--clickhouse-replicas",
+        min=1,
+        max=9,
+        help="ClickHouse servers holding replicated tables, coordinated by a ZooKeeper;"
+        " fixed when a stack home is first started"
+        " (default: BAOCAO_STACK_CLICKHOUSE_REPLICAS, 1).",
+    ),
 ) -> None:
     """Start the servers that are not running; wait until every one answers."""
     settings = Settings()
     if brokers is not None:
         stack = settings.stack.model_copy(update={"kafka_brokers": brokers})
+        settings = settings.model_copy(update={"stack": stack})
+    if clickhouse_replicas is not None:
+        stack = settings.stack.model_copy(update={"clickhouse_replicas": clickhouse_replicas})
         settings = settings.model_copy(update={"stack": stack})
     bi_access = BiAccess.configured(settings)
     try:
@@ -90,6 +103,14 @@ def up(
         console.print(
             "Kafka runs on several nodes: give every client (worker, sink, publish, ...)\n  "
             + " ".join(f"{name}={value}" for name, value in client_env.items()),
+            markup=False,
+            highlight=False,
+        )
+    replica_env = clickhouse_client_environment(settings.stack)
+    if replica_env:
+        console.print(
+            "ClickHouse runs as replicas: give every client (migrate, sink, dashboard, ...)\n  "
+            + " ".join(f"{name}={value}" for name, value in replica_env.items()),
             markup=False,
             highlight=False,
         )

@@ -12,18 +12,22 @@ import errno
 import logging
 import socket
 import time
+from pathlib import Path
 
 from kafka.errors import KafkaError
 
-from baocao.app.stack.clickhouse import ClickHouseServer
+from baocao.app.stack.clickhouse import ClickHouseServer, clickhouse_replicas
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.component import Component, Health
 from baocao.app.stack.exceptions import (
+    MissingDependencyError,
     PortInUseError,
     ProcessStartError,
     ProcessStopError,
+    StackError,
     StartupTimeoutError,
 )
+from baocao.app.stack.haproxy import ClickHouseProxy
 from baocao.app.stack.jars import fetch_kafka_jars, kafka_jars_present
 from baocao.app.stack.kafka import KafkaServer, kafka_nodes
 from baocao.app.stack.kafka_access import PipelineNames, apply_kafka_access
@@ -37,6 +41,7 @@ from baocao.app.stack.process import (
     tail_file,
 )
 from baocao.app.stack.status import ComponentState, ComponentStatus
+from baocao.app.stack.zookeeper import ZooKeeperServer
 from baocao.core.principals import CLIENT_PRINCIPALS, ensure_credentials
 from baocao.core.settings import StackSettings
 
@@ -53,13 +58,44 @@ def servers(
 ) -> list[Component]:
     """The stack's servers in start order (Kafka first: it takes longest to be ready).
 
-    Kafka is ``kafka_brokers`` nodes, or as many as the stack home already holds.
+    Kafka is ``kafka_brokers`` nodes, or as many as the stack home already holds; ClickHouse
+    is one server, or ``clickhouse_replicas`` behind a ZooKeeper (started before them) and
+    a TCP proxy for the BI tools (after them).
     """
     nodes = kafka_nodes(settings)
     kafka: list[Component] = [
         KafkaServer(settings, java=java, node=node, nodes=nodes) for node in range(1, nodes + 1)
     ]
-    return [*kafka, ClickHouseServer(settings, database=database)]
+    replicas = clickhouse_replicas(settings)
+    if replicas == 1:
+        return [*kafka, ClickHouseServer(settings, database=database)]
+    zookeeper = ZooKeeperServer(settings, java=java)
+    clickhouse = [
+        ClickHouseServer(settings, database=database, replica=replica, zookeeper=zookeeper)
+        for replica in range(1, replicas + 1)
+    ]
+    return [*kafka, zookeeper, *clickhouse, ClickHouseProxy(settings, clickhouse)]
+
+
+def _check_replicas_fixed(settings: StackSettings) -> None:
+    """Refuse replicas for a stack home whose ClickHouse was first started as one server:
+    its tables are not replicated, and no restart makes them so."""
+    home = settings.home.absolute()
+    single = (home / "clickhouse" / "data").exists() and not (home / "zookeeper").exists()
+    if settings.clickhouse_replicas > 1 and single:
+        raise StackError(
+            f"{home} holds a single ClickHouse server (first started without replicas): its"
+            " tables are not replicated. Start replicas in a new stack home"
+            " (BAOCAO_STACK_HOME) and reload it there (docs/clickhouse.md, 'Replicas')."
+        )
+    if clickhouse_replicas(settings) > 1:
+        programs = [*settings.zookeeper_jars.split(":"), str(settings.haproxy_binary)]
+        missing = [program for program in programs if not Path(program).is_file()]
+        if missing:
+            raise MissingDependencyError(
+                f"ClickHouse replicas need ZooKeeper and haproxy, but {', '.join(missing)} is"
+                " missing: run scripts/install-system-deps.sh (Debian's packages)"
+            )
 
 
 def stack_up(
@@ -79,6 +115,7 @@ def stack_up(
         StackError: a program is missing, a port is taken, a server failed or timed out.
     """
     home = settings.home.absolute()
+    _check_replicas_fixed(settings)
     tools = check_tools(
         clickhouse_server=settings.clickhouse_binary,
         need_maven=not kafka_jars_present(
@@ -107,10 +144,14 @@ def stack_up(
                 component.write_logins()
                 if bi_access is not None:
                     component.write_bi_access(bi_access)
+        deadline = time.monotonic() + wait
         for component in to_start:
             component.prepare()
             component.process.start()
-        deadline = time.monotonic() + wait
+            if isinstance(component, ZooKeeperServer):
+                # ClickHouse 18.16 refuses to start when it cannot reach the ZooKeeper of
+                # replicated tables it already holds: the replicas start once it answers.
+                _wait_healthy(component, deadline=deadline, timeout=wait)
         for component in components:
             health = _wait_healthy(component, deadline=deadline, timeout=wait)
             logger.info("%s is healthy: %s", component.name, health.detail)

@@ -310,3 +310,39 @@ def test_the_system_table_statements_keep_query_texts_from_the_bi_logins() -> No
     ]
     granted = " ".join(statements[2:])
     assert "system.tables" in granted and "processes" not in granted and "query_log" not in granted
+
+
+def test_on_replicas_a_feed_copy_replicates_under_its_own_path_and_a_snapshot_is_local() -> None:
+    zk = "'/clickhouse/tables/{{shard}}/baocao/{table}', '{{replica}}'"
+    figures = Relation(
+        "province_indicator_values",
+        "ReplicatedReplacingMergeTree",
+        f"ReplicatedReplacingMergeTree({zk.format(table='province_indicator_values')}, version)"
+        " ORDER BY (province_code, period)",
+        FIGURES,
+    )
+    decisions = Relation(
+        "approval_decisions",
+        "ReplicatedMergeTree",
+        f"ReplicatedMergeTree({zk.format(table='approval_decisions')}) ORDER BY province_code",
+        FIGURES,
+    )
+    reads_both = view(
+        "province_indicators",
+        sql=VIEW_SQL.replace("baocao.provinces", "baocao.approval_decisions"),
+    )
+    source = [reads_both, figures, decisions]
+    mart = mart_of(PLAN, source)
+    assert [t.name for t in mart.feeds] == ["province_indicator_values"]
+    assert [t.name for t in mart.snapshots] == ["approval_decisions"]
+    statements = plan_marts(PLAN, source, existing={})
+    assert (
+        "CREATE TABLE `baocao_p79`.`province_indicator_values` AS"
+        " `baocao`.`province_indicator_values` ENGINE = ReplicatedReplacingMergeTree("
+        "'/clickhouse/tables/{shard}/baocao_p79/province_indicator_values', '{replica}',"
+        " version) ORDER BY (province_code, period)"
+    ) in statements
+    assert (
+        "CREATE TABLE `baocao_p01`.`approval_decisions` AS `baocao`.`approval_decisions`"
+        " ENGINE = MergeTree ORDER BY province_code"
+    ) in statements
