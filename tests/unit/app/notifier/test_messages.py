@@ -121,6 +121,7 @@ def test_the_outbox_queues_a_key_once_and_cancels_what_a_report_made_moot(tmp_pa
     assert outbox.cancel_reported([(COMMUNE, "monthly", "2025-08")]) == 2
     assert outbox.counts() == {"cancelled": 2, "pending": 1}
     outbox.close()
+    assert (tmp_path / "outbox.db").stat().st_mode & 0o777 == 0o600
     reopened = Outbox(tmp_path / "outbox.db")
     assert reopened.enqueue(drafts, now=40) == 0  # a restart queues nothing again
     assert [e.payload["kind"] for e in reopened.due(50, 10)] == ["digest"]
