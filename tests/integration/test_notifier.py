@@ -40,9 +40,10 @@ from support.worker import REPORTS, Worker, publish, worker_starter
 
 from baocao.app.dashboard.contacts import Contact
 from baocao.app.notifier.commands import build_notifier
+from baocao.app.notifier.compose import idempotency_key
 from baocao.app.notifier.outbox import Outbox
 from baocao.app.notifier.service import Notifier
-from baocao.app.notifier.webhook import SIGNATURE_HEADER, idempotency_key, signature
+from baocao.app.notifier.webhook import SIGNATURE_HEADER, signature
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
 from baocao.core.periods import period_containing
 from baocao.core.settings import Settings
@@ -142,7 +143,7 @@ def test_reminder_then_overdue_and_digest_then_nothing_once_reported(
         assert call.json["kind"] == "reminder"
         assert call.json["commune_code"] == SILENT
         assert call.json["recipient"]["address"] == "0912000111"
-        assert call.headers["Idempotency-Key"] == idempotency_key(call.json["idempotency_key"])
+        assert call.headers["Idempotency-Key"] == idempotency_key(call.json["key"])
 
         # An hour later (a restart, a replay): nothing is sent twice.
         notifier_at(settings, DEADLINE - timedelta(hours=47)).run_once()

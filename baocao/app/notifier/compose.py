@@ -16,7 +16,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import ReferenceData
 from baocao.core.settings import NotifierSettings
 
-__all__ = ["Draft", "drafts_of", "message_key"]
+__all__ = ["Draft", "drafts_of", "idempotency_key", "message_id", "message_key"]
 
 _TYPE_NAMES = {
     "vi": {
@@ -60,6 +60,12 @@ def message_key(notice: Notice, channel: str, address: str) -> str:
     return "|".join(
         (f"{channel}:{address.lower()}", notice.subject, notice.report_type, notice.period, kind)
     )
+
+
+def idempotency_key(key: str) -> str:
+    """The webhook's ``Idempotency-Key``: ASCII whatever the address holds (the key's
+    SHA-256), the same on every resend."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def message_id(key: str, domain: str) -> str:

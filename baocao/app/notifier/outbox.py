@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baocao.app.notifier.compose import Draft
+from baocao.app.notifier.compose import Draft, idempotency_key
 
 __all__ = ["Entry", "Outbox"]
 
@@ -166,7 +166,8 @@ class Outbox:
 def _row(draft: Draft, now: float) -> tuple[Any, ...]:
     notice = draft.notice
     payload = {
-        "idempotency_key": draft.key,
+        "key": draft.key,
+        "idempotency_key": idempotency_key(draft.key),
         "message_id": draft.message_id,
         "kind": notice.kind,
         "report_type": notice.report_type,

@@ -20,7 +20,7 @@ from baocao.app.notifier.exceptions import ChannelDown, Refused
 from baocao.app.notifier.outbox import Entry
 from baocao.core.settings import NotifierSettings
 
-__all__ = ["SIGNATURE_HEADER", "WebhookChannel", "idempotency_key", "signature"]
+__all__ = ["SIGNATURE_HEADER", "WebhookChannel", "signature"]
 
 SIGNATURE_HEADER = "X-Baocao-Signature"
 _RETRIED = {408, 425, 429}
@@ -28,11 +28,6 @@ _RETRIED = {408, 425, 429}
 
 def signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def idempotency_key(message_key: str) -> str:
-    """ASCII whatever the recipient's address holds: the SHA-256 of the ledger's key."""
-    return hashlib.sha256(message_key.encode()).hexdigest()
 
 
 class WebhookChannel:
@@ -47,7 +42,7 @@ class WebhookChannel:
             method="POST",
             headers={
                 "Content-Type": "application/json; charset=utf-8",
-                "Idempotency-Key": idempotency_key(entry.key),
+                "Idempotency-Key": entry.payload["idempotency_key"],
                 SIGNATURE_HEADER: signature(body, self._settings.webhook_secret.get_secret_value()),
                 "User-Agent": "baocao-notifier",
             },
