@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -40,7 +41,7 @@ from support.worker import REPORTS, Worker, publish, worker_starter
 
 from baocao.app.dashboard.contacts import Contact
 from baocao.app.notifier.commands import build_notifier
-from baocao.app.notifier.compose import idempotency_key
+from baocao.app.notifier.compose import hashed
 from baocao.app.notifier.outbox import Outbox
 from baocao.app.notifier.service import Notifier
 from baocao.app.notifier.webhook import SIGNATURE_HEADER, signature
@@ -143,7 +144,7 @@ def test_reminder_then_overdue_and_digest_then_nothing_once_reported(
         assert call.json["kind"] == "reminder"
         assert call.json["commune_code"] == SILENT
         assert call.json["recipient"]["address"] == "0912000111"
-        assert call.headers["Idempotency-Key"] == idempotency_key(call.json["key"])
+        assert call.headers["Idempotency-Key"] == hashed(call.json["key"])
 
         # An hour later (a restart, a replay): nothing is sent twice.
         notifier_at(settings, DEADLINE - timedelta(hours=47)).run_once()
@@ -294,7 +295,7 @@ def test_a_permanently_refused_address_is_bounced_once(
         notifier_at(settings, DEADLINE + timedelta(hours=hours)).run_once()
     outbox = Outbox(settings.notifier.outbox(settings.stack.home))
     try:
-        states = {key.split("|")[0]: state for key, state in outbox.states().items()}
+        states = {json.loads(key)[0]: state for key, state in outbox.states().items()}
         attempts = outbox._db.execute(
             "SELECT attempts, last_error FROM outbox WHERE state = 'bounced'"
         ).fetchall()

@@ -4,6 +4,7 @@ words in the contact's language, and its links."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -16,7 +17,7 @@ from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.reference import ReferenceData
 from baocao.core.settings import NotifierSettings
 
-__all__ = ["Draft", "drafts_of", "idempotency_key", "message_id", "message_key"]
+__all__ = ["Draft", "drafts_of", "hashed", "ledger_key_of", "message_id"]
 
 _TYPE_NAMES = {
     "vi": {
@@ -53,19 +54,21 @@ class Draft:
     link: str
 
 
-def message_key(notice: Notice, channel: str, address: str) -> str:
-    """The ledger's key: (recipient, commune, period, kind); a digest's day is part of its
-    kind (one a day)."""
+def ledger_key_of(notice: Notice, channel: str, address: str) -> str:
+    """The ledger's key (the outbox's, no Kafka key): (recipient, commune, report type,
+    period, kind) as a JSON array, which no address or name can make ambiguous; a digest's
+    day is part of its kind (one a day)."""
     kind = f"{notice.kind}:{notice.day}" if notice.day else notice.kind
-    return "|".join(
-        (f"{channel}:{address.lower()}", notice.subject, notice.report_type, notice.period, kind)
+    recipient = f"{channel}:{address.lower()}"
+    return json.dumps(
+        [recipient, notice.subject, notice.report_type, notice.period, kind], ensure_ascii=False
     )
 
 
-def idempotency_key(key: str) -> str:
-    """The webhook's ``Idempotency-Key``: ASCII whatever the address holds (the key's
+def hashed(ledger_key: str) -> str:
+    """The webhook's ``Idempotency-Key``: ASCII whatever the address holds (the ledger key's
     SHA-256), the same on every resend."""
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(ledger_key.encode()).hexdigest()
 
 
 def message_id(key: str, domain: str) -> str:
@@ -102,7 +105,7 @@ def drafts_of(
         if contact.phone and settings.webhook_url:
             channels.append(("webhook", contact.phone))
         for channel, address in channels:
-            key = message_key(notice, channel, address)
+            key = ledger_key_of(notice, channel, address)
             rendered, link = _words(notice, contact, reference, settings)
             drafts.append(
                 Draft(

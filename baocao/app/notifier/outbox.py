@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baocao.app.notifier.compose import Draft, idempotency_key
+from baocao.app.notifier.compose import Draft, hashed
 
 __all__ = ["Entry", "Outbox"]
 
@@ -167,7 +167,7 @@ def _row(draft: Draft, now: float) -> tuple[Any, ...]:
     notice = draft.notice
     payload = {
         "key": draft.key,
-        "idempotency_key": idempotency_key(draft.key),
+        "idempotency_key": hashed(draft.key),
         "message_id": draft.message_id,
         "kind": notice.kind,
         "report_type": notice.report_type,

@@ -15,7 +15,7 @@ import pytest
 from support.settings import RULES
 
 from baocao.app.dashboard.contacts import Contact
-from baocao.app.notifier.compose import drafts_of, message_key
+from baocao.app.notifier.compose import drafts_of, ledger_key_of
 from baocao.app.notifier.due import Notice
 from baocao.app.notifier.mail import email_message
 from baocao.app.notifier.outbox import Outbox
@@ -86,8 +86,8 @@ def test_keys_and_message_ids_are_deterministic_and_per_recipient_channel_and_ki
     assert len({d.message_id for d in first}) == 2
     overdue = drafts_of(notice("overdue"), [clerk("vi")], REFERENCE, SETTINGS)
     assert overdue[0].message_id != first[0].message_id
-    assert message_key(notice(), "email", "My@Example.vn") == (
-        f"email:my@example.vn|{COMMUNE}|monthly|2025-08|reminder"
+    assert ledger_key_of(notice(), "email", "My@Example.vn") == (
+        f'["email:my@example.vn", "{COMMUNE}", "monthly", "2025-08", "reminder"]'
     )
     without_webhook = drafts_of(
         notice(), [clerk("vi", "0912000111")], REFERENCE, NotifierSettings()
