@@ -22,6 +22,7 @@ import pytest
 from clickhouse_driver import Client
 from support.cli import start
 from support.mailbox import Mailbox, WebhookReceiver
+from support.net import free_port
 from support.notifier import (
     OFFICER,
     PROVINCE,
@@ -308,3 +309,22 @@ def test_a_permanently_refused_address_is_bounced_once(
     }
     assert [(n, e.startswith("550")) for n, e in attempts] == [(1, True)]
     assert {m.to for m in mailbox.messages()} == {clerk_address(kept), OFFICER}
+
+
+def test_with_clickhouse_unreachable_what_is_queued_still_goes_out(
+    test_settings: Settings, db: Client, tmp_path: Path, mailbox: Mailbox
+) -> None:
+    settings = with_notifier(test_settings, tmp_path, mailbox)
+    save_contacts(
+        tmp_path / "officers.db",
+        [Contact(SILENT, "clerk", "Giàng Thị Mỷ", clerk_address(SILENT), "", "vi")],
+    )
+    mailbox.stop()
+    after = DEADLINE + timedelta(hours=1)
+    assert notifier_at(settings, after).run_once().queued == 2
+    mailbox.start()
+    unreachable = settings.clickhouse.model_copy(update={"port": free_port()})
+    cut_off = settings.model_copy(update={"clickhouse": unreachable})
+    done = notifier_at(cut_off, after + timedelta(seconds=5)).run_once()
+    assert (done.queued, done.delivered.sent) == (0, 2)
+    assert {m.to for m in mailbox.messages()} == {clerk_address(SILENT), OFFICER}

@@ -8,6 +8,7 @@ doubling per attempt up to a cap); a refusal for good marks one message bounced.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,7 +52,10 @@ def deliver(
     channels: Mapping[str, Channel],
     clock: Clock,
     settings: NotifierSettings,
+    *,
+    stop: threading.Event | None = None,
 ) -> Delivered:
+    """Send the due messages of the outbox (at most ``batch_size``), until ``stop`` is set."""
     done = Delivered()
     if in_quiet_hours(clock.now(), settings.quiet_hours):
         done.quiet = True
@@ -61,6 +65,8 @@ def deliver(
     next_send = time.monotonic()
     try:
         for entry in outbox.due(clock.timestamp(), settings.batch_size):
+            if stop is not None and stop.is_set():
+                break
             if entry.channel in down:
                 continue
             channel = channels.get(entry.channel)

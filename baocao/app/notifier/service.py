@@ -92,9 +92,17 @@ class Notifier:
         queued = self.outbox.enqueue(drafts, now=self.clock.timestamp())
         return queued, cancelled
 
-    def run_once(self) -> Pass:
-        queued, cancelled = self.decide()
-        delivered = deliver(self.outbox, self.channels, self.clock, self.settings.notifier)
+    def run_once(self, stop: threading.Event | None = None) -> Pass:
+        """One pass. ClickHouse or the contacts unreadable: nothing new is decided, but what
+        is already in the outbox is still sent."""
+        try:
+            queued, cancelled = self.decide()
+        except NotifierError as exc:
+            logger.error("could not decide what is due (the outbox is still sent): %s", exc)
+            queued = cancelled = 0
+        delivered = deliver(
+            self.outbox, self.channels, self.clock, self.settings.notifier, stop=stop
+        )
         logger.info(
             "queued %d, cancelled %d, sent %d, bounced %d, held %d%s",
             queued,
@@ -107,10 +115,8 @@ class Notifier:
         return Pass(queued, cancelled, delivered)
 
     def run(self, stop: threading.Event) -> None:
-        """Passes every poll interval until ``stop``; a pass that cannot read is retried."""
+        """Passes every poll interval until ``stop`` (which also ends a batch between two
+        messages: SIGTERM never waits for a whole deadline day)."""
         while not stop.is_set():
-            try:
-                self.run_once()
-            except NotifierError as exc:
-                logger.error("pass failed, retried next interval: %s", exc)
+            self.run_once(stop)
             stop.wait(self.settings.notifier.poll_interval_seconds)
