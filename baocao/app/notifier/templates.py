@@ -10,10 +10,11 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["LANGUAGES", "Rendered", "render"]
+__all__ = ["KINDS", "LANGUAGES", "Rendered", "render", "template_names"]
 
 #: Vietnamese first: the default for a contact without a known language.
 LANGUAGES = ("vi", "en")
+KINDS = ("reminder", "overdue", "digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,11 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def template_names() -> list[str]:
+    """The templates the package carries (every kind in every language)."""
+    return sorted(_environment().list_templates())
 
 
 def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:

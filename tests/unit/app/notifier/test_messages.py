@@ -20,6 +20,7 @@ from baocao.app.notifier.due import Notice
 from baocao.app.notifier.mail import email_message
 from baocao.app.notifier.outbox import Outbox
 from baocao.app.notifier.quiet import in_quiet_hours
+from baocao.app.notifier.templates import KINDS, LANGUAGES, template_names
 from baocao.app.notifier.webhook import signature
 from baocao.core.periods import deadline, parse_period
 from baocao.core.reference import load_reference
@@ -190,3 +191,8 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BAOCAO_NOTIFIER_WEBHOOK_URL", "sms.example.vn")
     with pytest.raises(ValueError, match="not an http"):
         NotifierSettings()
+
+
+def test_every_kind_has_a_template_in_every_language() -> None:
+    expected = sorted(f"{kind}.{language}.txt" for kind in KINDS for language in LANGUAGES)
+    assert template_names() == expected
