@@ -328,3 +328,48 @@ def test_with_clickhouse_unreachable_what_is_queued_still_goes_out(
     done = notifier_at(cut_off, after + timedelta(seconds=5)).run_once()
     assert (done.queued, done.delivered.sent) == (0, 2)
     assert {m.to for m in mailbox.messages()} == {clerk_address(SILENT), OFFICER}
+
+
+def test_a_webhook_answering_503_is_retried_and_one_answering_400_bounces(
+    test_settings: Settings,
+    db: Client,
+    tmp_path: Path,
+    mailbox: Mailbox,
+    webhook: WebhookReceiver,
+) -> None:
+    settings = with_notifier(test_settings, tmp_path, mailbox, webhook=webhook)
+    save_contacts(
+        tmp_path / "officers.db",
+        [
+            Contact(SILENT, "clerk", "Giàng Thị Mỷ", "", "0912000111", "vi"),
+            Contact(REPORTING, "clerk", "Lò Thị Hoa", "", "0912000222", "vi"),
+        ],
+    )
+    after = DEADLINE + timedelta(hours=1)
+    webhook.status = 503
+    held = notifier_at(settings, after).run_once()
+    # Two overdue notices held (one call tried, the other held with it), the digest e-mailed.
+    assert (held.queued, held.delivered.sent, held.delivered.deferred) == (3, 1, 1)
+    assert webhook.calls == [] and len(mailbox.to(OFFICER)) == 1
+    webhook.status = 204
+    sent = notifier_at(settings, after + timedelta(seconds=1)).run_once()
+    assert (sent.queued, sent.delivered.sent) == (0, 2)
+    assert sorted(c.json["recipient"]["address"] for c in webhook.calls) == [
+        "0912000111",
+        "0912000222",
+    ]
+    # A gateway that refuses a message for good (400) bounces it, once.
+    webhook.status = 400
+    save_contacts(
+        tmp_path / "officers.db",
+        [Contact(OTHERS[0], "clerk", "Vàng A Sử", "", "0912000333", "vi")],
+    )
+    notifier_at(settings, after + timedelta(seconds=2)).run_once()
+    notifier_at(settings, after + timedelta(seconds=5)).run_once()
+    outbox = Outbox(settings.notifier.outbox(settings.stack.home))
+    try:
+        states = {json.loads(key)[0]: state for key, state in outbox.states().items()}
+    finally:
+        outbox.close()
+    assert states["webhook:0912000333"] == "bounced"
+    assert states["webhook:0912000111"] == states["webhook:0912000222"] == "sent"
