@@ -8,12 +8,15 @@ import email
 import email.policy
 import hashlib
 import hmac
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from support.settings import RULES
+from typer.testing import CliRunner
 
+from baocao.app.cli import app as cli
 from baocao.app.dashboard.contacts import Contact
 from baocao.app.notifier.compose import drafts_of, ledger_key_of
 from baocao.app.notifier.due import Notice
@@ -196,3 +199,17 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_kind_has_a_template_in_every_language() -> None:
     expected = sorted(f"{kind}.{language}.txt" for kind in KINDS for language in LANGUAGES)
     assert template_names() == expected
+
+
+def test_the_status_command_counts_the_outbox_by_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.enqueue(drafts_of(notice(), [clerk("vi", "0912000111")], REFERENCE, SETTINGS), now=0)
+    outbox.close()
+    monkeypatch.setenv("BAOCAO_NOTIFIER_OUTBOX_PATH", str(tmp_path / "outbox.db"))
+    monkeypatch.setenv("BAOCAO_DASHBOARD_DB_PATH", str(tmp_path / "officers.db"))
+    monkeypatch.setenv("BAOCAO_CLICKHOUSE_USER", "nobody")  # no ClickHouse is asked
+    done = CliRunner().invoke(cli, ["notifier", "--status"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == {"pending": 2}  # the e-mail and the webhook call
