@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "clerks": "baocao.producers.gateway.clerks:clerks_app",
     "officers": "baocao.app.dashboard.officers_cli:officers_app",
     "contacts": "baocao.app.dashboard.contacts_cli:contacts_app",
+    "notifier": "baocao.app.notifier.commands:notifier",
 }
 
 

@@ -136,6 +136,15 @@ def demo(
             highlight=False,
             soft_wrap=True,
         )
+    if result.mailbox is not None:
+        box = result.mailbox
+        console.print(
+            f"[bold]The notifier's messages:[/] {box.messages} reminder(s) to the clerks of the "
+            f"communes left silent, 48 h before the deadline, in {box.path} (`mail -f {box.path}`"
+            f" or any mail client); one subject: {box.subject}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.dashboard_url is not None:
         console.print(
             f"[bold]Watch it live:[/] {result.dashboard_url} (the dashboard polls the same views "

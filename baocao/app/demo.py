@@ -26,6 +26,7 @@ from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import credentials_path, ensure_credentials
 from baocao.app.dashboard.links import dashboard_link
 from baocao.app.dashboard.officers import add_officer, open_officers
+from baocao.app.demo_mailbox import SILENT_COMMUNES, DemoMailbox, demo_mailbox
 from baocao.app.stack.clickhouse_access import BiAccess
 from baocao.app.stack.kafka_access import PipelineNames
 from baocao.app.stack.lifecycle import stack_up
@@ -114,6 +115,8 @@ class DemoResult:
     commune_app: DemoClerk | None = None
     #: One national and one Hà Nội officer's dashboard login (empty: no dashboard).
     officers: tuple[DemoOfficer, ...] = ()
+    #: The notifier's reminders to the silent communes' clerks, filed in a local mbox.
+    mailbox: DemoMailbox | None = None
 
     @property
     def reports_per_second(self) -> float:
@@ -275,11 +278,14 @@ def run_demo(
 
     console.rule(f"[bold]4/5[/] Reports of {period} from the communes")
     reference, catalogue = load_reference(), load_catalogue()
-    reports = list(
-        generate_reports(
+    # A few Hà Nội communes stay silent: the notifier reminds their clerks at the end.
+    reports = [
+        report
+        for report in generate_reports(
             reference, catalogue, period=period, seed=seed, communes=communes, revisions=revisions
         )
-    )
+        if report.commune_code not in SILENT_COMMUNES
+    ]
     expected = expected_totals(reports)
     started = time.monotonic()
     with (
@@ -322,6 +328,12 @@ def run_demo(
         commune_app = demo_clerk(settings, port=gateway_port)
         status = gateway_process(settings, port=gateway_port).start()
         console.print(f"gateway (commune app): pid {status.pid}, log {status.log_file}")
+    mailbox = demo_mailbox(
+        settings.with_clickhouse_login("notifier"),
+        period=period,
+        form_url=commune_app.url if commune_app else None,
+        dashboard_url=f"http://127.0.0.1:{dashboard_port}" if dashboard_port else None,
+    )
     return DemoResult(
         period=period,
         reports=len(reports),
@@ -332,6 +344,7 @@ def run_demo(
         dashboard_url=dashboard_url,
         commune_app=commune_app,
         officers=officers,
+        mailbox=mailbox,
     )
 
 

@@ -10,9 +10,12 @@ environment themselves.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +31,7 @@ __all__ = [
     "DeadlineSettings",
     "GatewaySettings",
     "KafkaSettings",
+    "NotifierSettings",
     "SchemaRegistrySettings",
     "Settings",
     "SinkSettings",
@@ -38,13 +42,15 @@ __all__ = [
 
 #: What a process does with ClickHouse decides the account it logs in with: ``admin``
 #: (migrations, ``baocao bi apply``, the demo's checks, tests), ``sink`` (inserts only),
-#: ``reader`` (the dashboard and the gateway's status lookups: read-only).
-ClickHouseRole = Literal["admin", "sink", "reader"]
+#: ``reader`` (the dashboard and the gateway's status lookups: read-only), ``notifier``
+#: (``baocao notifier``: read-only, its own limits).
+ClickHouseRole = Literal["admin", "sink", "reader", "notifier"]
 #: The account of each role; ``baocao stack up`` creates them with generated passwords.
 CLICKHOUSE_LOGINS: dict[str, str] = {
     "admin": "baocao_admin",
     "sink": "baocao_sink",
     "reader": "baocao_reader",
+    "notifier": "baocao_notifier",
 }
 
 
@@ -372,6 +378,96 @@ class BiSettings(BaseSettings):
     max_memory_bytes: int = Field(default=2_000_000_000, ge=100_000_000)
 
 
+class NotifierSettings(BaseSettings):
+    """``baocao notifier``: reminders, overdue notices and province digests by e-mail and
+    webhook (docs/notifier.md). Every message is written to an outbox before it is sent and
+    keyed by (recipient, commune, period, kind), so it goes out at most once per key."""
+
+    model_config = SettingsConfigDict(env_prefix="BAOCAO_NOTIFIER_", frozen=True)
+
+    #: Shift of the notifier's clock (seconds, may be negative) for drills and tests: what is
+    #: due, quiet hours and retry times all see the shifted time.
+    clock_offset_seconds: float = 0.0
+    #: How often the notifier decides what is due and sends what is pending.
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    #: Reminders to a silent commune's clerks this many days before the deadline, per report
+    #: type (JSON, e.g. ``{"monthly": 3}``); a type left out is not notified at all.
+    reminder_days: dict[str, int] = Field(
+        default_factory=lambda: {"monthly": 3, "quarterly": 5, "yearly": 7}
+    )
+    #: Overdue notices and the officers' daily digests go on this many days after a deadline.
+    follow_up_days: int = Field(default=7, ge=0)
+    #: Local time (Asia/Ho_Chi_Minh) when nothing is sent, ``HH:MM-HH:MM`` (may wrap past
+    #: midnight); messages wait in the outbox. Empty: no quiet hours.
+    quiet_hours: str = "21:00-07:00"
+    #: Only these provinces (comma-separated codes); empty: every province.
+    provinces: str = ""
+    #: The outbox and ledger (SQLite); unset: ``<stack home>/notifier/outbox.db``.
+    outbox_path: Path | None = None
+    #: Messages sent per outbox pass at most, and a send rate cap (0: none).
+    batch_size: int = Field(default=500, ge=1)
+    max_messages_per_second: float = Field(default=0.0, ge=0)
+    #: Backoff of a message whose channel is down: doubling from initial up to max.
+    retry_initial_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=1800.0, gt=0)
+    #: Links in the messages: the officers' dashboard and the commune app (the form).
+    dashboard_url: str = "http://127.0.0.1:8765"
+    form_url: str = "http://127.0.0.1:18088"
+    #: E-mail over SMTP; STARTTLS ``auto``: when the server offers it (``require``: refuse a
+    #: server that does not; ``off``: never). A login only when ``smtp_user`` is set.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, gt=0, lt=65536)
+    smtp_starttls: Literal["auto", "require", "off"] = "auto"
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    sender: str = "Báo cáo <baocao@localhost>"
+    #: The right-hand side of every ``Message-ID`` (``<hash@domain>``).
+    message_id_domain: str = "baocao.local"
+    #: A JSON POST per message to contacts with a phone (an SMS or Zalo gateway), signed
+    #: with HMAC-SHA256 of the body under ``webhook_secret``; empty: no webhook.
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _known_types(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(REPORT_TYPE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown report types {unknown}; known: {list(REPORT_TYPE_NAMES)}")
+        if any(days < 0 for days in value.values()):
+            raise ValueError("reminder days cannot be negative")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value and not _QUIET_HOURS.match(value):
+            raise ValueError(f"quiet hours {value!r} are not HH:MM-HH:MM")
+        return value
+
+    @field_validator("webhook_url", "dashboard_url", "form_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        return value
+
+    def outbox(self, home: Path) -> Path:
+        return self.outbox_path or home.absolute() / "notifier" / "outbox.db"
+
+    @property
+    def province_codes(self) -> tuple[str, ...]:
+        return tuple(c.strip().zfill(2) for c in self.provinces.split(",") if c.strip())
+
+
+_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
 def _user_cache_dir() -> Path:
     """The XDG cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -431,6 +527,7 @@ class Settings(BaseModel):
     stack: StackSettings = Field(default_factory=StackSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     bi: BiSettings = Field(default_factory=BiSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
 
     def with_clickhouse_login(self, role: ClickHouseRole) -> Settings:
         """These settings logging in to ClickHouse as ``role`` (see ClickHouseSettings)."""
@@ -455,6 +552,7 @@ class Settings(BaseModel):
             self.stack,
             self.deadlines,
             self.bi,
+            self.notifier,
         )
         for group in groups:
             prefix = str(group.model_config.get("env_prefix", ""))
@@ -463,5 +561,7 @@ class Settings(BaseModel):
                     continue
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
+                if isinstance(value, dict):  # parsed back from JSON
+                    value = json.dumps(value)
                 environment[f"{prefix}{name.upper()}"] = str(value)
         return environment

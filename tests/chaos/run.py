@@ -14,12 +14,15 @@ exact resends, stale and conflicting revisions, invalid reports), one chunk befo
    rebuild swap``); the time of the recovery is printed with the row;
 5. the schema registry stopped: only when the run uses one (this one does not: messages carry
    their schema's fingerprint, so there is no registry to lose);
-6. with ``--clickhouse-replicas 2`` (a run of its own, with replicas instead of the faults
+6. ``baocao notifier`` SIGKILLed in the middle of a deadline day's batch and restarted: every
+   expected overdue notice and digest arrives, at most one distinct Message-ID per key
+   (``chaos/notifier.py``, an SMTP server in this process at ``--port-base`` + 130);
+7. with ``--clickhouse-replicas 2`` (a run of its own, with replicas instead of the faults
    above): one of the two ClickHouse replicas SIGKILLed for ``--replica-down-seconds`` while a
    chunk streams in, then brought back; the dashboard's API (signed in as the national
    officer) is asked all along, and its longest gap between answers is printed with the row.
    The views are compared on both replicas;
-7. poison records on the report topic, in three rounds: an empty value, garbage and a valid
+8. poison records on the report topic, in three rounds: an empty value, garbage and a valid
    magic with a corrupt body; a valid report with a null key and one with a wrong key; last a
    1,000,010-byte value (the record that stopped the whole roll-up in issue 10; the topic's
    ``max.message.bytes`` may refuse it) and a 999,000-byte one the broker takes.
@@ -54,6 +57,7 @@ from pathlib import Path
 
 import httpx
 from chaos.harness import REPO, ChaosStack, Pipeline
+from chaos.notifier import kill_the_notifier
 from support.cli import run, start
 from support.officers import make_officers
 from support.recompute import Line, mixed_input, simulated_month
@@ -107,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         "--port-base",
         type=int,
         default=25000,
-        help="ClickHouse native port; Kafka +92 (nodes +102, +112), ClickHouse HTTP +123;"
-        " with replicas: replica 2 +10, ZooKeeper +81, proxy +60, the dashboard +70",
+        help="ClickHouse native port; Kafka +92 (nodes +102, +112), ClickHouse HTTP +123,"
+        " the notifier's SMTP server +130; with replicas: replica 2 +10, ZooKeeper +81,"
+        " proxy +60, the dashboard +70",
     )
     parser.add_argument("--home", type=Path, default=REPO / ".baocao-chaos")
     parser.add_argument("--keep-stack", action="store_true", help="Leave the stack running.")
@@ -224,6 +229,7 @@ class Scenario:
                 not_run=True,
             )
         )
+        outcomes.append(self.notifier())
         # Poison, the record that stopped everything in issue 10 last (a worker that cannot
         # pass it fails every later check too).
         for kind, checked in (
@@ -285,6 +291,26 @@ class Scenario:
         status = "ok" if outcome.passed else "FAILED: " + "; ".join(problems)
         shown = f"{seconds:.1f} s" if seconds is not None else "-"
         print(f"chaos: {fault}: caught up in {shown}; {status}", flush=True)
+        return outcome
+
+    def notifier(self) -> Outcome:
+        fault = "SIGKILL notifier mid-batch, restarted"
+        checked = "every overdue notice and digest arrived; one Message-ID per key"
+        print(f"chaos: {fault} ...", flush=True)
+        try:
+            seconds, problems, note = kill_the_notifier(
+                self.pipeline,
+                smtp_port=self.args.port_base + 130,
+                period=PERIOD,
+                timeout=self.args.catch_up_timeout,
+            )
+        except BaseException as exc:  # a failed wait (pytest's Failed) is an outcome too
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            return Outcome(fault, checked, None, [f"{type(exc).__name__}: {exc}"[:500]])
+        outcome = Outcome(fault, checked, seconds, problems, note)
+        status = "ok" if outcome.passed else "FAILED: " + "; ".join(problems)
+        print(f"chaos: {fault}: all delivered {seconds:.1f} s after the restart; {status}")
         return outcome
 
     def freeze_clickhouse(self, chunk: list[Line]) -> None:

@@ -3,7 +3,8 @@ driven by Playwright), on a real ``baocao gateway`` with the real worker and sin
 a clerk signs in, fills in, sees a soft-rule warning, is stopped by a hard error, sends, sees
 the report accepted and its figure in the province's view, corrects it (revision 2, the
 figure moves by the difference); a report sent while the gateway is down survives a reload
-and a browser restart and arrives exactly once. Screenshots go to ``ci-artifacts/screenshots/``.
+and a browser restart and arrives exactly once; the link of a notifier's reminder opens the
+form on its report type and period. Screenshots go to ``ci-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from support.cli import Background, run, start
 from support.gateway import (
     RunningGateway,
     add_clerk,
+    clerk_client,
     drop_topics,
     read_reports_topic,
     running_gateway,
@@ -43,11 +45,15 @@ from support.gateway import (
 from support.settings import environment
 from support.worker import PERIOD
 
+from baocao.app.dashboard.contacts import Contact
+from baocao.app.notifier.compose import drafts_of
+from baocao.app.notifier.due import Notice
 from baocao.core.avro import codec_for
 from baocao.core.clickhouse import connect
 from baocao.core.models import LOCAL_TIMEZONE, CommuneReport
-from baocao.core.periods import ReportType, parse_period, period_containing
-from baocao.core.settings import Settings
+from baocao.core.periods import ReportType, deadline, parse_period, period_containing
+from baocao.core.reference import load_reference
+from baocao.core.settings import NotifierSettings, Settings
 from baocao.producers.publisher import ReportPublisher
 
 pytestmark = pytest.mark.e2e
@@ -730,5 +736,100 @@ def test_the_service_worker_sends_the_queue_while_the_app_is_closed(
     expect(page.locator("#queue")).to_be_hidden()
     assert posts == []
     assert on_topic().count(report_id) == 1
+    assert problems == []
+    context.close()
+
+
+# -- the link of a reminder ---------------------------------------------------------------
+
+
+@pytest.fixture
+def form_gateway(
+    test_settings: Settings, tmp_path: Path, clickhouse_db: str
+) -> Iterator[RunningGateway]:
+    """A gateway on the test's migrated database, without the worker and the sink (the form
+    only reads what they wrote)."""
+    migrated = run("migrate", env=environment(test_settings))
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    with running_gateway(test_settings, tmp_path / "gw", rate_limit_per_second=0) as running:
+        yield running
+    drop_topics(test_settings)
+
+
+def notifier_link(gateway: RunningGateway, kind: str, report_type: str, period: str) -> str:
+    """The link of the clerk's message that ``baocao notifier`` renders for 00070, pointed
+    at ``gateway``."""
+    notice = Notice(
+        kind=kind,  # type: ignore[arg-type]
+        report_type=report_type,
+        period=period,
+        deadline=deadline(parse_period(period), gateway.settings.deadlines),
+        province=HANOI,
+        subject="00070",
+    )
+    clerk = Contact("00070", "clerk", "Nguyễn Văn An", "an@example.vn", "", "vi")
+    settings = NotifierSettings(form_url=gateway.url)
+    (draft,) = drafts_of(notice, [clerk], load_reference(), settings)
+    assert draft.link in draft.text
+    return draft.link
+
+
+def shown(page: Page) -> tuple[str, str]:
+    return page.locator("#report-type").input_value(), page.locator("#period").input_value()
+
+
+def test_a_reminders_link_opens_the_form_on_its_report_type_and_period(
+    form_gateway: RunningGateway, browser: Browser
+) -> None:
+    gateway = form_gateway
+    login, password = add_clerk(gateway, "00070")
+    with clerk_client(gateway, login, password) as client:
+        offered = {
+            t["report_type"]: [p["period"] for p in t["periods"]]
+            for t in client.get("/v1/form").json()["report_types"]
+        }
+    # The oldest period the form offers: never the one it opens on by itself (that is the
+    # newest ended and unsent, or the current one).
+    quarter, month = offered["quarterly"][-1], offered["monthly"][-1]
+    reminder = notifier_link(gateway, "reminder", "quarterly", quarter)
+    overdue = notifier_link(gateway, "overdue", "monthly", month)
+    assert reminder == f"{gateway.url}/?type=quarterly&period={quarter}"
+
+    # Signed out: the clerk signs in first, and the form then opens where the link says.
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page, problems = phone(context)
+    page.goto(reminder)
+    page.get_by_label("Tên đăng nhập").fill(login)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.locator("#who")).to_contain_text("00070")
+    expect(page.locator("#period")).to_have_value(quarter)
+    assert shown(page) == ("quarterly", quarter)
+    expect(page.locator("#period-info")).to_contain_text("Hạn nộp")
+    assert page.url == f"{gateway.url}/"  # a reload keeps the clerk's own choice
+    page.screenshot(path=str(SCREENSHOTS / "commune-app-from-reminder.png"))
+
+    # Without a link the app opens on a month of its own choosing...
+    page.goto(gateway.url)
+    page.get_by_label("Loại báo cáo").select_option("monthly")
+    expect(page.locator("#f-tthc_received")).to_be_visible()
+    default_month = page.locator("#period").input_value()
+    assert default_month != month
+
+    # ... signed in, an overdue notice's link opens its own.
+    page.goto(overdue)
+    expect(page.locator("#period")).to_have_value(month)
+    assert shown(page) == ("monthly", month)
+    page.goto(reminder)
+    expect(page.locator("#period")).to_have_value(quarter)
+    assert shown(page) == ("quarterly", quarter)
+
+    # A period the form does not offer (long locked, or made up): the usual choice, no error.
+    page.goto(f"{gateway.url}/?type=monthly&period=2001-01")
+    expect(page.locator("#report-type")).to_have_value("monthly")
+    expect(page.locator("#period")).to_have_value(default_month)
+    page.goto(f"{gateway.url}/?type=nonsense&period=%3Cscript%3E")
+    expect(page.locator("#report-type")).to_have_value("monthly")
+    expect(page.locator("#f-tthc_received")).to_be_visible()
     assert problems == []
     context.close()

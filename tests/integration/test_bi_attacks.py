@@ -28,6 +28,7 @@ from baocao.core.settings import CLICKHOUSE_LOGINS
 
 ME = province_user(MINE)
 SINK, READER = CLICKHOUSE_LOGINS["sink"], CLICKHOUSE_LOGINS["reader"]
+NOTIFIER = CLICKHOUSE_LOGINS["notifier"]
 #: System tables that never end (or wait): not something a leak can hide in.
 ENDLESS = {"numbers", "numbers_mt", "zeros", "zeros_mt", "one"}
 
@@ -232,6 +233,15 @@ def test_dns_rebinding_reads_nothing_without_a_password(server: BiServer) -> Non
     assert "r-secret-01" not in body
 
 
+def test_the_notifier_login_reads_who_reported_and_no_province_database(server: BiServer) -> None:
+    """What ``baocao notifier`` reads, and nothing of the BI side."""
+    rows = server.query(NOTIFIER, "SELECT count() FROM commune_receipts")
+    assert rows[0][0] > 0
+    for database in (f"{DATABASE}_p{OTHER}", f"{DATABASE}_p{MINE}", f"{DATABASE}_bi_feed"):
+        code = server.error_code(NOTIFIER, f"SELECT count() FROM {database}.commune_reports")
+        assert code in (ErrorCodes.DATABASE_ACCESS_DENIED, ErrorCodes.UNKNOWN_DATABASE), database
+
+
 def test_the_sink_login_inserts_but_runs_no_ddl(server: BiServer) -> None:
     client = server.client(SINK)
     try:
@@ -258,7 +268,7 @@ def test_the_sink_login_inserts_but_runs_no_ddl(server: BiServer) -> None:
         assert code in (ErrorCodes.DATABASE_ACCESS_DENIED, ErrorCodes.UNKNOWN_DATABASE), database
 
 
-@pytest.mark.parametrize("user", [READER, BI_USER, ME])
+@pytest.mark.parametrize("user", [READER, NOTIFIER, BI_USER, ME])
 @pytest.mark.parametrize(
     "sql",
     [
@@ -277,7 +287,7 @@ def test_reading_logins_write_nothing_and_keep_their_limits(
     assert server.error_code(user, sql) == ErrorCodes.READONLY
 
 
-@pytest.mark.parametrize("user", [READER, BI_USER, ME])
+@pytest.mark.parametrize("user", [READER, NOTIFIER, BI_USER, ME])
 def test_a_limit_sent_by_a_client_is_not_applied(server: BiServer, user: str) -> None:
     # Native protocol: 18.16 ignores a setting a readonly=1 login sends.
     limit = server.query(

@@ -184,3 +184,14 @@ def test_the_wheel_carries_the_commune_app(installed: Installed) -> None:
     done = installed.run(installed.python, "-c", probe)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(SHELL_FILES)
+
+
+def test_the_wheel_carries_the_notifier_templates(installed: Installed) -> None:
+    """Every kind of message in every language, found through the installed package."""
+    from baocao.app.notifier.templates import KINDS, LANGUAGES
+
+    probe = "from baocao.app.notifier.templates import template_names\nprint(template_names())\n"
+    done = installed.run(installed.python, "-c", probe)
+    assert done.returncode == 0, done.stderr
+    expected = sorted(f"{kind}.{language}.txt" for kind in KINDS for language in LANGUAGES)
+    assert done.stdout.strip() == str(expected)

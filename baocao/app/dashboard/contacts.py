@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from email_validator import EmailNotValidError, validate_email
+
 from baocao.app.dashboard.officers import OfficerDatabase
 from baocao.core.reference import ReferenceData
 
@@ -31,7 +33,6 @@ __all__ = [
 CONTACT_COLUMNS = ("code", "role", "name", "email", "phone", "language")
 ROLES = ("clerk", "officer")
 LANGUAGES = ("vi", "en")
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,18}[0-9]$")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -88,8 +89,12 @@ def check_contact(
         problems.append(f"{code!r} is not a province code of the reference data")
     if not value["name"] or len(value["name"]) > 120:
         problems.append("the name is empty or longer than 120 characters")
-    if value["email"] and not _EMAIL.match(value["email"]):
-        problems.append(f"{value['email']!r} is not an e-mail address")
+    if value["email"]:
+        try:
+            # Syntax only (no DNS lookup); the normalized form is what the notifier sends to.
+            value["email"] = validate_email(value["email"], check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            problems.append(f"{value['email']!r} is not an e-mail address: {exc}")
     if value["phone"] and not _PHONE.match(value["phone"]):
         problems.append(f"{value['phone']!r} is not a phone number")
     if not value["email"] and not value["phone"]:

@@ -86,6 +86,9 @@ let amending = null;    // {period, revision} while correcting
 let lastCheck = null;   // the dry run of the current figures
 let checkTimer = 0;
 let flushing = false;
+// A reminder's link (baocao notifier: /?type=monthly&period=2026-11) opens the form on its
+// report type and period, once; one the form does not offer leaves the usual choice.
+let linked = new URLSearchParams(location.search);
 
 function t(key, vars) {
   let text = (T[lang] && T[lang][key]) || T.vi[key] || key;
@@ -223,20 +226,23 @@ async function loadForm() {
 
 function openForm() {
   show("report", true);
-  renderTypes();
+  renderTypes({ type: linked.get("type"), period: linked.get("period") });
+  if (location.search) history.replaceState(null, "", location.pathname);
+  linked = new URLSearchParams();
   changeType();
 }
 
 function currentType() { return form.report_types.find((x) => x.report_type === $("report-type").value) || form.report_types[0]; }
 function currentPeriod() { const type = currentType(); return type.periods.find((p) => p.period === $("period").value) || type.periods[0]; }
 
-function renderTypes() {
+function renderTypes(wanted) {
   const typeSelect = $("report-type");
-  const chosen = typeSelect.value || store.get("bc.type", "monthly");
+  const offered = (x) => form.report_types.some((y) => y.report_type === x);
+  const chosen = [wanted && wanted.type, typeSelect.value, store.get("bc.type", "monthly")].find(offered);
   typeSelect.replaceChildren(...form.report_types.map((x) => el("option", { value: x.report_type }, label(x))));
-  typeSelect.value = form.report_types.some((x) => x.report_type === chosen) ? chosen : form.report_types[0].report_type;
+  typeSelect.value = chosen || form.report_types[0].report_type;
   const periodSelect = $("period");
-  const chosenPeriod = periodSelect.value;
+  const chosenPeriod = (wanted && wanted.period) || periodSelect.value;
   const periods = currentType().periods;
   periodSelect.replaceChildren(...periods.map((p) => el("option", { value: p.period }, `${label(p)} — ${t("st_" + p.state)}`)));
   const fallback = periods.find((p) => p.ended && p.state === "not_submitted") || periods.find((p) => p.state !== "locked") || periods[0];

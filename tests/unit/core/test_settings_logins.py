@@ -22,7 +22,7 @@ def logins(tmp_path: Path) -> dict[str, str]:
     return ensure_passwords(clickhouse_logins_path(tmp_path), CLICKHOUSE_LOGINS.values())
 
 
-@pytest.mark.parametrize("role", ["admin", "sink", "reader"])
+@pytest.mark.parametrize("role", ["admin", "sink", "reader", "notifier"])
 def test_each_role_logs_in_with_its_own_generated_login(
     tmp_path: Path, logins: dict[str, str], role: str
 ) -> None:

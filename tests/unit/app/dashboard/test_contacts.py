@@ -56,6 +56,28 @@ def test_every_bad_row_is_named_with_its_line() -> None:
     assert any(p.startswith("line 5:") and "name" in p for p in problems)
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["lan..mai@example.vn", ".lan@example.vn", "lan@example..vn", "lan@-example.vn", "lan@vn"],
+)
+def test_an_address_a_mail_server_would_refuse_is_refused_at_import_with_its_row(
+    address: str,
+) -> None:
+    """The notifier sends to these addresses: a malformed one is caught at import, not
+    bounced at every deadline."""
+    with pytest.raises(ContactError) as refused:
+        parse_contacts(GOOD + f"{HANOI_COMMUNE},clerk,Mai,{address},,vi\n", REFERENCE)
+    (problem,) = refused.value.problems
+    assert problem.startswith(f"line 4: {address!r} is not an e-mail address")
+
+
+def test_addresses_are_stored_normalized() -> None:
+    (contact,) = parse_contacts(
+        HEADER + f"{HANOI_COMMUNE},clerk,Lan,lan@EXAMPLE.VN,,vi\n", REFERENCE
+    )
+    assert contact.email == "lan@example.vn"
+
+
 def test_the_import_command_stores_all_or_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,7 +98,7 @@ def test_clickhouse_config_is_its_own_loopback_server(tmp_path: Path) -> None:
         assert (tmp_path / "clickhouse" / folder).is_dir()
 
     users = ET.parse(server.users_file).getroot()
-    logins = ["default", "baocao_admin", "baocao_sink", "baocao_reader"]
+    logins = ["default", "baocao_admin", "baocao_sink", "baocao_reader", "baocao_notifier"]
     assert [user.tag for user in users.find("users") or []] == logins
     passwords = load_passwords(clickhouse_logins_path(tmp_path))
     assert sorted(passwords) == sorted(logins)
@@ -116,6 +116,10 @@ def test_clickhouse_config_is_its_own_loopback_server(tmp_path: Path) -> None:
     assert users.findtext("users/baocao_sink/allow_databases/database") == "baocao"
     assert users.findtext("profiles/baocao_writer/allow_ddl") == "0"
     assert users.findtext("profiles/baocao_reader/readonly") == "1"
+    assert users.findtext("profiles/baocao_notifier/readonly") == "1"
+    assert users.findtext("users/baocao_notifier/profile") == "baocao_notifier"
+    notifier_databases = users.findall("users/baocao_notifier/allow_databases/database")
+    assert [d.text for d in notifier_databases] == ["baocao"]
     for secret in (server.users_file, clickhouse_logins_path(tmp_path)):
         assert secret.stat().st_mode & 0o777 == 0o600, secret
     assert clickhouse_logins_path(tmp_path).parent.stat().st_mode & 0o777 == 0o700
