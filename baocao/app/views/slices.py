@@ -61,12 +61,14 @@ class Slice:
         return " AND ".join(parts)
 
 
-#: The periods of the asked period's year and the year before: what a year to date and the
-#: same period last year read. A range on ``period`` itself (periods sort by year first:
-#: '2025' <= '2025-08' < '2025-Q4' < '2026'), so the partitions and the index prune it.
-_TWO_YEARS = (
+#: The periods a year to date of the asked period reads: its year's up to it. Ranges on
+#: ``period`` itself (periods sort by year first: '2025' <= '2025-08' < '2025-Q4' < '2026'), so
+#: the partitions and the index prune them.
+_YEAR_SO_FAR = "period >= substring(%(p)s, 1, 4) AND period <= %(p)s"
+#: The same a year before: the same period last year and its year to date.
+_LAST_YEAR_SO_FAR = (
     "period >= toString(toUInt16(substring(%(p)s, 1, 4)) - 1)"
-    " AND period < toString(toUInt16(substring(%(p)s, 1, 4)) + 1)"
+    " AND period <= concat(toString(toUInt16(substring(%(p)s, 1, 4)) - 1), substring(%(p)s, 5))"
 )
 
 #: The approved periods (``period_approvals``, 0015): few rows, read whole.
@@ -473,8 +475,8 @@ def national_division_type_indicators(cut: Slice) -> str:
     return _division_indicators(cut, national=True)
 
 
-def _year_to_date(cut: Slice) -> str:
-    """``indicator_year_to_date`` (0033) over the asked year and the one before."""
+def _year_to_date(cut: Slice, periods: str) -> str:
+    """``indicator_year_to_date`` (0033) of the ``periods`` of one year."""
     return f"""(
 SELECT province_code, report_type, this_period AS period, indicator_code, aggregation,
     tupleElement(boxed[indexOf(periods, this_period)], 1) AS value,
@@ -494,7 +496,7 @@ FROM
             SELECT province_code, report_type, period, indicator_code, value, numerator,
                 denominator
             FROM province_indicator_values FINAL
-            WHERE communes_reported > 0 AND {cut.where(period=_TWO_YEARS)}
+            WHERE communes_reported > 0 AND {cut.where(period=periods)}
         ) AS figures
         ANY LEFT JOIN
         (
@@ -507,8 +509,8 @@ ARRAY JOIN periods AS this_period
 )"""
 
 
-def _national_year_to_date(cut: Slice) -> str:
-    """``national_indicator_year_to_date`` (0033) over the asked year and the one before."""
+def _national_year_to_date(cut: Slice, periods: str) -> str:
+    """``national_indicator_year_to_date`` (0033) of the ``periods`` of one year."""
     return f"""(
 SELECT report_type, this_period AS period, indicator_code, aggregation,
     tupleElement(boxed[indexOf(periods, this_period)], 1) AS value,
@@ -543,7 +545,7 @@ FROM
                 SELECT report_type, period, indicator_code, value AS figure, numerator,
                     denominator
                 FROM province_indicator_values FINAL
-                WHERE communes_reported > 0 AND {cut.where(period=_TWO_YEARS)}
+                WHERE communes_reported > 0 AND {cut.where(period=periods)}
             ) AS provincial
             ANY LEFT JOIN
             (
@@ -587,8 +589,8 @@ _NEXT_YEAR = "concat(toString(toUInt16(substring(period, 1, 4)) + 1), substring(
 
 
 def indicator_comparisons(cut: Slice) -> str:
-    """``indicator_comparisons`` (0033)."""
-    ytd = _year_to_date(cut)
+    """``indicator_comparisons`` (0033): a period's year to date reads its year's periods up
+    to it, so each side reads one year up to the asked period (or its last year's)."""
     return f"""(
 SELECT province_code, report_type, period, indicator_code, aggregation, value,
     same_period_last_year, year_to_date, year_to_date_last_year,
@@ -596,20 +598,19 @@ SELECT province_code, report_type, period, indicator_code, aggregation, value,
 FROM
 (
     SELECT province_code, report_type, period, indicator_code, aggregation, value, year_to_date
-    FROM {ytd} AS this_year
+    FROM {_year_to_date(cut, _YEAR_SO_FAR)} AS this_year
 ) AS current
 ANY LEFT JOIN
 (
     SELECT province_code, report_type, indicator_code, {_NEXT_YEAR} AS period,
         value AS same_period_last_year, year_to_date AS year_to_date_last_year
-    FROM {ytd} AS year_before
+    FROM {_year_to_date(cut, _LAST_YEAR_SO_FAR)} AS year_before
 ) AS last_year USING (province_code, report_type, indicator_code, period)
 ) AS indicator_comparisons"""
 
 
 def national_indicator_comparisons(cut: Slice) -> str:
-    """``national_indicator_comparisons`` (0033)."""
-    ytd = _national_year_to_date(cut)
+    """``national_indicator_comparisons`` (0033), read as :func:`indicator_comparisons`."""
     return f"""(
 SELECT report_type, period, indicator_code, aggregation, value,
     same_period_last_year, year_to_date, year_to_date_last_year,
@@ -617,13 +618,13 @@ SELECT report_type, period, indicator_code, aggregation, value,
 FROM
 (
     SELECT report_type, period, indicator_code, aggregation, value, year_to_date
-    FROM {ytd} AS this_year
+    FROM {_national_year_to_date(cut, _YEAR_SO_FAR)} AS this_year
 ) AS current
 ANY LEFT JOIN
 (
     SELECT report_type, indicator_code, {_NEXT_YEAR} AS period,
         value AS same_period_last_year, year_to_date AS year_to_date_last_year
-    FROM {ytd} AS year_before
+    FROM {_national_year_to_date(cut, _LAST_YEAR_SO_FAR)} AS year_before
 ) AS last_year USING (report_type, indicator_code, period)
 ) AS national_indicator_comparisons"""
 
