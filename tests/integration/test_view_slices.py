@@ -5,7 +5,7 @@ slice and the slice's rows are the same multiset."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,54 +114,13 @@ def history(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
             client.execute(f"SYSTEM START MERGES {clickhouse_db}.{table}")
 
 
-Case = tuple[str, Callable[[Slice], str], Slice, str]
-_ALL = "report_type = %(t)s AND period = %(p)s"
-_MINE = f"province_code = %(c)s AND {_ALL}"
-CASES: list[Case] = [
-    ("commune_indicators", slices.commune_indicators, Slice(province=True), _MINE),
-    (
-        "commune_indicators",
-        slices.commune_indicators,
-        Slice(report_type=False, commune=True),
-        "commune_code = %(u)s AND period = %(p)s",
-    ),
-    ("report_warnings", slices.report_warnings, Slice(province=True), _MINE),
-    ("report_warnings", slices.report_warnings, Slice(), _ALL),
-    ("commune_receipts", slices.commune_receipts, Slice(province=True), _MINE),
-    ("province_indicators", slices.province_indicators, Slice(province=True), _MINE),
-    ("province_indicators", slices.province_indicators, Slice(), _ALL),
-    ("national_indicators", slices.national_indicators, Slice(), _ALL),
-    ("province_completeness", slices.province_completeness, Slice(province=True), _MINE),
-    ("province_completeness", slices.province_completeness, Slice(), _ALL),
-    ("national_completeness", slices.national_completeness, Slice(), _ALL),
-    ("missing_reports", slices.missing_reports, Slice(), _ALL),
-    ("division_type_completeness", slices.division_type_completeness, Slice(province=True), _MINE),
-    (
-        "national_division_type_completeness",
-        slices.national_division_type_completeness,
-        Slice(),
-        _ALL,
-    ),
-    ("division_type_indicators", slices.division_type_indicators, Slice(province=True), _MINE),
-    ("national_division_type_indicators", slices.national_division_type_indicators, Slice(), _ALL),
-    ("indicator_comparisons", slices.indicator_comparisons, Slice(province=True), _MINE),
-    ("national_indicator_comparisons", slices.national_indicator_comparisons, Slice(), _ALL),
-    (
-        "province_indicator_history",
-        slices.province_indicator_history,
-        Slice(report_type=False),
-        "period = %(p)s",
-    ),
-]
-
-
 def _rows(client: Client, sql: str, params: dict[str, Any]) -> list[str]:
     return sorted(repr(row) for row in client.execute(sql, params))
 
 
 def test_every_slice_answers_what_its_view_answers(history: Client) -> None:
     differ = []
-    for view, cut, keys, where in CASES:
+    for checked in slices.CHECKED:
         for period in (*MONTHS, *QUARTERS, LEGACY_MONTH):
             params = {
                 "c": "01",
@@ -169,9 +128,10 @@ def test_every_slice_answers_what_its_view_answers(history: Client) -> None:
                 "p": period,
                 "u": _communes("01")[0],
             }
-            expected = _rows(history, f"SELECT * FROM {view} WHERE {where}", params)
-            if _rows(history, f"SELECT * FROM {cut(keys)} WHERE {where}", params) != expected:
-                differ.append((view, keys, period))
+            view = checked.view
+            expected = _rows(history, f"SELECT * FROM {view} WHERE {checked.where}", params)
+            if _rows(history, checked.sql(), params) != expected:
+                differ.append((view, checked.cut, period))
             if period != LEGACY_MONTH and view in ("commune_indicators", "province_indicators"):
                 assert expected, f"{view} has no rows for {params}: nothing compared"
     assert differ == []
@@ -183,7 +143,8 @@ def test_the_legacy_month_counts_the_successor_through_its_predecessor(history: 
     params = {"c": "01", "t": "monthly", "p": LEGACY_MONTH}
     [(reported,)] = history.execute(
         "SELECT sum(communes_reported)"
-        f" FROM {slices.division_type_completeness(Slice(province=True))} WHERE {_MINE}",
+        f" FROM {slices.division_type_completeness(Slice(province=True))} "
+        " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
         params,
     )
     assert reported == 2

@@ -17,9 +17,13 @@ without a database, so a slice reads the connection's own database (``baocao`` o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
+    "CHECKED",
+    "Checked",
     "Slice",
     "commune_indicators",
     "commune_receipts",
@@ -648,3 +652,64 @@ ANY LEFT JOIN
     SELECT province_code, province_name FROM provinces
 ) AS province_names USING (province_code)
 ) AS province_indicator_history"""
+
+
+class Checked(NamedTuple):
+    """A slice as the read model uses it, and the view rows it must equal: those of
+    ``SELECT * FROM <view> WHERE <where>``."""
+
+    view: str
+    sliced: Callable[[Slice], str]
+    cut: Slice
+    where: str
+
+    def sql(self) -> str:
+        """The slice's rows of the same filter."""
+        return f"SELECT * FROM {self.sliced(self.cut)} WHERE {self.where}"
+
+
+_EVERY = "report_type = %(t)s AND period = %(p)s"
+_ONE = f"province_code = %(c)s AND {_EVERY}"
+_MINE = Slice(province=True)
+
+#: Every slice the dashboard and the export read, with its filter: what the equivalence
+#: checks compare with the views (tests/integration/test_view_slices.py on 18.16,
+#: scripts/check_current_clickhouse.py on a current ClickHouse).
+CHECKED: tuple[Checked, ...] = (
+    Checked("commune_indicators", commune_indicators, _MINE, _ONE),
+    Checked(
+        "commune_indicators",
+        commune_indicators,
+        Slice(report_type=False, commune=True),
+        "commune_code = %(u)s AND period = %(p)s",
+    ),
+    Checked("report_warnings", report_warnings, _MINE, _ONE),
+    Checked("report_warnings", report_warnings, Slice(), _EVERY),
+    Checked("commune_receipts", commune_receipts, _MINE, _ONE),
+    Checked("province_indicators", province_indicators, _MINE, _ONE),
+    Checked("province_indicators", province_indicators, Slice(), _EVERY),
+    Checked("national_indicators", national_indicators, Slice(), _EVERY),
+    Checked("province_completeness", province_completeness, _MINE, _ONE),
+    Checked("province_completeness", province_completeness, Slice(), _EVERY),
+    Checked("national_completeness", national_completeness, Slice(), _EVERY),
+    Checked("missing_reports", missing_reports, Slice(), _EVERY),
+    Checked("division_type_completeness", division_type_completeness, _MINE, _ONE),
+    Checked(
+        "national_division_type_completeness",
+        national_division_type_completeness,
+        Slice(),
+        _EVERY,
+    ),
+    Checked("division_type_indicators", division_type_indicators, _MINE, _ONE),
+    Checked(
+        "national_division_type_indicators", national_division_type_indicators, Slice(), _EVERY
+    ),
+    Checked("indicator_comparisons", indicator_comparisons, _MINE, _ONE),
+    Checked("national_indicator_comparisons", national_indicator_comparisons, Slice(), _EVERY),
+    Checked(
+        "province_indicator_history",
+        province_indicator_history,
+        Slice(report_type=False),
+        "period = %(p)s",
+    ),
+)
