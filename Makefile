@@ -11,7 +11,8 @@
 #                    make bench-schedule: the schedule's tick time and RSS by lock window;
 #                    make bench-sink: the sink on a preloaded backlog;
 #                    make bench-worker: the worker on a backlog, MONTHS=12 for the full one;
-#                    make bench-retention: bytes per report on Kafka's disk, 10 years projected)
+#                    make bench-retention: bytes per report on Kafka's disk, 10 years projected;
+#                    make bench-history: every dashboard route at 1 month and at 10 years)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
 #                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make chaos       faults injected for real (SIGKILL worker/sink, ClickHouse frozen, a broker
@@ -41,7 +42,7 @@ CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
 CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink bench-worker bench-retention clean distclean system-deps setup \
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink bench-worker bench-retention bench-history clean distclean system-deps setup \
 	check-current-clickhouse chaos
 
 help:
@@ -125,6 +126,9 @@ bench-worker: stack-up
 
 bench-retention: stack-up
 	$(BIN)/python -m bench.retention
+
+bench-history: stack-up
+	$(BIN)/python -m bench.history
 
 clean: stack-down
 	@if [ -d .baocao-chaos ] && [ -x $(BIN)/baocao ]; then \
