@@ -6,9 +6,8 @@ In one run, on the local stack with a database and topics of its own:
 1. **1 month** (2026-11) of every commune (5% corrections) goes through the real pipeline:
    ``baocao worker`` and ``baocao sink`` as subprocesses, as ``bench.pipeline`` runs them.
    The BI province databases of Hà Nội (01) and Hồ Chí Minh City (79) are made as
-   ``baocao bi apply`` makes them (their feeds copy every later insert). Then each route is
-   requested ``--requests`` times (p50 and p95), through the web app in-process
-   (FastAPI's TestClient: routing, the read model, ClickHouse and the rendering, no socket).
+   ``baocao bi apply`` makes them (their feeds copy every later insert). A copy of that
+   database (``<db>_month``, with its own province databases) is the baseline.
 2. **N years** of history before it, monthly and quarterly (``--years 10``: 119 months and
    39 quarters, 527,000 commune reports), are loaded as the worker writes them: for each
    period, every commune's accepted report (quarterly ones carry the quarterly indicators), and
@@ -18,12 +17,16 @@ In one run, on the local stack with a database and topics of its own:
    the worker's. Why not the worker: through the worker a historic load runs at
    ~2,000 reports/s on a quiet machine, so 10 years would take 5 to 15 minutes alone;
    through the sink, ~14,000 records/s. The timed reads only see what the tables hold,
-   which is the same either way. Then every route is timed again.
+   which is the same either way.
+3. Each route is requested ``--requests`` times on both databases, interleaved (one month,
+   N years, one month, ...: a neighbour's burst of load on the shared machine falls on both),
+   through the web app in-process (FastAPI's TestClient: routing, the read model,
+   ClickHouse and the rendering, no socket).
 
-Prints each route at 1 month and at N years with the ratio. The officer reads go through
-the province's own database (``<db>_p01``), as a signed-in officer's do; they connect as the
-benchmark's admin there (the shared server has no dashboard login of the benchmark's
-database), which reads the same tables and views with the same queries.
+Prints each route's p50 and p95 at 1 month and at N years, and the ratio of the p50s. The
+officer reads go through the province's own database (``<db>_p01``), as a signed-in officer's
+do; they connect as the benchmark's admin there (the shared server has no dashboard login of
+the benchmark's database), which reads the same tables and views with the same queries.
 
 Usage: ``python -m bench.history [--years 10] [--requests 15]`` (needs ``baocao stack up``).
 """
@@ -61,6 +64,7 @@ from baocao.core.topics import Topics
 from baocao.producers.simulate import generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 from bench.pipeline import drop_everything, isolated_settings, pipeline, running_pipeline
+from bench.retention import settle
 from bench.sink import _SCHEMAS, WORKER_BATCH, _chunks, _end_offsets, _keyed
 
 #: The month the routes ask for, loaded through the whole pipeline.
@@ -213,18 +217,6 @@ def load_history(settings: Settings, periods: list[str]) -> tuple[int, int, floa
     return reports, records, time.monotonic() - started
 
 
-def timed(request: Callable[[], Any], count: int) -> tuple[float, float]:
-    """p50 and p95 in milliseconds of ``count`` calls (one untimed first)."""
-    request()
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        request()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-
-
 def _get(client: TestClient, url: str) -> Callable[[], Any]:
     def request() -> Any:
         answer = client.get(url)
@@ -243,17 +235,14 @@ def _province_settings(admin: ClickHouseSettings, plan: AccessPlan) -> Callable[
 
 
 class Routes:
-    """The web app over the benchmark's database, a national and a Hà Nội officer signed in."""
+    """The web app over one database (``clickhouse``'s), a national and a Hà Nội officer
+    signed in, and the province login's database for the BI query."""
 
-    def __init__(self, settings: Settings, plan: AccessPlan, home: Path) -> None:
-        database = OfficerDatabase(home / "officers.db").open()
+    def __init__(self, clickhouse: ClickHouseSettings, plan: AccessPlan, home: Path) -> None:
+        database = OfficerDatabase(home / f"officers-{plan.database}.db").open()
         logins = LoginStore(database)
         door = OfficerDoor(database, DashboardSettings())
-        app = create_app(
-            settings.clickhouse,
-            door=door,
-            province_login=_province_settings(settings.clickhouse, plan),
-        )
+        app = create_app(clickhouse, door=door, province_login=_province_settings(clickhouse, plan))
         self.clients = {}
         for who, province in (("national", None), ("officer 01", "01")):
             login, password = add_officer(logins, province=province, name=who)
@@ -265,13 +254,12 @@ class Routes:
             )
             answer.raise_for_status()
             self.clients[who] = client
-        self.bi = plan.province_database("01")
+        self.bi = connect(clickhouse.model_copy(update={"database": plan.province_database("01")}))
         self.commune = next(iter(load_reference().communes_by_province["01"]))
 
-    def requests(self, settings: Settings) -> dict[str, Callable[[], Any]]:
+    def requests(self) -> dict[str, Callable[[], Any]]:
         asked = f"report_type=monthly&period={PERIOD}"
         national, officer = self.clients["national"], self.clients["officer 01"]
-        bi = connect(settings.clickhouse.model_copy(update={"database": self.bi}))
         return {
             f"/api/provinces/01?{asked}": _get(national, f"/api/provinces/01?{asked}"),
             "/api/provinces/79/export.xlsx": _get(
@@ -289,12 +277,68 @@ class Routes:
             "officer 01: /api/provinces/01/export.xlsx": _get(
                 officer, f"/api/provinces/01/export.xlsx?{asked}"
             ),
-            "BI (province 01's database): province_indicators": lambda: bi.execute(BI_QUERY),
+            "BI (province 01's database): province_indicators": lambda: self.bi.execute(BI_QUERY),
         }
 
 
-def measure(routes: Routes, settings: Settings, count: int) -> dict[str, tuple[float, float]]:
-    return {name: timed(request, count) for name, request in routes.requests(settings).items()}
+Timings = dict[str, tuple[tuple[float, float], tuple[float, float]]]
+
+
+def measure(month: Routes, history: Routes, count: int) -> Timings:
+    """Each route of both databases, their requests interleaved (one month, N years, one
+    month...), so a neighbour's burst of load on the shared machine falls on both alike."""
+    results: Timings = {}
+    history_requests = history.requests()
+    for route, at_month in month.requests().items():
+        at_history = history_requests[route]
+        at_month(), at_history()  # warm-up, untimed
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(count):
+            for request, kept in ((at_month, times[0]), (at_history, times[1])):
+                started = time.perf_counter()
+                request()
+                kept.append((time.perf_counter() - started) * 1000)
+        results[route] = (_percentiles(times[0]), _percentiles(times[1]))
+    return results
+
+
+def _percentiles(times: list[float]) -> tuple[float, float]:
+    """p50 and p95 of ``times``."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[round(0.95 * (len(ordered) - 1))]
+
+
+def copy_database(source: ClickHouseSettings, target: ClickHouseSettings) -> None:
+    """``target`` migrated, with a copy of every row the sink wrote to ``source`` (the
+    ReplacingMergeTree tables; migrate loads the reference tables itself)."""
+    migrate(target)
+    client = connect(target)
+    try:
+        tables = client.execute(
+            "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE 'Replacing%%'",
+            {"db": source.database},
+        )
+        for (table,) in tables:
+            client.execute(
+                f"INSERT INTO `{target.database}`.`{table}`"
+                f" SELECT * FROM `{source.database}`.`{table}`"
+            )
+    finally:
+        client.disconnect()
+
+
+def drop_databases(clickhouse: ClickHouseSettings, plans: list[AccessPlan]) -> None:
+    client = connect(clickhouse, use_database=False)
+    try:
+        for plan in plans:
+            for database in (
+                plan.feed_database,
+                *map(plan.province_database, PROVINCES),
+                plan.database,
+            ):
+                client.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    finally:
+        client.disconnect()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,31 +351,35 @@ def main(argv: list[str] | None = None) -> int:
     name = f"bench{uuid.uuid4().hex[:8]}"
     periods = history_periods(args.years)
     with tempfile.TemporaryDirectory() as state_dir:
-        settings = isolated_settings(name, Path(state_dir))
+        home = Path(state_dir)
+        settings = isolated_settings(name, home)
         plan = AccessPlan(database=name, provinces=PROVINCES)
+        month = settings.clickhouse.model_copy(update={"database": f"{name}_month"})
+        month_plan = AccessPlan(database=month.database, provinces=PROVINCES)
         try:
             migrate(settings.clickhouse)
             apply_access(settings.clickhouse, plan, Credentials())
             with running_pipeline(settings):
                 live, _ = pipeline(settings, [PERIOD])
-                routes = Routes(settings, plan, Path(state_dir))
-                before = measure(routes, settings, args.requests)
+                settle(settings)
+                copy_database(settings.clickhouse, month)
+                apply_access(month, month_plan, Credentials())
                 reports, records, seconds = load_history(settings, periods)
-                after = measure(routes, settings, args.requests)
+            timings = measure(
+                Routes(month, month_plan, home),
+                Routes(settings.clickhouse, plan, home),
+                args.requests,
+            )
         finally:
             drop_everything(settings)
-            client = connect(settings.clickhouse, use_database=False)
-            for database in (plan.feed_database, *map(plan.province_database, PROVINCES)):
-                client.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            client.disconnect()
+            drop_databases(settings.clickhouse, [plan, month_plan])
     print(
         f"1 month: {live:,} reports through the worker and the sink; history: {len(periods)}"
         f" periods ({args.years} years of months and quarters), {reports:,} reports,"
         f" {records:,} records through the sink in {seconds:.0f} s"
     )
     print(f"{'route (p50 / p95 ms)':52} {'1 month':>15} {f'{args.years} years':>15} {'x p50':>6}")
-    for route, (p50, p95) in before.items():
-        later50, later95 = after[route]
+    for route, ((p50, p95), (later50, later95)) in timings.items():
         print(
             f"{route:52} {p50:7.1f} /{p95:6.1f} {later50:7.1f} /{later95:6.1f} {later50 / p50:6.2f}"
         )
