@@ -10,8 +10,9 @@ In one run, on the local stack with a database and topics of its own:
    database (``<db>_month``, with its own province databases) is the baseline.
 2. **N years** of history before it, monthly and quarterly (``--years 10``: 119 months and
    39 quarters, 551,000 commune reports with the corrections), are loaded as the worker
-   writes them: for each period, every commune's accepted report (quarterly ones carry the quarterly indicators), and
-   for every 2,000 reports the province figures and completeness, as ``bench.sink``'s backlog.
+   writes them: for each period, every commune's accepted report (quarterly ones carry the
+   quarterly indicators), and for every 2,000 reports the province figures and completeness,
+   as ``bench.sink``'s backlog.
    They are produced to the pipeline's own topics and landed by the same running
    ``baocao sink``: the sink's own code path (decoding, rows, inserts, the BI feeds), not
    the worker's. Why not the worker: through the worker a historic load runs at
