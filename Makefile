@@ -12,7 +12,8 @@
 #                    make bench-sink: the sink on a preloaded backlog;
 #                    make bench-worker: the worker on a backlog, MONTHS=12 for the full one;
 #                    make bench-retention: bytes per report on Kafka's disk, 10 years projected;
-#                    make bench-notifier: a national deadline day's e-mails against raw smtplib)
+#                    make bench-notifier: a national deadline day's e-mails against raw smtplib;
+#                    make bench-history: every dashboard route at 1 month and at 10 years)
 #   make check-current-clickhouse  the migrations and BI views on a current ClickHouse (chdb),
 #                    alone and compared row by row with the local 18.16 (CI runs it)
 #   make chaos       faults injected for real (SIGKILL worker/sink, ClickHouse frozen, a broker
@@ -43,7 +44,7 @@ CHDB_REQUIREMENTS := scripts/chdb-requirements.txt
 CLICKHOUSE_HTTP_URL = http://127.0.0.1:$${BAOCAO_STACK_CLICKHOUSE_HTTP_PORT:-18123}
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink bench-worker bench-retention bench-notifier clean distclean system-deps setup \
+.PHONY: help demo test lint stack-up stack-down stack-status bench bench-pipeline bench-gateway bench-publish bench-freshness bench-schedule bench-sink bench-worker bench-retention bench-notifier bench-history clean distclean system-deps setup \
 	check-current-clickhouse chaos
 
 help:
@@ -134,6 +135,9 @@ bench-retention: stack-up
 
 bench-notifier: stack-up
 	$(BIN)/python -m bench.notifier
+
+bench-history: stack-up
+	$(BIN)/python -m bench.history
 
 clean: stack-down
 	@if [ -d .baocao-chaos ] && [ -x $(BIN)/baocao ]; then \

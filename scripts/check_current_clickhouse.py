@@ -20,10 +20,14 @@ What it does, on a fresh database of each engine:
 4. runs ``baocao rebuild swap``'s statements for a current ClickHouse (``EXCHANGE TABLES``,
    ``RENAME DATABASE``; :mod:`baocao.app.rebuild.statements`) on two migrated databases and
    reads every view of the live one (chdb only: 18.16 has neither statement);
-5. with ``--server``, does the same on that server over HTTP in a scratch database and
+5. reads every period slice of the read model (``baocao.app.views.slices.CHECKED``: the
+   views' own queries with the period filter inside) for the fixture's periods and checks
+   that each answers the rows its view answers for the same filter;
+6. with ``--server``, does the same on that server over HTTP in a scratch database and
    compares each view's columns, types and rows with chdb's.
 
-Only the standard library, chdb and ``baocao.sinks.clickhouse.sql`` (stdlib-only) are imported, so
+Only the standard library, chdb, ``baocao.sinks.clickhouse.sql`` and ``baocao.app.views.slices``
+(both stdlib-only) are imported, so
 the venv needs nothing else. The server's login is ``BAOCAO_CLICKHOUSE_USER`` and
 ``BAOCAO_CLICKHOUSE_PASSWORD`` when set (as for every client of the project), else the local
 stack's ``baocao_admin`` from ``$BAOCAO_STACK_HOME/secrets/clickhouse.json``, else ``default``
@@ -49,6 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from baocao.app.rebuild.statements import current_swap_statements  # noqa: E402
+from baocao.app.views.slices import CHECKED  # noqa: E402
 from baocao.sinks.clickhouse.sql import added_columns, split_statements  # noqa: E402
 
 MIGRATIONS = REPO / "sinks" / "clickhouse" / "migrations"
@@ -286,6 +291,16 @@ AS_OF = (
     " AND known_at <= '2025-09-05 00:00:00'"
 )
 
+#: The filters the slices are read with (province, report type, period, commune).
+SLICED = (
+    {"c": "01", "t": "monthly", "p": "2025-08", "u": "00001"},
+    {"c": "02", "t": "monthly", "p": "2025-08", "u": "00004"},
+    {"c": "02", "t": "monthly", "p": "2025-07", "u": "00005"},
+    {"c": "01", "t": "monthly", "p": "2024-08", "u": "00002"},
+    {"c": "01", "t": "weekly", "p": "2025-W35", "u": "00001"},
+    {"c": "01", "t": "daily", "p": "2099-01-01", "u": "00001"},
+)
+
 Query = Callable[[str], str]
 
 
@@ -393,6 +408,22 @@ def read_views(query: Query) -> dict[str, tuple[str, str]]:
     return answers
 
 
+def read_slices(query: Query) -> dict[str, tuple[str, str]]:
+    """Each slice's rows and its view's, sorted, per filter of :data:`SLICED`."""
+    answers = {}
+    for checked in CHECKED:
+        for values in SLICED:
+            literal = {key: f"'{value}'" for key, value in values.items()}
+            where = checked.where % literal
+            key = f"slice {checked.view} {checked.cut} {values}"
+            viewed = query(f"SELECT * FROM {checked.view} WHERE {where}")
+            answers[key] = (
+                "\n".join(sorted(query(checked.sql() % literal).splitlines())),
+                "\n".join(sorted(viewed.splitlines())),
+            )
+    return answers
+
+
 def check(name: str, answers: dict[str, tuple[str, str]]) -> list[str]:
     problems = []
     for view, rows in EXPECTED.items():
@@ -400,6 +431,9 @@ def check(name: str, answers: dict[str, tuple[str, str]]) -> list[str]:
         problems += [f"{name}: {view} lacks {row!r}" for row in rows if row not in lines]
     if answers["as_of"][1] != "1":
         problems.append(f"{name}: the as-of query answered {answers['as_of'][1]!r}, not 1")
+    for key, (sliced, viewed) in answers.items():
+        if key.startswith("slice ") and sliced != viewed:
+            problems.append(f"{name}: {key} answers\n    {sliced}\n  its view\n    {viewed}")
     return problems
 
 
@@ -409,7 +443,7 @@ def run(engine: Engine) -> dict[str, tuple[str, str]]:
         for statement in split_statements(FIXTURE):
             engine.query(statement)
         print(f"{engine.name}: every migration applied twice ({statements} statements run)")
-        return read_views(engine.query)
+        return read_views(engine.query) | read_slices(engine.query)
     finally:
         engine.close()
 
@@ -479,7 +513,10 @@ def main() -> int:
     if problems:
         return 1
     same = " and identically" if options.server else ""
-    print(f"OK: {len(VIEWS)} views answer as expected{same}")
+    print(
+        f"OK: {len(VIEWS)} views answer as expected{same}; {len(CHECKED)} read-model slices"
+        f" answer what their views answer, for {len(SLICED)} filters each"
+    )
     return 0
 
 

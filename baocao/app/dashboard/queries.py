@@ -16,8 +16,10 @@ from importlib import resources
 from typing import Any
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
+from baocao.app.views import slices
 from baocao.app.views.reader import ProvinceLogin, Views
 from baocao.app.views.scope import Scope
+from baocao.app.views.slices import Slice
 from baocao.app.views.status import commune_status
 from baocao.core.catalogue import UNITS_VI, Catalogue, load_catalogue
 from baocao.core.periods import ReportType, period_containing
@@ -44,6 +46,13 @@ SHOWN_INDICATORS = 8
 #: The unit types of the 2025 map, the province page's filter.
 DIVISION_TYPES: tuple[str, ...] = ("xã", "phường", "đặc khu")
 TREND_PERIODS = 8
+#: The sparkline's periods: the province's last ``TREND_PERIODS`` of the type up to the asked
+#: one (a bounded window: the page reads 8 periods however long the history).
+_TREND_WINDOW = (
+    "period IN (SELECT DISTINCT period FROM province_indicator_values"
+    " WHERE province_code = %(c)s AND report_type = %(t)s AND period <= %(p)s"
+    f" ORDER BY period DESC LIMIT {TREND_PERIODS})"
+)
 RECENT_ROWS = 50
 #: A sparkline point with fewer than this share of the communes reported is marked partial.
 PARTIAL_SHARE = 0.5
@@ -150,7 +159,8 @@ class DashboardQueries:
             reported = {
                 row["commune_code"]
                 for row in views.rows(
-                    "SELECT DISTINCT commune_code FROM commune_indicators"
+                    "SELECT DISTINCT commune_code"
+                    f" FROM {slices.commune_indicators(Slice(province=True))}"
                     " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
                     {"c": code, "t": report_type, "p": period},
                 )
@@ -215,11 +225,15 @@ class DashboardQueries:
 
     def default_period(self, *, now: datetime | None = None) -> dict[str, str]:
         """Where the page opens: the period whose figures changed last (the one with the most
-        recently accepted reports), else the monthly period of today."""
+        recently accepted reports), else the monthly period of today.
+
+        Read from ``province_indicator_values`` without FINAL: the newest row of the table is
+        the latest version of its figure (a figure's versions grow with time), so the answer
+        is the view's, without merging every period's versions first."""
         with self._views.read() as views:
             rows = views.rows(
-                "SELECT report_type, period, max(updated_at) AS newest FROM province_indicators"
-                " GROUP BY report_type, period ORDER BY newest DESC, period DESC LIMIT 1",
+                "SELECT report_type, period, updated_at AS newest FROM province_indicator_values"
+                " ORDER BY newest DESC, period DESC LIMIT 1",
             )
         if rows:
             return {
@@ -249,7 +263,8 @@ class DashboardQueries:
             figures = views.national_indicators(report_type=report_type, period=period)
             [overdue] = views.rows(
                 "SELECT countIf(overdue = 1) AS overdue_count, countIf(overdue = 0) AS due_count"
-                " FROM missing_reports WHERE report_type = %(t)s AND period = %(p)s",
+                f" FROM {slices.missing_reports(Slice())}"
+                " WHERE report_type = %(t)s AND period = %(p)s",
                 params,
             )
             [rejected] = views.rows(
@@ -257,9 +272,11 @@ class DashboardQueries:
                 " WHERE period = %(p)s",
                 params,
             )
+            # The table, not the view: whether any figure exists and the newest update are
+            # the same over every version, and need no FINAL over every period.
             [fresh] = views.rows(
                 "SELECT count() AS figures, max(updated_at) AS newest,"
-                " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicators",
+                " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicator_values",
             )
         for code in sorted(scope.provinces or ()):
             # A province officer's map holds their own tile only, read through their login.
@@ -319,7 +336,8 @@ class DashboardQueries:
             reported = views.rows(
                 "SELECT commune_code, max(revision) AS revision,"
                 " max(submitted_at) AS submitted_at, any(on_time) AS on_time,"
-                " max(amended) AS amended FROM commune_indicators"
+                " max(amended) AS amended"
+                f" FROM {slices.commune_indicators(Slice(province=True))}"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
                 " GROUP BY commune_code",
                 params,
@@ -333,13 +351,15 @@ class DashboardQueries:
             )
             warnings = views.rows(
                 "SELECT commune_code, commune_name, revision, rule_code, indicator_code, value,"
-                " reference_value, message_en, message_vi, raised_at FROM report_warnings"
+                " reference_value, message_en, message_vi, raised_at"
+                f" FROM {slices.report_warnings(Slice(province=True))}"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
                 f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}",
                 params,
             )
             receipts = views.rows(
-                "SELECT commune_code, received_at, claimed_at FROM commune_receipts"
+                "SELECT commune_code, received_at, claimed_at"
+                f" FROM {slices.commune_receipts(Slice(province=True))}"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
                 params,
             )
@@ -355,25 +375,16 @@ class DashboardQueries:
                 " ORDER BY acted_at, version",
                 params,
             )
-            counts = views.rows(
-                "SELECT period, max(communes_reported) AS reported,"
-                " max(communes_expected) AS expected FROM province_indicators"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period <= %(p)s"
-                " GROUP BY period",
-                params,
-            )
             trend_rows = views.rows(
-                "SELECT period, indicator_code, value, status FROM province_indicators"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period IN ("
-                "  SELECT DISTINCT period FROM province_indicators"
-                "  WHERE province_code = %(c)s AND report_type = %(t)s AND period <= %(p)s"
-                f"  ORDER BY period DESC LIMIT {TREND_PERIODS})"
+                "SELECT period, indicator_code, value, status, communes_reported,"
+                " communes_expected"
+                f" FROM {slices.province_indicators(Slice(province=True), period=_TREND_WINDOW)}"
                 " ORDER BY period",
                 params,
             )
             unit_types = views.rows(
                 "SELECT division_type, communes_expected, communes_reported, completeness_pct"
-                " FROM division_type_completeness"
+                f" FROM {slices.division_type_completeness(Slice(province=True))}"
                 " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
                 " ORDER BY division_type",
                 params,
@@ -382,7 +393,7 @@ class DashboardQueries:
                 row["indicator_code"]: row
                 for row in views.rows(
                     "SELECT indicator_code, same_period_last_year, year_to_date"
-                    " FROM indicator_comparisons"
+                    f" FROM {slices.indicator_comparisons(Slice(province=True))}"
                     " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
                     params,
                 )
@@ -425,7 +436,11 @@ class DashboardQueries:
                     "amended": bool(held and held["amended"]),
                 }
             )
-        coverage = {row["period"]: row for row in counts}
+        coverage: dict[str, dict[str, int]] = {}
+        for row in trend_rows:
+            point = coverage.setdefault(row["period"], {"reported": 0, "expected": 0})
+            point["reported"] = max(point["reported"], row["communes_reported"])
+            point["expected"] = max(point["expected"], row["communes_expected"])
         series: dict[str, list[dict[str, Any]]] = defaultdict(list)
         current: dict[str, dict[str, Any]] = {}
         for row in trend_rows:
@@ -508,11 +523,13 @@ class DashboardQueries:
     def commune(self, code: str, *, period: str) -> dict[str, Any]:
         """A commune's latest report of ``period`` and the revisions that changed its
         province's figures (from ``province_indicator_history``'s causes)."""
-        params = {"c": code, "p": period}
+        params = {"c": code, "u": code, "p": period}
+        of_period = Slice(report_type=False)
         with self._views.read(province=_province_of(code)) as views:
             latest = views.rows(
                 "SELECT commune_name, province_code, indicator_code, value, revision,"
-                " submitted_at, on_time, amended FROM commune_indicators"
+                " submitted_at, on_time, amended"
+                f" FROM {slices.commune_indicators(Slice(report_type=False, commune=True))}"
                 " WHERE commune_code = %(c)s AND period = %(p)s ORDER BY indicator_code",
                 params,
             )
@@ -520,7 +537,8 @@ class DashboardQueries:
                 "SELECT revision, indicator_code, previous, value, known_at FROM ("
                 "  SELECT indicator_code, known_at, commune, revision, previous, value FROM ("
                 "   SELECT indicator_code, known_at, cause_commune_codes, cause_revisions,"
-                "    cause_previous_values, cause_values FROM province_indicator_history"
+                "    cause_previous_values, cause_values"
+                f"   FROM {slices.province_indicator_history(of_period)}"
                 "   WHERE period = %(p)s AND has(cause_commune_codes, %(c)s)"
                 "  ) ARRAY JOIN cause_commune_codes AS commune, cause_revisions AS revision,"
                 "   cause_previous_values AS previous, cause_values AS value"

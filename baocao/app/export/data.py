@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
+from baocao.app.views import slices
 from baocao.app.views.reader import ProvinceLogin, Views, ViewSession
 from baocao.app.views.scope import EVERYTHING, Scope
+from baocao.app.views.slices import Slice
 from baocao.app.views.status import commune_status
 from baocao.core.instants import EPOCH
 from baocao.core.settings import ClickHouseSettings
@@ -219,17 +221,24 @@ _DIVISION_TYPES = ("xã", "phường", "đặc khu")
 def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]:
     """A province's units by type (``params["c"]``), or the nation's without it."""
     where = "report_type = %(t)s AND period = %(p)s"
-    prefix = "national_"
-    if "c" in params:
-        where, prefix = f"province_code = %(c)s AND {where}", ""
+    completeness, indicators = (
+        slices.national_division_type_completeness,
+        slices.national_division_type_indicators,
+    )
+    cut = Slice(province="c" in params)
+    if cut.province:
+        where = f"province_code = %(c)s AND {where}"
+        completeness, indicators = (
+            slices.division_type_completeness,
+            slices.division_type_indicators,
+        )
     counts = views.rows(
         "SELECT division_type, communes_expected, communes_reported, completeness_pct"
-        f" FROM {prefix}division_type_completeness WHERE {where}",
+        f" FROM {completeness(cut)} WHERE {where}",
         params,
     )
     values = views.rows(
-        "SELECT division_type, indicator_code, value"
-        f" FROM {prefix}division_type_indicators WHERE {where}",
+        f"SELECT division_type, indicator_code, value FROM {indicators(cut)} WHERE {where}",
         params,
     )
     figures: dict[str, dict[str, float | None]] = defaultdict(dict)
@@ -250,12 +259,14 @@ def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]
 
 #: The comparison columns of a province's figures, and of the national ones.
 _COMPARISONS = (
-    "SELECT indicator_code, same_period_last_year, year_to_date FROM indicator_comparisons"
+    "SELECT indicator_code, same_period_last_year, year_to_date"
+    f" FROM {slices.indicator_comparisons(Slice(province=True))}"
     " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
 )
 _NATIONAL_COMPARISONS = (
     "SELECT indicator_code, same_period_last_year, year_to_date"
-    " FROM national_indicator_comparisons WHERE report_type = %(t)s AND period = %(p)s"
+    f" FROM {slices.national_indicator_comparisons(Slice())}"
+    " WHERE report_type = %(t)s AND period = %(p)s"
 )
 
 
@@ -307,6 +318,7 @@ class ExportReader:
         the views know no such province or period."""
         params = {"c": code, "t": report_type, "p": period}
         where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+        mine = Slice(province=True)
         with self._views.read(province=code) as views:
             summary = views.province_completeness(report_type=report_type, period=period)
             if not summary:
@@ -320,7 +332,8 @@ class ExportReader:
             )
             figures = views.rows(
                 "SELECT indicator_code, value, communes_reported, communes_expected, status"
-                f" FROM province_indicators WHERE {where} ORDER BY indicator_code",
+                f" FROM {slices.province_indicators(mine)} WHERE {where}"
+                " ORDER BY indicator_code",
                 params,
             )
             comparisons = views.rows(_COMPARISONS, params)
@@ -328,12 +341,13 @@ class ExportReader:
             communes = views.communes()
             values = views.rows(
                 "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
-                f" amended FROM commune_indicators WHERE {where}",
+                f" amended FROM {slices.commune_indicators(mine)} WHERE {where}",
                 params,
             )
             warnings = views.rows(
                 "SELECT commune_code, rule_code, indicator_code, message_vi, message_en"
-                f" FROM report_warnings WHERE {where} ORDER BY commune_code, raised_at, rule_code",
+                f" FROM {slices.report_warnings(mine)} WHERE {where}"
+                " ORDER BY commune_code, raised_at, rule_code",
                 params,
             )
         reports: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -403,12 +417,12 @@ class ExportReader:
             warnings = views.rows(
                 "SELECT province_code, count() AS warnings,"
                 " uniqExact(commune_code) AS communes_with_warnings"
-                f" FROM report_warnings WHERE {where} GROUP BY province_code",
+                f" FROM {slices.report_warnings(Slice())} WHERE {where} GROUP BY province_code",
                 params,
             )
             values = views.rows(
-                "SELECT province_code, indicator_code, value FROM province_indicators"
-                f" WHERE {where}",
+                "SELECT province_code, indicator_code, value"
+                f" FROM {slices.province_indicators(Slice())} WHERE {where}",
                 params,
             )
         approved = {row["province_code"]: row for row in approvals}

@@ -13,8 +13,10 @@ from typing import Any
 
 from clickhouse_driver import Client
 
+from baocao.app.views import slices
 from baocao.app.views.exceptions import ViewQueryError
 from baocao.app.views.scope import EVERYTHING, Scope
+from baocao.app.views.slices import Slice
 from baocao.core.clickhouse import reading, select_rows
 from baocao.core.settings import ClickHouseSettings
 
@@ -49,9 +51,10 @@ class ViewSession:
         where = "report_type = %(t)s AND period = %(p)s"
         if self.province is not None:
             where += " AND province_code = %(c)s"
+        cut = slices.province_completeness(Slice(province=self.province is not None))
         return self.rows(
             f"SELECT province_code, province_name, {COMPLETENESS_COLUMNS}"
-            f" FROM province_completeness WHERE {where} ORDER BY province_code",
+            f" FROM {cut} WHERE {where} ORDER BY province_code",
             {"c": self.province, "t": report_type, "p": period},
         )
 
@@ -59,7 +62,8 @@ class ViewSession:
         """``national_completeness`` of the period (one row, or none for an unknown one)."""
         return self.rows(
             f"SELECT {COMPLETENESS_COLUMNS}, provinces_complete, provinces_approved"
-            " FROM national_completeness WHERE report_type = %(t)s AND period = %(p)s",
+            f" FROM {slices.national_completeness(Slice())}"
+            " WHERE report_type = %(t)s AND period = %(p)s",
             {"t": report_type, "p": period},
         )
 
@@ -67,7 +71,7 @@ class ViewSession:
         """``national_indicators`` of the period, by indicator code."""
         return self.rows(
             "SELECT indicator_code, value, provinces_reported, communes_reported,"
-            " communes_expected, status FROM national_indicators"
+            f" communes_expected, status FROM {slices.national_indicators(Slice())}"
             " WHERE report_type = %(t)s AND period = %(p)s ORDER BY indicator_code",
             {"t": report_type, "p": period},
         )
