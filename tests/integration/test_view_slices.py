@@ -1,12 +1,13 @@
 """The read model's period slices (``baocao/app/views/slices.py``) answer exactly what the BI
 views answer, on the real ClickHouse, over a history of several periods, years, report types,
-revisions, warnings, approvals and a pre-2025 report: for every slice, the view's rows of the
+revisions, warnings, approvals, reporting obligations (ended, exempt, set from a date, and the
+default exemption of Hoàng Sa) and a pre-2025 report: for every slice, the view's rows of the
 slice and the slice's rows are the same multiset."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from baocao.sinks.clickhouse.rows.tables import (
     PROVINCE_INDICATOR_CHANGES,
     PROVINCE_INDICATOR_VALUES,
     REPORT_WARNINGS_LOG,
+    REPORTING_OBLIGATIONS,
     REPORTING_PERIODS,
 )
 
@@ -34,7 +36,12 @@ NOW = datetime.now(UTC)
 MONTHS = ("2025-08", "2025-12", "2026-01", "2026-08")
 QUARTERS = ("2025-Q3", "2026-Q3")
 LEGACY_MONTH = "2024-08"
+#: A month announced that nobody has reported yet: every province's expected units come from
+#: the obligations, not from the worker's count.
+ANNOUNCED_ONLY = "2026-09"
 PROVINCES = ("01", "79")
+#: A Hà Nội commune that never reports; its monthly obligation ended with 2025.
+IDLE = list(REFERENCE.communes_by_province["01"])[3]
 
 
 def _communes(province: str) -> list[str]:
@@ -102,6 +109,20 @@ def history(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
             APPROVAL_DECISIONS,
             records.decision("01", MONTHS[-1], NOW - timedelta(hours=1)),
         )
+        insert(client, REPORTING_PERIODS, records.reporting_period(ANNOUNCED_ONLY, NOW))
+        _, exempt, from_q3 = _communes("79")
+        insert(
+            client,
+            REPORTING_OBLIGATIONS,
+            records.obligation(IDLE, "end", NOW - timedelta(days=1), ends_on=date(2025, 12, 31)),
+            # Reports every month, yet owes none.
+            records.obligation(exempt, "exempt", NOW),
+            # Exempt, then due from 2026-Q3 by a later event.
+            records.obligation(from_q3, "exempt", NOW - timedelta(days=2), "quarterly"),
+            records.obligation(
+                from_q3, "set", NOW - timedelta(days=1), "quarterly", starts_on=date(2026, 7, 1)
+            ),
+        )
         legacy = records.accepted_report("00008", LEGACY_MONTH, 1)
         insert(client, COMMUNE_REPORTS, {**legacy, "commune_code": "L00007"})
         insert(client, COMMUNE_REPORTS, records.accepted_report("00025", LEGACY_MONTH, 1))
@@ -121,7 +142,7 @@ def _rows(client: Client, sql: str, params: dict[str, Any]) -> list[str]:
 def test_every_slice_answers_what_its_view_answers(history: Client) -> None:
     differ = []
     for checked in slices.CHECKED:
-        for period in (*MONTHS, *QUARTERS, LEGACY_MONTH):
+        for period in (*MONTHS, *QUARTERS, LEGACY_MONTH, ANNOUNCED_ONLY):
             params = {
                 "c": "01",
                 "t": "quarterly" if "Q" in period else "monthly",
@@ -132,7 +153,7 @@ def test_every_slice_answers_what_its_view_answers(history: Client) -> None:
             expected = _rows(history, f"SELECT * FROM {view} WHERE {checked.where}", params)
             if _rows(history, checked.sql(), params) != expected:
                 differ.append((view, checked.cut, period))
-            if period != LEGACY_MONTH and view in ("commune_indicators", "province_indicators"):
+            if period in (*MONTHS, *QUARTERS) and view in ("commune_indicators", "province_indicators"):
                 assert expected, f"{view} has no rows for {params}: nothing compared"
     assert differ == []
 
@@ -148,3 +169,21 @@ def test_the_legacy_month_counts_the_successor_through_its_predecessor(history: 
         params,
     )
     assert reported == 2
+
+
+def test_an_ended_obligation_leaves_the_unit_out_of_the_slices(history: Client) -> None:
+    """The idle commune is missing for 2025-12 but owes nothing from 2026 on: Hà Nội expects
+    one unit fewer for the month nobody reported yet."""
+    missing = (
+        f"SELECT commune_code FROM {slices.missing_reports(Slice(province=True))}"
+        " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+    )
+    params = {"c": "01", "t": "monthly"}
+    assert (IDLE,) in history.execute(missing, {**params, "p": "2025-12"})
+    assert (IDLE,) not in history.execute(missing, {**params, "p": ANNOUNCED_ONLY})
+    [(expected,)] = history.execute(
+        f"SELECT communes_expected FROM {slices.province_completeness(Slice(province=True))}"
+        " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
+        {**params, "p": ANNOUNCED_ONLY},
+    )
+    assert expected == REFERENCE.communes_expected("01") - 1

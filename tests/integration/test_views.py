@@ -242,22 +242,7 @@ def test_da_nang_has_no_missing_report_once_all_but_hoang_sa_reported(db: Client
     assert db.execute(missing, {"p": PAST}) == []
 
 
-def obligation_event(commune: str, action: str, at: datetime, **dates: date) -> dict[str, Any]:
-    return {
-        "obligation_id": f"{commune}-{action}-{at.timestamp()}",
-        "commune_code": commune,
-        "province_code": REFERENCE.communes[commune].province_code,
-        "report_type": "monthly",
-        "action": action,
-        "starts_on": dates.get("starts_on"),
-        "ends_on": dates.get("ends_on"),
-        "reason": "test",
-        "recorded_by": "o48-1",
-        "recorded_at": at,
-    }
-
-
-def test_missing_reports_and_completeness_follow_the_latest_obligation_event(db: Client) -> None:
+def test_missing_reports_and_completeness_follow_the_latest_records.obligation(db: Client) -> None:
     announce(db, PAST)
     da_nang = communes("48")
     (hoang_sa,) = (c for c in da_nang if REFERENCE.communes[c].name == "Đặc khu Hoàng Sa")
@@ -279,15 +264,15 @@ def test_missing_reports_and_completeness_follow_the_latest_obligation_event(db:
         db,
         REPORTING_OBLIGATIONS,
         # Ended the day before the period began: not due.
-        obligation_event(others[-1], "end", NOW, ends_on=first_day - timedelta(days=1)),
+        records.obligation(others[-1], "end", NOW, ends_on=first_day - timedelta(days=1)),
         # Due again from the period's first day (an earlier exemption, replaced).
-        obligation_event(hoang_sa, "exempt", NOW - timedelta(days=2)),
-        obligation_event(hoang_sa, "set", NOW - timedelta(days=1), starts_on=first_day),
+        records.obligation(hoang_sa, "exempt", NOW - timedelta(days=2)),
+        records.obligation(hoang_sa, "set", NOW - timedelta(days=1), starts_on=first_day),
     )
     assert db.execute(missing, {"p": PAST}) == [(c,) for c in sorted([others[-2], hoang_sa])]
     assert db.execute(expected, {"p": PAST}) == [(len(others),)]  # one out, one in
     # A later exemption of Hoàng Sa wins over the "set" before it.
-    insert(db, REPORTING_OBLIGATIONS, obligation_event(hoang_sa, "exempt", NOW))
+    insert(db, REPORTING_OBLIGATIONS, records.obligation(hoang_sa, "exempt", NOW))
     assert db.execute(missing, {"p": PAST}) == [(others[-2],)]
     assert db.execute(expected, {"p": PAST}) == [(len(others) - 1,)]
     by_type = (

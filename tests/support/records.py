@@ -8,7 +8,7 @@ bounds come from :mod:`baocao.core.periods` with the default rules, never typed 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from baocao.core.avro import codec_for
@@ -29,6 +29,7 @@ __all__ = [
     "due",
     "figure",
     "message",
+    "obligation",
     "reporting_period",
     "warning",
 ]
@@ -191,6 +192,25 @@ def reporting_period(period: str, announced_at: datetime) -> dict[str, Any]:
         "deadline": due(period),
         "locks_at": locks_at(parsed, RULES),
         "announced_at": announced_at,
+    }
+
+
+def obligation(
+    commune: str, action: str, at: datetime, report_type: str = "monthly", **dates: date
+) -> dict[str, Any]:
+    """A ``reporting_obligation.v1`` event of ``commune`` (``starts_on``/``ends_on`` in
+    ``dates``), recorded at ``at``."""
+    return {
+        "obligation_id": f"{commune}-{report_type}-{action}-{at.timestamp()}",
+        "commune_code": commune,
+        "province_code": load_reference().communes[commune].province_code,
+        "report_type": report_type,
+        "action": action,
+        "starts_on": dates.get("starts_on"),
+        "ends_on": dates.get("ends_on"),
+        "reason": "test",
+        "recorded_by": "o48-1",
+        "recorded_at": at,
     }
 
 

@@ -52,17 +52,17 @@ class Slice:
     report_type: bool = True
     commune: bool = False
 
-    def where(self, *, period: str = "period = %(p)s") -> str:
+    def where(self, *, period: str | None = "period = %(p)s") -> str:
         """The filter on a fact table with these key columns (``period`` replaced by a
-        caller that takes a range of periods)."""
-        parts = [period]
+        caller that takes a range of periods, or ``None`` for a table without periods)."""
+        parts = [period] if period else []
         if self.province:
             parts.append("province_code = %(c)s")
         if self.report_type:
             parts.append("report_type = %(t)s")
         if self.commune:
             parts.append("commune_code = %(u)s")
-        return " AND ".join(parts)
+        return " AND ".join(parts) or "1"
 
     def reports_where(self) -> str:
         """The filter on ``commune_reports``, whose sorting key starts with the commune: a
@@ -243,8 +243,74 @@ ANY LEFT JOIN
 ) AS national_indicators"""
 
 
+#: An obligation's event key: the latest per unit and report type wins (0050).
+_EVENT_KEY = "concat(toString(toUInt32(recorded_at)), obligation_id)"
+
+
+def _unit_obligations(cut: Slice) -> str:
+    """``unit_obligations`` (0050) of the slice's province and report type (the latest event is
+    still chosen among all the unit's events of the report type)."""
+    types = Slice(report_type=cut.report_type).where(period=None)
+    provinces = "WHERE province_code = %(c)s" if cut.province else ""
+    return f"""(
+SELECT commune_code, province_code, report_type, action, starts_on, ends_on, reason,
+    recorded_by, recorded_at
+FROM
+(
+    SELECT commune_code, province_code, report_type, action, starts_on, ends_on, reason,
+        recorded_by, CAST(recorded_at AS Nullable(DateTime('UTC'))) AS recorded_at
+    FROM reporting_obligations FINAL
+    WHERE {cut.where(period=None)} AND (commune_code, report_type, {_EVENT_KEY}) IN
+    (
+        SELECT commune_code, report_type, max({_EVENT_KEY})
+        FROM reporting_obligations
+        WHERE {types}
+        GROUP BY commune_code, report_type
+    )
+    UNION ALL
+    SELECT commune_code, province_code, report_type, 'exempt' AS action,
+        CAST(NULL AS Nullable(Date)) AS starts_on, CAST(NULL AS Nullable(Date)) AS ends_on,
+        reason, 'default' AS recorded_by,
+        CAST(NULL AS Nullable(DateTime('UTC'))) AS recorded_at
+    FROM
+    (
+        SELECT commune_code, report_type, reason
+        FROM reporting_exemptions
+        WHERE {types} AND (commune_code, report_type) NOT IN
+            (SELECT commune_code, report_type FROM reporting_obligations WHERE {types})
+    ) AS defaults
+    ANY INNER JOIN
+    (
+        SELECT commune_code, province_code FROM communes {provinces}
+    ) AS units USING (commune_code)
+) AS current
+)"""
+
+
+def _units_not_due(cut: Slice) -> str:
+    """``units_not_due`` (0050) of the slice's period, province and report type."""
+    periods = Slice(report_type=cut.report_type).where()
+    return f"""(
+SELECT commune_code, province_code, report_type, period
+FROM
+(
+    SELECT commune_code, province_code, report_type, action,
+        ifNull(starts_on, toDate('1970-01-01')) AS first_day,
+        ifNull(ends_on, toDate('2100-01-01')) AS last_day_in_force
+    FROM {_unit_obligations(cut)} AS unit_obligations
+) AS obligations
+ALL INNER JOIN
+(
+    SELECT report_type, period, toDate(ends_at + 25199) AS period_last_day
+    FROM reporting_periods FINAL
+    WHERE {periods}
+) AS periods USING (report_type)
+WHERE action = 'exempt' OR period_last_day < first_day OR period_last_day > last_day_in_force
+)"""
+
+
 def _completeness_body(cut: Slice) -> str:
-    """``province_completeness``'s query (0015), without the alias."""
+    """``province_completeness``'s query (0050), without the alias."""
     periods = Slice(report_type=cut.report_type).where()
     provinces = "WHERE province_code = %(c)s" if cut.province else ""
     return f"""
@@ -265,50 +331,64 @@ SELECT province_code, report_type, period, communes_expected, communes_reported,
 FROM
 (
     SELECT province_code, province_name, report_type, period, period_deadline,
-        communes_expected,
+        toUInt32(if(ifNull(counted, 0) = 1, ifNull(expected, 0),
+            province_units - ifNull(not_due, 0))) AS communes_expected,
         toUInt32(ifNull(reported, 0)) AS communes_reported,
         toUInt32(ifNull(on_time, 0)) AS communes_on_time,
         toUInt32(ifNull(late, 0)) AS communes_late
     FROM
     (
-        SELECT province_code, province_name, communes_expected, report_type, period,
-            period_deadline
+        SELECT province_code, province_name, province_units, report_type, period,
+            period_deadline, not_due
         FROM
         (
-            SELECT province_code, province_name, communes_expected FROM provinces {provinces}
-        ) AS province_list
-        CROSS JOIN
-        (
-            SELECT report_type, period, max(deadline) AS period_deadline
+            SELECT province_code, province_name, report_type, period, period_deadline,
+                province_units
             FROM
             (
-                SELECT report_type, period, deadline FROM reporting_periods FINAL
-                WHERE {periods}
-                UNION ALL
-                SELECT report_type, period, deadline FROM province_completeness_values
-                WHERE {periods}
-            ) AS announced_or_reported
-            GROUP BY report_type, period
-        ) AS period_list
+                SELECT province_code, province_name, communes_expected AS province_units
+                FROM provinces {provinces}
+            ) AS province_list
+            CROSS JOIN
+            (
+                SELECT report_type, period, max(deadline) AS period_deadline
+                FROM
+                (
+                    SELECT report_type, period, deadline FROM reporting_periods FINAL
+                    WHERE {periods}
+                    UNION ALL
+                    SELECT report_type, period, deadline FROM province_completeness_values
+                    WHERE {periods}
+                ) AS announced_or_reported
+                GROUP BY report_type, period
+            ) AS period_list
+        ) AS grid_units
+        ANY LEFT JOIN
+        (
+            SELECT province_code, report_type, period, count() AS not_due
+            FROM {_units_not_due(cut)} AS units_not_due
+            GROUP BY province_code, report_type, period
+        ) AS excused USING (province_code, report_type, period)
     ) AS grid
     ANY LEFT JOIN
     (
-        SELECT province_code, report_type, period, communes_reported AS reported,
+        SELECT province_code, report_type, period, toUInt8(1) AS counted,
+            communes_expected AS expected, communes_reported AS reported,
             communes_on_time AS on_time, communes_late AS late
         FROM province_completeness_values FINAL
         WHERE {cut.where()}
     ) AS facts USING (province_code, report_type, period)
-) AS counted
+) AS counted_grid
 ANY LEFT JOIN {_APPROVED} AS approved_periods USING (province_code, report_type, period)"""
 
 
 def province_completeness(cut: Slice) -> str:
-    """``province_completeness`` (0015)."""
+    """``province_completeness`` (0050)."""
     return f"({_completeness_body(cut)}\n) AS province_completeness"
 
 
 def national_completeness(cut: Slice) -> str:
-    """``national_completeness`` (0011), over the sliced ``province_completeness``."""
+    """``national_completeness`` (0011), over the sliced ``province_completeness`` (0050)."""
     every_province = Slice(report_type=cut.report_type)
     return f"""(
 SELECT report_type, period,
@@ -338,7 +418,7 @@ FROM
 
 
 def missing_reports(cut: Slice) -> str:
-    """``missing_reports`` (0032)."""
+    """``missing_reports`` (0050)."""
     provinces = "WHERE province_code = %(c)s" if cut.province else ""
     return f"""(
 SELECT province_code, commune_code, commune_name, report_type, period, deadline,
@@ -360,9 +440,9 @@ WHERE (commune_code, period) NOT IN
 (
     SELECT commune_code, period FROM commune_reports WHERE period = %(p)s
 )
-AND (commune_code, report_type) NOT IN
+AND (commune_code, report_type, period) NOT IN
 (
-    SELECT commune_code, report_type FROM reporting_exemptions
+    SELECT commune_code, report_type, period FROM {_units_not_due(cut)} AS units_not_due
 )
 ) AS missing_reports"""
 
@@ -421,8 +501,17 @@ FROM
                 WHERE report_type != '' AND {periods}
             ) AS known
         ) AS periods
-        WHERE (commune_code, report_type) NOT IN
-            (SELECT commune_code, report_type FROM reporting_exemptions)
+        WHERE (commune_code, report_type, period) NOT IN
+            (SELECT commune_code, report_type, period FROM {_units_not_due(cut)} AS units_not_due)
+        AND NOT (
+            (commune_code, report_type) IN
+            (
+                SELECT commune_code, report_type FROM {_unit_obligations(cut)} AS unit_obligations
+                WHERE action = 'exempt'
+            )
+            AND (report_type, period) NOT IN
+                (SELECT report_type, period FROM reporting_periods WHERE {periods})
+        )
     ) AS due
     GROUP BY {keys}, report_type, period
 ) AS counted
@@ -430,12 +519,12 @@ FROM
 
 
 def division_type_completeness(cut: Slice) -> str:
-    """``division_type_completeness`` (0034)."""
+    """``division_type_completeness`` (0050)."""
     return _division_completeness(cut, national=False)
 
 
 def national_division_type_completeness(cut: Slice) -> str:
-    """``national_division_type_completeness`` (0034)."""
+    """``national_division_type_completeness`` (0050)."""
     return _division_completeness(cut, national=True)
 
 
@@ -705,6 +794,7 @@ CHECKED: tuple[Checked, ...] = (
     Checked("province_completeness", province_completeness, _MINE, _ONE),
     Checked("province_completeness", province_completeness, Slice(), _EVERY),
     Checked("national_completeness", national_completeness, Slice(), _EVERY),
+    Checked("missing_reports", missing_reports, _MINE, _ONE),
     Checked("missing_reports", missing_reports, Slice(), _EVERY),
     Checked("division_type_completeness", division_type_completeness, _MINE, _ONE),
     Checked(
