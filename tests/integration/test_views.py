@@ -242,7 +242,7 @@ def test_da_nang_has_no_missing_report_once_all_but_hoang_sa_reported(db: Client
     assert db.execute(missing, {"p": PAST}) == []
 
 
-def test_missing_reports_and_completeness_follow_the_latest_records.obligation(db: Client) -> None:
+def test_missing_reports_and_completeness_follow_the_latest_obligation_event(db: Client) -> None:
     announce(db, PAST)
     da_nang = communes("48")
     (hoang_sa,) = (c for c in da_nang if REFERENCE.communes[c].name == "Đặc khu Hoàng Sa")

@@ -199,17 +199,18 @@ def obligation(
     commune: str, action: str, at: datetime, report_type: str = "monthly", **dates: date
 ) -> dict[str, Any]:
     """A ``reporting_obligation.v1`` event of ``commune`` (``starts_on``/``ends_on`` in
-    ``dates``), recorded at ``at``."""
+    ``dates``), recorded at ``at`` by its province's first officer."""
+    province = load_reference().communes[commune].province_code
     return {
         "obligation_id": f"{commune}-{report_type}-{action}-{at.timestamp()}",
         "commune_code": commune,
-        "province_code": load_reference().communes[commune].province_code,
+        "province_code": province,
         "report_type": report_type,
         "action": action,
         "starts_on": dates.get("starts_on"),
         "ends_on": dates.get("ends_on"),
         "reason": "test",
-        "recorded_by": "o48-1",
+        "recorded_by": f"o{province}-1",
         "recorded_at": at,
     }
 
