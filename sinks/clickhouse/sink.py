@@ -206,9 +206,12 @@ class ClickHouseSink:
             self._land(consumer, flight)
 
     def _poll_batch(self, consumer: Any, flight: Flight | None) -> list[Any]:
-        """Up to ``batch_rows`` records: wait up to one flush interval for the first, then
-        at most one flush interval more for the batch to fill. While a batch is being
-        inserted, return empty-handed as soon as its insert has finished, to commit it."""
+        """The next batch: it goes as soon as the input is drained (a poll brought fewer
+        records than it asked for: nothing more was fetched) and no insert is running; it
+        grows while one is. ``batch_rows`` and one flush interval after its first record
+        only cap it under load. With nothing to read it waits up to one flush interval, and
+        while a batch is being inserted it returns empty-handed once that insert has
+        finished, to commit it. Why: docs/clickhouse.md ("The sink")."""
         sink = self._settings.sink
         interval = sink.flush_interval_seconds
         batch: list[Any] = []
@@ -217,17 +220,22 @@ class ClickHouseSink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if flight is not None and not batch:
-                if flight.wait(0):
-                    break
+            inserting = flight is not None and not flight.wait(0)
+            if flight is not None and not inserting and not batch:
+                break  # the insert has finished: commit it
+            if inserting:
                 remaining = min(remaining, 0.05)
-            polled = consumer.poll(
-                timeout_ms=max(1, int(remaining * 1000)), max_records=sink.batch_rows - len(batch)
-            )
-            if polled and not batch:
+            elif batch:
+                remaining = 0.0  # the insert just finished: take what is fetched, then go
+            wanted = sink.batch_rows - len(batch)
+            polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=wanted)
+            received = sum(len(records) for records in polled.values())
+            if received and not batch:
                 deadline = time.monotonic() + interval
             for records in polled.values():
                 batch.extend(records)
+            if batch and received < wanted and not inserting:
+                break  # drained, and nothing in the way: write it now
         return batch
 
     def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> Flight:
