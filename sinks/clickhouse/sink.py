@@ -32,7 +32,7 @@ from baocao.sinks.clickhouse.rows.routing import (
     routes_for,
     submitted_at_of,
 )
-from baocao.sinks.clickhouse.writer import BatchWriter, Flight
+from baocao.sinks.clickhouse.writer import BatchWriter, Flight, TableClients
 from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from baocao.sinks.metrics import SinkStats
 
@@ -128,6 +128,7 @@ class ClickHouseSink:
 
     def run(self) -> SinkStats:
         client = connect(self._settings.clickhouse)
+        tables = TableClients(self._settings.clickhouse)
         consumer: Any = None
         try:
             if not self._wait_for_schema(client):
@@ -148,12 +149,13 @@ class ClickHouseSink:
                 self._settings.sink.group_id,
                 self._settings.clickhouse.database,
             )
-            self._loop(consumer, client)
+            self._loop(consumer, tables)
         finally:
             if consumer is not None:
                 consumer.close(autocommit=False)
                 logger.info("sink stopped: %s", self.stats.snapshot())
             client.disconnect()
+            tables.disconnect()
         return self.stats
 
     # -- start-up -------------------------------------------------------------------------
@@ -179,7 +181,7 @@ class ClickHouseSink:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def _loop(self, consumer: Any, client: Client) -> None:
+    def _loop(self, consumer: Any, tables: TableClients) -> None:
         flight: Flight | None = None  # the batch being inserted while the next one is read
         last_record = time.monotonic()
         while not self._stop.is_set():
@@ -187,7 +189,7 @@ class ClickHouseSink:
             self.stats.record_assignment(len(consumer.assignment()))
             self.stats.record_lag(consumer_lag(consumer))
             # Decoded while the previous batch is still being inserted.
-            staged = self._stage(batch, BatchWriter(client)) if batch else None
+            staged = self._stage(batch, BatchWriter(tables)) if batch else None
             if batch:
                 last_record = time.monotonic()
             if flight is not None and (staged is not None or flight.wait(0)):
