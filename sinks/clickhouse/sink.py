@@ -227,7 +227,9 @@ class ClickHouseSink:
                 break  # the insert has finished: commit it
             if inserting:
                 remaining = min(remaining, 0.05)
-            elif batch:
+            elif not batch:
+                remaining = min(remaining, KEEP_ALIVE_SECONDS)  # so a stop is seen soon
+            else:
                 remaining = 0.0  # the insert just finished: take what is fetched, then go
             wanted = sink.batch_rows - len(batch)
             polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=wanted)
