@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
-from faust.types import ChannelT, EventT
+from faust.types import TP, ChannelT, ConsumerT, EventT
 from mode.utils.futures import notify
 
 __all__ = ["take_drained"]
@@ -29,8 +29,9 @@ async def take_drained(
     stream: faust.Stream[Any], max_: int, *, within: float
 ) -> AsyncIterator[Sequence[EventT[Any]]]:
     """Yield the stream's events in batches of at most ``max_``: a batch goes when it is
-    full, when no further event waits in the channel (drained), or ``within`` seconds after
-    the previous one went, whichever comes first.
+    full, when the input is drained (no further event waits in the channel and no partition
+    read has records below its high watermark), or ``within`` seconds after the previous one
+    went, whichever comes first.
 
     Like ``take_events``, it installs a processor that fills the batch while the stream is
     consumed passively in the background, and holds the stream while a batch is processed.
@@ -41,6 +42,7 @@ async def take_drained(
     consuming: asyncio.Future[None] | None = None  # set while the body processes a batch
     channel = cast(ChannelT[Any], stream.channel)
     queue = channel.queue  # the fetched events the stream has not taken yet
+    read: dict[TP, int] = {}  # per input partition, the offset of the last event taken
     stream_enable_acks = stream.enable_acks
 
     async def add_to_batch(value: Any) -> Any:
@@ -54,12 +56,13 @@ async def take_drained(
         if event is None:
             raise RuntimeError("take_drained found no current event")
         events.append(event)
+        read[event.message.tp] = event.message.offset
         if len(events) >= max_:
             ready.set()
             consumed.clear()
             await stream.wait(consumed)  # type: ignore[arg-type]
-        elif queue.empty():
-            # Nothing more fetched and waiting: this batch is all there is for now.
+        elif queue.empty() and not _behind(stream.app.consumer, read):
+            # Nothing fetched is waiting, nothing more is on the broker: this is all for now.
             ready.set()
         return value
 
@@ -86,3 +89,16 @@ async def take_drained(
     finally:
         stream.enable_acks = stream_enable_acks
         stream._processors.remove(add_to_batch)
+
+
+def _behind(consumer: ConsumerT, read: dict[TP, int]) -> bool:
+    """Whether a partition read has records below the high watermark the consumer last saw
+    (fetched but not yet handed to the stream, or not fetched yet): a backlog, not a trickle."""
+    for tp, offset in read.items():
+        try:
+            highwater = consumer.highwater(tp)
+        except (KeyError, AssertionError, AttributeError):
+            continue  # not assigned (any more) or not fetched yet: nothing known
+        if highwater is not None and highwater > offset + 1:
+            return True
+    return False
