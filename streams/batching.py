@@ -3,9 +3,10 @@
 Faust's ``Stream.take_events(max, within)`` yields a batch when it holds ``max`` events or
 when ``within`` seconds have passed: a lone report waits out the whole window, so at real
 loads the window, not the work, set how fresh the figures were. :func:`take_drained` is the
-same generator with one more way out: a batch goes as soon as no further event is waiting in
-the stream's channel, so ``max`` and ``within`` only cap a batch under load (why, and why
-the channel's queue is the signal: docs/worker.md, "Batches").
+same generator with one more way out: a batch goes as soon as the input is drained (no
+further event waits in the stream's channel, and the consumer saw nothing more on the
+broker), so ``max`` and ``within`` only cap a batch under load (why these two signals:
+docs/worker.md, "When a batch goes").
 
 Acknowledgement is ``take_events``'s: a batch's events are acknowledged when the body of the
 ``async for`` is left for the next batch (or the generator closes), and an event already
