@@ -3,7 +3,7 @@
 
 Rule: per batch, in this order and no other: run the step (nothing stored), publish its
 outputs and wait for every acknowledgement, store its table writes and wait for their
-changelogs, then let ``take_events`` acknowledge the events. Why this order is exactly once
+changelogs, then let ``take_drained`` acknowledge the events. Why this order is exactly once
 in effect, how a record the step fails on is set aside, and what a crash replays:
 docs/worker.md.
 """
@@ -29,6 +29,7 @@ from baocao.core.registry import (
     prefetch_schemas,
 )
 from baocao.core.settings import SchemaRegistrySettings
+from baocao.streams.batching import take_drained
 from baocao.streams.delivery import await_delivery, send_in_batches, store_writes
 from baocao.streams.exceptions import WorkerFatalError
 from baocao.streams.liveness import WorkerState, arm_exit_watchdog
@@ -53,9 +54,10 @@ def event_focus(stream: faust.Stream[Any], event: EventT[Any]) -> Iterator[None]
     """Make ``event`` the stream's current event while the body reads or writes tables.
 
     Faust routes a table's changelog write, and its RocksDB lookup, by the partition of the
-    *current event*. Inside a ``take_events`` batch there is no current event (writes fail with
-    "Cannot modify table key from outside of stream iteration") and a batch mixes partitions,
-    so every table access must run in the focus of the event it is made for.
+    *current event*. Inside a batch (``take_drained``, like Faust's ``take_events``) there is
+    no current event (writes fail with "Cannot modify table key from outside of stream
+    iteration") and a batch mixes partitions, so every table access must run in the focus of
+    the event it is made for.
     """
     previous = stream.current_event
     stream._set_current_event(event)
@@ -147,13 +149,14 @@ class RollupAgent:
 
     async def __call__(self, stream: faust.Stream[Any]) -> None:
         try:
-            async for events in stream.take_events(self._batch_max, within=self._batch_within):
+            batches = take_drained(stream, self._batch_max, within=self._batch_within)
+            async for events in batches:
                 try:
                     await self.process(stream, events)
                 except Exception:
                     _withhold_acknowledgement(events)
                     raise
-                # Leaving the body lets take_events acknowledge the batch's events.
+                # Leaving the body lets take_drained acknowledge the batch's events.
         except Exception as exc:
             await self._give_up(exc)
             raise
@@ -329,9 +332,10 @@ class RollupAgent:
 def _withhold_acknowledgement(events: Sequence[EventT[Any]]) -> None:
     """Keep a failed batch's offsets from being committed, so a restart reads it again.
 
-    ``take_events`` acknowledges a batch's events when its generator closes, also after the
-    body raised (at shutdown), and Faust then commits them: the batch would be lost. A message
-    already marked acknowledged is skipped by Faust's offset bookkeeping.
+    ``take_drained`` (like Faust's ``take_events``) acknowledges a batch's events when its
+    generator closes, also after the body raised (at shutdown), and Faust then commits them:
+    the batch would be lost. A message already marked acknowledged is skipped by Faust's
+    offset bookkeeping.
     """
     for event in events:
         event.message.acked = True

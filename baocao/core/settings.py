@@ -181,7 +181,8 @@ class WorkerSettings(BaseSettings):
     #: App ids of rebuild workers (comma-separated) that ``baocao stack up`` grants their
     #: Kafka access: their group, changelogs and own output topics (docs/operations.md).
     rebuild_app_ids: str = ""
-    #: Events taken from the stream per processing step, and how long to wait to fill a step.
+    #: The most events of one processing step, and the longest a step waits for more: caps
+    #: only, a step goes as soon as no event is waiting (docs/worker.md, "When a batch goes").
     batch_max: int = 2000
     batch_within_seconds: float = 0.5
     #: Faust's own web server (its health page; the table views are off); 0 disables it.
@@ -232,7 +233,8 @@ class SinkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BAOCAO_SINK_", frozen=True)
 
     group_id: str = "baocao-sink"
-    #: Rows per insert at most, and the longest a row waits for its batch to fill.
+    #: Rows per insert at most, and the longest a row waits for its batch to fill: caps only,
+    #: a batch goes as soon as a poll finds nothing more to read and no insert is running.
     batch_rows: int = 20_000
     flush_interval_seconds: float = 1.0
     #: Backoff between retries when ClickHouse refuses an insert (doubling up to the max).

@@ -32,7 +32,7 @@ from baocao.sinks.clickhouse.rows.routing import (
     routes_for,
     submitted_at_of,
 )
-from baocao.sinks.clickhouse.writer import BatchWriter, Flight
+from baocao.sinks.clickhouse.writer import BatchWriter, Flight, TableClients
 from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from baocao.sinks.metrics import SinkStats
 
@@ -128,6 +128,7 @@ class ClickHouseSink:
 
     def run(self) -> SinkStats:
         client = connect(self._settings.clickhouse)
+        tables = TableClients(self._settings.clickhouse)
         consumer: Any = None
         try:
             if not self._wait_for_schema(client):
@@ -148,12 +149,13 @@ class ClickHouseSink:
                 self._settings.sink.group_id,
                 self._settings.clickhouse.database,
             )
-            self._loop(consumer, client)
+            self._loop(consumer, tables)
         finally:
             if consumer is not None:
                 consumer.close(autocommit=False)
                 logger.info("sink stopped: %s", self.stats.snapshot())
             client.disconnect()
+            tables.disconnect()
         return self.stats
 
     # -- start-up -------------------------------------------------------------------------
@@ -179,7 +181,7 @@ class ClickHouseSink:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def _loop(self, consumer: Any, client: Client) -> None:
+    def _loop(self, consumer: Any, tables: TableClients) -> None:
         flight: Flight | None = None  # the batch being inserted while the next one is read
         last_record = time.monotonic()
         while not self._stop.is_set():
@@ -187,7 +189,7 @@ class ClickHouseSink:
             self.stats.record_assignment(len(consumer.assignment()))
             self.stats.record_lag(consumer_lag(consumer))
             # Decoded while the previous batch is still being inserted.
-            staged = self._stage(batch, BatchWriter(client)) if batch else None
+            staged = self._stage(batch, BatchWriter(tables)) if batch else None
             if batch:
                 last_record = time.monotonic()
             if flight is not None and (staged is not None or flight.wait(0)):
@@ -206,9 +208,12 @@ class ClickHouseSink:
             self._land(consumer, flight)
 
     def _poll_batch(self, consumer: Any, flight: Flight | None) -> list[Any]:
-        """Up to ``batch_rows`` records: wait up to one flush interval for the first, then
-        at most one flush interval more for the batch to fill. While a batch is being
-        inserted, return empty-handed as soon as its insert has finished, to commit it."""
+        """The next batch: it goes as soon as the input is drained (a poll brought fewer
+        records than it asked for: nothing more was fetched) and no insert is running; it
+        grows while one is. ``batch_rows`` and one flush interval after its first record
+        only cap it under load. With nothing to read it waits up to one flush interval, and
+        while a batch is being inserted it returns empty-handed once that insert has
+        finished, to commit it. Why: docs/clickhouse.md ("The sink")."""
         sink = self._settings.sink
         interval = sink.flush_interval_seconds
         batch: list[Any] = []
@@ -217,17 +222,24 @@ class ClickHouseSink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if flight is not None and not batch:
-                if flight.wait(0):
-                    break
+            inserting = flight is not None and not flight.wait(0)
+            if flight is not None and not inserting and not batch:
+                break  # the insert has finished: commit it
+            if inserting:
                 remaining = min(remaining, 0.05)
-            polled = consumer.poll(
-                timeout_ms=max(1, int(remaining * 1000)), max_records=sink.batch_rows - len(batch)
-            )
-            if polled and not batch:
+            elif not batch:
+                remaining = min(remaining, KEEP_ALIVE_SECONDS)  # so a stop is seen soon
+            else:
+                remaining = 0.0  # the insert just finished: take what is fetched, then go
+            wanted = sink.batch_rows - len(batch)
+            polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=wanted)
+            received = sum(len(records) for records in polled.values())
+            if received and not batch:
                 deadline = time.monotonic() + interval
             for records in polled.values():
                 batch.extend(records)
+            if batch and received < wanted and not inserting:
+                break  # drained, and nothing in the way: write it now
         return batch
 
     def _stage(self, batch: Sequence[Any], writer: BatchWriter) -> Flight:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
@@ -33,6 +34,7 @@ from support.worker import (
     publish,
     report,
     wait_for,
+    with_worker,
     worker_starter,
 )
 
@@ -357,4 +359,33 @@ def test_a_worker_killed_without_leaving_its_group_is_replaced_by_its_restart(
         figure_check(readers["figures"], {"tthc_received": 15.0}),
         worker=worker,
     )
+    assert worker.stop() == 0, worker.tail()
+
+
+def test_a_lone_report_goes_when_the_input_is_drained_not_when_the_window_ends(
+    test_settings: Settings,
+    readers: dict[str, TopicReader],
+    start_worker: Callable[..., Worker],
+) -> None:
+    # A 30-second window: a worker that waits for its batch window to end would make the
+    # correction's figures wait up to 30 s; the drained batch sends them at once.
+    settings = with_worker(test_settings, batch_within_seconds=30.0)
+    worker = start_worker(settings=settings)
+    publish(settings, [encoded(report(A, 1, tthc_received=10))])
+    wait_for(
+        "the first figures (the worker has joined its group)",
+        figure_check(readers["figures"], {"tthc_received": 10.0}),
+        worker=worker,
+        timeout=90,
+    )
+
+    sent = time.monotonic()
+    publish(settings, [encoded(report(A, 2, tthc_received=12))])
+    wait_for(
+        "the correction's figures",
+        figure_check(readers["figures"], {"tthc_received": 12.0}),
+        worker=worker,
+        timeout=30,
+    )
+    assert time.monotonic() - sent < 8.0, worker.tail()
     assert worker.stop() == 0, worker.tail()
