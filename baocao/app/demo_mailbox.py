@@ -10,6 +10,7 @@ demo's own, emptied at every run (the real one's ledger would send a key only on
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import socket
 import threading
@@ -127,7 +128,9 @@ class _IntoMbox:
 
 @contextmanager
 def _smtp_server_into(path: Path) -> Iterator[int]:
-    """An SMTP server on a free loopback port (yielded) filing into ``path``."""
+    """An SMTP server on a free loopback port (yielded) filing into ``path``; its protocol
+    chatter (aiosmtpd logs every command at INFO) stays out of the demo's output."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
