@@ -22,19 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
-from kafka.errors import KafkaError
 from rich.console import Console
 
-from baocao.core.avro import codec_for
-from baocao.core.instants import millis, whole_millis
-from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
+from baocao.core.instants import whole_millis
 from baocao.core.models import LOCAL_TIMEZONE
 from baocao.core.periods import PERIOD_FORMS, REPORT_TYPES, PeriodError, parse_period
 from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import KafkaSettings, Settings
-from baocao.core.topics import APPROVALS, Topics
-from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
+from baocao.core.topics import APPROVALS
+from baocao.producers.exceptions import PublishError
+from baocao.producers.single import publish_one
 
 __all__ = [
     "APPROVAL_SCHEMA",
@@ -52,8 +50,6 @@ APPROVAL_SCHEMA = APPROVALS.writes
 STEP_ACTIONS = ("approve", "return", "unapprove", "accept")
 EXIT_INVALID = 2
 EXIT_KAFKA = 2
-#: How long to wait for the broker, and for the approval's acknowledgement.
-KAFKA_TIMEOUT_SECONDS = 30.0
 
 
 class ApprovalError(ValueError):
@@ -143,34 +139,9 @@ def approval(
 def publish_approval(kafka: KafkaSettings, record: Mapping[str, Any]) -> int:
     """Publish ``record`` keyed by its province with its ``approved_at`` as Kafka timestamp,
     and wait for the acknowledgement; the partition it landed in."""
-    topic = Topics(kafka.topic_prefix).approvals
-    try:
-        wait_for_kafka(kafka, timeout=KAFKA_TIMEOUT_SECONDS)
-        ensure_topics(kafka, [topic])
-    except (KafkaUnavailableError, KafkaError, OSError) as exc:
-        raise KafkaUnreachableError(
-            f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-        ) from exc
-    value = codec_for(APPROVAL_SCHEMA).encode(record)
-    approved_at: datetime = record["approved_at"]
-    sender = producer(kafka)
-    try:
-        future = sender.send(
-            topic,
-            key=APPROVALS.key_bytes_of(record),
-            value=value,
-            timestamp_ms=millis(approved_at),
-        )
-        sender.flush(timeout=KAFKA_TIMEOUT_SECONDS)
-        metadata = future.get(timeout=KAFKA_TIMEOUT_SECONDS)
-    except KafkaError as exc:
-        raise DeliveryFailedError(
-            f"Kafka did not acknowledge the approval on {topic}: {exc}", delivered=0, failed=1
-        ) from exc
-    finally:
-        sender.close(timeout=KAFKA_TIMEOUT_SECONDS)
-    logger.info("approval %s published to %s[%d]", record["approval_id"], topic, metadata.partition)
-    return int(metadata.partition)
+    partition = publish_one(kafka, APPROVALS, record, at=record["approved_at"], what="approval")
+    logger.info("approval %s published to partition %d", record["approval_id"], partition)
+    return partition
 
 
 def approve(

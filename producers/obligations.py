@@ -22,19 +22,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import typer
-from kafka.errors import KafkaError
 from rich.console import Console
 
-from baocao.core.avro import codec_for
 from baocao.core.clickhouse import ClickHouseError, reading, select_rows
-from baocao.core.instants import millis
-from baocao.core.kafka import KafkaUnavailableError, ensure_topics, producer, wait_for_kafka
 from baocao.core.obligations import event_reasons
 from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import ReferenceData, load_reference
 from baocao.core.settings import KafkaSettings, Settings
-from baocao.core.topics import REPORTING_OBLIGATIONS, Topics
-from baocao.producers.exceptions import DeliveryFailedError, KafkaUnreachableError, PublishError
+from baocao.core.topics import REPORTING_OBLIGATIONS
+from baocao.producers.exceptions import PublishError
+from baocao.producers.single import publish_one
 
 __all__ = [
     "ObligationError",
@@ -46,8 +43,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EXIT_FAILED = 2
-#: How long to wait for the broker, and for the event's acknowledgement.
-KAFKA_TIMEOUT_SECONDS = 30.0
 
 obligations_app = typer.Typer(
     help="Who must report what, from when: list the obligations that differ from the default "
@@ -112,35 +107,11 @@ def obligation(
 def publish_obligation(kafka: KafkaSettings, record: Mapping[str, Any]) -> int:
     """Publish ``record`` keyed by its province, with its ``recorded_at`` as Kafka timestamp,
     and wait for the acknowledgement; the partition it landed in."""
-    topic = Topics(kafka.topic_prefix).reporting_obligations
-    try:
-        wait_for_kafka(kafka, timeout=KAFKA_TIMEOUT_SECONDS)
-        ensure_topics(kafka, [topic])
-    except (KafkaUnavailableError, KafkaError, OSError) as exc:
-        raise KafkaUnreachableError(
-            f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-        ) from exc
-    value = codec_for(REPORTING_OBLIGATIONS.writes).encode(record)
-    sender = producer(kafka)
-    try:
-        future = sender.send(
-            topic,
-            key=REPORTING_OBLIGATIONS.key_bytes_of(record),
-            value=value,
-            timestamp_ms=millis(record["recorded_at"]),
-        )
-        sender.flush(timeout=KAFKA_TIMEOUT_SECONDS)
-        metadata = future.get(timeout=KAFKA_TIMEOUT_SECONDS)
-    except KafkaError as exc:
-        raise DeliveryFailedError(
-            f"Kafka did not acknowledge the obligation on {topic}: {exc}", delivered=0, failed=1
-        ) from exc
-    finally:
-        sender.close(timeout=KAFKA_TIMEOUT_SECONDS)
-    logger.info(
-        "obligation %s published to %s[%d]", record["obligation_id"], topic, metadata.partition
+    partition = publish_one(
+        kafka, REPORTING_OBLIGATIONS, record, at=record["recorded_at"], what="obligation"
     )
-    return int(metadata.partition)
+    logger.info("obligation %s published to partition %d", record["obligation_id"], partition)
+    return partition
 
 
 def _change(
