@@ -22,7 +22,7 @@ from baocao.core.topics import (
     Topics,
     TopicSpec,
 )
-from baocao.producers import approve
+from baocao.producers import approve, single
 from baocao.producers.publisher import encode_report
 from baocao.schemas import avro_schema_names
 from baocao.sinks.clickhouse.rows.routing import routes_for
@@ -130,9 +130,9 @@ def test_approve_writes_the_approvals_schema_on_its_topic(monkeypatch: pytest.Mo
 
         def close(self, timeout: float) -> None: ...
 
-    monkeypatch.setattr(approve, "wait_for_kafka", lambda *args, **kwargs: None)
-    monkeypatch.setattr(approve, "ensure_topics", lambda *args, **kwargs: None)
-    monkeypatch.setattr(approve, "producer", lambda kafka: FakeProducer())
+    monkeypatch.setattr(single, "wait_for_kafka", lambda *args, **kwargs: None)
+    monkeypatch.setattr(single, "ensure_topics", lambda *args, **kwargs: None)
+    monkeypatch.setattr(single, "producer", lambda kafka: FakeProducer())
     record = approve.approval(
         province=HANOI,
         period="2025-08",
