@@ -232,6 +232,9 @@ def test_an_officer_issues_a_clerk_login_and_records_a_contact_in_the_browser(
     login = page.locator("#clerk-message").inner_text().split(" — ")[0]
     expect(page.locator(f'#clerk-list tr[data-login="{login}"]')).to_contain_text("Đỗ Thị Hoa")
     form = page.locator("#contact-form")
+    # Every input of the officer's tools has a label (read by screen readers, found by it).
+    for label in ("Xã", "Họ tên", "Vai trò", "Điện thoại", "Thư điện tử"):
+        expect(form.get_by_label(label, exact=True)).to_have_count(1)
     form.locator('input[name="code"]').fill(missing)
     form.locator('input[name="name"]').fill("Đỗ Thị Hoa")
     form.locator('input[name="phone"]').fill("0912000111")

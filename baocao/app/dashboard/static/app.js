@@ -39,7 +39,7 @@ const LABELS = {
     history: "Lịch sử phê duyệt",
     clerks: "Tài khoản cán bộ xã", issue: "Cấp tài khoản", reset: "Đặt lại mật khẩu", disable: "Khoá",
     clerk_name: "Họ tên", password_once: "Mật khẩu (chỉ hiện một lần)", disabled: "Đã khoá",
-    contacts: "Liên hệ", save: "Lưu", email: "Thư điện tử", phone: "Điện thoại", role_clerk: "Cán bộ xã", role_officer: "Cán bộ tỉnh",
+    contacts: "Liên hệ", save: "Lưu", role: "Vai trò", email: "Thư điện tử", phone: "Điện thoại", role_clerk: "Cán bộ xã", role_officer: "Cán bộ tỉnh",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -68,7 +68,7 @@ const LABELS = {
     history: "Approval history",
     clerks: "Commune clerks' logins", issue: "Issue a login", reset: "Reset password", disable: "Disable",
     clerk_name: "Full name", password_once: "Password (shown once)", disabled: "Disabled",
-    contacts: "Contacts", save: "Save", email: "E-mail", phone: "Phone", role_clerk: "Commune clerk", role_officer: "Province officer",
+    contacts: "Contacts", save: "Save", role: "Role", email: "E-mail", phone: "Phone", role_clerk: "Commune clerk", role_officer: "Province officer",
   },
 };
 
@@ -312,13 +312,13 @@ function localTime(iso) {
 
 function toolsHtml(code) {
   return `<details class="card" id="tools" data-code="${esc(code)}"><summary>${t("clerks")} · ${t("contacts")}</summary>
-    <form id="clerk-form"><input id="clerk-commune" placeholder="${t("commune")} (00004)" pattern="\\d{5}" required>
-      <input id="clerk-name" placeholder="${t("clerk_name")}" required> <button type="submit">${t("issue")}</button></form>
+    <form id="clerk-form"><input id="clerk-commune" aria-label="${t("commune")}" placeholder="${t("commune")} (00004)" pattern="\\d{5}" required>
+      <input id="clerk-name" aria-label="${t("clerk_name")}" placeholder="${t("clerk_name")}" required> <button type="submit">${t("issue")}</button></form>
     <p id="clerk-message" role="status"></p><table><tbody id="clerk-list"></tbody></table>
-    <form id="contact-form"><input name="code" placeholder="${t("commune")}" required>
-      <select name="role"><option value="clerk">${t("role_clerk")}</option><option value="officer">${t("role_officer")}</option></select>
-      <input name="name" placeholder="${t("clerk_name")}" required><input name="phone" placeholder="${t("phone")}">
-      <input name="email" placeholder="${t("email")}"><button type="submit">${t("save")}</button></form>
+    <form id="contact-form"><input name="code" aria-label="${t("commune")}" placeholder="${t("commune")}" required>
+      <select name="role" aria-label="${t("role")}"><option value="clerk">${t("role_clerk")}</option><option value="officer">${t("role_officer")}</option></select>
+      <input name="name" aria-label="${t("clerk_name")}" placeholder="${t("clerk_name")}" required><input name="phone" aria-label="${t("phone")}" placeholder="${t("phone")}">
+      <input name="email" aria-label="${t("email")}" placeholder="${t("email")}"><button type="submit">${t("save")}</button></form>
     <p id="contact-message" role="status"></p><table><tbody id="contact-list"></tbody></table></details>`;
 }
 
