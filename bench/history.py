@@ -346,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__)
     parser.add_argument("--years", type=int, default=10, help="Years of history to load.")
     parser.add_argument("--requests", type=int, default=15, help="Timed requests per route.")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep both databases (and their province databases) for inspection; prints their names.",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.years <= 10:
         parser.error("--years must be between 1 and 10")
@@ -372,8 +377,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.requests,
             )
         finally:
-            drop_everything(settings)
-            drop_databases(settings.clickhouse, [plan, month_plan])
+            if args.keep:
+                print(f"kept: {name} (N years), {month.database} (1 month), with their province databases")
+            else:
+                drop_everything(settings)
+                drop_databases(settings.clickhouse, [plan, month_plan])
     print(
         f"1 month: {live:,} reports through the worker and the sink; history: {len(periods)}"
         f" periods ({args.years} years of months and quarters), {reports:,} reports,"

@@ -147,6 +147,9 @@ class ClickHouseSettings(BaseSettings):
     #: every one. Empty: one server.
     alt_hosts: str = ""
     connect_timeout: float = 5.0
+    #: How many of a page's (or an export's) independent reads a process runs at once, each
+    #: on its own connection (docs/read-side.md, "Reads side by side"); 1: one after another.
+    read_concurrency: int = Field(default=4, ge=1)
 
     def for_login(self, role: ClickHouseRole) -> ClickHouseSettings:
         """These settings with the user and password of ``role`` filled in.

@@ -70,6 +70,9 @@ def history(test_settings: Settings, clickhouse_db: str) -> Iterator[Client]:
                 )
                 insert(client, COMMUNE_REPORTS, old)
                 insert(client, COMMUNE_REPORTS, new, late)
+                # A replay of the latest revision (a sink restarted before its commit): a
+                # copy in a part of its own, which FINAL and the slices count once.
+                insert(client, COMMUNE_REPORTS, new)
                 insert(
                     client,
                     REPORT_WARNINGS_LOG,

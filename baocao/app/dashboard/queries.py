@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import Any
 
 from baocao.app.dashboard.exceptions import DashboardQueryError
 from baocao.app.views import slices
-from baocao.app.views.reader import ProvinceLogin, Views
+from baocao.app.views.reader import ProvinceLogin, Views, ViewSession
 from baocao.app.views.scope import Scope
 from baocao.app.views.slices import Slice
 from baocao.app.views.status import commune_status
@@ -254,30 +255,36 @@ class DashboardQueries:
         positions = tile_positions()
         scope = self._views.scope
         with self._views.read() as views:
-            provinces = (
-                views.province_completeness(report_type=report_type, period=period)
-                if scope.everything
-                else []
+            read = views.gather(
+                provinces=lambda v: (
+                    v.province_completeness(report_type=report_type, period=period)
+                    if scope.everything
+                    else []
+                ),
+                national=lambda v: v.national_completeness(report_type=report_type, period=period),
+                figures=lambda v: v.national_indicators(report_type=report_type, period=period),
+                overdue=lambda v: v.rows(
+                    "SELECT countIf(overdue = 1) AS overdue_count,"
+                    " countIf(overdue = 0) AS due_count"
+                    f" FROM {slices.missing_reports(Slice())}"
+                    " WHERE report_type = %(t)s AND period = %(p)s",
+                    params,
+                ),
+                rejected=lambda v: v.rows(
+                    "SELECT uniqExact(rejection_id) AS rejections FROM rejected_reports"
+                    " WHERE period = %(p)s",
+                    params,
+                ),
+                # The table, not the view: whether any figure exists and the newest update
+                # are the same over every version, and need no FINAL over every period.
+                fresh=lambda v: v.rows(
+                    "SELECT count() AS figures, max(updated_at) AS newest,"
+                    " toInt64(now()) - toInt64(max(updated_at)) AS age"
+                    " FROM province_indicator_values",
+                ),
             )
-            national = views.national_completeness(report_type=report_type, period=period)
-            figures = views.national_indicators(report_type=report_type, period=period)
-            [overdue] = views.rows(
-                "SELECT countIf(overdue = 1) AS overdue_count, countIf(overdue = 0) AS due_count"
-                f" FROM {slices.missing_reports(Slice())}"
-                " WHERE report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            [rejected] = views.rows(
-                "SELECT uniqExact(rejection_id) AS rejections FROM rejected_reports"
-                " WHERE period = %(p)s",
-                params,
-            )
-            # The table, not the view: whether any figure exists and the newest update are
-            # the same over every version, and need no FINAL over every period.
-            [fresh] = views.rows(
-                "SELECT count() AS figures, max(updated_at) AS newest,"
-                " toInt64(now()) - toInt64(max(updated_at)) AS age FROM province_indicator_values",
-            )
+        provinces, national, figures = read["provinces"], read["national"], read["figures"]
+        [overdue], [rejected], [fresh] = read["overdue"], read["rejected"], read["fresh"]
         for code in sorted(scope.provinces or ()):
             # A province officer's map holds their own tile only, read through their login.
             with self._views.read(province=code) as views:
@@ -330,74 +337,70 @@ class DashboardQueries:
         warnings of the period, and completeness by unit type; ``division_type`` keeps the
         communes of that type only."""
         params = {"c": code, "t": report_type, "p": period}
+        where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
+        mine = Slice(province=True)
+
+        def rows(sql: str) -> Callable[[ViewSession], list[dict[str, Any]]]:
+            return lambda views: views.rows(sql, params)
+
         with self._views.read(province=code) as views:
-            summary = views.province_completeness(report_type=report_type, period=period)
-            communes = views.communes()
-            reported = views.rows(
-                "SELECT commune_code, max(revision) AS revision,"
-                " max(submitted_at) AS submitted_at, any(on_time) AS on_time,"
-                " max(amended) AS amended"
-                f" FROM {slices.commune_indicators(Slice(province=True))}"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
-                " GROUP BY commune_code",
-                params,
-            )
-            rejections = views.rows(
-                "SELECT rejection_id, commune_code, revision, reason_code, reason_field,"
-                " message_en, message_vi, rejected_at FROM rejected_reports"
-                " WHERE province_code = %(c)s AND period = %(p)s"
-                f" ORDER BY rejected_at DESC LIMIT {RECENT_ROWS}",
-                params,
-            )
-            warnings = views.rows(
-                "SELECT commune_code, commune_name, revision, rule_code, indicator_code, value,"
-                " reference_value, message_en, message_vi, raised_at"
-                f" FROM {slices.report_warnings(Slice(province=True))}"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
-                f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}",
-                params,
-            )
-            receipts = views.rows(
-                "SELECT commune_code, received_at, claimed_at"
-                f" FROM {slices.commune_receipts(Slice(province=True))}"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            returned = views.rows(
-                "SELECT commune_code, note, returned_by, returned_at FROM returned_reports"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
-                params,
-            )
-            steps = views.rows(
-                "SELECT approval_id, action, commune_code, actor, acted_at, note, outcome,"
-                " reason_en, reason_vi, state, version FROM approval_audit"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
-                " ORDER BY acted_at, version",
-                params,
-            )
-            trend_rows = views.rows(
-                "SELECT period, indicator_code, value, status, communes_reported,"
-                " communes_expected"
-                f" FROM {slices.province_indicators(Slice(province=True), period=_TREND_WINDOW)}"
-                " ORDER BY period",
-                params,
-            )
-            unit_types = views.rows(
-                "SELECT division_type, communes_expected, communes_reported, completeness_pct"
-                f" FROM {slices.division_type_completeness(Slice(province=True))}"
-                " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
-                " ORDER BY division_type",
-                params,
-            )
-            compared = {
-                row["indicator_code"]: row
-                for row in views.rows(
+            read = views.gather(
+                summary=lambda v: v.province_completeness(report_type=report_type, period=period),
+                communes=lambda v: v.communes(),
+                reported=rows(
+                    "SELECT commune_code, max(revision) AS revision,"
+                    " max(submitted_at) AS submitted_at, any(on_time) AS on_time,"
+                    " max(amended) AS amended"
+                    f" FROM {slices.commune_indicators(mine)} WHERE {where}"
+                    " GROUP BY commune_code"
+                ),
+                rejections=rows(
+                    "SELECT rejection_id, commune_code, revision, reason_code, reason_field,"
+                    " message_en, message_vi, rejected_at FROM rejected_reports"
+                    " WHERE province_code = %(c)s AND period = %(p)s"
+                    f" ORDER BY rejected_at DESC LIMIT {RECENT_ROWS}"
+                ),
+                warnings=rows(
+                    "SELECT commune_code, commune_name, revision, rule_code, indicator_code,"
+                    " value, reference_value, message_en, message_vi, raised_at"
+                    f" FROM {slices.report_warnings(mine)} WHERE {where}"
+                    f" ORDER BY raised_at DESC LIMIT {RECENT_ROWS}"
+                ),
+                receipts=rows(
+                    "SELECT commune_code, received_at, claimed_at"
+                    f" FROM {slices.commune_receipts(mine)} WHERE {where}"
+                ),
+                returned=rows(
+                    "SELECT commune_code, note, returned_by, returned_at FROM returned_reports"
+                    f" WHERE {where}"
+                ),
+                steps=rows(
+                    "SELECT approval_id, action, commune_code, actor, acted_at, note, outcome,"
+                    " reason_en, reason_vi, state, version FROM approval_audit"
+                    f" WHERE {where} ORDER BY acted_at, version"
+                ),
+                trend=rows(
+                    "SELECT period, indicator_code, value, status, communes_reported,"
+                    " communes_expected"
+                    f" FROM {slices.province_indicators(mine, period=_TREND_WINDOW)}"
+                    " ORDER BY period"
+                ),
+                unit_types=rows(
+                    "SELECT division_type, communes_expected, communes_reported,"
+                    " completeness_pct"
+                    f" FROM {slices.division_type_completeness(mine)} WHERE {where}"
+                    " ORDER BY division_type"
+                ),
+                compared=rows(
                     "SELECT indicator_code, same_period_last_year, year_to_date"
-                    f" FROM {slices.indicator_comparisons(Slice(province=True))}"
-                    " WHERE province_code = %(c)s AND report_type = %(t)s AND period = %(p)s",
-                    params,
-                )
-            }
+                    f" FROM {slices.indicator_comparisons(mine)} WHERE {where}"
+                ),
+            )
+        summary, communes, reported = read["summary"], read["communes"], read["reported"]
+        rejections, warnings, receipts = read["rejections"], read["warnings"], read["receipts"]
+        returned, steps, trend_rows = read["returned"], read["steps"], read["trend"]
+        unit_types = read["unit_types"]
+        compared = {row["indicator_code"]: row for row in read["compared"]}
         accepted = {row["commune_code"]: row for row in reported}
         refused = {row["commune_code"] for row in rejections}
         received = {row["commune_code"]: row for row in receipts}

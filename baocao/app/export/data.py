@@ -15,7 +15,7 @@ from typing import Any
 
 from baocao.app.export.exceptions import ExportQueryError, NothingToExportError
 from baocao.app.views import slices
-from baocao.app.views.reader import ProvinceLogin, Views, ViewSession
+from baocao.app.views.reader import ProvinceLogin, Views
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.app.views.slices import Slice
 from baocao.app.views.status import commune_status
@@ -218,8 +218,9 @@ def _compared(figures: list[dict[str, Any]], comparisons: list[dict[str, Any]]) 
 _DIVISION_TYPES = ("xã", "phường", "đặc khu")
 
 
-def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]:
-    """A province's units by type (``params["c"]``), or the nation's without it."""
+def _unit_type_queries(params: dict[str, Any]) -> tuple[str, str]:
+    """The two reads of a province's units by type (``params["c"]``), or the nation's
+    without it: the counts, then the figures."""
     where = "report_type = %(t)s AND period = %(p)s"
     completeness, indicators = (
         slices.national_division_type_completeness,
@@ -232,15 +233,15 @@ def _unit_types(views: ViewSession, params: dict[str, Any]) -> list[UnitTypeRow]
             slices.division_type_completeness,
             slices.division_type_indicators,
         )
-    counts = views.rows(
+    return (
         "SELECT division_type, communes_expected, communes_reported, completeness_pct"
         f" FROM {completeness(cut)} WHERE {where}",
-        params,
-    )
-    values = views.rows(
         f"SELECT division_type, indicator_code, value FROM {indicators(cut)} WHERE {where}",
-        params,
     )
+
+
+def _unit_types(counts: list[dict[str, Any]], values: list[dict[str, Any]]) -> list[UnitTypeRow]:
+    """The units by type out of :func:`_unit_type_queries`' rows, in the reference order."""
     figures: dict[str, dict[str, float | None]] = defaultdict(dict)
     for row in values:
         figures[row["division_type"]][row["indicator_code"]] = row["value"]
@@ -319,37 +320,48 @@ class ExportReader:
         params = {"c": code, "t": report_type, "p": period}
         where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
         mine = Slice(province=True)
+        unit_counts, unit_values = _unit_type_queries(params)
         with self._views.read(province=code) as views:
-            summary = views.province_completeness(report_type=report_type, period=period)
-            if not summary:
-                raise NothingToExportError(
-                    f"the views have no {report_type} period {period} for province {code}"
-                    f" (known {report_type} periods, newest first:"
-                    f" {self._known_periods(report_type)})"
-                )
-            approvals = views.rows(
-                f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+            read = views.gather(
+                summary=lambda v: v.province_completeness(report_type=report_type, period=period),
+                approvals=lambda v: v.rows(
+                    f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+                ),
+                figures=lambda v: v.rows(
+                    "SELECT indicator_code, value, communes_reported, communes_expected, status"
+                    f" FROM {slices.province_indicators(mine)} WHERE {where}"
+                    " ORDER BY indicator_code",
+                    params,
+                ),
+                comparisons=lambda v: v.rows(_COMPARISONS, params),
+                unit_counts=lambda v: v.rows(unit_counts, params),
+                unit_values=lambda v: v.rows(unit_values, params),
+                communes=lambda v: v.communes(),
+                values=lambda v: v.rows(
+                    "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
+                    f" amended FROM {slices.commune_indicators(mine)} WHERE {where}",
+                    params,
+                ),
+                warnings=lambda v: v.rows(
+                    "SELECT commune_code, rule_code, indicator_code, message_vi, message_en"
+                    f" FROM {slices.report_warnings(mine)} WHERE {where}"
+                    " ORDER BY commune_code, raised_at, rule_code",
+                    params,
+                ),
             )
-            figures = views.rows(
-                "SELECT indicator_code, value, communes_reported, communes_expected, status"
-                f" FROM {slices.province_indicators(mine)} WHERE {where}"
-                " ORDER BY indicator_code",
-                params,
+        summary, approvals, figures = read["summary"], read["approvals"], read["figures"]
+        if not summary:
+            raise NothingToExportError(
+                f"the views have no {report_type} period {period} for province {code}"
+                f" (known {report_type} periods, newest first:"
+                f" {self._known_periods(report_type)})"
             )
-            comparisons = views.rows(_COMPARISONS, params)
-            unit_types = _unit_types(views, params)
-            communes = views.communes()
-            values = views.rows(
-                "SELECT commune_code, indicator_code, value, revision, submitted_at, on_time,"
-                f" amended FROM {slices.commune_indicators(mine)} WHERE {where}",
-                params,
-            )
-            warnings = views.rows(
-                "SELECT commune_code, rule_code, indicator_code, message_vi, message_en"
-                f" FROM {slices.report_warnings(mine)} WHERE {where}"
-                " ORDER BY commune_code, raised_at, rule_code",
-                params,
-            )
+        comparisons, unit_types, communes = (
+            read["comparisons"],
+            _unit_types(read["unit_counts"], read["unit_values"]),
+            read["communes"],
+        )
+        values, warnings = read["values"], read["warnings"]
         reports: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in values:
             reports[row["commune_code"]].append(row)
@@ -400,31 +412,43 @@ class ExportReader:
         """The national report of ``period``: the national figures and one row per province."""
         params = {"t": report_type, "p": period}
         where = "report_type = %(t)s AND period = %(p)s"
+        unit_counts, unit_values = _unit_type_queries(params)
         with self._views.read() as views:
-            national = views.national_completeness(report_type=report_type, period=period)
-            if not national:
-                raise NothingToExportError(
-                    f"the views have no {report_type} period {period} (known {report_type}"
-                    f" periods, newest first: {self._known_periods(report_type)})"
-                )
-            figures = views.national_indicators(report_type=report_type, period=period)
-            comparisons = views.rows(_NATIONAL_COMPARISONS, params)
-            unit_types = _unit_types(views, params)
-            provinces = views.province_completeness(report_type=report_type, period=period)
-            approvals = views.rows(
-                f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+            read = views.gather(
+                national=lambda v: v.national_completeness(report_type=report_type, period=period),
+                figures=lambda v: v.national_indicators(report_type=report_type, period=period),
+                comparisons=lambda v: v.rows(_NATIONAL_COMPARISONS, params),
+                unit_counts=lambda v: v.rows(unit_counts, params),
+                unit_values=lambda v: v.rows(unit_values, params),
+                provinces=lambda v: v.province_completeness(report_type=report_type, period=period),
+                approvals=lambda v: v.rows(
+                    f"SELECT {_APPROVAL_COLUMNS} FROM period_approvals WHERE {where}", params
+                ),
+                warnings=lambda v: v.rows(
+                    "SELECT province_code, count() AS warnings,"
+                    " uniqExact(commune_code) AS communes_with_warnings"
+                    f" FROM {slices.report_warnings(Slice())} WHERE {where}"
+                    " GROUP BY province_code",
+                    params,
+                ),
+                values=lambda v: v.rows(
+                    "SELECT province_code, indicator_code, value"
+                    f" FROM {slices.province_indicators(Slice())} WHERE {where}",
+                    params,
+                ),
             )
-            warnings = views.rows(
-                "SELECT province_code, count() AS warnings,"
-                " uniqExact(commune_code) AS communes_with_warnings"
-                f" FROM {slices.report_warnings(Slice())} WHERE {where} GROUP BY province_code",
-                params,
+        national, figures, comparisons = read["national"], read["figures"], read["comparisons"]
+        if not national:
+            raise NothingToExportError(
+                f"the views have no {report_type} period {period} (known {report_type}"
+                f" periods, newest first: {self._known_periods(report_type)})"
             )
-            values = views.rows(
-                "SELECT province_code, indicator_code, value"
-                f" FROM {slices.province_indicators(Slice())} WHERE {where}",
-                params,
-            )
+        unit_types, provinces, approvals = (
+            _unit_types(read["unit_counts"], read["unit_values"]),
+            read["provinces"],
+            read["approvals"],
+        )
+        warnings, values = read["warnings"], read["values"]
         approved = {row["province_code"]: row for row in approvals}
         warned = {row["province_code"]: row for row in warnings}
         by_province: dict[str, dict[str, float | None]] = defaultdict(dict)

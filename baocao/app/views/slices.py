@@ -95,6 +95,24 @@ _APPROVED = (
 )
 
 
+def _latest_reports(cut: Slice) -> str:
+    """The slice's rows of ``commune_reports FINAL`` (the latest revision of each commune's
+    report of a period; ``ReplacingMergeTree(revision)`` on ``(commune_code, period)``),
+    without ``FINAL``. ``FINAL`` reads every column of every granule the key leaves, here the
+    indicator arrays of the whole year's periods around the province's communes (46 ms at 10
+    years against 3 ms without the arrays); this finds the latest revisions on the key columns
+    first, then reads the arrays of those rows only. A revision is one accepted event, so
+    copies of it (a replay) are equal: ``LIMIT 1 BY`` keeps one, as ``FINAL`` does."""
+    where = cut.reports_where()
+    return f"""SELECT * FROM commune_reports
+        WHERE {where} AND (commune_code, period, revision) IN
+        (
+            SELECT commune_code, period, max(revision) FROM commune_reports
+            WHERE {where} GROUP BY commune_code, period
+        )
+        LIMIT 1 BY commune_code, period"""
+
+
 def commune_indicators(cut: Slice) -> str:
     """``commune_indicators`` (0010)."""
     return f"""(
@@ -107,7 +125,7 @@ FROM
         report_type, deadline AS stored_deadline, on_time, amended
     FROM
     (
-        SELECT * FROM commune_reports FINAL WHERE {cut.reports_where()}
+        {_latest_reports(cut)}
     ) AS sliced
     ARRAY JOIN indicator_codes AS indicator_code, indicator_values AS value
 ) AS latest_values
