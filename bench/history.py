@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep",
         action="store_true",
-        help="Keep both databases (and their province databases) for inspection; prints their names.",
+        help="Keep both databases and their province databases for inspection (prints names).",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.years <= 10:
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             if args.keep:
-                print(f"kept: {name} (N years), {month.database} (1 month), with their province databases")
+                print(f"kept: {name} (N years) and {month.database} (1 month), with their BI databases")
             else:
                 drop_everything(settings)
                 drop_databases(settings.clickhouse, [plan, month_plan])
