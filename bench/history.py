@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             if args.keep:
-                print(f"kept: {name} (N years) and {month.database} (1 month), with their BI databases")
+                print(f"kept: {name} (N years), {month.database} (1 month) and BI databases")
             else:
                 drop_everything(settings)
                 drop_databases(settings.clickhouse, [plan, month_plan])
