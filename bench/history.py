@@ -19,6 +19,8 @@ In one run, on the local stack with a database and topics of its own:
    ~2,000 reports/s on a quiet machine, so 10 years would take 5 to 15 minutes alone;
    through the sink, ~14,000 records/s. The timed reads only see what the tables hold,
    which is the same either way.
+   Then ``baocao compact``'s own code merges each closed year (before 2026) into one part, in
+   both states, as the daily run leaves a database that has lived those years.
 3. Each route is requested ``--requests`` times on both databases, interleaved (one month,
    N years, one month, ...: a neighbour's burst of load on the shared machine falls on both),
    through the web app in-process (FastAPI's TestClient: routing, the read model,
@@ -50,6 +52,7 @@ from fastapi.testclient import TestClient
 from baocao.app.bi.access import AccessPlan
 from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import Credentials
+from baocao.app.compact import compact_databases
 from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.officers import OfficerDatabase, add_officer
 from baocao.app.web import create_app
@@ -371,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
                 copy_database(settings.clickhouse, month)
                 apply_access(month, month_plan, Credentials())
                 reports, records, seconds = load_history(settings, periods)
+            # What the daily `baocao compact` leaves of closed years (both states alike).
+            compacted = [
+                compact_databases(state, before_year=int(PERIOD[:4]))
+                for state in (month, settings.clickhouse)
+            ]
             timings = measure(
                 Routes(month, month_plan, home),
                 Routes(settings.clickhouse, plan, home),
@@ -385,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"1 month: {live:,} reports through the worker and the sink; history: {len(periods)}"
         f" periods ({args.years} years of months and quarters), {reports:,} reports,"
-        f" {records:,} records through the sink in {seconds:.0f} s"
+        f" {records:,} records through the sink in {seconds:.0f} s; `baocao compact` merged"
+        f" {len(compacted[1].partitions)} year partitions in {compacted[1].seconds:.1f} s"
+        f" ({len(compacted[0].partitions)} at 1 month)"
     )
     print(f"{'route (p50 / p95 ms)':52} {'1 month':>15} {f'{args.years} years':>15} {'x p50':>6}")
     for route, ((p50, p95), (later50, later95)) in timings.items():

@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "app"]
 COMMANDS: dict[str, str] = {
     "kafka-access": "baocao.app.stack.commands:kafka_access",
     "migrate": "baocao.sinks.commands:migrate",
+    "compact": "baocao.app.compact:compact_command",
     "worker": "baocao.streams.commands:worker",
     "sink": "baocao.sinks.commands:sink",
     "publish": "baocao.producers.commands:publish",
