@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from support.browser import PHONE, SCREENSHOTS, chromium, sign_in_officer
+from support.browser import PHONE, SCREENSHOTS, chromium, sideways_overflow, sign_in_officer
 from support.cli import Background, run, start
 from support.dashboard import HANOI, PERIOD, PREVIOUS, Seeded, seed
 from support.gateway import drop_topics
@@ -178,6 +178,11 @@ def test_officers_approve_send_back_and_accept_in_the_browser(
     national.locator("#approval details summary").click()
     expect(history).to_contain_text("đã được tiếp nhận", timeout=DECIDED_MS)
     expect(history.locator(".badge.refused").first).to_have_text("Bị từ chối")
+    # Read on the phone: the history stays open across redraws, each step a card of labels.
+    drawn = national.locator("body").get_attribute("data-loaded")
+    expect(national.locator("body")).not_to_have_attribute("data-loaded", drawn or "")
+    expect(history.locator('td[data-label="Kết quả"] .badge.refused').first).to_be_visible()
+    assert sideways_overflow(national, "#approval-history") == []
     shot(national, "accepted-then-refused")
 
     # Two officers approving on the same page state at once (the month before; approve
