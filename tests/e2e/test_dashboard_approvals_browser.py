@@ -247,6 +247,7 @@ def test_an_officer_issues_a_clerk_login_and_records_a_contact_in_the_browser(
     expect(page.locator("#contact-list")).to_contain_text("0912000111")
     page.wait_for_timeout(3500)  # a poll redraws the figures: the tools stay open and filled
     expect(page.locator("#contact-list")).to_contain_text("0912000111")
+    assert sideways_overflow(page, "#clerk-list", "#contact-list") == []
     shot(page, "clerks-and-contacts")
     page.get_by_role("button", name="Khoá").click()
     expect(page.locator(f'#clerk-list tr[data-login="{login}"] .badge')).to_have_text("Đã khoá")
