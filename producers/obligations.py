@@ -14,7 +14,6 @@ Exit codes: 0 done; 2 bad arguments, Kafka or ClickHouse failure.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ import typer
 from rich.console import Console
 
 from baocao.core.clickhouse import ClickHouseError, reading, select_rows
+from baocao.core.listing import print_listing
 from baocao.core.obligations import event_reasons
 from baocao.core.principals import Principal, with_principal
 from baocao.core.reference import ReferenceData, load_reference
@@ -205,10 +205,29 @@ def exempt(
     _change("exempt", commune, report_type, None, None, reason, by)
 
 
+#: The table ``obligations list`` shows (key -> heading); ``--json`` gives every column of
+#: ``unit_obligations`` and the unit's name instead of ``in_force``.
+LISTED_COLUMNS = {
+    "commune_code": "commune",
+    "commune_name": "name",
+    "report_type": "report type",
+    "in_force": "in force",
+    "reason": "reason",
+    "recorded_by": "by",
+}
+
+
+def in_force(row: Mapping[str, Any]) -> str:
+    """An obligation at a glance: ``exempt``, or its window (``… to 2025-07-31``)."""
+    if row["action"] == "exempt":
+        return "exempt"
+    return f"{row['starts_on'] or '…'} to {row['ends_on'] or '…'}"
+
+
 @obligations_app.command("list")
 def list_obligations(
     province: str | None = typer.Option(None, "--province", help="Only this province."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """The obligations that differ from the default, as ClickHouse holds them: each unit's
     latest event per report type, and the default exemptions (recorded_by 'default')."""
@@ -226,17 +245,14 @@ def list_obligations(
         Console(stderr=True).print(f"error: {exc}", style="red", markup=False)
         raise typer.Exit(EXIT_FAILED) from exc
     names = load_reference().communes
-    for row in rows:
-        if as_json:
-            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
-            continue
-        unit = names.get(row["commune_code"])
-        window = f"{row['starts_on'] or '…'} to {row['ends_on'] or '…'}"
-        shown = "exempt" if row["action"] == "exempt" else window
-        typer.echo(
-            f"{row['province_code']} {row['commune_code']} {unit.name if unit else '?':28}"
-            f" {row['report_type']:9} {shown:26} {row['reason']} ({row['recorded_by']})"
-        )
+    listed = [
+        {**row, "commune_name": unit.name if (unit := names.get(row["commune_code"])) else None}
+        for row in rows
+    ]
+    if not as_json:
+        listed = [{**row, "in_force": in_force(row)} for row in listed]
+    title = f"{len(listed)} obligations that differ from the default"
+    print_listing(listed, columns=LISTED_COLUMNS, title=title, as_json=as_json)
 
 
 def _user() -> str:

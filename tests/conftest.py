@@ -15,6 +15,7 @@ per-principal ACLs unless a test asks for them (:func:`kafka_access`,
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from support.settings import isolated
 
+from baocao.core.logs import CLICKHOUSE_CONNECTION_LOGGER, configure_logging
 from baocao.core.principals import Principal, with_principal
 from baocao.core.settings import Settings
 
@@ -121,3 +123,16 @@ def kafka_access(test_settings: Settings) -> Iterator[list[Any]]:
     yield apply_kafka_access(test_settings.kafka, names)
     remove_kafka_access(test_settings.kafka, names)
     drop_topics(test_settings, also=(f"{names.worker_app_id}-",))
+
+
+@pytest.fixture
+def configured_logging() -> Iterator[None]:
+    """Logging as a command configures it (``configure_logging``); the loggers it changed are
+    put back after the test."""
+    connection = logging.getLogger(CLICKHOUSE_CONNECTION_LOGGER)
+    kafka = logging.getLogger("kafka")
+    filters, kafka_level = list(connection.filters), kafka.level
+    configure_logging("INFO")
+    yield
+    connection.filters[:] = filters
+    kafka.setLevel(kafka_level)

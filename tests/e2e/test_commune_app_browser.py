@@ -32,7 +32,14 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
-from support.browser import CHROMIUM, CHROMIUM_FLAGS, PHONE, SCREENSHOTS, chromium
+from support.browser import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PHONE,
+    SCREENSHOTS,
+    chromium,
+    sideways_overflow,
+)
 from support.cli import Background, run, start
 from support.gateway import (
     RunningGateway,
@@ -202,10 +209,12 @@ def test_a_clerk_sends_and_corrects_a_report_and_the_province_sees_it(
     fill(page, tthc_received=120, tthc_resolved_on_time=100, tthc_resolved_late=30)
     expect(page.locator("#warnings")).to_contain_text("lớn hơn số hồ sơ tiếp nhận")
     expect(page.locator("#problems")).to_be_hidden()
+    assert sideways_overflow(page, "main") == []  # the whole form, at 360 px
     page.screenshot(path=str(SCREENSHOTS / "commune-app-warning.png"), full_page=True)
     page.get_by_role("button", name="Gửi báo cáo").click()
     expect(page.locator("#outcome")).to_contain_text("Đã tiếp nhận", timeout=PIPELINE_TIMEOUT)
     expect(page.locator("#result")).to_contain_text("theo lúc hệ thống nhận")
+    assert sideways_overflow(page, "main") == []
     page.screenshot(path=str(SCREENSHOTS / "commune-app-accepted.png"), full_page=True)
     assert len(posts) == 1
     first_id = json.loads(posts[0].post_data or "{}")["report_id"]

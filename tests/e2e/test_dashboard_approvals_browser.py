@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from support.browser import PHONE, SCREENSHOTS, chromium, sign_in_officer
+from support.browser import PHONE, SCREENSHOTS, chromium, sideways_overflow, sign_in_officer
 from support.cli import Background, run, start
 from support.dashboard import HANOI, PERIOD, PREVIOUS, Seeded, seed
 from support.gateway import drop_topics
@@ -178,6 +178,11 @@ def test_officers_approve_send_back_and_accept_in_the_browser(
     national.locator("#approval details summary").click()
     expect(history).to_contain_text("đã được tiếp nhận", timeout=DECIDED_MS)
     expect(history.locator(".badge.refused").first).to_have_text("Bị từ chối")
+    # Read on the phone: the history stays open across redraws, each step a card of labels.
+    drawn = national.locator("body").get_attribute("data-loaded")
+    expect(national.locator("body")).not_to_have_attribute("data-loaded", drawn or "")
+    expect(history.locator('td[data-label="Kết quả"] .badge.refused').first).to_be_visible()
+    assert sideways_overflow(national, "#approval-history") == []
     shot(national, "accepted-then-refused")
 
     # Two officers approving on the same page state at once (the month before; approve
@@ -242,6 +247,7 @@ def test_an_officer_issues_a_clerk_login_and_records_a_contact_in_the_browser(
     expect(page.locator("#contact-list")).to_contain_text("0912000111")
     page.wait_for_timeout(3500)  # a poll redraws the figures: the tools stay open and filled
     expect(page.locator("#contact-list")).to_contain_text("0912000111")
+    assert sideways_overflow(page, "#clerk-list", "#contact-list") == []
     shot(page, "clerks-and-contacts")
     page.get_by_role("button", name="Khoá").click()
     expect(page.locator(f'#clerk-list tr[data-login="{login}"] .badge')).to_have_text("Đã khoá")

@@ -12,7 +12,7 @@ import pytest
 from clickhouse_driver import Client
 from openpyxl import load_workbook
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
-from support.browser import SCREENSHOTS, chromium, sign_in_officer
+from support.browser import PHONE, SCREENSHOTS, chromium, sideways_overflow, sign_in_officer
 from support.dashboard import (
     HANOI,
     PERIOD,
@@ -50,6 +50,15 @@ def page(dashboard_url: str, officers: Officers) -> Iterator[Page]:
     """A page signed in as the national officer, through the sign-in form."""
     with sync_playwright() as playwright, chromium(playwright) as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 900})
+        sign_in_officer(page, dashboard_url, officers.national)
+        yield page
+
+
+@pytest.fixture
+def phone(dashboard_url: str, officers: Officers) -> Iterator[Page]:
+    """The same, on a 360 px phone."""
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        page = browser.new_context(viewport=PHONE).new_page()
         sign_in_officer(page, dashboard_url, officers.national)
         yield page
 
@@ -111,9 +120,11 @@ def test_pages_load_and_follow_new_reports(page: Page, dashboard_url: str, db: C
         if reference.communes[c].division_type == kind
     ]
     page.locator(f'#unit-types a[data-division-type="{kind}"]').click()
-    expect(page.locator("#communes tr")).to_have_count(len(of_kind))
+    expect(page.locator("#communes tbody tr")).to_have_count(len(of_kind))
     page.locator('#unit-types a[data-division-type=""]').click()
-    expect(page.locator("#communes tr")).to_have_count(len(reference.communes_by_province[HANOI]))
+    expect(page.locator("#communes tbody tr")).to_have_count(
+        len(reference.communes_by_province[HANOI])
+    )
 
     page.locator(f'tr[data-commune="{seeded.late}"] a').click()
     expect(page.locator("main")).to_contain_text("Administrative dossiers received")
@@ -173,3 +184,63 @@ def test_shared_links_open_their_period_and_survive_reload_and_back(
     expect(page).to_have_url(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD))
     expect(page.locator(".tile")).to_have_count(34)
     assert problems == []
+
+
+def label_of(page: Page, cell: str) -> str:
+    """The label a narrow screen shows before ``cell``'s value (its column's header)."""
+    content: str = page.locator(cell).evaluate("td => getComputedStyle(td, '::before').content")
+    return content.strip('"')
+
+
+def test_province_and_commune_pages_fit_a_phone(
+    phone: Page, dashboard_url: str, db: Client
+) -> None:
+    """At 360 px nothing scrolls sideways: the province's indicators and its communes are read
+    as small cards of labelled values, in Vietnamese and in English; the commune page too."""
+    seeded = seed(db)
+    problems: list[str] = []
+    phone.on("pageerror", lambda error: problems.append(str(error)))
+    link = dashboard_link(dashboard_url, report_type="monthly", period=PERIOD, province=HANOI)
+    phone.goto(link)
+    late = f'#communes tr[data-commune="{seeded.late}"]'
+    expect(phone.locator(f"{late} .badge")).to_have_text("Trễ hạn")
+    expect(phone.locator("#province-indicators svg.spark")).to_have_count(1)
+    assert sideways_overflow(phone, "#province-indicators", "#communes") == []
+    assert label_of(phone, f"{late} td.when") == "Nhận lúc"
+    assert label_of(phone, "#province-indicators tbody tr:first-child td:nth-child(4)") == (
+        "Cùng kỳ năm trước"
+    )
+    phone.screenshot(path=str(SCREENSHOTS / "dashboard-province-phone-vi.png"), full_page=True)
+
+    phone.locator("#lang").click()
+    expect(phone.locator(f"{late} .badge")).to_have_text("Late")
+    assert sideways_overflow(phone, "#province-indicators", "#communes") == []
+    assert label_of(phone, f"{late} td.when") == "Received"
+    phone.locator("#communes").scroll_into_view_if_needed()
+    phone.screenshot(path=str(SCREENSHOTS / "dashboard-province-phone-en.png"))
+
+    phone.locator(f"{late} a").first.click()
+    expect(phone.locator("#revisions tbody tr")).to_have_count(1)
+    assert sideways_overflow(phone, "#revisions") == []
+    phone.screenshot(path=str(SCREENSHOTS / "dashboard-commune-phone.png"), full_page=True)
+    assert problems == []
+
+
+def test_the_wide_tables_keep_their_headers_for_screen_readers(
+    page: Page, dashboard_url: str, db: Client
+) -> None:
+    """On a wide screen the tables look as before (one line a row, no visible header row), and
+    a screen reader still finds each column's header."""
+    seeded = seed(db)
+    page.goto(dashboard_link(dashboard_url, report_type="monthly", period=PERIOD, province=HANOI))
+    row = page.locator(f'#communes tr[data-commune="{seeded.late}"]')
+    expect(row.locator(".badge")).to_have_text("Trễ hạn")
+    received = page.get_by_role("columnheader", name="Nhận lúc")
+    expect(received).to_have_count(1)
+    header = received.bounding_box()
+    assert header is not None
+    assert header["height"] <= 1  # there for a reader, not seen
+    cells = row.locator("td")
+    boxes = [cells.nth(i).bounding_box() for i in range(cells.count())]
+    assert len({round(box["y"]) for box in boxes if box}) == 1  # one line, side by side
+    assert label_of(page, f'#communes tr[data-commune="{seeded.late}"] td.when') in ("none", "")

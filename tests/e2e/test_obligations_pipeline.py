@@ -208,10 +208,16 @@ def test_an_ended_obligation_and_hoang_sa_s_exemption_make_da_nang_complete(
         "SELECT rule_code FROM report_warnings WHERE commune_code = %(c)s",
         {"c": HOANG_SA},
     ) == [("reported_while_not_due",)]
-    listed = run("obligations", "list", "--province", DA_NANG, env=env)
+    listed = run("obligations", "list", "--province", DA_NANG, "--json", env=env)
     assert listed.returncode == 0, listed.stderr
-    assert f"{DA_NANG} {ENDED}" in listed.stdout and "… to 2025-07-31" in listed.stdout
-    assert "no administration on site (default)" in listed.stdout
+    assert [
+        (o["commune_code"], o["action"], o["ends_on"], o["recorded_by"])
+        for o in json.loads(listed.stdout)
+        if o["report_type"] == "monthly"
+    ] == sorted([(ENDED, "end", "2025-07-31", "o48-1"), (HOANG_SA, "exempt", None, "default")])
+    shown = run("obligations", "list", "--province", DA_NANG, env={**env, "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert "… to 2025-07-31" in shown.stdout and "no administration on site" in shown.stdout
 
 
 # -- 2. this year against last year --------------------------------------------------------

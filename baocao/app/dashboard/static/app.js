@@ -40,6 +40,7 @@ const LABELS = {
     clerks: "Tài khoản cán bộ xã", issue: "Cấp tài khoản", reset: "Đặt lại mật khẩu", disable: "Khoá",
     clerk_name: "Họ tên", password_once: "Mật khẩu (chỉ hiện một lần)", disabled: "Đã khoá",
     contacts: "Liên hệ", save: "Lưu", role: "Vai trò", email: "Thư điện tử", phone: "Điện thoại", role_clerk: "Cán bộ xã", role_officer: "Cán bộ tỉnh",
+    code: "Mã", indicator: "Chỉ tiêu", unit: "Đơn vị", action: "Thao tác", at: "Lúc", step: "Bước", actor: "Người thực hiện", outcome: "Kết quả", note: "Ghi chú",
   },
   en: {
     title: "Report monitoring", period: "Period", other: "Tiếng Việt",
@@ -69,6 +70,7 @@ const LABELS = {
     clerks: "Commune clerks' logins", issue: "Issue a login", reset: "Reset password", disable: "Disable",
     clerk_name: "Full name", password_once: "Password (shown once)", disabled: "Disabled",
     contacts: "Contacts", save: "Save", role: "Role", email: "E-mail", phone: "Phone", role_clerk: "Commune clerk", role_officer: "Province officer",
+    code: "Code", indicator: "Indicator", unit: "Unit", action: "Action", at: "At", step: "Step", actor: "By", outcome: "Outcome", note: "Note",
   },
 };
 
@@ -130,6 +132,23 @@ function offset(seconds) {
   if (hours || !days) parts.push(vi ? `${hours} giờ` : `${hours} h`);
   const side = seconds > 0 ? t("claim_ahead") : t("claim_behind");
   return `${t("claimed")} ${parts.join(" ")} ${side}`;
+}
+
+function quietHead(...keys) {
+  // Column headers for a screen reader, unseen on a wide screen (the rows read plainly there);
+  // a narrow one shows each before its value instead (labelCells, style.css "table.stack").
+  return `<thead class="quiet"><tr>${keys.map((k) => `<th scope="col"><span>${esc(t(k))}</span></th>`).join("")}</tr></thead>`;
+}
+
+function labelCells(root) {
+  // Each cell of a stacked table carries its column's header, shown before it on a phone.
+  root.querySelectorAll("table.stack").forEach((table) => {
+    const labels = [...table.tHead.rows[0].cells].map((th) => th.textContent.trim());
+    [...table.tBodies[0].rows].forEach((row) => {
+      if (row.cells.length !== labels.length) return; // "none", "no data": a sentence, not values
+      [...row.cells].forEach((cell, i) => { cell.dataset.label = labels[i]; });
+    });
+  });
 }
 
 function sparkline(points) {
@@ -260,7 +279,7 @@ function provinceHtml(data) {
     .map((c) => `<tr data-commune="${esc(c.code)}"><td><a href="${esc(href("c", c.code))}">${esc(c.code)}</a></td><td>${esc(c.name)}</td>` +
       `<td>${badge(c.status)}${c.returned_note ? `<div class="note">${esc(c.returned_note)}</div>` : ""}` +
       `${c.contact ? `<div class="muted contact">${esc(c.contact.name)} <a href="tel:${esc(c.contact.phone)}">${esc(c.contact.phone)}</a> ${esc(c.contact.email)}</div>` : ""}</td><td class="num">${c.revision ?? ""}</td>` +
-      `<td class="when" title="${esc(t("received"))}">${esc(localTime(c.received_at))}<div class="muted">${esc(offset(c.claim_offset_seconds))}</div></td>` +
+      `<td class="when">${esc(localTime(c.received_at))}${offset(c.claim_offset_seconds) ? `<div class="muted">${esc(offset(c.claim_offset_seconds))}</div>` : ""}</td>` +
       `<td>${canReturn && c.revision !== null && c.status !== "returned" ? `<button type="button" class="step" data-action="return" data-commune="${esc(c.code)}">${t("return")}</button>` : ""}</td></tr>`)
     .join("");
   const types = (data.unit_types || [])
@@ -293,9 +312,9 @@ function provinceHtml(data) {
     <div class="row">
       <section class="card"><h2>${t("unit_types")}</h2><table id="unit-types"><tbody>
         <tr><td><a href="#" data-division-type="">${t("all_types")}</a></td></tr>${types}</tbody></table>
-      <h2>${t("communes")}${data.division_type ? ` (${esc(data.division_type)})` : ""}</h2><div class="scroll"><table id="communes"><tbody>${communes}</tbody></table></div></section>
+      <h2>${t("communes")}${data.division_type ? ` (${esc(data.division_type)})` : ""}</h2><div class="scroll"><table id="communes" class="stack">${quietHead("code", "commune", "status", "revision", "received", "action")}<tbody>${communes}</tbody></table></div></section>
       <div style="display:grid;gap:1rem">
-        <section class="card"><h2>${t("indicators")}</h2><table><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
+        <section class="card"><h2>${t("indicators")}</h2><table id="province-indicators" class="stack">${quietHead("indicator", "value", "unit", "last_year", "year_to_date", "trend", "status")}<tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
         <section class="card"><h2>${t("rejections")}</h2><table id="rejections"><tbody>${rejections || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
         <section class="card"><h2>${t("warnings")}</h2><table><tbody>${warnings || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
       </div>
@@ -336,7 +355,7 @@ function approvalHtml(data, approval) {
       <h2>${t("approval")}: <span id="approval-state">${badge(approval.state)}</span>${who}</h2>
       <div>${buttons.map(([a, label]) => `<button type="button" class="step" data-action="${a}">${esc(label)}</button>`).join(" ")}</div>
       <p id="step-message" class="muted" role="status">${esc(state.stepMessage || "")}</p>
-      <details><summary>${t("history")}</summary><table id="approval-history"><tbody>${history || `<tr><td>${t("none")}</td></tr>`}</tbody></table></details>
+      <details><summary>${t("history")}</summary><table id="approval-history" class="stack">${quietHead("at", "step", "actor", "outcome", "note")}<tbody>${history || `<tr><td>${t("none")}</td></tr>`}</tbody></table></details>
     </section>`;
 }
 
@@ -458,8 +477,8 @@ function communeHtml(data) {
       <div class="stat">${t("submitted")}<b>${esc((data.submitted_at || "–").replace("T", " ").slice(0, 16))}</b></div></div></section>
     <div class="row">
       <section class="card"><h2>${t("indicators")}</h2><table><tbody>${indicators || `<tr><td>${t("nodata")}</td></tr>`}</tbody></table></section>
-      <section class="card"><h2>${t("revisions")}</h2><table><thead><tr><th>${t("revision")}</th><th></th><th class="num">${t("before")}</th>` +
-      `<th class="num">${t("after")}</th><th></th></tr></thead><tbody>${revisions || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
+      <section class="card"><h2>${t("revisions")}</h2><table id="revisions" class="stack"><thead><tr><th>${t("revision")}</th><th>${t("indicator")}</th><th class="num">${t("before")}</th>` +
+      `<th class="num">${t("after")}</th><th>${t("submitted")}</th></tr></thead><tbody>${revisions || `<tr><td>${t("none")}</td></tr>`}</tbody></table></section>
     </div>`;
 }
 
@@ -468,7 +487,12 @@ function render() {
   if (!state.last) return;
   // The officer's tools (forms being typed in) survive the redraw of the figures.
   const tools = document.getElementById("tools");
+  // An approval history being read stays open.
+  const history = document.querySelector("#approval details");
+  const reading = Boolean(history && history.open);
   $("view").innerHTML = state.last.render(state.last.data);
+  labelCells($("view"));
+  if (reading && document.querySelector("#approval details")) document.querySelector("#approval details").open = true;
   const fresh = document.getElementById("tools");
   if (tools && fresh && tools.dataset.code === fresh.dataset.code) fresh.replaceWith(tools);
   $("freshness").textContent = state.freshness === null || state.freshness === undefined
