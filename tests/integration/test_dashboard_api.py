@@ -174,9 +174,11 @@ def test_province_trend_runs_across_the_merger_with_last_year_and_the_year_to_da
         f"/api/provinces/{HANOI}", params={"report_type": "monthly", "period": "2025-08"}
     ).json()
     [received] = body["indicators"]
-    assert [(point["period"], point["value"]) for point in received["trend"]] == list(
-        values.items()
-    )
+    # The sparkline spans the 8 months up to the asked one (2025-01 to 2025-08): across the
+    # merger, and without 2024-08, a year back (a gap stays a gap, never a neighbour).
+    assert [(point["period"], point["value"]) for point in received["trend"]] == [
+        (period, value) for period, value in values.items() if period >= "2025-01"
+    ]
     # No completeness is stored for these periods: every point is marked partial.
     assert {point["partial"] for point in received["trend"]} == {True}
     assert received["value"] == 8.0
@@ -232,6 +234,11 @@ def test_bad_input_is_a_clear_422(api: TestClient) -> None:
     assert api.get("/api/overview", params={"report_type": "x", "period": "p"}).status_code == 422
     assert api.get("/api/provinces/1", params=QUERY).status_code == 422
     assert api.get("/api/communes/abc", params={"period": PERIOD}).status_code == 422
+    not_a_month = api.get(
+        f"/api/provinces/{HANOI}", params={"report_type": "monthly", "period": "2026-13"}
+    )
+    assert not_a_month.status_code == 422
+    assert "2026-13" in not_a_month.json()["detail"]
 
 
 def test_clickhouse_down_is_a_503_with_a_reason(

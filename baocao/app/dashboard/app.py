@@ -22,6 +22,7 @@ from baocao.app.dashboard.door import OfficerDoor
 from baocao.app.dashboard.officers import Officer, officer_of
 from baocao.app.dashboard.queries import DIVISION_TYPES, DashboardQueries
 from baocao.app.dashboard.steps import StepPublisher, StepRequest, step_record
+from baocao.core.periods import PeriodError, parse_period
 from baocao.core.reference import load_reference
 from baocao.producers.exceptions import PublishError
 
@@ -125,6 +126,12 @@ def dashboard_routes(
             raise HTTPException(422, f"report_type must be one of {', '.join(_REPORT_TYPES)}")
         return value
 
+    def _period(value: str) -> str:
+        try:
+            return str(parse_period(value))
+        except PeriodError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
     @router.get("/", include_in_schema=False)
     def index(request: Request) -> Response:
         if door.session(request) is None:
@@ -162,7 +169,10 @@ def dashboard_routes(
             raise HTTPException(422, f"a unit type is one of {', '.join(DIVISION_TYPES)}")
         reads = queries.for_scope(who.scope)
         page = reads.province(
-            code, report_type=_report_type(report_type), period=period, division_type=division_type
+            code,
+            report_type=_report_type(report_type),
+            period=_period(period),
+            division_type=division_type,
         )
         if contacts is not None:
             # A missing commune is listed with its clerk's contact, to call or write to.

@@ -23,7 +23,7 @@ from baocao.app.views.scope import Scope
 from baocao.app.views.slices import Slice
 from baocao.app.views.status import commune_status
 from baocao.core.catalogue import UNITS_VI, Catalogue, load_catalogue
-from baocao.core.periods import ReportType, period_containing
+from baocao.core.periods import ReportType, parse_period, period_containing
 from baocao.core.reference import load_reference
 from baocao.core.settings import ClickHouseSettings
 
@@ -47,13 +47,20 @@ SHOWN_INDICATORS = 8
 #: The unit types of the 2025 map, the province page's filter.
 DIVISION_TYPES: tuple[str, ...] = ("xã", "phường", "đặc khu")
 TREND_PERIODS = 8
-#: The sparkline's periods: the province's last ``TREND_PERIODS`` of the type up to the asked
-#: one (a bounded window: the page reads 8 periods however long the history).
-_TREND_WINDOW = (
-    "period IN (SELECT DISTINCT period FROM province_indicator_values"
-    " WHERE province_code = %(c)s AND report_type = %(t)s AND period <= %(p)s"
-    f" ORDER BY period DESC LIMIT {TREND_PERIODS})"
-)
+#: The sparkline's periods: the ``TREND_PERIODS`` periods of the type up to the asked one, as
+#: a range on the key (``%(w)s``: the first of them), so the read prunes to their partitions
+#: however long the history; a period without figures is a gap in the line.
+_TREND_WINDOW = "period >= %(w)s AND period <= %(p)s"
+
+
+def _trend_start(period: str) -> str:
+    """The first period of the sparkline ending at ``period``."""
+    first = parse_period(period)
+    for _ in range(TREND_PERIODS - 1):
+        first = first.previous()
+    return str(first)
+
+
 RECENT_ROWS = 50
 #: A sparkline point with fewer than this share of the communes reported is marked partial.
 PARTIAL_SHARE = 0.5
@@ -336,7 +343,7 @@ class DashboardQueries:
         """A province's page: its communes' statuses, indicators with trends, rejections and
         warnings of the period, and completeness by unit type; ``division_type`` keeps the
         communes of that type only."""
-        params = {"c": code, "t": report_type, "p": period}
+        params = {"c": code, "t": report_type, "p": period, "w": _trend_start(period)}
         where = "province_code = %(c)s AND report_type = %(t)s AND period = %(p)s"
         mine = Slice(province=True)
 

@@ -301,6 +301,13 @@ class ExportReader:
             settings, error=ExportQueryError, scope=scope, province_login=province_login
         )
 
+    def _nothing(self, report_type: str, period: str, of: str = "") -> NothingToExportError:
+        """The error for a period the views do not know, with the newest ones they do."""
+        return NothingToExportError(
+            f"the views have no {report_type} period {period}{of} (known {report_type}"
+            f" periods, newest first: {self._known_periods(report_type)})"
+        )
+
     def _known_periods(self, report_type: str) -> str:
         """The newest periods of ``report_type``, from the national tier (a province login
         reads no national view)."""
@@ -351,11 +358,7 @@ class ExportReader:
             )
         summary, approvals, figures = read["summary"], read["approvals"], read["figures"]
         if not summary:
-            raise NothingToExportError(
-                f"the views have no {report_type} period {period} for province {code}"
-                f" (known {report_type} periods, newest first:"
-                f" {self._known_periods(report_type)})"
-            )
+            raise self._nothing(report_type, period, f" for province {code}")
         comparisons, unit_types, communes = (
             read["comparisons"],
             _unit_types(read["unit_counts"], read["unit_values"]),
@@ -439,10 +442,7 @@ class ExportReader:
             )
         national, figures, comparisons = read["national"], read["figures"], read["comparisons"]
         if not national:
-            raise NothingToExportError(
-                f"the views have no {report_type} period {period} (known {report_type}"
-                f" periods, newest first: {self._known_periods(report_type)})"
-            )
+            raise self._nothing(report_type, period)
         unit_types, provinces, approvals = (
             _unit_types(read["unit_counts"], read["unit_values"]),
             read["provinces"],
