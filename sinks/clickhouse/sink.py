@@ -47,6 +47,9 @@ PAUSE_AFTER_SECONDS = 1.0
 KEEP_ALIVE_SECONDS = 0.5
 #: How long a stopping sink lets a running insert finish, so its batch can be committed.
 STOP_GRACE_SECONDS = 10.0
+#: While an insert runs, how often the next batch's poll looks whether it has finished: the
+#: next batch goes at most this long after it (a poll cannot be woken by the insert thread).
+INSERT_CHECK_SECONDS = 0.01
 
 
 def consumer_lag(consumer: Any) -> dict[tuple[str, int], int]:
@@ -226,7 +229,7 @@ class ClickHouseSink:
             if flight is not None and not inserting and not batch:
                 break  # the insert has finished: commit it
             if inserting:
-                remaining = min(remaining, 0.05)
+                remaining = min(remaining, INSERT_CHECK_SECONDS)
             elif not batch:
                 remaining = min(remaining, KEEP_ALIVE_SECONDS)  # so a stop is seen soon
             else:
