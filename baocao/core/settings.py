@@ -186,7 +186,7 @@ class WorkerSettings(BaseSettings):
     rebuild_app_ids: str = ""
     #: The most events of one processing step, and the longest a step waits for more: caps
     #: only, a step goes as soon as no event is waiting (docs/worker.md, "When a batch goes").
-    batch_max: int = 2000
+    batch_max: int = 1000
     batch_within_seconds: float = 0.5
     #: Faust's own web server (its health page; the table views are off); 0 disables it.
     web_port: int = 16066
