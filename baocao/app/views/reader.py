@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from clickhouse_driver import Client
 
 from baocao.app.views import slices
+from baocao.app.views.copies import ProvinceCopies
 from baocao.app.views.exceptions import ViewQueryError
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.app.views.slices import Slice
@@ -115,7 +116,9 @@ class Views:
     ``error`` is the caller's own :class:`ViewQueryError` for a server that does not answer.
 
     A scope narrower than every province reads its province through ``province_login``
-    (required then: without it such a read is refused, never widened to ``settings``)."""
+    (required then: without it such a read is refused, never widened to ``settings``). A
+    national reader reads one province there too when that database can be read
+    (:class:`ProvinceCopies`), and in ``settings``' database otherwise."""
 
     def __init__(
         self,
@@ -125,11 +128,14 @@ class Views:
         scope: Scope = EVERYTHING,
         province_login: ProvinceLogin | None = None,
         pool: Executor | None = None,
+        copies: ProvinceCopies | None = None,
     ) -> None:
         self.settings = settings
         self._error = error
         self._scope = scope
         self._province_login = province_login
+        #: Where a national reader reads one province: its own database when it can be read.
+        self._copies = copies or (ProvinceCopies(province_login) if province_login else None)
         #: The threads of :meth:`ViewSession.gather`, shared by every narrowed copy, so a
         #: process never holds more than ``read_concurrency`` queries on the server at once
         #: (the dashboard's province logins allow 8 each).
@@ -151,6 +157,7 @@ class Views:
             scope=scope,
             province_login=self._province_login,
             pool=self._pool,
+            copies=self._copies,
         )
 
     @contextmanager
@@ -180,8 +187,12 @@ class Views:
         return start
 
     def _settings_for(self, province: str | None) -> ClickHouseSettings:
-        if province is None or self._scope.everything:
+        if province is None:
             return self.settings
+        if self._scope.everything:
+            # The same views over the province's rows only, when its database is there.
+            copy = self._copies.settings_for(province) if self._copies else None
+            return copy or self.settings
         if self._province_login is None:
             raise self._error(f"no ClickHouse login of province {province} for this reader")
         try:
