@@ -15,6 +15,7 @@ from baocao.app.bi.apply import apply_access
 from baocao.app.bi.credentials import Credentials
 from baocao.app.dashboard.queries import DashboardQueries
 from baocao.app.views.copies import ProvinceCopies
+from baocao.app.views.reader import ProvinceLogin
 from baocao.core.settings import ClickHouseSettings, Settings
 
 
@@ -31,14 +32,22 @@ def plan(test_settings: Settings, db: Client) -> Iterator[AccessPlan]:
             db.execute(f"DROP DATABASE IF EXISTS `{database}`")
 
 
+@pytest.fixture
+def own_database(test_settings: Settings, plan: AccessPlan) -> ProvinceLogin:
+    """Province code -> the settings reading that province's own database."""
+
+    def login(code: str) -> ClickHouseSettings:
+        return test_settings.clickhouse.model_copy(
+            update={"database": plan.province_database(code)}
+        )
+
+    return login
+
+
 def test_the_province_page_is_the_same_read_from_the_provinces_own_database(
-    test_settings: Settings, plan: AccessPlan
+    test_settings: Settings, own_database: ProvinceLogin
 ) -> None:
     main = test_settings.clickhouse
-
-    def own_database(code: str) -> ClickHouseSettings:
-        return main.model_copy(update={"database": plan.province_database(code)})
-
     copies = ProvinceCopies(own_database)
     assert copies.settings_for(HANOI) == own_database(HANOI)
     asked = {"report_type": "monthly", "period": PERIOD}
@@ -49,12 +58,9 @@ def test_the_province_page_is_the_same_read_from_the_provinces_own_database(
 
 
 def test_a_province_without_its_own_database_is_read_in_the_main_one(
-    test_settings: Settings, plan: AccessPlan
+    test_settings: Settings, own_database: ProvinceLogin
 ) -> None:
     main = test_settings.clickhouse
-
-    def own_database(code: str) -> ClickHouseSettings:
-        return main.model_copy(update={"database": plan.province_database(code)})
 
     def no_login(code: str) -> ClickHouseSettings:
         raise RuntimeError(f"no dashboard login of province {code}")
