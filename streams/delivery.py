@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
@@ -60,17 +61,43 @@ async def send_in_batches(
     """Start sending ``outputs`` with the :class:`aiokafka.AIOKafkaProducer` ``producer``;
     the futures resolve when Kafka acknowledged each batch (and fail if it refused one)."""
     grouped: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
-    partitions: dict[str, list[int]] = {}
-    partitioner = producer._partitioner
+    partitions: dict[str, tuple[int, ...]] = {}
+    partition_of = _key_partitions(producer._partitioner)
     for output in outputs:
         topic = output.topic
         known = partitions.get(topic)
         if known is None:
-            known = partitions[topic] = sorted(await producer.partitions_for(topic))
+            known = partitions[topic] = tuple(sorted(await producer.partitions_for(topic)))
         key = output.key.encode()
-        partition = partitioner(key, known, known)
+        partition = partition_of(key, known)
         grouped.setdefault((topic, partition), []).append((key, output.value))
     return [sent.future for sent in await send_grouped(producer, grouped)]
+
+
+#: Keys whose partition is remembered, at most (then forgotten all at once): a few periods
+#: of every province's figures and every commune's reports.
+MAX_REMEMBERED_KEYS = 50_000
+_remembered: dict[tuple[bytes, tuple[int, ...]], int] = {}
+
+
+def _key_partitions(partitioner: Any) -> Callable[[bytes, tuple[int, ...]], int]:
+    """``partitioner`` as a function of a key and the topic's partitions, remembering each
+    answer when it is aiokafka's :class:`DefaultPartitioner`: its murmur2 is pure Python,
+    about a tenth of the worker's CPU, and a batch hashes the same keys (a province's 46
+    figures) as the batches before it. That partitioner depends on nothing but its
+    arguments, so a remembered answer is the one it would give again."""
+    if not isinstance(partitioner, DefaultPartitioner):
+        return lambda key, known: cast(int, partitioner(key, list(known), list(known)))
+
+    def partition_of(key: bytes, known: tuple[int, ...]) -> int:
+        partition = _remembered.get((key, known))
+        if partition is None:
+            if len(_remembered) >= MAX_REMEMBERED_KEYS:
+                _remembered.clear()
+            partition = _remembered[(key, known)] = partitioner(key, list(known), list(known))
+        return partition
+
+    return partition_of
 
 
 async def send_grouped(

@@ -36,7 +36,7 @@ from baocao.sinks.clickhouse.writer import BatchWriter, Flight, TableClients
 from baocao.sinks.exceptions import ClickHouseUnavailableError, SinkWriteError
 from baocao.sinks.metrics import SinkStats
 
-__all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink"]
+__all__ = ["ClickHouseSink", "commit_offsets", "retry_delay", "run_sink", "sink_consumer"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,19 @@ def consumer_lag(consumer: Any) -> dict[tuple[str, int], int]:
             0, highwater - consumer.position(partition)
         )
     return lags
+
+
+def sink_consumer(settings: Settings) -> Any:
+    """The sink's Kafka consumer, in its group, with its timing settings (``SinkSettings``)."""
+    sink = settings.sink
+    return kafka.consumer(
+        settings.kafka,
+        group_id=sink.group_id,
+        max_poll_interval_ms=int(sink.max_poll_interval_seconds * 1000),
+        session_timeout_ms=int(sink.session_timeout_seconds * 1000),
+        heartbeat_interval_ms=int(sink.session_timeout_seconds * 1000 / 3),
+        fetch_max_wait_ms=round(sink.fetch_max_wait_seconds * 1000),
+    )
 
 
 def retry_delay(attempt: int, *, initial: float, maximum: float) -> float:
@@ -140,13 +153,7 @@ class ClickHouseSink:
                 return self.stats
             kafka.wait_for_kafka(self._settings.kafka)
             kafka.ensure_topics(self._settings.kafka)
-            consumer = kafka.consumer(
-                self._settings.kafka,
-                group_id=self._settings.sink.group_id,
-                max_poll_interval_ms=int(self._settings.sink.max_poll_interval_seconds * 1000),
-                session_timeout_ms=int(self._settings.sink.session_timeout_seconds * 1000),
-                heartbeat_interval_ms=int(self._settings.sink.session_timeout_seconds * 1000 / 3),
-            )
+            consumer = sink_consumer(self._settings)
             consumer.subscribe(self.topics, listener=_Assignments(self.stats))
             logger.info(
                 "sink consuming %s as group %s into ClickHouse database %s",
