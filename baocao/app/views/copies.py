@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
+from baocao.app.views.logins import PROVINCE_LOGIN_ERRORS, ProvinceLogin
 from baocao.core.clickhouse import TRANSIENT_ERRORS, connect, describe_error
 from baocao.core.settings import ClickHouseSettings
 
@@ -31,9 +31,7 @@ class ProvinceCopies:
     """Province code -> the settings that read its own database, or ``None`` when it cannot
     be read; each answer is kept ``ttl_seconds``."""
 
-    def __init__(
-        self, province_login: Callable[[str], ClickHouseSettings], *, ttl_seconds: float = 60.0
-    ) -> None:
+    def __init__(self, province_login: ProvinceLogin, *, ttl_seconds: float = 60.0) -> None:
         self._province_login = province_login
         self._ttl = ttl_seconds
         self._known: dict[str, tuple[float, ClickHouseSettings | None]] = {}
@@ -52,7 +50,7 @@ class ProvinceCopies:
     def _probe(self, province: str) -> ClickHouseSettings | None:
         try:
             settings = self._province_login(province)
-        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        except PROVINCE_LOGIN_ERRORS as exc:
             logger.info("province %s is read in the main database: no login (%s)", province, exc)
             return None
         client = connect(settings)

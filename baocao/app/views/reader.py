@@ -19,17 +19,13 @@ from clickhouse_driver import Client
 from baocao.app.views import slices
 from baocao.app.views.copies import ProvinceCopies
 from baocao.app.views.exceptions import ViewQueryError
+from baocao.app.views.logins import PROVINCE_LOGIN_ERRORS, ProvinceLogin
 from baocao.app.views.scope import EVERYTHING, Scope
 from baocao.app.views.slices import Slice
 from baocao.core.clickhouse import reading, select_rows
 from baocao.core.settings import ClickHouseSettings
 
 __all__ = ["COMPLETENESS_COLUMNS", "ProvinceLogin", "ViewSession", "Views"]
-
-#: Province code -> the ClickHouse settings of a login that reads that province alone (its own
-#: database, ``baocao_pNN``): how a province officer's reads reach the server, so the
-#: database refuses what the web app might let through.
-ProvinceLogin = Callable[[str], ClickHouseSettings]
 
 T = TypeVar("T")
 
@@ -197,5 +193,5 @@ class Views:
             raise self._error(f"no ClickHouse login of province {province} for this reader")
         try:
             return self._province_login(province)
-        except (KeyError, ValueError, RuntimeError) as exc:
+        except PROVINCE_LOGIN_ERRORS as exc:
             raise self._error(f"no ClickHouse login of province {province}: {exc}") from exc
