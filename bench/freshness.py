@@ -18,8 +18,11 @@ settings from the environment, e.g. ``BAOCAO_WORKER_BATCH_WITHIN_SECONDS`` and
 The baseline, measured in the same run, is the poll loop's own latency: the time a query of
 the view takes plus the poll interval, i.e. the resolution of the measurement.
 
+Each measurement first waits (up to ``--settle-seconds``) until ClickHouse's disk has settled
+from an earlier run's deletions (``bench/settle.py``), and prints what it waited.
+
 Usage: ``python -m bench.freshness [--mode steady|burst|both] [--rate 1000] [--seconds 60]
-[--communes N]`` (needs ``baocao stack up``).
+[--communes N] [--settle-seconds 420]`` (needs ``baocao stack up``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
@@ -50,6 +54,7 @@ from baocao.producers.publisher import ReportPublisher, encode_report, report_ke
 from baocao.producers.simulate import default_period, generate_reports
 from baocao.sinks.clickhouse.migrate import migrate
 from bench.pipeline import REPLAY_ENVIRONMENT, drop_everything, isolated_settings
+from bench.settle import wait_for_settled_disk
 from bench.worker import months_before
 
 
@@ -64,11 +69,34 @@ POLL_SECONDS = 0.1
 WAIT_SECONDS = 300.0
 
 
+#: ClickHouse's own counters (``system.events``) printed for a steady run: how many inserts
+#: and parts the sink made ClickHouse write, and what merging them cost.
+SERVER_COUNTERS = {
+    "InsertQuery": "inserts",
+    "MergeTreeDataWriterBlocks": "parts written",
+    "MergedRows": "rows merged",
+    "MergesTimeMilliseconds": "ms merging",
+}
+
+
+def server_counters(client: Any) -> dict[str, int]:
+    """ClickHouse's counters since its start (absent until the first event of the kind)."""
+    rows = client.execute(
+        "SELECT event, value FROM system.events WHERE event IN %(events)s",
+        {"events": tuple(SERVER_COUNTERS)},
+    )
+    return {str(event): int(value) for event, value in rows}
+
+
 @dataclasses.dataclass
 class Figures:
     label: str
     ages: list[float]
     query_seconds: list[float]
+    #: What ClickHouse did during the run (a line of counters), when measured.
+    server: str = ""
+    #: A long steady run's p99 per minute of submission (where in the run the tail is).
+    per_minute: list[float] = dataclasses.field(default_factory=list)
 
     @property
     def resolution(self) -> float:
@@ -80,6 +108,11 @@ class Figures:
             f"{self.label:44} {percentile(ages, 0.5):7.2f} {percentile(ages, 0.99):7.2f} "
             f"{max(ages):7.2f}   baseline (poll resolution) {self.resolution:.2f} s"
         )
+        if self.server:
+            print(f"{'':44} ClickHouse meanwhile: {self.server}")
+        if len(self.per_minute) > 1:
+            minutes = ", ".join(f"{p99:.2f}" for p99 in self.per_minute)
+            print(f"{'':44} p99 per minute: {minutes}")
 
 
 class Pipeline:
@@ -233,6 +266,7 @@ def steady(pipeline: Pipeline, rate: float, seconds: float) -> Figures:
             time.sleep(0.1)
         sent: list[tuple[str, str, int, float]] = []
         index: dict[tuple[str, str], int] = {}
+        counted_before = server_counters(pipeline.client)
         started = time.monotonic()
         for number, report in enumerate(reports):
             due = started + number / rate
@@ -252,11 +286,14 @@ def steady(pipeline: Pipeline, rate: float, seconds: float) -> Figures:
             if all(watcher.seen_at(p, m, k) is not None for p, m, k, _ in sent):
                 break
             time.sleep(1.0)
+        elapsed = time.monotonic() - started
+        counted_after = server_counters(pipeline.client)
     finally:
         watcher.stop.set()
         watcher.join()
         writer.close()
     ages, unseen = [], 0
+    by_minute: dict[int, list[float]] = {}
     for province, month, k, at in sent:
         seen = watcher.seen_at(province, month, k)
         if seen is None:  # counted as never: the percentiles include it as infinite
@@ -264,17 +301,30 @@ def steady(pipeline: Pipeline, rate: float, seconds: float) -> Figures:
             ages.append(math.inf)
         else:
             ages.append(seen - at)
+        by_minute.setdefault(int((at - sent[0][3]) // 60), []).append(ages[-1])
     label = f"steady: {len(sent):,} reports at {achieved:,.0f}/s for {seconds:.0f} s"
     if unseen:
         label += f" ({unseen:,} not visible after {WAIT_SECONDS:.0f} s)"
-    return Figures(label, ages, watcher.query_seconds)
+    server = ", ".join(
+        f"{(counted_after.get(event, 0) - counted_before.get(event, 0)) / elapsed:,.0f} {name}/s"
+        for event, name in SERVER_COUNTERS.items()
+    )
+    per_minute = [percentile(by_minute[m], 0.99) for m in sorted(by_minute)]
+    return Figures(
+        label,
+        ages,
+        watcher.query_seconds,
+        server=f"{server} over {elapsed:.0f} s",
+        per_minute=per_minute if seconds >= 180 else [],
+    )
 
 
 def knobs(settings: Settings) -> str:
     return (
         f"worker batch_within_seconds={settings.worker.batch_within_seconds}, "
         f"batch_max={settings.worker.batch_max}; "
-        f"sink flush_interval_seconds={settings.sink.flush_interval_seconds}"
+        f"sink flush_interval_seconds={settings.sink.flush_interval_seconds}, "
+        f"min_insert_interval_seconds={settings.sink.min_insert_interval_seconds}"
     )
 
 
@@ -284,12 +334,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="Steady reports/s.")
     parser.add_argument("--seconds", type=float, default=60.0, help="Steady duration.")
     parser.add_argument("--communes", type=int, default=None, help="Burst: default all.")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=420.0,
+        help="Wait up to this long for ClickHouse's disk to settle from an earlier run's"
+        " deletions (bench/settle.py); 0 measures at once, after one probe.",
+    )
     args = parser.parse_args(argv)
     results: list[Figures] = []
     for mode in ("steady", "burst") if args.mode == "both" else (args.mode,):
         with tempfile.TemporaryDirectory() as state_dir:
             pipeline = Pipeline(f"fresh{uuid.uuid4().hex[:8]}", Path(state_dir))
             try:
+                settled = wait_for_settled_disk(pipeline.client, limit_seconds=args.settle_seconds)
+                print(f"{mode}: {settled.describe()}", flush=True)
                 if mode == "steady":
                     results.append(steady(pipeline, args.rate, args.seconds))
                 else:

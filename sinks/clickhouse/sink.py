@@ -139,6 +139,8 @@ class ClickHouseSink:
         # The outputs of the worker it lands (a rebuilt worker's: BAOCAO_WORKER_OUTPUT_PREFIX).
         topics = Topics(settings.kafka.topic_prefix, outputs=settings.worker.output_prefix)
         self._routes: dict[str, Route] = routes_for(topics, deadlines=settings.deadlines)
+        #: When the next insert may start (``SinkSettings.min_insert_interval_seconds``).
+        self._next_insert_at = 0.0
 
     @property
     def topics(self) -> list[str]:
@@ -211,6 +213,8 @@ class ClickHouseSink:
             if staged is not None:
                 flight = staged
                 flight.launch()
+                gap = self._settings.sink.min_insert_interval_seconds
+                self._next_insert_at = time.monotonic() + gap
             elif flight is None:
                 idle = time.monotonic() - last_record
                 if self._max_idle is not None and idle >= self._max_idle:
@@ -231,18 +235,21 @@ class ClickHouseSink:
         batch: list[Any] = []
         deadline = time.monotonic() + interval
         while len(batch) < sink.batch_rows and not self._stop.is_set():
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 break
             inserting = flight is not None and not flight.wait(0)
             if flight is not None and not inserting and not batch:
                 break  # the insert has finished: commit it
+            early = self._next_insert_at - now  # > 0: too soon after the last insert began
             if inserting:
                 remaining = min(remaining, INSERT_CHECK_SECONDS)
             elif not batch:
                 remaining = min(remaining, KEEP_ALIVE_SECONDS)  # so a stop is seen soon
             else:
-                remaining = 0.0  # the insert just finished: take what is fetched, then go
+                # Nothing in the way: take what is fetched, then go (once the gap is over).
+                remaining = min(remaining, max(0.0, early))
             wanted = sink.batch_rows - len(batch)
             polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=wanted)
             received = sum(len(records) for records in polled.values())
@@ -250,7 +257,8 @@ class ClickHouseSink:
                 deadline = time.monotonic() + interval
             for records in polled.values():
                 batch.extend(records)
-            if batch and received < wanted and not inserting:
+            drained = received < wanted
+            if batch and drained and not inserting and time.monotonic() >= self._next_insert_at:
                 break  # drained, and nothing in the way: write it now
         return batch
 

@@ -37,10 +37,16 @@ def _bench(*args: str) -> str:
 
 def test_the_freshness_benchmark_sees_every_report_it_sends() -> None:
     out = _bench(
-        "bench.freshness", "--mode", "both", "--rate", "100", "--seconds", "3", "--communes", "60"
+        "bench.freshness",
+        *("--mode", "both", "--rate", "100", "--seconds", "3", "--communes", "60"),
+        *("--settle-seconds", "0"),  # one probe of the disk, no wait
     )
 
+    assert re.search(r"^steady: disk (NOT )?settled after 0 s of waiting \(probe", out, re.M)
     assert re.search(r"^steady: 300 reports at [\d,]+/s for 3 s +\d", out, re.M), out
+    # ClickHouse's counters over the run: the sink's inserts at least.
+    inserts = re.search(r"ClickHouse meanwhile: ([\d,]+) inserts/s", out)
+    assert inserts and int(inserts[1].replace(",", "")) > 0, out
     assert re.search(r"^burst: 60 reports of \d{4}-\d{2} at once +\d", out, re.M), out
     assert "not visible" not in out, out
 

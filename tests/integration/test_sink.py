@@ -531,6 +531,45 @@ def test_a_lone_record_is_written_when_the_input_is_drained_not_when_the_window_
     assert stats.batches == 2
 
 
+def test_inserts_start_no_closer_than_the_minimum_interval(
+    test_settings: Settings, prepared: Client
+) -> None:
+    """A trickle of records, each drained on its own, is written in a few inserts when they
+    must start a second apart: what comes meanwhile joins the waiting batch, and nothing is
+    lost or written twice (without the interval: one insert per record)."""
+    topics = Topics(test_settings.kafka.topic_prefix)
+    settings = fast(test_settings, flush_interval_seconds=30.0, min_insert_interval_seconds=1.0)
+    first, *trickle = communes_of("01", 13)
+    writer = kafka.producer(settings.kafka)
+    with running_sink(settings) as (stats, _):
+        publish(settings, [report_message(topics, first, 1, {"births": 1.0})])
+        eventually(
+            lambda: prepared.execute("SELECT count() FROM commune_reports") == [(1,)],
+            what="the first row (the sink has joined its group)",
+        )
+        sent = time.monotonic()
+        for commune in trickle:  # 12 records over 1.2 s, each alone in its fetch
+            topic, key, value = report_message(topics, commune, 1, {"births": 1.0})
+            writer.send(topic, key=key, value=value)
+            writer.flush()
+            time.sleep(0.1)
+        writer.close()
+        eventually(
+            lambda: prepared.execute("SELECT count() FROM commune_reports") == [(13,)],
+            what="the trickle's rows",
+            timeout=30,
+            interval=0.05,
+        )
+        landed = time.monotonic() - sent
+        eventually(lambda: all_committed(settings), what="the trickle's offsets")
+    # 1.2 s of trickle after an insert: at most 3 more inserts a second apart (4 if the
+    # machine stalled the producer), not 12.
+    assert 2 <= stats.batches <= 5, stats.snapshot()
+    assert landed < 5.0
+    stored = prepared.execute("SELECT uniqExact(commune_code), count() FROM commune_reports")
+    assert stored == [(13, 13)]  # every record, once
+
+
 def test_the_broker_holds_an_empty_fetch_of_the_sink_briefly(test_settings: Settings) -> None:
     """kafka-python leaves out of a fetch the partitions whose last answer is not handed over
     yet: their new records wait until that fetch returns, at most the broker's hold (Kafka's
