@@ -225,11 +225,12 @@ class ClickHouseSink:
 
     def _poll_batch(self, consumer: Any, flight: Flight | None) -> list[Any]:
         """The next batch: it goes as soon as the input is drained (a poll brought fewer
-        records than it asked for: nothing more was fetched) and no insert is running; it
-        grows while one is. ``batch_rows`` and one flush interval after its first record
-        only cap it under load. With nothing to read it waits up to one flush interval, and
-        while a batch is being inserted it returns empty-handed once that insert has
-        finished, to commit it. Why: docs/clickhouse.md ("The sink")."""
+        records than it asked for: nothing more was fetched), no insert is running and the
+        last one began ``min_insert_interval_seconds`` ago; it grows while it waits.
+        ``batch_rows`` and one flush interval after its first record only cap it under load.
+        With nothing to read it waits up to one flush interval, and while a batch is being
+        inserted it returns empty-handed once that insert has finished, to commit it.
+        Why: docs/clickhouse.md ("The sink")."""
         sink = self._settings.sink
         interval = sink.flush_interval_seconds
         batch: list[Any] = []
