@@ -42,7 +42,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from clickhouse_driver import Client
 
 from baocao.core.catalogue import load_catalogue
 from baocao.core.clickhouse import connect
@@ -79,7 +80,7 @@ SERVER_COUNTERS = {
 }
 
 
-def server_counters(client: Any) -> dict[str, int]:
+def server_counters(client: Client) -> dict[str, int]:
     """ClickHouse's counters since its start (absent until the first event of the kind)."""
     rows = client.execute(
         "SELECT event, value FROM system.events WHERE event IN %(events)s",

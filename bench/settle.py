@@ -13,7 +13,8 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from clickhouse_driver import Client
 
 __all__ = ["Settled", "wait_for_settled_disk"]
 
@@ -41,7 +42,7 @@ class Settled:
         )
 
 
-def probe_insert_ms(client: Any, table: str) -> float:
+def probe_insert_ms(client: Client, table: str) -> float:
     """Milliseconds one single-row insert into ``table`` takes (a new part, its files)."""
     row = [tuple([1] + ["x"] * (PROBE_COLUMNS - 1))]
     started = time.perf_counter()
@@ -49,7 +50,7 @@ def probe_insert_ms(client: Any, table: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def wait_for_settled_disk(client: Any, *, limit_seconds: float) -> Settled:
+def wait_for_settled_disk(client: Client, *, limit_seconds: float) -> Settled:
     """Probe every :data:`PROBE_EVERY_SECONDS` until three probes in a row take at most
     :data:`SETTLED_MS`, or ``limit_seconds`` pass (0: a single probe, no wait); the probe
     table is dropped afterwards."""
