@@ -216,7 +216,9 @@ def test_province_and_commune_pages_fit_a_phone(
     expect(phone.locator(f"{late} .badge")).to_have_text("Late")
     assert sideways_overflow(phone, "#province-indicators", "#communes") == []
     assert label_of(phone, f"{late} td.when") == "Received"
-    phone.locator("#communes").scroll_into_view_if_needed()
+    # One step in the page: the table may be re-rendered (the language switch, the poll)
+    # between a locator's lookup and its scroll, which then finds it detached.
+    phone.evaluate("document.querySelector('#communes').scrollIntoView()")
     phone.screenshot(path=str(SCREENSHOTS / "dashboard-province-phone-en.png"))
 
     phone.locator(f"{late} a").first.click()
